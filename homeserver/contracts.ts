@@ -1,0 +1,148 @@
+// The seams inside homeserver/: the room core (Client-Server API, storage, sync) and the appservice
+// side (homeserver/appservice/) meet only through these types, so each can be read and tested alone.
+import type Database from 'better-sqlite3';
+import type { Router } from 'express';
+import type { Logger } from 'pino';
+
+/** An event as clients and appservices see it (the spec's ClientEvent). */
+export interface ClientEvent {
+  event_id: string;
+  room_id: string;
+  sender: string;
+  type: string;
+  state_key?: string;
+  content: Record<string, unknown>;
+  origin_server_ts: number;
+  unsigned?: Record<string, unknown>;
+}
+
+/** Stripped state, as carried in `invite_room_state`. */
+export interface StrippedStateEvent {
+  type: string;
+  state_key: string;
+  sender: string;
+  content: Record<string, unknown>;
+}
+
+/** Typing, receipts and presence, as an appservice receives them in `ephemeral`. */
+export interface EphemeralEvent {
+  type: 'm.typing' | 'm.receipt' | 'm.presence';
+  room_id?: string;
+  sender?: string;
+  content: Record<string, unknown>;
+}
+
+/** Who a request acts as, once authenticated. */
+export interface Requester {
+  userId: string;
+  deviceId: string | null;
+  /** Set when the request authenticated with an appservice's as_token. */
+  appserviceId: string | null;
+  accessToken: string;
+}
+
+/** The persisted room event stream, read by the appservice sender (owned by the room core). */
+export interface EventStream {
+  /** Highest stream position persisted so far (0 when empty). */
+  head(): number;
+  /** Events with stream position > `after`, ascending, at most `limit`. */
+  readAfter(after: number, limit: number): Array<{ pos: number; event: ClientEvent }>;
+  /** Called after each commit that appended events; returns an unsubscribe function. */
+  onAppend(listener: () => void): () => void;
+  /** Local users whose membership in the room is `join`. */
+  joinedLocalMembers(roomId: string): string[];
+  /** Aliases that point at the room (canonical and alt aliases and the directory). */
+  aliasesOf(roomId: string): string[];
+  /** The stripped state sent with invites (create, join rules, name, avatar, canonical alias, encryption). */
+  strippedState(roomId: string): StrippedStateEvent[];
+}
+
+/** Local user accounts, as the appservice side needs them. */
+export interface UserDirectory {
+  exists(userId: string): boolean;
+  hasDevice(userId: string, deviceId: string): boolean;
+}
+
+/** What the room core asks of the appservice side. */
+export interface AppserviceGateway {
+  /**
+   * Resolves a request made with an as_token (identity assertion via `user_id`/`device_id`), or returns
+   * null when the token belongs to no appservice. Throws MatrixError (M_FORBIDDEN, M_UNKNOWN_DEVICE ...).
+   */
+  authenticate(token: string, assertedUserId: string | undefined, assertedDeviceId: string | undefined): Requester | null;
+  /** The appservice whose users namespace (or sender) covers this user, if any. */
+  appserviceForUser(userId: string): { id: string; exclusive: boolean } | null;
+  /** True when an appservice other than `exceptAppserviceId` holds the user in an exclusive namespace. */
+  isExclusiveUser(userId: string, exceptAppserviceId?: string | null): boolean;
+  isExclusiveAlias(alias: string, exceptAppserviceId?: string | null): boolean;
+  /** Asks the owning appservice (GET /users/{userId}); true when it answered 200 (it created the user). */
+  queryUser(userId: string): Promise<boolean>;
+  /** Asks the owning appservice (GET /rooms/{alias}); true when it answered 200 (it created the alias). */
+  queryAlias(alias: string): Promise<boolean>;
+  /** Typing, receipts and presence for appservices with receive_ephemeral. */
+  pushEphemeral(event: EphemeralEvent): void;
+}
+
+export interface AppserviceServiceDeps {
+  db: Database.Database;
+  serverName: string;
+  stream: EventStream;
+  users: UserDirectory;
+  /** Registration files (YAML) to load; reloaded by reload() without a restart. */
+  registrationFiles: string[];
+  /** Backoff of the transaction sender; tests shorten it. */
+  retry: { initialMs: number; maxMs: number };
+  logger: Logger;
+}
+
+/** The appservice side as the room core composes it (homeserver/appservice/index.ts creates it). */
+export interface AppserviceService extends AppserviceGateway {
+  /**
+   * Client-Server routes the appservice side owns (thirdparty lookups, appservice ping). Mounted by the
+   * room core under each client prefix behind its auth middleware, which sets `res.locals.requester`.
+   */
+  readonly clientRouter: Router;
+  /** Protocol instances an appservice declared, keyed `<appservice id>|<network_id>`: for publicRooms. */
+  hasNetwork(instanceId: string): boolean;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  /** Re-reads the registration files; rejects (keeping the old set) if any is invalid. */
+  reload(): Promise<void>;
+}
+
+export interface TurnOptions {
+  uris: string[];
+  username?: string;
+  password?: string;
+  /** With a shared secret, credentials are minted per user as coturn's `use-auth-secret` expects. */
+  sharedSecret?: string;
+  ttlSeconds: number;
+}
+
+/** Everything the homeserver needs; bin/ builds it from the validated config. */
+export interface HomeserverOptions {
+  serverName: string;
+  bind: string;
+  /** 0 picks a free port (tests). */
+  port: number;
+  /** Base URL clients are told in .well-known; defaults to http://bind:port. */
+  publicBaseUrl?: string;
+  storage: { kind: 'sqlite'; path: string } | { kind: 'memory' };
+  /** Where uploaded media is kept for sqlite storage; memory storage keeps media in memory. */
+  mediaDir?: string;
+  maxBodyBytes: number;
+  maxUploadBytes: number;
+  registrationEnabled: boolean;
+  appserviceConfigFiles: string[];
+  appserviceRetry?: { initialMs: number; maxMs: number };
+  turn?: TurnOptions;
+  logger: Logger;
+}
+
+export interface RunningHomeserver {
+  /** http://host:port actually bound. */
+  readonly url: string;
+  readonly port: number;
+  reloadAppservices(): Promise<void>;
+  stop(): Promise<void>;
+}
