@@ -2,7 +2,8 @@
 // runs plain ESM JavaScript from dist/ with no transformer in between.
 export default {
   testEnvironment: 'node',
-  roots: ['<rootDir>/dist/test', '<rootDir>/dist/bridges'],
+  roots: ['<rootDir>/dist'],
+  modulePathIgnorePatterns: ['<rootDir>/node_modules'],
   testMatch: ['**/*.test.js'],
   transform: {},
   testTimeout: 60_000,

@@ -72,17 +72,22 @@ export class ManagedRedis {
       stderr = (stderr + d).slice(-4000);
     });
     this.child = child;
-    this.exited = new Promise((res) => child.once('exit', () => res()));
-    const failed = new Promise<never>((_, reject) =>
-      child.once('exit', (code, signal) =>
-        reject(new Error(`redis-server exited during start (code ${code}, signal ${signal}): ${stderr.trim()}`)),
-      ),
+    this.exited = new Promise((res) =>
+      child.once('exit', () => {
+        if (this.child === child) this.child = null;
+        res();
+      }),
     );
-    await Promise.race([this.waitForSocket(10_000), failed]);
-    child.removeAllListeners('exit');
-    child.once('exit', () => {
-      this.child = null;
+    const failed = this.exited.then(() => {
+      throw new Error(`redis-server exited during start: ${stderr.trim()}`);
     });
+    try {
+      await Promise.race([this.waitForSocket(10_000, () => this.child !== child), failed]);
+    } catch (err) {
+      child.kill('SIGKILL');
+      throw err;
+    }
+    failed.catch(() => undefined);
   }
 
   /** Stops the server and waits for it to exit (SHUTDOWN via SIGTERM flushes the AOF). */
@@ -110,9 +115,9 @@ export class ManagedRedis {
     return spawnSync('sh', ['-c', `command -v ${binary}`], { stdio: 'ignore' }).status === 0;
   }
 
-  private async waitForSocket(timeoutMs: number): Promise<void> {
+  private async waitForSocket(timeoutMs: number, gaveUp: () => boolean): Promise<void> {
     const deadline = Date.now() + timeoutMs;
-    for (;;) {
+    while (!gaveUp()) {
       if (existsSync(this.socketPath) && (await this.answersPing())) return;
       if (Date.now() > deadline) throw new Error(`redis-server did not open ${this.socketPath} within ${timeoutMs} ms`);
       await new Promise((r) => setTimeout(r, 10));
