@@ -256,8 +256,18 @@ export interface Outbox {
 
 export interface PluginStore {
   get(key: string): Promise<string | null>;
-  set(key: string, value: string): Promise<void>;
+  /** With `ttlSeconds` the key expires (for dedupe markers and caches). */
+  set(key: string, value: string, ttlSeconds?: number): Promise<void>;
+  /**
+   * Sets the key only if it is absent; true when this call set it. The way to act once per event id:
+   * `if (!(await store.setIfAbsent(`seen:${event.event_id}`, '1', 86400))) return;`
+   */
+  setIfAbsent(key: string, value: string, ttlSeconds?: number): Promise<boolean>;
   delete(key: string): Promise<void>;
   /** Keys under a prefix, for rebuilding state on start. */
   keys(prefix: string): Promise<string[]>;
+  /** Appends to a durable ordered list (its own namespace, apart from the keys); returns the new length. */
+  append(list: string, value: string): Promise<number>;
+  /** Items of a list, `start`..`stop` inclusive (negative counts from the end; default all). */
+  readList(list: string, start?: number, stop?: number): Promise<string[]>;
 }
