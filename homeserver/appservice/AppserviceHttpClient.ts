@@ -15,8 +15,8 @@ export interface AppserviceRequest {
   method: 'GET' | 'PUT' | 'POST';
   /** Path under `/_matrix/app/v1` (already encoded), e.g. `/transactions/1`. */
   v1Path: string;
-  /** The pre-v1 path (already encoded), e.g. `/transactions/1` or `/_matrix/app/unstable/thirdparty/...`. */
-  legacyPath: string;
+  /** The pre-v1 path (already encoded), e.g. `/transactions/1` or `/_matrix/app/unstable/thirdparty/...`; null: none. */
+  legacyPath: string | null;
   /** Raw query string without `?`, forwarded as is. */
   query?: string;
   body?: string;
@@ -36,7 +36,7 @@ export class AppserviceHttpClient {
     const memoryKey = `${appservice.id}\n${family}`;
     const legacyFirst = (this.legacyUntil.get(memoryKey) ?? 0) > Date.now();
     const v1 = `/_matrix/app/v1${req.v1Path}`;
-    const paths = legacyFirst ? [req.legacyPath, v1] : [v1, req.legacyPath];
+    const paths = req.legacyPath === null ? [v1] : legacyFirst ? [req.legacyPath, v1] : [v1, req.legacyPath];
     let result: AppserviceResponse = { kind: 'aborted' };
     for (const [i, path] of paths.entries()) {
       result = await this.once(appservice.url, appservice.hsToken, path, req);
