@@ -1,0 +1,78 @@
+// The validated configuration. Keys are snake_case, exactly as written in the YAML file, so a key
+// path in an error message, in the docs and in code is the same string.
+
+export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
+
+export interface TurnConfig {
+  uris: string[];
+  username: string | null;
+  password: string | null;
+  shared_secret: string | null;
+  ttl_seconds: number;
+}
+
+export interface HomeserverConfig {
+  /** `patchbay start` runs the embedded homeserver; false when an external one (Synapse) is used. */
+  enabled: boolean;
+  server_name: string;
+  bind: string;
+  /** 0 picks a free port. */
+  port: number;
+  public_base_url: string | null;
+  storage: 'sqlite' | 'memory';
+  /** Absolute: resolved against data_dir by loadConfig. */
+  database: string;
+  /** Absolute: resolved against data_dir by loadConfig. */
+  media_dir: string;
+  max_body_bytes: number;
+  max_upload_bytes: number;
+  registration_enabled: boolean;
+  /** Absolute: resolved against the working directory by loadConfig. */
+  app_service_config_files: string[];
+  appservice_retry: { initial_ms: number; max_ms: number };
+  turn: TurnConfig;
+}
+
+export interface RedisConfig {
+  /** null: Patchbay runs its own redis-server on a unix socket under data_dir. */
+  url: string | null;
+}
+
+export interface HostConfig {
+  bind: string;
+  port: number;
+  /** How the homeserver reaches the host; null means http://<bind>:<port>. */
+  url: string | null;
+  /** Client-Server API the host acts through; null means the embedded homeserver. */
+  homeserver_url: string | null;
+  /** null means homeserver.server_name. */
+  server_name: string | null;
+  /** Absolute: resolved against data_dir by loadConfig. */
+  registration: string;
+  partitions: number;
+  workers: number;
+  max_body_bytes: number;
+  handler_attempts: number;
+  metrics: boolean;
+}
+
+/**
+ * One bridge's section. `enabled` and `module` are Patchbay's; every other key belongs to the plugin,
+ * which validates them itself (its BridgeDescriptor.configSchema).
+ */
+export interface BridgeConfig {
+  enabled: boolean;
+  /** A package name or an absolute path (relative paths are resolved against the working directory). */
+  module?: string;
+  [key: string]: unknown;
+}
+
+export interface PatchbayConfig {
+  /** Absolute: resolved against the working directory by loadConfig. */
+  data_dir: string;
+  logging: { level: LogLevel };
+  homeserver: HomeserverConfig;
+  redis: RedisConfig;
+  host: HostConfig;
+  bridges: Record<string, BridgeConfig>;
+}

@@ -1,0 +1,80 @@
+// Turns Ajv's errors into one line per bad key: the key path, the bad value, and the fix, worded
+// from the `title`/`description`/`examples` annotations of config/schema.ts.
+import type { ErrorObject, SchemaObject } from 'ajv';
+import { didYouMean } from './didYouMean.js';
+import { formatKeyPath, keyPathFromPointer, type KeyPath } from './keyPath.js';
+
+const SECRET_KEY = /password|secret|token/i;
+
+/** `errors` must come from an Ajv instance created with `verbose: true` (for data and parentSchema). */
+export function describeSchemaErrors(errors: readonly ErrorObject[], data: unknown, skipKeys: ReadonlySet<string>): string[] {
+  const problems: string[] = [];
+  const seen = new Set<string>();
+  const add = (key: string, line: string): void => {
+    // One line per key: a bad value can break several keywords (type, pattern ...) at once.
+    if (seen.has(key) || skipKeys.has(key)) return;
+    seen.add(key);
+    problems.push(line);
+  };
+
+  for (const error of errors) {
+    if (error.propertyName !== undefined) continue; // reported by its `propertyNames` error below
+    const path = keyPathFromPointer(error.instancePath, data);
+    const parent = (error.parentSchema ?? {}) as SchemaObject;
+
+    switch (error.keyword) {
+      case 'additionalProperties': {
+        const unknown = String((error.params as { additionalProperty: string }).additionalProperty);
+        const known = Object.keys((parent.properties ?? {}) as Record<string, unknown>);
+        const key = formatKeyPath([...path, unknown]);
+        const suggestion = didYouMean(unknown, known);
+        const under = path.length === 0 ? 'at the top level' : `under ${formatKeyPath(path)}`;
+        add(
+          key,
+          suggestion
+            ? `${key}: unknown key. Did you mean ${formatKeyPath([...path, suggestion])}? Fix: rename it to ${suggestion}`
+            : `${key}: unknown key. Fix: remove it (the keys ${under} are: ${known.join(', ')})`,
+        );
+        break;
+      }
+      case 'required': {
+        const missing = String((error.params as { missingProperty: string }).missingProperty);
+        const child = ((parent.properties ?? {}) as Record<string, SchemaObject>)[missing] ?? {};
+        const key = formatKeyPath([...path, missing]);
+        add(key, `${key}: missing. Fix: ${fixFor(key, child)}`);
+        break;
+      }
+      case 'propertyNames': {
+        const name = String((error.params as { propertyName: string }).propertyName);
+        const names = (parent.propertyNames ?? {}) as SchemaObject;
+        const key = formatKeyPath([...path, name]);
+        add(key, `${key}: "${name}" is not ${String(names.title ?? 'a valid name')}. Fix: rename it using ${String(names.description ?? 'valid characters')}, e.g. ${example(names)}`);
+        break;
+      }
+      default: {
+        const key = formatKeyPath(path);
+        add(key, `${key}: ${showValue(path, error.data)} is not ${String(parent.title ?? 'valid')}. Fix: ${fixFor(key, parent)}`);
+      }
+    }
+  }
+  return problems;
+}
+
+function fixFor(key: string, schema: SchemaObject): string {
+  const to = schema.description ? String(schema.description) : 'a valid value';
+  return `set ${key} to ${to}${schema.examples ? `, e.g. ${example(schema)}` : ''}`;
+}
+
+function example(schema: SchemaObject): string {
+  const first: unknown = Array.isArray(schema.examples) ? schema.examples[0] : undefined;
+  return typeof first === 'string' ? first : JSON.stringify(first);
+}
+
+/** The bad value as written, except under keys that hold secrets. */
+export function showValue(path: KeyPath, value: unknown): string {
+  const last = path[path.length - 1];
+  if (typeof last === 'string' && SECRET_KEY.test(last) && typeof value === 'string') return '(a hidden secret)';
+  if (value === undefined) return 'nothing';
+  const shown = JSON.stringify(value);
+  return shown.length > 80 ? `${shown.slice(0, 77)}...` : shown;
+}

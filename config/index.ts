@@ -1,0 +1,14 @@
+// The configuration: one YAML file over the shipped defaults, validated once at startup.
+export { loadConfig, type LoadConfigOptions } from './loadConfig.js';
+export { ConfigError } from './ConfigError.js';
+export { didYouMean } from './didYouMean.js';
+export { packageRoot, defaultsFile } from './packageRoot.js';
+export type {
+  PatchbayConfig,
+  LogLevel,
+  HomeserverConfig,
+  TurnConfig,
+  RedisConfig,
+  HostConfig,
+  BridgeConfig,
+} from './PatchbayConfig.js';

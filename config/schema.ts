@@ -1,0 +1,233 @@
+// The one JSON schema of the configuration file, checked by Ajv once at startup. Every leaf carries
+// `title` (what the value is: "a port number"), `description` (what to set instead: "an integer
+// 1-65535") and `examples`; error messages are built from these three, so a new key needs them too.
+import type { SchemaObject } from 'ajv';
+import type { HomeserverConfig, HostConfig, PatchbayConfig, TurnConfig } from './PatchbayConfig.js';
+
+/** Keeps each `required` list in step with the TypeScript type (a key missing from the type fails tsc). */
+const keys = <T>(...names: Array<keyof T & string>): string[] => names;
+
+const HTTP_URL = '^https?://[^\\s/]+';
+const SERVER_NAME = '^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?$';
+
+const bool = (example: boolean) =>
+  ({ type: 'boolean', title: 'true or false', description: 'true or false', examples: [example] }) as const;
+
+const port = (example: number) =>
+  ({
+    type: 'integer',
+    minimum: 0,
+    maximum: 65535,
+    title: 'a port number',
+    description: 'an integer 1-65535 (or 0 for any free port)',
+    examples: [example],
+  }) as const;
+
+const count = (title: string, min: number, max: number, example: number) =>
+  ({
+    type: 'integer',
+    minimum: min,
+    maximum: max,
+    title,
+    description: `an integer ${min}-${max}`,
+    examples: [example],
+  }) as const;
+
+const text = (title: string, example: string) =>
+  ({ type: 'string', minLength: 1, title, description: title, examples: [example] }) as const;
+
+const optionalText = (title: string, example: string) =>
+  ({
+    type: ['string', 'null'],
+    minLength: 1,
+    title: `${title} or null`,
+    description: `${title}, or null`,
+    examples: [example],
+  }) as const;
+
+const httpUrl = (example: string) =>
+  ({
+    type: ['string', 'null'],
+    pattern: HTTP_URL,
+    title: 'an http(s) URL or null',
+    description: 'a URL starting with http:// or https://, or null for the default',
+    examples: [example],
+  }) as const;
+
+const section = (name: string, example: string) => ({
+  type: 'object' as const,
+  additionalProperties: false,
+  title: `a map of ${name} settings`,
+  description: `a map of keys indented under ${name}:`,
+  examples: [example],
+});
+
+const bridgeSchema: SchemaObject = {
+  type: 'object',
+  title: 'a map of bridge settings',
+  description: 'a map with at least "enabled: true" or "enabled: false"',
+  examples: ['{ enabled: true }'],
+  // Keys other than these belong to the plugin, which validates them itself.
+  additionalProperties: true,
+  required: ['enabled'],
+  properties: {
+    enabled: bool(true),
+    module: {
+      type: ['string', 'null'],
+      minLength: 1,
+      title: 'a package name or a path',
+      description: 'the npm package name or the path of the plugin module',
+      examples: ['patchbay-bridge-xmpp'],
+    },
+  },
+};
+
+export const configSchema: SchemaObject = {
+  type: 'object',
+  title: 'a map of settings',
+  description: 'a YAML map of the keys documented in config/defaults.yaml',
+  examples: ['{ homeserver: { port: 8008 } }'],
+  additionalProperties: false,
+  required: keys<PatchbayConfig>('data_dir', 'logging', 'homeserver', 'redis', 'host', 'bridges'),
+  properties: {
+    data_dir: text('a folder path', './data'),
+    logging: {
+      ...section('logging', '{ level: info }'),
+      required: ['level'],
+      properties: {
+        level: {
+          type: 'string',
+          enum: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'],
+          title: 'a log level',
+          description: 'one of trace, debug, info, warn, error, fatal, silent',
+          examples: ['info'],
+        },
+      },
+    },
+    homeserver: {
+      ...section('homeserver', '{ server_name: example.org, port: 8008 }'),
+      required: keys<HomeserverConfig>(
+        'enabled', 'server_name', 'bind', 'port', 'public_base_url', 'storage', 'database', 'media_dir',
+        'max_body_bytes', 'max_upload_bytes', 'registration_enabled', 'app_service_config_files',
+        'appservice_retry', 'turn',
+      ),
+      properties: {
+        enabled: bool(true),
+        server_name: {
+          type: 'string',
+          pattern: SERVER_NAME,
+          title: 'a server name',
+          description: 'a host name with an optional :port, as in user IDs (@alice:<server_name>)',
+          examples: ['example.org'],
+        },
+        bind: text('an IP address or host name to listen on', '127.0.0.1'),
+        port: port(8008),
+        public_base_url: httpUrl('https://matrix.example.org'),
+        storage: {
+          type: 'string',
+          enum: ['sqlite', 'memory'],
+          title: 'a storage kind',
+          description: 'sqlite or memory',
+          examples: ['sqlite'],
+        },
+        database: text('a file path', 'homeserver.sqlite'),
+        media_dir: text('a folder path', 'media'),
+        max_body_bytes: count('a size in bytes', 1024, 1073741824, 1048576),
+        max_upload_bytes: count('a size in bytes', 1024, 17179869184, 52428800),
+        registration_enabled: bool(true),
+        app_service_config_files: {
+          type: 'array',
+          title: 'a list of file paths',
+          description: 'a list of registration YAML files',
+          examples: ['[ ./data/registration.yaml ]'],
+          items: text('a file path', './data/registration.yaml'),
+        },
+        appservice_retry: {
+          ...section('homeserver.appservice_retry', '{ initial_ms: 2000, max_ms: 512000 }'),
+          required: ['initial_ms', 'max_ms'],
+          properties: {
+            initial_ms: count('a duration in milliseconds', 1, 86400000, 2000),
+            max_ms: count('a duration in milliseconds', 1, 86400000, 512000),
+          },
+        },
+        turn: {
+          ...section('homeserver.turn', '{ uris: [ "turn:turn.example.org:3478" ], shared_secret: "${TURN_SECRET}" }'),
+          required: keys<TurnConfig>('uris', 'username', 'password', 'shared_secret', 'ttl_seconds'),
+          properties: {
+            uris: {
+              type: 'array',
+              title: 'a list of TURN URIs',
+              description: 'a list of turn:, turns: or stun: URIs',
+              examples: ['[ "turn:turn.example.org:3478?transport=udp" ]'],
+              items: {
+                type: 'string',
+                pattern: '^(turns?|stun):',
+                title: 'a TURN URI',
+                description: 'a URI starting with turn:, turns: or stun:',
+                examples: ['turn:turn.example.org:3478?transport=udp'],
+              },
+            },
+            username: optionalText('a user name', 'patchbay'),
+            password: optionalText('a password', '${TURN_PASSWORD}'),
+            shared_secret: optionalText('a shared secret', '${TURN_SECRET}'),
+            ttl_seconds: count('a duration in seconds', 60, 604800, 86400),
+          },
+        },
+      },
+    },
+    redis: {
+      ...section('redis', '{ url: "redis://127.0.0.1:6379" }'),
+      required: ['url'],
+      properties: {
+        url: {
+          type: ['string', 'null'],
+          pattern: '^(rediss?|unix)://',
+          title: 'a Redis URL or null',
+          description: 'a redis://, rediss:// or unix:// URL, or null to run Redis under data_dir',
+          examples: ['redis://127.0.0.1:6379'],
+        },
+      },
+    },
+    host: {
+      ...section('host', '{ port: 9000 }'),
+      required: keys<HostConfig>(
+        'bind', 'port', 'url', 'homeserver_url', 'server_name', 'registration', 'partitions', 'workers',
+        'max_body_bytes', 'handler_attempts', 'metrics',
+      ),
+      properties: {
+        bind: text('an IP address or host name to listen on', '127.0.0.1'),
+        port: port(9000),
+        url: httpUrl('http://127.0.0.1:9000'),
+        homeserver_url: httpUrl('https://matrix.example.org'),
+        server_name: {
+          type: ['string', 'null'],
+          pattern: SERVER_NAME,
+          title: 'a server name or null',
+          description: 'the homeserver\'s server name, or null for homeserver.server_name',
+          examples: ['example.org'],
+        },
+        registration: text('a file path', 'registration.yaml'),
+        partitions: count('a number of partitions', 1, 4096, 16),
+        workers: count('a number of workers', 0, 256, 1),
+        max_body_bytes: count('a size in bytes', 1024, 1073741824, 10485760),
+        handler_attempts: count('a number of tries', 1, 100, 5),
+        metrics: bool(true),
+      },
+    },
+    bridges: {
+      type: 'object',
+      title: 'a map of bridges by name',
+      description: 'a map from bridge name to its settings',
+      examples: ['{ irc: { enabled: true } }'],
+      propertyNames: {
+        type: 'string',
+        pattern: '^[a-z0-9][a-z0-9_-]*$',
+        title: 'a bridge name',
+        description: 'lowercase letters, digits, _ and -',
+        examples: ['irc'],
+      },
+      required: [],
+      additionalProperties: bridgeSchema,
+    },
+  },
+};
