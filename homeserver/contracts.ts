@@ -14,6 +14,8 @@ export interface ClientEvent {
   content: Record<string, unknown>;
   origin_server_ts: number;
   unsigned?: Record<string, unknown>;
+  /** Redaction events: the redacted event (top level up to room version 10; v11 also has it in content). */
+  redacts?: string;
 }
 
 /** Stripped state, as carried in `invite_room_state`. */

@@ -1,0 +1,254 @@
+// The events table and what is derived from it in the same transaction: current room state and
+// memberships. Every append happens inside write(), which is one SQLite transaction; listeners hear about
+// the new events only after it committed.
+import type Database from 'better-sqlite3';
+import { newEventId } from '../ids/MatrixIds.js';
+import type { StreamCounter } from '../storage/StreamCounter.js';
+import type { RoomStateView, StateEntry } from '../rooms/RoomStateView.js';
+import { fromRow, stateKeyOf, type EventRow, type StoredEvent } from './StoredEvent.js';
+
+export interface RoomRow {
+  room_id: string;
+  room_version: string;
+  creator: string;
+  created_ts: number;
+}
+
+export interface NewEvent {
+  room_id: string;
+  sender: string;
+  type: string;
+  state_key?: string;
+  content: Record<string, unknown>;
+  origin_server_ts?: number;
+  redacts?: string;
+  txn?: { key: string; kind: string; id: string };
+}
+
+export interface MembershipRow {
+  room_id: string;
+  user_id: string;
+  membership: string;
+  event_id: string;
+  pos: number;
+  forgotten: number;
+}
+
+export type AppendListener = (events: StoredEvent[]) => void;
+
+export class EventStore {
+  private readonly s;
+  private pending: StoredEvent[] | null = null;
+  private readonly listeners = new Set<AppendListener>();
+
+  constructor(
+    private readonly db: Database.Database,
+    private readonly counter: StreamCounter,
+  ) {
+    this.s = {
+      room: db.prepare('SELECT room_id, room_version, creator, created_ts FROM rooms WHERE room_id = ?'),
+      insertRoom: db.prepare('INSERT INTO rooms (room_id, room_version, creator, created_ts) VALUES (?, ?, ?, ?)'),
+      insertEvent: db.prepare(
+        `INSERT INTO events (pos, event_id, room_id, sender, type, state_key, content, origin_server_ts, redacts, replaces_state, txn_key, txn_id)
+         VALUES (@pos, @event_id, @room_id, @sender, @type, @state_key, @content, @origin_server_ts, @redacts, @replaces_state, @txn_key, @txn_id)`,
+      ),
+      upsertState: db.prepare(
+        `INSERT INTO room_state (room_id, type, state_key, event_id, pos) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT(room_id, type, state_key) DO UPDATE SET event_id = excluded.event_id, pos = excluded.pos`,
+      ),
+      upsertMembership: db.prepare(
+        `INSERT INTO memberships (room_id, user_id, membership, event_id, pos, forgotten) VALUES (?, ?, ?, ?, ?, 0)
+         ON CONFLICT(room_id, user_id) DO UPDATE SET membership = excluded.membership, event_id = excluded.event_id,
+           pos = excluded.pos, forgotten = 0`,
+      ),
+      insertTxn: db.prepare('INSERT INTO client_txns (txn_key, kind, txn_id, event_id, created_ts) VALUES (?, ?, ?, ?, ?)'),
+      txn: db.prepare('SELECT event_id FROM client_txns WHERE txn_key = ? AND kind = ? AND txn_id = ?'),
+      event: db.prepare('SELECT * FROM events WHERE event_id = ?'),
+      stateEvent: db.prepare(
+        `SELECT e.* FROM room_state s JOIN events e ON e.event_id = s.event_id
+         WHERE s.room_id = ? AND s.type = ? AND s.state_key = ?`,
+      ),
+      stateSize: db.prepare('SELECT COUNT(*) AS n FROM room_state WHERE room_id = ?'),
+      currentState: db.prepare(
+        'SELECT e.* FROM room_state s JOIN events e ON e.event_id = s.event_id WHERE s.room_id = ? ORDER BY e.pos',
+      ),
+      stateAt: db.prepare(
+        `SELECT e.* FROM events e JOIN (
+           SELECT MAX(pos) AS p FROM events WHERE room_id = ? AND state_key IS NOT NULL AND pos <= ? GROUP BY type, state_key
+         ) s ON e.pos = s.p ORDER BY e.pos`,
+      ),
+      stateEventAt: db.prepare(
+        `SELECT * FROM events WHERE room_id = ? AND type = ? AND state_key = ? AND pos <= ? ORDER BY pos DESC LIMIT 1`,
+      ),
+      roomEventsDesc: db.prepare(
+        'SELECT * FROM events WHERE room_id = ? AND pos > ? AND pos <= ? ORDER BY pos DESC LIMIT ?',
+      ),
+      roomEventsAsc: db.prepare('SELECT * FROM events WHERE room_id = ? AND pos > ? AND pos <= ? ORDER BY pos ASC LIMIT ?'),
+      eventsAfter: db.prepare('SELECT * FROM events WHERE pos > ? ORDER BY pos ASC LIMIT ?'),
+      head: db.prepare('SELECT MAX(pos) AS p FROM events'),
+      membershipsOfUser: db.prepare('SELECT * FROM memberships WHERE user_id = ?'),
+      membership: db.prepare('SELECT * FROM memberships WHERE room_id = ? AND user_id = ?'),
+      members: db.prepare('SELECT * FROM memberships WHERE room_id = ? ORDER BY user_id'),
+      membersWith: db.prepare('SELECT * FROM memberships WHERE room_id = ? AND membership = ? ORDER BY user_id'),
+      forget: db.prepare('UPDATE memberships SET forgotten = 1 WHERE room_id = ? AND user_id = ?'),
+      redact: db.prepare('UPDATE events SET content = ?, redacted_by = ? WHERE event_id = ?'),
+      allRooms: db.prepare('SELECT room_id FROM rooms ORDER BY room_id'),
+    };
+  }
+
+  /** Runs `fn` as one transaction; events appended inside are announced after the commit. */
+  write<T>(fn: () => T): T {
+    if (this.pending) return fn(); // nested: part of the outer transaction
+    this.pending = [];
+    let appended: StoredEvent[];
+    let result: T;
+    try {
+      result = this.db.transaction(fn)();
+      appended = this.pending;
+    } finally {
+      this.pending = null;
+    }
+    if (appended.length > 0) for (const l of [...this.listeners]) l(appended);
+    return result;
+  }
+
+  onAppend(listener: AppendListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  room(roomId: string): RoomRow | null {
+    return (this.s.room.get(roomId) as RoomRow | undefined) ?? null;
+  }
+
+  roomIds(): string[] {
+    return (this.s.allRooms.all() as Array<{ room_id: string }>).map((r) => r.room_id);
+  }
+
+  insertRoom(roomId: string, version: string, creator: string): void {
+    this.s.insertRoom.run(roomId, version, creator, Date.now());
+  }
+
+  /** Stores one already-authorized event; must run inside write(). */
+  append(ev: NewEvent): StoredEvent {
+    if (!this.pending) throw new Error('EventStore.append outside write()');
+    const replaced =
+      ev.state_key !== undefined ? (this.s.stateEvent.get(ev.room_id, ev.type, ev.state_key) as EventRow | undefined) : undefined;
+    const stored: StoredEvent = {
+      pos: this.counter.next(),
+      event_id: newEventId(),
+      room_id: ev.room_id,
+      sender: ev.sender,
+      type: ev.type,
+      state_key: ev.state_key ?? null,
+      content: ev.content,
+      origin_server_ts: ev.origin_server_ts ?? Date.now(),
+      redacts: ev.redacts ?? null,
+      replaces_state: replaced?.event_id ?? null,
+      redacted_by: null,
+      txn_key: ev.txn?.key ?? null,
+      txn_id: ev.txn?.id ?? null,
+    };
+    this.s.insertEvent.run({ ...stored, content: JSON.stringify(stored.content) });
+    if (stored.state_key !== null) {
+      this.s.upsertState.run(stored.room_id, stored.type, stored.state_key, stored.event_id, stored.pos);
+      if (stored.type === 'm.room.member') {
+        const membership = String(stored.content['membership']);
+        this.s.upsertMembership.run(stored.room_id, stored.state_key, membership, stored.event_id, stored.pos);
+      }
+    }
+    if (ev.txn) this.s.insertTxn.run(ev.txn.key, ev.txn.kind, ev.txn.id, stored.event_id, Date.now());
+    this.pending.push(stored);
+    return stored;
+  }
+
+  /** The event a transaction ID already produced, for idempotent retries. */
+  txnEvent(key: string, kind: string, txnId: string): string | null {
+    const row = this.s.txn.get(key, kind, txnId) as { event_id: string } | undefined;
+    return row?.event_id ?? null;
+  }
+
+  event(eventId: string): StoredEvent | null {
+    const row = this.s.event.get(eventId) as EventRow | undefined;
+    return row ? fromRow(row) : null;
+  }
+
+  stateEvent(roomId: string, type: string, stateKey: string): StoredEvent | null {
+    const row = this.s.stateEvent.get(roomId, type, stateKey) as EventRow | undefined;
+    return row ? fromRow(row) : null;
+  }
+
+  /** State at stream position `pos` (after the event at `pos`). */
+  stateEventAt(roomId: string, type: string, stateKey: string, pos: number): StoredEvent | null {
+    const row = this.s.stateEventAt.get(roomId, type, stateKey, pos) as EventRow | undefined;
+    return row ? fromRow(row) : null;
+  }
+
+  currentState(roomId: string): StoredEvent[] {
+    return (this.s.currentState.all(roomId) as EventRow[]).map(fromRow);
+  }
+
+  /** The room's state after the event at `pos` (pos = Infinity: now). */
+  stateAt(roomId: string, pos: number): StoredEvent[] {
+    if (!Number.isFinite(pos)) return this.currentState(roomId);
+    return (this.s.stateAt.all(roomId, pos) as EventRow[]).map(fromRow);
+  }
+
+  stateMapAt(roomId: string, pos: number): Map<string, StoredEvent> {
+    const map = new Map<string, StoredEvent>();
+    for (const e of this.stateAt(roomId, pos)) map.set(stateKeyOf(e.type, e.state_key!), e);
+    return map;
+  }
+
+  /** A live view of the current state (reads inside a running write() see its own changes). */
+  liveState(roomId: string): RoomStateView {
+    return {
+      get: (type: string, stateKey: string): StateEntry | undefined => this.stateEvent(roomId, type, stateKey) ?? undefined,
+      size: () => (this.s.stateSize.get(roomId) as { n: number }).n,
+    };
+  }
+
+  /** Room events in (after, upTo], newest last; at most `limit`, taking the newest ones. */
+  latestEvents(roomId: string, after: number, upTo: number, limit: number): StoredEvent[] {
+    const rows = this.s.roomEventsDesc.all(roomId, after, toSql(upTo), limit) as EventRow[];
+    return rows.reverse().map(fromRow);
+  }
+
+  /** Room events in (after, upTo], oldest first; at most `limit`, taking the oldest ones. */
+  earliestEvents(roomId: string, after: number, upTo: number, limit: number): StoredEvent[] {
+    return (this.s.roomEventsAsc.all(roomId, after, toSql(upTo), limit) as EventRow[]).map(fromRow);
+  }
+
+  eventsAfter(after: number, limit: number): StoredEvent[] {
+    return (this.s.eventsAfter.all(after, limit) as EventRow[]).map(fromRow);
+  }
+
+  head(): number {
+    return (this.s.head.get() as { p: number | null }).p ?? 0;
+  }
+
+  membershipsOfUser(userId: string): MembershipRow[] {
+    return this.s.membershipsOfUser.all(userId) as MembershipRow[];
+  }
+
+  membership(roomId: string, userId: string): MembershipRow | null {
+    return (this.s.membership.get(roomId, userId) as MembershipRow | undefined) ?? null;
+  }
+
+  members(roomId: string, membership?: string): MembershipRow[] {
+    return (membership ? this.s.membersWith.all(roomId, membership) : this.s.members.all(roomId)) as MembershipRow[];
+  }
+
+  forget(roomId: string, userId: string): void {
+    this.s.forget.run(roomId, userId);
+  }
+
+  /** Replaces an event's content by its redacted form; must run inside write(). */
+  markRedacted(eventId: string, content: Record<string, unknown>, redactedBy: string): void {
+    this.s.redact.run(JSON.stringify(content), redactedBy, eventId);
+  }
+}
+
+function toSql(upTo: number): number {
+  return Number.isFinite(upTo) ? upTo : Number.MAX_SAFE_INTEGER;
+}

@@ -1,0 +1,153 @@
+// Sending messages and state, redacting, and deciding how much of a room a user may read.
+import { isDeepStrictEqual } from 'node:util';
+import { MatrixError } from '../MatrixError.js';
+import type { Requester } from '../contracts.js';
+import type { EventStore, RoomRow } from '../events/EventStore.js';
+import type { StoredEvent } from '../events/StoredEvent.js';
+import { PowerLevels } from './PowerLevels.js';
+import { redactContent } from './Redaction.js';
+import { redactsInContent } from './RoomVersions.js';
+import type { EventAppender } from './EventAppender.js';
+import type { RoomDirectory } from './RoomDirectory.js';
+import { txnKeyOf } from './TxnKey.js';
+
+export class RoomEventService {
+  constructor(
+    private readonly events: EventStore,
+    private readonly appender: EventAppender,
+    private readonly directory: RoomDirectory,
+  ) {}
+
+  /** PUT /send: idempotent per device and txnId. */
+  send(r: Requester, roomId: string, type: string, content: Record<string, unknown>, txnId: string | null, ts?: number): string {
+    if (type === 'm.room.redaction') {
+      const target = content['redacts'];
+      if (typeof target !== 'string') throw new MatrixError(400, 'M_BAD_JSON', 'm.room.redaction needs content.redacts');
+      return this.redact(r, roomId, target, typeof content['reason'] === 'string' ? content['reason'] : undefined, txnId);
+    }
+    const key = txnKeyOf(r);
+    return this.events.write(() => {
+      if (txnId !== null) {
+        const earlier = this.events.txnEvent(key, 'send', txnId);
+        if (earlier) return earlier;
+      }
+      const room = this.appender.requireRoom(roomId);
+      const ev = this.appender.append(room, {
+        room_id: roomId,
+        sender: r.userId,
+        type,
+        content,
+        origin_server_ts: ts,
+        txn: txnId !== null ? { key, kind: 'send', id: txnId } : undefined,
+      });
+      return ev.event_id;
+    });
+  }
+
+  /** PUT /state: re-sending identical state returns the existing event instead of a new one. */
+  setState(r: Requester, roomId: string, type: string, stateKey: string, content: Record<string, unknown>, ts?: number): string {
+    if (type === 'm.room.canonical_alias') this.checkCanonicalAlias(roomId, content);
+    return this.events.write(() => {
+      const room = this.appender.requireRoom(roomId);
+      const current = this.events.stateEvent(roomId, type, stateKey);
+      if (current && current.sender === r.userId && isDeepStrictEqual(current.content, content)) return current.event_id;
+      return this.appender.append(room, {
+        room_id: roomId,
+        sender: r.userId,
+        type,
+        state_key: stateKey,
+        content,
+        origin_server_ts: ts,
+      }).event_id;
+    });
+  }
+
+  redact(r: Requester, roomId: string, eventId: string, reason: string | undefined, txnId: string | null): string {
+    const key = txnKeyOf(r);
+    return this.events.write(() => {
+      if (txnId !== null) {
+        const earlier = this.events.txnEvent(key, 'redact', txnId);
+        if (earlier) return earlier;
+      }
+      const room = this.appender.requireRoom(roomId);
+      const target = this.events.event(eventId);
+      if (!target || target.room_id !== roomId) throw new MatrixError(404, 'M_NOT_FOUND', `Unknown event ${eventId}`);
+      if (target.sender !== r.userId) {
+        const pl = PowerLevels.of(this.events.liveState(roomId), room.room_version);
+        if (pl.userLevel(r.userId) < pl.redact) {
+          throw new MatrixError(403, 'M_FORBIDDEN', `You don't have permission to redact other users' events (needs power level ${pl.redact})`);
+        }
+      }
+      const content: Record<string, unknown> = {};
+      if (reason !== undefined) content['reason'] = reason;
+      if (redactsInContent(room.room_version)) content['redacts'] = eventId;
+      const redaction = this.appender.append(room, {
+        room_id: roomId,
+        sender: r.userId,
+        type: 'm.room.redaction',
+        content,
+        redacts: eventId,
+        txn: txnId !== null ? { key, kind: 'redact', id: txnId } : undefined,
+      });
+      if (!target.redacted_by) {
+        this.events.markRedacted(eventId, redactContent(room.room_version, target.type, target.content), redaction.event_id);
+      }
+      return redaction.event_id;
+    });
+  }
+
+  /**
+   * The last stream position `userId` may read in the room: everything while joined (shared history),
+   * up to the leave or ban for former members, everything in world-readable rooms. Throws 403 otherwise.
+   */
+  readableUpTo(userId: string, roomId: string): number {
+    const m = this.events.membership(roomId, userId);
+    if (m?.membership === 'join') return Infinity;
+    if (m && (m.membership === 'leave' || m.membership === 'ban') && m.forgotten === 0 && this.wasJoined(m.event_id)) {
+      return m.pos;
+    }
+    const hv = this.events.stateEvent(roomId, 'm.room.history_visibility', '');
+    if (hv?.content['history_visibility'] === 'world_readable') return Infinity;
+    throw new MatrixError(403, 'M_FORBIDDEN', `User ${userId} is not in room ${roomId}`);
+  }
+
+  /** An event the user may see, or 404. */
+  visibleEvent(userId: string, roomId: string, eventId: string): StoredEvent {
+    const upTo = this.readableUpTo(userId, roomId);
+    const ev = this.events.event(eventId);
+    if (!ev || ev.room_id !== roomId || ev.pos > upTo) {
+      throw new MatrixError(404, 'M_NOT_FOUND', 'Event not found');
+    }
+    return ev;
+  }
+
+  /** Whether a member event follows a join (a rejected invite does not: it shows no history). */
+  private wasJoined(memberEventId: string): boolean {
+    let ev = this.events.event(memberEventId);
+    for (let hops = 0; ev && hops < 20; hops++) {
+      if (ev.content['membership'] === 'join') return true;
+      ev = ev.replaces_state ? this.events.event(ev.replaces_state) : null;
+    }
+    return false;
+  }
+
+  room(roomId: string): RoomRow | null {
+    return this.events.room(roomId);
+  }
+
+  private checkCanonicalAlias(roomId: string, content: Record<string, unknown>): void {
+    const aliases: unknown[] = [];
+    if (content['alias'] !== undefined && content['alias'] !== null) aliases.push(content['alias']);
+    const alt = content['alt_aliases'];
+    if (alt !== undefined) {
+      if (!Array.isArray(alt)) throw new MatrixError(400, 'M_BAD_JSON', 'alt_aliases must be a list');
+      aliases.push(...alt);
+    }
+    for (const a of aliases) {
+      if (typeof a !== 'string') throw new MatrixError(400, 'M_INVALID_PARAM', 'Aliases must be strings');
+      if (this.directory.resolve(a)?.room_id !== roomId) {
+        throw new MatrixError(400, 'M_BAD_ALIAS', `Alias ${a} does not point to this room`);
+      }
+    }
+  }
+}

@@ -1,0 +1,52 @@
+// Opens the homeserver's SQLite database (a WAL file, or ':memory:') and brings its schema up to date.
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { CORE_MIGRATIONS, type Migration } from './migrations.js';
+
+export type StorageOptions = { kind: 'sqlite'; path: string } | { kind: 'memory' };
+
+export function openDatabase(storage: StorageOptions): Database.Database {
+  let db: Database.Database;
+  if (storage.kind === 'sqlite') {
+    mkdirSync(dirname(storage.path), { recursive: true });
+    db = new Database(storage.path);
+    db.pragma('journal_mode = WAL');
+    // FULL: a commit is on disk before the client hears about it, so an acknowledged send survives
+    // not only kill -9 of the process but a power cut as well.
+    db.pragma('synchronous = FULL');
+  } else {
+    db = new Database(':memory:');
+  }
+  db.pragma('foreign_keys = ON');
+  db.pragma('busy_timeout = 5000');
+  migrate(db, 'core', CORE_MIGRATIONS);
+  return db;
+}
+
+/**
+ * Applies the migrations a component has not yet seen, each in its own transaction. Versions are kept
+ * per component in `schema_versions` so that other parts sharing this database (the appservice side)
+ * can version their own tables the same way.
+ */
+export function migrate(db: Database.Database, component: string, migrations: Migration[]): void {
+  db.exec('CREATE TABLE IF NOT EXISTS schema_versions (component TEXT PRIMARY KEY, version INTEGER NOT NULL)');
+  const row = db.prepare('SELECT version FROM schema_versions WHERE component = ?').get(component) as
+    | { version: number }
+    | undefined;
+  let current = row?.version ?? 0;
+  const known = Math.max(0, ...migrations.map((m) => m.version));
+  if (current > known) {
+    throw new Error(`database schema of '${component}' is version ${current}, newer than this code knows (${known})`);
+  }
+  for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
+    if (m.version <= current) continue;
+    db.transaction(() => {
+      db.exec(m.sql);
+      db.prepare(
+        'INSERT INTO schema_versions (component, version) VALUES (?, ?) ON CONFLICT(component) DO UPDATE SET version = excluded.version',
+      ).run(component, m.version);
+    })();
+    current = m.version;
+  }
+}

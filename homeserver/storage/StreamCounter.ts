@@ -1,0 +1,35 @@
+// One counter for everything /sync orders: events, receipts and account data. Positions are handed out
+// by the single writer (this process), so an in-memory counter seeded from the tables is enough.
+import type Database from 'better-sqlite3';
+
+export class StreamCounter {
+  private last: number;
+
+  constructor(db: Database.Database) {
+    const row = db
+      .prepare(
+        `SELECT MAX(p) AS p FROM (
+           SELECT MAX(pos) AS p FROM events
+           UNION ALL SELECT MAX(pos) FROM receipts
+           UNION ALL SELECT MAX(pos) FROM account_data)`,
+      )
+      .get() as { p: number | null };
+    this.last = row.p ?? 0;
+  }
+
+  /** The next position; call inside the transaction that writes it. */
+  next(): number {
+    this.last += 1;
+    return this.last;
+  }
+
+  /** The highest position handed out (committed or, within a running transaction, about to be). */
+  current(): number {
+    return this.last;
+  }
+
+  /** Undoes positions handed out by a transaction that rolled back, so none is skipped needlessly. */
+  rewind(to: number): void {
+    if (to < this.last) this.last = to;
+  }
+}
