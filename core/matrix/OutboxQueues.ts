@@ -1,0 +1,141 @@
+import { Queue } from 'bullmq';
+import { Redis, type RedisOptions } from 'ioredis';
+import type { Logger } from 'pino';
+import type { RuntimeKeys } from '../store/BridgeKeyspace.js';
+import { isOutboxResult, outboxPartition, type OutboxJobData, type OutboxResult } from './OutboxJob.js';
+
+export interface OutboxSettings {
+  /** Ordered queues that rooms are hashed onto. */
+  partitions: number;
+  /** Tries per message before it is dead-lettered (each try already retries 5xx/429 inside the client). */
+  attempts: number;
+  initialBackoffMs: number;
+  maxBackoffMs: number;
+  /** How long a message's outcome is remembered: a replay within it is skipped outright. */
+  resultTtlSeconds: number;
+  /** How long `send()` waits for a worker to deliver before rejecting. */
+  sendTimeoutMs: number;
+}
+
+export const DEFAULT_OUTBOX_SETTINGS: OutboxSettings = {
+  partitions: 16,
+  attempts: 6,
+  initialBackoffMs: 1_000,
+  maxBackoffMs: 60_000,
+  resultTtlSeconds: 7 * 24 * 3600,
+  sendTimeoutMs: 300_000,
+};
+
+/** Thrown by `send()` when the message was dead-lettered or no worker delivered it in time. */
+export class OutboxDeliveryError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'OutboxDeliveryError';
+  }
+}
+
+/**
+ * The producer side of the outbox: one BullMQ queue per partition (global concurrency 1, so exactly one
+ * worker drains a partition at a time and a room's messages post in order), plus result waiting for
+ * `send()` over one pub/sub channel.
+ */
+export class OutboxQueues {
+  private readonly redis: Redis;
+  private readonly queues: Queue[] = [];
+  private subscriber: Redis | null = null;
+  private subscribed: Promise<void> | null = null;
+  private readonly waiters = new Map<string, Set<(r: OutboxResult) => void>>();
+
+  constructor(
+    connection: RedisOptions,
+    private readonly keys: RuntimeKeys,
+    readonly settings: OutboxSettings,
+    private readonly logger: Logger,
+  ) {
+    this.redis = new Redis({ ...connection, maxRetriesPerRequest: null });
+    for (let i = 0; i < settings.partitions; i++) {
+      this.queues.push(new Queue(keys.outboxQueueName(i), { connection: this.redis, prefix: keys.outboxQueuePrefix }));
+    }
+  }
+
+  /** The shared connection (results and dead letters are read through it). */
+  get connection(): Redis {
+    return this.redis;
+  }
+
+  async start(): Promise<void> {
+    await Promise.all(this.queues.map((q) => q.setGlobalConcurrency(1)));
+  }
+
+  /** Resolves once Redis holds the job. A job id that is still queued is not added twice. */
+  async add(data: OutboxJobData): Promise<void> {
+    const queue = this.queues[outboxPartition(data.roomId, this.queues.length)];
+    if (!queue) throw new Error('outbox partition out of range');
+    await queue.add('m', data, { jobId: data.txnId, attempts: 1, removeOnComplete: true, removeOnFail: 1000 });
+  }
+
+  async readResult(txnId: string): Promise<OutboxResult | null> {
+    const json = await this.redis.get(this.keys.outboxResult(txnId));
+    if (json === null) return null;
+    const parsed: unknown = JSON.parse(json);
+    return isOutboxResult(parsed) ? parsed : null;
+  }
+
+  /** The event id once a worker delivered the message; rejects when it was dead-lettered or timed out. */
+  async waitForEventId(txnId: string): Promise<string> {
+    await this.subscribe();
+    const result = await new Promise<OutboxResult>((resolve) => {
+      const settle = (r: OutboxResult): void => {
+        clearTimeout(timer);
+        this.waiters.get(txnId)?.delete(settle);
+        if (this.waiters.get(txnId)?.size === 0) this.waiters.delete(txnId);
+        resolve(r);
+      };
+      const timer = setTimeout(
+        () => settle({ error: `no outbox worker delivered it within ${this.settings.sendTimeoutMs} ms (is a worker running?)` }),
+        this.settings.sendTimeoutMs,
+      );
+      let set = this.waiters.get(txnId);
+      if (!set) this.waiters.set(txnId, (set = new Set()));
+      set.add(settle);
+      // Subscribed before this read, so a result that lands in between is seen one way or the other.
+      this.readResult(txnId).then(
+        (r) => r && settle(r),
+        (err: unknown) => this.logger.warn({ err, txnId }, 'reading an outbox result failed'),
+      );
+    });
+    if ('eventId' in result) return result.eventId;
+    throw new OutboxDeliveryError(result.error);
+  }
+
+  private async subscribe(): Promise<void> {
+    if (!this.subscribed) {
+      const sub = this.redis.duplicate();
+      this.subscriber = sub;
+      sub.on('message', (_channel: string, txnId: string) => {
+        if (!this.waiters.has(txnId)) return;
+        this.readResult(txnId).then(
+          (r) => {
+            if (r) for (const settle of [...(this.waiters.get(txnId) ?? [])]) settle(r);
+          },
+          (err: unknown) => this.logger.warn({ err, txnId }, 'reading an outbox result failed'),
+        );
+      });
+      this.subscribed = sub.subscribe(this.keys.outboxDone).then(() => undefined);
+    }
+    return this.subscribed;
+  }
+
+  /** Messages waiting or in progress, per partition (for metrics and tests). */
+  async pendingCounts(): Promise<number[]> {
+    const counts = await Promise.all(this.queues.map((q) => q.getJobCounts('waiting', 'active', 'delayed', 'prioritized')));
+    return counts.map((c) => Object.values(c).reduce((a, b) => a + b, 0));
+  }
+
+  async close(): Promise<void> {
+    for (const set of this.waiters.values()) for (const settle of [...set]) settle({ error: 'the outbox is shutting down' });
+    await Promise.all(this.queues.map((q) => q.close()));
+    this.subscriber?.disconnect();
+    await this.redis.quit().catch(() => undefined);
+  }
+}
