@@ -1,0 +1,217 @@
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import type { AppserviceRegistration } from '../../registration/AppserviceRegistration.js';
+import { createAppserviceRouter } from '../appservice/AppserviceApi.js';
+import type { EventDispatcher, QueryResolver, ThirdPartyResolver } from '../contracts.js';
+import { TransactionIngest } from '../ingest/TransactionIngest.js';
+import { PipelineMetrics } from '../metrics/PipelineMetrics.js';
+import { DeadLetters } from '../queue/DeadLetters.js';
+import { EventLedger } from '../queue/EventLedger.js';
+import { PartitionQueues } from '../queue/PartitionQueues.js';
+import { PartitionWorker } from '../queue/PartitionWorker.js';
+import { PipelineKeys } from '../queue/PipelineKeys.js';
+import { RoomPartitioner } from '../queue/RoomPartitioner.js';
+import { HostHttpServer } from './HostHttpServer.js';
+import { PipelineHealth, type HealthReport, type PipelineRole } from './PipelineHealth.js';
+import { openFailFastRedis, openWorkerRedis, type RedisConnectionOptions } from './RedisConnections.js';
+
+export interface EventPipelineHttpOptions {
+  bind: string;
+  /** 0 picks a free port (tests). */
+  port: number;
+  /** host.max_body_bytes: larger transactions get 413 M_TOO_LARGE. Default 10 MiB. */
+  maxBodyBytes?: number;
+  /** host.metrics: serve GET /metrics. Default true. */
+  metrics?: boolean;
+}
+
+/** Knobs with safe defaults; tests shorten the timings. */
+export interface EventPipelineTuning {
+  /** How long txnIds and event ids are remembered for dedupe. Default 7 days. */
+  dedupeTtlSeconds?: number;
+  /** Pause after a failed handler try n. Default 250 ms doubling, at most 30 s. */
+  retryDelayMs?: (failedAttempt: number) => number;
+  /** A dead worker's job is taken over after about this long. Default 30 s. */
+  lockDurationMs?: number;
+  /** How often workers look for jobs of dead workers. Default 30 s. */
+  stalledIntervalMs?: number;
+  /** Longest a transaction may take to store before the homeserver gets 503. Default 10 s. */
+  ingestTimeoutMs?: number;
+  /** Partitions this worker process consumes. Default all. */
+  workerPartitions?: number[];
+  /** First segment of every Redis key. Default `patchbay`. */
+  keyNamespace?: string;
+}
+
+export interface EventPipelineOptions {
+  /** Only `id` (names the Redis keys) and `hs_token` (authenticates the homeserver) are used. */
+  registration: Pick<AppserviceRegistration, 'id' | 'hs_token'>;
+  redis: RedisConnectionOptions;
+  /** host.partitions: rooms are hashed onto this many ordered queues. Must match across processes. */
+  partitions: number;
+  /** host.handler_attempts: tries per event before it is dead-lettered. */
+  handlerAttempts: number;
+  /** `ingest`: AS API only (patchbay host); `work`: workers only (patchbay worker); `both`: patchbay start. */
+  role: PipelineRole;
+  /** Required for `work` and `both`: where events go (the plugin runtime). */
+  dispatcher?: EventDispatcher;
+  /** Answers GET /users/{userId} and GET /rooms/{alias}; without it both answer 404. */
+  queries?: QueryResolver;
+  /** Answers /thirdparty/*; without it protocols are 404 and reverse lookups empty. */
+  thirdParty?: ThirdPartyResolver;
+  logger: Logger;
+  /** The pipeline's metrics are registered here; /metrics serves this whole registry. */
+  metrics: Registry;
+  /** The HTTP server (AS API on ingest roles, /health and /metrics on all); null for none. */
+  http: EventPipelineHttpOptions | null;
+  tuning?: EventPipelineTuning;
+}
+
+const DEFAULT_TTL_SECONDS = 7 * 24 * 3600;
+
+/**
+ * The appservice host's event pipeline, composed: AS API -> TransactionIngest -> partition queues in
+ * Redis -> PartitionWorker -> EventDispatcher. One class for the three process shapes, chosen by `role`.
+ *
+ *     const pipeline = createEventPipeline({ ..., role: 'both' });
+ *     await pipeline.start();   // listening, consuming
+ *     ...
+ *     await pipeline.stop();
+ */
+export class EventPipeline {
+  readonly keys: PipelineKeys;
+  readonly partitioner: RoomPartitioner;
+  readonly metrics: PipelineMetrics;
+  private readonly failFast: Redis;
+  private readonly workerRedis: Redis | null;
+  private readonly queues: PartitionQueues;
+  private readonly ledger: EventLedger;
+  private readonly deadLetterSet: DeadLetters;
+  private readonly ingest: TransactionIngest | null;
+  private readonly worker: PartitionWorker | null;
+  private readonly server: HostHttpServer | null;
+  private readonly healthCheck: PipelineHealth;
+  private started = false;
+
+  constructor(private readonly options: EventPipelineOptions) {
+    const { registration, role, logger, tuning = {} } = options;
+    const ingests = role === 'ingest' || role === 'both';
+    const works = role === 'work' || role === 'both';
+    if (works && !options.dispatcher) throw new Error(`the '${role}' role needs a dispatcher (the plugin runtime)`);
+    const ttl = tuning.dedupeTtlSeconds ?? DEFAULT_TTL_SECONDS;
+    this.keys = new PipelineKeys(registration.id, tuning.keyNamespace);
+    this.partitioner = new RoomPartitioner(options.partitions);
+    this.metrics = PipelineMetrics.for(options.metrics);
+    this.failFast = openFailFastRedis(options.redis, `patchbay-${role}`);
+    this.workerRedis = works ? openWorkerRedis(options.redis, 'patchbay-worker') : null;
+    this.queues = new PartitionQueues({ connection: this.failFast, keys: this.keys, partitions: options.partitions });
+    this.ledger = new EventLedger(this.workerRedis ?? this.failFast, this.keys, ttl);
+    this.deadLetterSet = new DeadLetters(this.workerRedis ?? this.failFast, this.keys, this.ledger);
+    this.ingest = ingests
+      ? new TransactionIngest({
+          redis: this.failFast,
+          queues: this.queues,
+          partitioner: this.partitioner,
+          keys: this.keys,
+          ledger: new EventLedger(this.failFast, this.keys, ttl),
+          metrics: this.metrics,
+          logger: logger.child({ component: 'ingest' }),
+          ttlSeconds: ttl,
+          ...(tuning.ingestTimeoutMs !== undefined ? { timeoutMs: tuning.ingestTimeoutMs } : {}),
+        })
+      : null;
+    const workerPartitions = tuning.workerPartitions ?? Array.from({ length: options.partitions }, (_, p) => p);
+    this.worker =
+      works && this.workerRedis && options.dispatcher
+        ? new PartitionWorker({
+            connection: this.workerRedis,
+            keys: this.keys,
+            partitions: workerPartitions,
+            dispatcher: options.dispatcher,
+            ledger: this.ledger,
+            deadLetters: this.deadLetterSet,
+            metrics: this.metrics,
+            logger: logger.child({ component: 'worker' }),
+            handlerAttempts: options.handlerAttempts,
+            ...(tuning.retryDelayMs ? { retryDelayMs: tuning.retryDelayMs } : {}),
+            ...(tuning.lockDurationMs !== undefined ? { lockDurationMs: tuning.lockDurationMs } : {}),
+            ...(tuning.stalledIntervalMs !== undefined ? { stalledIntervalMs: tuning.stalledIntervalMs } : {}),
+          })
+        : null;
+    this.healthCheck = new PipelineHealth(this.failFast, this.queues, this.deadLetterSet, role, works ? workerPartitions.length : 0);
+    const http = options.http;
+    this.server = http
+      ? new HostHttpServer({
+          bind: http.bind,
+          port: http.port,
+          appservice: ingests
+            ? createAppserviceRouter({
+                hsToken: registration.hs_token,
+                sink: this.ingest,
+                queries: options.queries,
+                thirdParty: options.thirdParty,
+                metrics: this.metrics,
+                logger: logger.child({ component: 'as-api' }),
+                maxBodyBytes: http.maxBodyBytes ?? 10 * 1024 * 1024,
+              })
+            : null,
+          health: () => this.health(),
+          metrics: http.metrics === false ? null : options.metrics,
+          logger,
+        })
+      : null;
+  }
+
+  /** Connects to Redis, prepares the queues, starts the workers, then opens the HTTP server. */
+  async start(): Promise<void> {
+    if (this.started) return;
+    this.started = true;
+    await this.failFast.connect();
+    if (this.workerRedis) await this.workerRedis.connect();
+    await this.queues.prepare();
+    this.metrics.watchQueues(this.queues);
+    await this.worker?.start();
+    await this.server?.listen();
+    this.options.logger.info(
+      { role: this.options.role, partitions: this.options.partitions, appservice: this.options.registration.id },
+      'event pipeline started',
+    );
+  }
+
+  /**
+   * Closes the HTTP server, lets running jobs finish (or, with `force`, abandons them to be re-run by
+   * another worker), then disconnects.
+   */
+  async stop(options: { force?: boolean } = {}): Promise<void> {
+    if (!this.started) return;
+    this.started = false;
+    await this.server?.close();
+    await this.worker?.close(options.force ?? false);
+    this.metrics.watchQueues(null);
+    await this.queues.close();
+    this.failFast.disconnect();
+    this.workerRedis?.disconnect();
+  }
+
+  /** `http://bind:port` of the HTTP server (null without one). */
+  get url(): string | null {
+    return this.server?.url ?? null;
+  }
+
+  get port(): number | null {
+    return this.server?.port ?? null;
+  }
+
+  get deadLetters(): DeadLetters {
+    return this.deadLetterSet;
+  }
+
+  health(): Promise<HealthReport> {
+    return this.healthCheck.report();
+  }
+}
+
+export function createEventPipeline(options: EventPipelineOptions): EventPipeline {
+  return new EventPipeline(options);
+}

@@ -1,0 +1,88 @@
+import { once } from 'node:events';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express, { type Express, type Router } from 'express';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import { unrecognizedRoute } from '../appservice/AppserviceApi.js';
+import type { HealthReport } from './PipelineHealth.js';
+
+export interface HostHttpServerOptions {
+  bind: string;
+  /** 0 picks a free port. */
+  port: number;
+  /** The AS API router, or null on a process that does not take transactions. */
+  appservice: Router | null;
+  health: () => Promise<HealthReport>;
+  /** Registry served on GET /metrics; null turns /metrics off (host.metrics: false). */
+  metrics: Registry | null;
+  logger: Logger;
+}
+
+/**
+ * The host's HTTP server: the AS API for the homeserver, plus unauthenticated GET /health (JSON) and
+ * GET /metrics (Prometheus text) for operators. Anything else is 404 M_UNRECOGNIZED.
+ */
+export class HostHttpServer {
+  readonly app: Express;
+  private server: Server | null = null;
+
+  constructor(private readonly options: HostHttpServerOptions) {
+    const app = express();
+    app.disable('x-powered-by');
+    app.set('etag', false);
+    app.get('/health', async (_req, res) => {
+      const report = await options.health();
+      res.status(report.status === 'ok' ? 200 : 503).json(report);
+    });
+    const registry = options.metrics;
+    if (registry) {
+      app.get('/metrics', async (_req, res) => {
+        res.setHeader('Content-Type', registry.contentType);
+        res.send(await registry.metrics());
+      });
+    }
+    if (options.appservice) app.use(options.appservice);
+    app.use(unrecognizedRoute);
+    this.app = app;
+  }
+
+  /** Listening address, e.g. `http://127.0.0.1:9000`. */
+  get url(): string {
+    const address = this.address();
+    const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+    return `http://${host}:${address.port}`;
+  }
+
+  get port(): number {
+    return this.address().port;
+  }
+
+  async listen(): Promise<void> {
+    const server = this.app.listen(this.options.port, this.options.bind);
+    await Promise.race([
+      once(server, 'listening'),
+      once(server, 'error').then(([err]) => {
+        throw err;
+      }),
+    ]);
+    this.server = server;
+    this.options.logger.info({ url: this.url }, 'appservice host listening');
+  }
+
+  async close(): Promise<void> {
+    const server = this.server;
+    if (!server) return;
+    this.server = null;
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeIdleConnections();
+    setTimeout(() => server.closeAllConnections(), 2_000).unref();
+    await closed;
+  }
+
+  private address(): AddressInfo {
+    const address = this.server?.address();
+    if (!address || typeof address === 'string') throw new Error('the host HTTP server is not listening');
+    return address;
+  }
+}

@@ -1,0 +1,15 @@
+// The appservice host's event pipeline: what bin/ composes into `patchbay start`, `host` and `worker`.
+export {
+  EventPipeline,
+  createEventPipeline,
+  type EventPipelineOptions,
+  type EventPipelineHttpOptions,
+  type EventPipelineTuning,
+} from './EventPipeline.js';
+export type { HealthReport, PipelineRole } from './PipelineHealth.js';
+export type { RedisConnectionOptions } from './RedisConnections.js';
+export { DeadLetters, type DeadLetter } from '../queue/DeadLetters.js';
+export { PartitionCountChangedError } from '../queue/PartitionQueues.js';
+export { PipelineKeys } from '../queue/PipelineKeys.js';
+export { RoomPartitioner } from '../queue/RoomPartitioner.js';
+export { createAppserviceRouter } from '../appservice/AppserviceApi.js';

@@ -1,0 +1,133 @@
+import { createHash } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { PipelineMetrics } from '../metrics/PipelineMetrics.js';
+import type { MatrixEphemeralEvent } from '../plugin/api.js';
+import type { EventLedger } from '../queue/EventLedger.js';
+import type { PartitionQueues } from '../queue/PartitionQueues.js';
+import type { PartitionSlice } from '../queue/PartitionSlice.js';
+import type { PipelineKeys } from '../queue/PipelineKeys.js';
+import type { RoomPartitioner } from '../queue/RoomPartitioner.js';
+import { StoreUnavailableError } from './StoreUnavailableError.js';
+import type { IngestOutcome, TransactionSink, ValidTransaction } from './ValidTransaction.js';
+
+export interface TransactionIngestOptions {
+  /** A fail-fast connection (no offline queue): a down Redis must turn into a 503, not a hanging request. */
+  redis: Redis;
+  queues: PartitionQueues;
+  partitioner: RoomPartitioner;
+  keys: PipelineKeys;
+  ledger: EventLedger;
+  metrics: PipelineMetrics;
+  logger: Logger;
+  /** How long txnIds are remembered (the event ids' lifetime is the ledger's). */
+  ttlSeconds: number;
+  /** Longest a transaction may take to store before the homeserver is told to retry. */
+  timeoutMs?: number;
+}
+
+/**
+ * Stores a transaction durably before it is acknowledged:
+ *
+ * 1. one MGET reads the txnId and the state of every event id: a txnId stored with the same event ids is
+ *    a replay (200, nothing queued); events already queued or handled are dropped (a homeserver that
+ *    restarted its txnId counter re-sends them under new ids);
+ * 2. one MULTI queues the remaining events, one job per partition-slice (PartitionQueues.enqueue);
+ * 3. one MULTI marks the event ids queued and the txnId seen.
+ *
+ * A crash between 2 and 3 leaves the transaction unacknowledged: the homeserver sends it again and it is
+ * queued twice, which the worker absorbs (it skips event ids the ledger records as handled). Marking
+ * before queueing would instead lose the events, so the order matters.
+ */
+export class TransactionIngest implements TransactionSink {
+  constructor(private readonly options: TransactionIngestOptions) {}
+
+  async ingest(txnId: string, txn: ValidTransaction): Promise<IngestOutcome> {
+    const { timeoutMs = 10_000 } = this.options;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`Redis did not answer within ${timeoutMs} ms`)), timeoutMs);
+    });
+    try {
+      return await Promise.race([this.store(txnId, txn), timeout]);
+    } catch (err: unknown) {
+      throw new StoreUnavailableError(err);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async store(txnId: string, txn: ValidTransaction): Promise<IngestOutcome> {
+    const { redis, keys, ledger, partitioner, queues, metrics, ttlSeconds, logger } = this.options;
+    const fingerprint = TransactionIngest.fingerprint(txn);
+    const txnKey = keys.transaction(txnId);
+    const eventKeys = txn.events.map((e) => keys.event(e.event_id));
+    const [storedFingerprint, ...states] = await redis.mget(txnKey, ...eventKeys);
+    if (storedFingerprint === fingerprint) {
+      metrics.transactionsDuplicate.inc();
+      return { duplicate: true, queued: 0, duplicateEvents: txn.events.length, ephemeral: 0 };
+    }
+    if (storedFingerprint !== null && storedFingerprint !== undefined) {
+      // Same txnId, other events: the homeserver restarted its counter. Treat it as new; event ids dedupe.
+      logger.warn({ txn_id: txnId }, 'txnId seen before with other events (homeserver restarted its counter?); storing it as new');
+    }
+
+    const now = Date.now();
+    const slices = new Map<number, PartitionSlice>();
+    const sliceOf = (roomId: string): PartitionSlice => {
+      const partition = partitioner.partitionOf(roomId);
+      let slice = slices.get(partition);
+      if (!slice) {
+        slice = { txnId, enqueuedAt: now, events: [], ephemeral: [] };
+        slices.set(partition, slice);
+      }
+      return slice;
+    };
+    const fresh = new Set<string>();
+    let duplicateEvents = 0;
+    for (let i = 0; i < txn.events.length; i++) {
+      const event = txn.events[i]!;
+      if (states[i] !== null || fresh.has(event.event_id)) {
+        duplicateEvents++;
+        continue;
+      }
+      fresh.add(event.event_id);
+      sliceOf(event.room_id).events.push(event);
+    }
+    for (const ephemeral of txn.ephemeral) sliceOf(TransactionIngest.ephemeralRoutingKey(ephemeral)).ephemeral.push(ephemeral);
+
+    await queues.enqueue(slices);
+
+    const multi = redis.multi();
+    ledger.queueMarks(multi, fresh);
+    multi.set(txnKey, fingerprint, 'EX', ttlSeconds);
+    const result = await multi.exec();
+    if (!result) throw new Error('MULTI was aborted');
+    for (const [err] of result) if (err) throw err;
+
+    metrics.transactionsReceived.inc();
+    if (fresh.size > 0) metrics.eventsIngested.inc({ kind: 'room' }, fresh.size);
+    if (txn.ephemeral.length > 0) metrics.eventsIngested.inc({ kind: 'ephemeral' }, txn.ephemeral.length);
+    if (duplicateEvents > 0) metrics.eventsDuplicate.inc({ stage: 'ingest' }, duplicateEvents);
+    return { duplicate: false, queued: fresh.size, duplicateEvents, ephemeral: txn.ephemeral.length };
+  }
+
+  /**
+   * Identifies a transaction's content by its event ids (not its bytes: a homeserver may re-serialise a
+   * retried transaction with a different `unsigned.age`).
+   */
+  static fingerprint(txn: ValidTransaction): string {
+    const hash = createHash('sha1');
+    for (const e of txn.events) hash.update(e.event_id).update('\n');
+    hash.update(`#${txn.ephemeral.length}`);
+    return hash.digest('base64');
+  }
+
+  /** Room-scoped ephemeral events follow their room; presence follows its user. */
+  static ephemeralRoutingKey(event: MatrixEphemeralEvent & { sender?: unknown }): string {
+    if (typeof event.room_id === 'string') return event.room_id;
+    if (typeof event.sender === 'string') return event.sender;
+    const userId = event.content['user_id'];
+    return typeof userId === 'string' ? userId : '';
+  }
+}

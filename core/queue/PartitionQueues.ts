@@ -1,0 +1,123 @@
+import { FlowProducer, Queue, type FlowJob } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { PartitionSlice } from './PartitionSlice.js';
+import type { PipelineKeys } from './PipelineKeys.js';
+
+/** Raised when host.partitions changed while events were still queued under the old mapping. */
+export class PartitionCountChangedError extends Error {
+  constructor(readonly stored: number, readonly configured: number, readonly pending: number) {
+    super(
+      `host.partitions is ${configured} but the queues in Redis were made with ${stored} and still hold ` +
+        `${pending} job(s); changing it now would re-map rooms and break their order. Set host.partitions ` +
+        `back to ${stored}, let the workers drain the queues, then change it.`,
+    );
+    this.name = 'PartitionCountChangedError';
+  }
+}
+
+export interface PartitionDepth {
+  partition: number;
+  waiting: number;
+  active: number;
+  failed: number;
+  /** Age in ms of the oldest job not yet finished (0 when the partition is empty). */
+  oldestAgeMs: number;
+}
+
+export interface PartitionQueuesOptions {
+  /** A shared non-blocking connection (the ingest connection: fails fast when Redis is down). */
+  connection: Redis;
+  keys: PipelineKeys;
+  partitions: number;
+  /** Approximate length of each queue's BullMQ event stream (nothing here reads it; keep it small). */
+  eventStreamMaxLen?: number;
+}
+
+/**
+ * The N ordered partition queues (BullMQ, one per `hash(room) mod N`), each with global concurrency 1 so
+ * exactly one worker in any process runs a partition's jobs at a time. Enqueueing a transaction is one
+ * FlowProducer.addBulk: one MULTI over all its partition-slices, so a transaction is queued whole or not.
+ */
+export class PartitionQueues {
+  readonly queues: Queue[];
+  private readonly flows: FlowProducer;
+
+  constructor(private readonly options: PartitionQueuesOptions) {
+    const { connection, keys, partitions } = options;
+    const streams = { events: { maxLen: options.eventStreamMaxLen ?? 100 } };
+    this.queues = Array.from(
+      { length: partitions },
+      (_, p) => new Queue(keys.queueName(p), { connection, prefix: keys.queuePrefix, streams }),
+    );
+    this.flows = new FlowProducer({ connection, prefix: keys.queuePrefix });
+  }
+
+  get partitions(): number {
+    return this.queues.length;
+  }
+
+  /**
+   * Sets global concurrency 1 on every partition queue (idempotent) and checks the partition count
+   * against the one stored in Redis.
+   */
+  async prepare(): Promise<void> {
+    const { connection, keys } = this.options;
+    const stored = await connection.get(keys.partitionCount);
+    if (stored !== null && Number(stored) !== this.partitions) {
+      const old = Number(stored);
+      let pending = 0;
+      for (let p = 0; p < old; p++) {
+        const queue = new Queue(keys.queueName(p), { connection, prefix: keys.queuePrefix });
+        const counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
+        pending += Object.values(counts).reduce((a, b) => a + b, 0);
+        await queue.close();
+      }
+      if (pending > 0) throw new PartitionCountChangedError(old, this.partitions, pending);
+    }
+    await Promise.all(this.queues.map((q) => q.setGlobalConcurrency(1)));
+    await connection.set(keys.partitionCount, String(this.partitions));
+  }
+
+  /** Enqueues the slices of one transaction atomically (one MULTI, one round trip). */
+  async enqueue(slices: Map<number, PartitionSlice>): Promise<void> {
+    if (slices.size === 0) return;
+    const flows: FlowJob[] = [];
+    for (const [partition, slice] of slices) {
+      flows.push({
+        name: 'slice',
+        queueName: this.options.keys.queueName(partition),
+        data: slice,
+        // attempts 1: retries happen inside the processor so a later job never overtakes this one.
+        opts: { removeOnComplete: true, removeOnFail: false, attempts: 1 },
+      });
+    }
+    await this.flows.addBulk(flows);
+  }
+
+  /** Depth and age per partition, for the metrics and /health. */
+  async depths(now = Date.now()): Promise<PartitionDepth[]> {
+    return Promise.all(
+      this.queues.map(async (queue, partition) => {
+        const counts = await queue.getJobCounts('waiting', 'active', 'failed', 'prioritized', 'delayed');
+        const waiting = (counts.waiting ?? 0) + (counts.prioritized ?? 0) + (counts.delayed ?? 0);
+        const active = counts.active ?? 0;
+        let oldestAgeMs = 0;
+        if (waiting + active > 0) {
+          // The oldest unfinished job is the active one, else the next waiting one.
+          const [job] = active > 0 ? await queue.getActive(0, 0) : await queue.getWaiting(0, 0);
+          if (job) oldestAgeMs = Math.max(0, now - ((job.data as PartitionSlice).enqueuedAt ?? job.timestamp));
+        }
+        return { partition, waiting, active, failed: counts.failed ?? 0, oldestAgeMs };
+      }),
+    );
+  }
+
+  /** Worker processes connected to each partition queue (BullMQ names its worker connections). */
+  workerCounts(): Promise<number[]> {
+    return Promise.all(this.queues.map((q) => q.getWorkersCount()));
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.queues.map((q) => q.close()), this.flows.close()]);
+  }
+}
