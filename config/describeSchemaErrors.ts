@@ -73,7 +73,7 @@ function example(schema: SchemaObject): string {
 /** The bad value as written, except under keys that hold secrets. */
 export function showValue(path: KeyPath, value: unknown): string {
   const last = path[path.length - 1];
-  if (typeof last === 'string' && SECRET_KEY.test(last) && typeof value === 'string') return '(a hidden secret)';
+  if (typeof last === 'string' && SECRET_KEY.test(last) && typeof value === 'string' && value !== '') return '(a hidden secret)';
   if (value === undefined) return 'nothing';
   const shown = JSON.stringify(value);
   return shown.length > 80 ? `${shown.slice(0, 77)}...` : shown;

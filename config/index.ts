@@ -2,6 +2,7 @@
 export { loadConfig, type LoadConfigOptions } from './loadConfig.js';
 export { ConfigError } from './ConfigError.js';
 export { didYouMean } from './didYouMean.js';
+export { describeSchemaErrors } from './describeSchemaErrors.js';
 export { packageRoot, defaultsFile } from './packageRoot.js';
 export type {
   PatchbayConfig,
