@@ -135,4 +135,14 @@ CREATE TABLE media (
 );
 `,
   },
+  {
+    version: 2,
+    sql: `
+-- A user's own push rules and their changes to the server defaults (enabled, actions), as one document.
+CREATE TABLE push_rules (
+  user_id TEXT PRIMARY KEY,
+  doc TEXT NOT NULL
+);
+`,
+  },
 ];
