@@ -93,6 +93,12 @@ export interface BridgePlugin<Config = Record<string, unknown>> {
 /** A plugin module's default export (or `createPlugin` export): built-ins and third-party packages alike. */
 export type PluginFactory<Config = Record<string, unknown>> = () => BridgePlugin<Config>;
 
+/**
+ * The built-in bridges by config name (`bridges/registry.ts`), each imported only when enabled. `bin/`
+ * hands it to the plugin loader, so core/ imports no bridge.
+ */
+export type BuiltinBridgeRegistry = Readonly<Record<string, () => Promise<PluginFactory<never>>>>;
+
 // ---- Optional capabilities -------------------------------------------------------------------------
 
 /** Answers the homeserver's "does this ghost exist?" (`GET /users/{userId}`): create it, return true. */
@@ -108,6 +114,12 @@ export interface ThirdPartyHandler {
   thirdPartyProtocol(): ThirdPartyProtocol;
   lookupThirdPartyUser(fields: Record<string, string>): Promise<ThirdPartyUser[]>;
   lookupThirdPartyLocation(fields: Record<string, string>): Promise<ThirdPartyLocation[]>;
+  /**
+   * Optional reverse lookups (`/thirdparty/user?userid=`, `/thirdparty/location?alias=`). Without them the
+   * host answers from the identity map / ghost ids (fields `{id}`) and the room links (`{network, location}`).
+   */
+  thirdPartyUsersOf?(userId: string): Promise<ThirdPartyUser[]>;
+  thirdPartyLocationsOf?(alias: string, roomId: string | null): Promise<ThirdPartyLocation[]>;
 }
 /** Typing, receipts and presence (needs `receive_ephemeral` in the registration). */
 export interface EphemeralHandler {
@@ -268,6 +280,11 @@ export interface PluginStore {
   keys(prefix: string): Promise<string[]>;
   /** Appends to a durable ordered list (its own namespace, apart from the keys); returns the new length. */
   append(list: string, value: string): Promise<number>;
+  /**
+   * Appends unless `uniqueId` was appended to this list before, in one atomic step: true when it appended.
+   * Records something exactly once even though events arrive at least once.
+   */
+  appendOnce(list: string, uniqueId: string, value: string): Promise<boolean>;
   /** Items of a list, `start`..`stop` inclusive (negative counts from the end; default all). */
   readList(list: string, start?: number, stop?: number): Promise<string[]>;
 }

@@ -7,10 +7,17 @@ function globLiteral(text: string): string {
   return text.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
 }
 
+// The list's id set and the list change in one script: a crash cannot leave one without the other.
+const APPEND_ONCE = `
+if redis.call('SADD', KEYS[2], ARGV[1]) == 0 then return 0 end
+redis.call('RPUSH', KEYS[1], ARGV[2])
+return 1`;
+
 /** A plugin's key-value store and append-only lists: plain Redis strings and lists under its keyspace. */
 export class RedisPluginStore implements PluginStore {
   private readonly kvRoot: string;
   private readonly listRoot: string;
+  private readonly listIdsRoot: string;
 
   constructor(
     private readonly redis: Redis,
@@ -18,6 +25,7 @@ export class RedisPluginStore implements PluginStore {
   ) {
     this.kvRoot = keyspace.key('kv', '');
     this.listRoot = keyspace.key('list', '');
+    this.listIdsRoot = keyspace.key('list-ids', '');
   }
 
   async get(key: string): Promise<string | null> {
@@ -55,6 +63,11 @@ export class RedisPluginStore implements PluginStore {
 
   async append(list: string, value: string): Promise<number> {
     return this.redis.rpush(this.listRoot + list, value);
+  }
+
+  async appendOnce(list: string, uniqueId: string, value: string): Promise<boolean> {
+    const appended = await this.redis.eval(APPEND_ONCE, 2, this.listRoot + list, this.listIdsRoot + list, uniqueId, value);
+    return appended === 1;
   }
 
   async readList(list: string, start = 0, stop = -1): Promise<string[]> {
