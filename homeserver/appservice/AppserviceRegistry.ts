@@ -1,7 +1,10 @@
 // The appservices the homeserver knows, loaded from the registration files it was given (Synapse's
-// app_service_config_files). reload() re-reads them all and swaps the whole set at once; if any file
-// is unreadable or invalid, or two registrations share an `id` or an `as_token`, the reload is rejected
-// and the running set stays as it was.
+// app_service_config_files). A listed directory stands for every *.yaml / *.yml file in it, so a new
+// bridge can be added by dropping its registration there and reloading. reload() re-reads everything
+// and swaps the whole set at once; if any file is unreadable or invalid, or two registrations share an
+// `id` or an `as_token`, the reload is rejected and the running set stays as it was.
+import { readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Appservice } from './Appservice.js';
 
 export type AppserviceLoader = (file: string) => Promise<Appservice>;
@@ -44,12 +47,13 @@ export class AppserviceRegistry {
   /** Loads every file; on any error throws AppserviceRegistryError naming the file and keeps the old set. */
   async reload(): Promise<RegistryChange> {
     const loaded: Appservice[] = [];
-    for (const file of this.files) {
+    for (const file of await expandDirectories(this.files)) {
       try {
         loaded.push(await this.load(file));
       } catch (err) {
         const why = err instanceof Error ? err.message : String(err);
-        throw new AppserviceRegistryError(`appservice registration ${file}: ${why}`);
+        // registration/ errors already name the file (with line and column where it can).
+        throw new AppserviceRegistryError(why.includes(file) ? `appservice registration ${why}` : `appservice registration ${file}: ${why}`);
       }
     }
     const byId = new Map<string, Appservice>();
@@ -80,4 +84,20 @@ export class AppserviceRegistry {
       kept: loaded.filter((as) => previous.has(as.id)).map((as) => as.id),
     };
   }
+}
+
+/** Files as listed, with each directory replaced by its *.yaml / *.yml files in name order. */
+async function expandDirectories(paths: readonly string[]): Promise<string[]> {
+  const out: string[] = [];
+  for (const path of paths) {
+    const info = await stat(path).catch(() => null);
+    if (info?.isDirectory()) {
+      const names = (await readdir(path)).filter((n) => /\.ya?ml$/i.test(n) && !n.startsWith('.')).sort();
+      out.push(...names.map((n) => join(path, n)));
+    } else {
+      // A missing file is reported by the loader, with its path and a fix.
+      out.push(path);
+    }
+  }
+  return out;
 }
