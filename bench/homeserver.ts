@@ -41,7 +41,7 @@ export async function run(args: string[]): Promise<BenchResult> {
   const hs = await startTestHomeserver({
     storage: { kind: 'sqlite', path: join(dir, 'homeserver.sqlite') },
     mediaDir: join(dir, 'media'),
-    appserviceConfigFiles: [writeAppserviceRegistration(as, dir)],
+    appserviceConfigFiles: [await writeAppserviceRegistration(as, dir)],
     // Short backoff so the backlog starts draining as soon as the appservice answers again.
     appserviceRetry: { initialMs: 20, maxMs: 100 },
   });

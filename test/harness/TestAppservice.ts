@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ClientEvent } from '../../homeserver/contracts.js';
+import { escapeRegex, type AppserviceRegistration } from '../../registration/index.js';
 import { MatrixHttpClient } from './MatrixHttpClient.js';
 
 export interface TestAppserviceOptions {
@@ -40,27 +41,6 @@ export interface AcceptedTransaction {
   txnId: string;
   events: ClientEvent[];
   ephemeral: unknown[];
-}
-
-/** The fields of a registration file this appservice needs the homeserver to know. */
-export interface AppserviceRegistration {
-  id: string;
-  url: string;
-  as_token: string;
-  hs_token: string;
-  sender_localpart: string;
-  namespaces: {
-    users: Array<{ regex: string; exclusive: boolean }>;
-    aliases: Array<{ regex: string; exclusive: boolean }>;
-    rooms: Array<{ regex: string; exclusive: boolean }>;
-  };
-  rate_limited: boolean;
-  protocols: string[];
-  receive_ephemeral: boolean;
-}
-
-function escapeRegex(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
 export class TestAppservice {

@@ -2,7 +2,7 @@
 export { SpecValidator, specDirectory, type HttpMethod } from './SpecValidator.js';
 export { MatrixHttpClient, enc, type MatrixResponse, type MatrixRequestOptions, type JsonObject } from './MatrixHttpClient.js';
 export { startTestHomeserver, testHomeserverOptions, type TestHomeserver } from './testHomeserver.js';
-export { TestAppservice, type TestAppserviceOptions, type AppserviceRegistration, type TransactionAttempt, type AcceptedTransaction, type RecordedRequest } from './TestAppservice.js';
+export { TestAppservice, type TestAppserviceOptions, type TransactionAttempt, type AcceptedTransaction, type RecordedRequest } from './TestAppservice.js';
 export { writeAppserviceRegistration } from './appserviceRegistration.js';
 export { registerUser, loginUser, uniqueLocalpart, type TestUser } from './testUsers.js';
 export { startSdkClient, timelineOf, type SdkClientOptions } from './sdkClient.js';

@@ -42,7 +42,7 @@ describe('appservice API (homeserver side)', () => {
   beforeAll(async () => {
     await as.start();
     await downAs.start();
-    const files = [writeAppserviceRegistration(as, dir), writeAppserviceRegistration(downAs, dir)];
+    const files = [await writeAppserviceRegistration(as, dir), await writeAppserviceRegistration(downAs, dir)];
     await downAs.stop();
     hs = await startTestHomeserver({ appserviceConfigFiles: files });
     as.homeserverUrl = hs.url;

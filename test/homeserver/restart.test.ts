@@ -56,7 +56,7 @@ describe('restart of a SQLite-backed homeserver (in process)', () => {
   });
 
   it('keeps rooms, messages, tokens and undelivered transactions across stop and start', async () => {
-    const files = [writeAppserviceRegistration(as, dir)];
+    const files = [await writeAppserviceRegistration(as, dir)];
     hs = await start(files);
     alice = await registerUser(hs.url, 'alice');
     roomId = (await alice.http.ok<{ room_id: string }>('POST', '/createRoom', { body: { name: 'Durable', invite: [as.senderUserId] } })).room_id;
@@ -166,7 +166,7 @@ describe('kill -9 of a homeserver process (patchbay homeserver)', () => {
       homeserver: {
         port,
         storage: 'sqlite',
-        app_service_config_files: [writeAppserviceRegistration(as, dir)],
+        app_service_config_files: [await writeAppserviceRegistration(as, dir)],
         appservice_retry: { initial_ms: 50, max_ms: 500 },
       },
     };

@@ -48,7 +48,7 @@ describeWithSpec('homeserver responses conform to the Matrix spec (v1.19 data)',
 
   beforeAll(async () => {
     await as.start();
-    hs = await startTestHomeserver({ appserviceConfigFiles: [writeAppserviceRegistration(as, dir)] });
+    hs = await startTestHomeserver({ appserviceConfigFiles: [await writeAppserviceRegistration(as, dir)] });
     as.homeserverUrl = hs.url;
   });
 
