@@ -1,0 +1,14 @@
+// The CLI's commands. A new command is a file in bin/commands/ exporting `command: Command`, plus one
+// line here. Modules load only when their command runs, so one command's imports cannot break another.
+import type { Command } from './Command.js';
+
+export interface CommandEntry {
+  /** One line for `patchbay --help`. */
+  summary: string;
+  load(): Promise<{ command: Command }>;
+}
+
+export const commandTable: Record<string, CommandEntry> = {
+  homeserver: { summary: 'run the embedded homeserver alone', load: () => import('./commands/homeserver.js') },
+  register: { summary: 'write (or --check) an appservice registration file', load: () => import('./commands/register.js') },
+};
