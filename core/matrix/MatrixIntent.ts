@@ -66,6 +66,14 @@ export class MatrixIntent implements Intent {
     });
   }
 
+  /** Whether the user is joined to the room, from the cache or the homeserver; never joins. */
+  async isJoined(roomId: string): Promise<boolean> {
+    const known = this.caches.isJoined(this.userId, roomId);
+    if (known !== undefined) return known;
+    this.caches.joined.set(this.userId, new Set(await this.api.joinedRooms(this.userId)));
+    return this.caches.isJoined(this.userId, roomId) === true;
+  }
+
   private async joinOrGetInvited(roomIdOrAlias: string): Promise<string> {
     let roomId: string;
     try {

@@ -1,0 +1,106 @@
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import { NamespacedGhostDirectory } from '../identity/GhostDirectory.js';
+import { RedisIdentityMap } from '../identity/RedisIdentityMap.js';
+import { RedisMessageMap } from '../links/RedisMessageMap.js';
+import { RedisRoomLinks } from '../links/RedisRoomLinks.js';
+import { BridgeOutbox } from '../matrix/BridgeOutbox.js';
+import type { MatrixIntent, MembershipListener } from '../matrix/MatrixIntent.js';
+import type { OutboxQueues } from '../matrix/OutboxQueues.js';
+import type { BridgeKeyspace } from '../store/BridgeKeyspace.js';
+import { RedisPluginStore } from '../store/RedisPluginStore.js';
+import type { BridgeContext } from './api.js';
+import type { LoadedPlugin } from './PluginLoader.js';
+import { RoomInterest } from './RoomInterest.js';
+
+export interface BridgeRuntimeDeps {
+  redis: Redis;
+  keyspace: BridgeKeyspace;
+  serverName: string;
+  logger: Logger;
+  metrics: Registry;
+  outboxQueues: OutboxQueues;
+  messageTtlSeconds?: number;
+  /** An intent for a user id, reporting its joins/leaves to the given listener. */
+  intentFor(userId: string, listener: MembershipListener): MatrixIntent;
+  botUserId: string;
+}
+
+/** One loaded plugin with everything the host wired for it: its stores, ghosts, bot, outbox and context. */
+export class BridgeRuntime {
+  readonly name: string;
+  readonly ghosts: NamespacedGhostDirectory;
+  readonly identities: RedisIdentityMap;
+  readonly links: RedisRoomLinks;
+  readonly messages: RedisMessageMap;
+  readonly store: RedisPluginStore;
+  readonly interest: RoomInterest;
+  readonly outbox: BridgeOutbox;
+  /** The shared bot, acting for this bridge: rooms it joins through here concern this bridge. */
+  readonly bot: MatrixIntent;
+  readonly logger: Logger;
+  readonly context: BridgeContext;
+  private readonly aliasHead: string;
+  private readonly aliasTail: string;
+
+  constructor(
+    readonly loaded: LoadedPlugin,
+    private readonly deps: BridgeRuntimeDeps,
+  ) {
+    const { redis, keyspace, serverName } = deps;
+    const d = loaded.descriptor;
+    this.name = loaded.name;
+    this.logger = deps.logger.child({ bridge: loaded.name });
+    this.identities = new RedisIdentityMap(redis, keyspace);
+    this.links = new RedisRoomLinks(redis, keyspace);
+    this.messages = new RedisMessageMap(redis, keyspace, deps.messageTtlSeconds);
+    this.store = new RedisPluginStore(redis, keyspace);
+    this.interest = new RoomInterest(redis, keyspace, this.links);
+    this.ghosts = new NamespacedGhostDirectory(d.ghostPrefix, serverName, async (userId, profile) => {
+      const intent = this.intent(userId);
+      await intent.ensureRegistered();
+      if (profile) await intent.setProfile(profile);
+      return intent;
+    });
+    this.outbox = new BridgeOutbox(loaded.name, this.ghosts, deps.outboxQueues);
+    this.bot = this.intent(deps.botUserId);
+    this.aliasHead = `#${d.aliasPrefix}`;
+    this.aliasTail = `:${serverName}`;
+    const bot = this.bot;
+    this.context = {
+      config: loaded.config,
+      serverName,
+      logger: this.logger,
+      metrics: deps.metrics,
+      bot,
+      ghosts: this.ghosts,
+      identities: this.identities,
+      links: this.links,
+      messages: this.messages,
+      outbox: this.outbox,
+      store: this.store,
+      notice: async (roomId: string, text: string) => {
+        await bot.sendEvent(roomId, 'm.room.message', { msgtype: 'm.notice', body: text });
+      },
+    };
+  }
+
+  /** An intent of this bridge (a ghost or the bot) whose joins and leaves this bridge tracks. */
+  intent(userId: string): MatrixIntent {
+    return this.deps.intentFor(userId, this.interest);
+  }
+
+  get protocol(): string {
+    return this.loaded.descriptor.protocol;
+  }
+
+  /** The bridge's own users: its ghosts and the bot acting for it (their events are echoes). */
+  isOwnUser(userId: string): boolean {
+    return userId === this.deps.botUserId || this.ghosts.ownsUserId(userId);
+  }
+
+  ownsAlias(alias: string): boolean {
+    return alias.startsWith(this.aliasHead) && alias.endsWith(this.aliasTail) && alias.length > this.aliasHead.length + this.aliasTail.length;
+  }
+}
