@@ -79,11 +79,16 @@ export function createAppserviceRouter(options: AppserviceApiOptions): Router {
   };
   const json = (limit: number): RequestHandler => {
     const parse = express.json({ limit, strict: false, type: () => true });
-    return (req, res, next) =>
+    return (req, res, next) => {
+      // body-parser turns an empty body into {}; an empty body is not JSON.
+      if (req.headers['content-length'] === '0') {
+        return next(new AppserviceApiError(400, 'M_NOT_JSON', 'The request body is empty', 'not_json'));
+      }
       parse(req, res, (err?: unknown) => {
         if (err) return next(bodyError(err) ?? err);
         next();
       });
+    };
   };
   const methodNotAllowed: RequestHandler = (req) => {
     throw new AppserviceApiError(405, 'M_UNRECOGNIZED', `${req.method} is not allowed on this endpoint`);

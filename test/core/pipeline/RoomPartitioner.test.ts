@@ -1,0 +1,37 @@
+import { describe, expect, it } from '@jest/globals';
+import { RoomPartitioner } from '../../../core/queue/RoomPartitioner.js';
+
+describe('RoomPartitioner', () => {
+  it('uses 32-bit FNV-1a (published test vectors)', () => {
+    expect(RoomPartitioner.fnv1a32('')).toBe(0x811c9dc5);
+    expect(RoomPartitioner.fnv1a32('a')).toBe(0xe40c292c);
+    expect(RoomPartitioner.fnv1a32('foobar')).toBe(0xbf9cf968);
+  });
+
+  it('hashes the UTF-8 bytes of non-ASCII room ids', () => {
+    // A byte-wise reference: 'é' must be hashed as its two UTF-8 bytes (c3 a9).
+    let reference = 0x811c9dc5;
+    for (const byte of Buffer.from('!é:x', 'utf8')) reference = Math.imul(reference ^ byte, 0x01000193);
+    expect(RoomPartitioner.fnv1a32('!é:x')).toBe(reference >>> 0);
+    expect(RoomPartitioner.fnv1a32('!é:x')).not.toBe(RoomPartitioner.fnv1a32('!e:x'));
+  });
+
+  it('puts a room always on the same partition and spreads rooms over all of them', () => {
+    const partitioner = new RoomPartitioner(16);
+    const counts = new Array<number>(16).fill(0);
+    for (let i = 0; i < 1_600; i++) {
+      const room = `!room${i}:example.org`;
+      const p = partitioner.partitionOf(room);
+      expect(new RoomPartitioner(16).partitionOf(room)).toBe(p);
+      counts[p]!++;
+    }
+    // Every partition gets a fair share (100 each on average).
+    expect(Math.min(...counts)).toBeGreaterThan(50);
+    expect(Math.max(...counts)).toBeLessThan(150);
+  });
+
+  it('refuses partition counts that make no sense', () => {
+    expect(() => new RoomPartitioner(0)).toThrow(RangeError);
+    expect(() => new RoomPartitioner(2.5)).toThrow(RangeError);
+  });
+});
