@@ -68,12 +68,13 @@ export class AppserviceStore {
    * remembers old txn ids would otherwise drop new transactions as duplicates).
    */
   ensureState(appserviceId: string, headPos: number): StateRow {
+    const select = this.db.prepare('SELECT stream_pos, txn_prefix, next_txn FROM as_state WHERE appservice_id = ?');
+    const existing = select.get(appserviceId) as StateRow | undefined;
+    if (existing) return existing;
     this.db
       .prepare('INSERT OR IGNORE INTO as_state (appservice_id, stream_pos, txn_prefix, next_txn) VALUES (?, ?, ?, 1)')
       .run(appserviceId, headPos, randomBytes(4).toString('hex'));
-    return this.db
-      .prepare('SELECT stream_pos, txn_prefix, next_txn FROM as_state WHERE appservice_id = ?')
-      .get(appserviceId) as StateRow;
+    return select.get(appserviceId) as StateRow;
   }
 
   setStreamPos(appserviceId: string, pos: number): void {

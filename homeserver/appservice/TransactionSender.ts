@@ -137,7 +137,9 @@ export class TransactionSender {
     });
     if (result.kind === 'aborted') return false;
     if (result.kind === 'response' && result.status >= 200 && result.status < 300) {
-      logger.info(fields, 'appservice transaction delivered');
+      // Every delivery at debug (busy bridges get thousands); a recovery after failures at info.
+      if (this.backoff.failureCount > 0) logger.info(fields, 'appservice reachable again; transaction delivered');
+      else logger.debug(fields, 'appservice transaction delivered');
       metrics.sentTransactions.inc({ appservice: appservice.id });
       metrics.sentEvents.inc({ appservice: appservice.id }, txn.eventCount);
       metrics.sentEphemeral.inc({ appservice: appservice.id }, txn.ephemeralCount);
