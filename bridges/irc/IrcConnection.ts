@@ -1,0 +1,511 @@
+// One IRC connection (the bridge's bot, or one Matrix user's puppet): registration with nick fallback,
+// SASL/PASS, paced (re)connects with exponential backoff and jitter, rejoin of its channels, and every
+// outgoing line through its FloodControlQueue, so messages wait across outages instead of vanishing.
+import type { Logger } from 'pino';
+import type { Clock } from './Clock.js';
+import { systemClock } from './Clock.js';
+import type { ConnectPacer } from './ConnectPacer.js';
+import { DeliveryError, FloodControlQueue } from './FloodControlQueue.js';
+import { type CaseMapping, foldCase, parseCaseMapping } from './IrcCaseMapping.js';
+import { createIrcClient, type IrcClient, type IrcClientOptions, type WhoisEvent } from './IrcFrameworkClient.js';
+import { splitIrcText, textByteBudget } from './IrcMessageSplitter.js';
+import { type TransportOptions, IrcSocketTransport, type TransportTlsOptions } from './IrcSocketTransport.js';
+import { isSafeIrcToken, sanitizeOutgoingText } from './IrcTextSanitizer.js';
+
+export interface ReconnectPolicy {
+  initialDelayMs: number;
+  maxDelayMs: number;
+  /** Consecutive failed attempts before giving up; 0 retries forever. */
+  maxAttempts: number;
+}
+
+export interface IrcConnectionConfig {
+  host: string;
+  port: number;
+  tls?: TransportTlsOptions | false;
+  localAddress?: string;
+  password?: string;
+  sasl?: { account: string; password: string };
+  nick: string;
+  username: string;
+  realname: string;
+  linesPerSecond: number;
+  burst: number;
+  reconnect: ReconnectPolicy;
+  registrationTimeoutMs: number;
+  /** Ask for IRCv3 echo-message when the server offers it. */
+  echoMessage: boolean;
+}
+
+export type ConnectionState = 'idle' | 'connecting' | 'registered' | 'backoff' | 'stopped' | 'failed';
+export type MessageKind = 'privmsg' | 'notice' | 'action';
+
+export interface IrcConnectionHooks {
+  /** The n-th (n >= 1) nick to try when the wanted one is in use or invalid. */
+  alternativeNick?: (wanted: string, attempt: number) => string;
+  onRegistered?: (nick: string) => void;
+  onDisconnected?: (reason: string) => void;
+  /** Gave up (SASL failure, too many attempts): every queued message was failed. */
+  onFailed?: (reason: string) => void;
+}
+
+export class JoinError extends Error {
+  constructor(
+    readonly channel: string,
+    readonly reason: string,
+  ) {
+    super(`cannot join ${channel}: ${reason}`);
+    this.name = 'JoinError';
+  }
+}
+
+const JOIN_ERRORS: Record<string, string> = {
+  channel_is_full: 'the channel is full',
+  invite_only_channel: 'the channel is invite-only',
+  banned_from_channel: 'banned from the channel',
+  bad_channel_key: 'wrong channel key',
+  too_many_channels: 'joined too many channels',
+};
+
+let connectionCounter = 0;
+
+export class IrcConnection {
+  readonly client: IrcClient;
+  readonly queue: FloodControlQueue;
+  private stateValue: ConnectionState = 'idle';
+  private readonly wanted = new Map<string, { name: string; key?: string }>();
+  private readonly joined = new Set<string>();
+  private readonly joinWaiters = new Map<string, Array<{ resolve: () => void; reject: (e: Error) => void }>>();
+  private readonly whoisWaiters = new Map<string, Array<(w: WhoisEvent) => void>>();
+  private nickChangeWaiter: { nick: string; resolve: (nick: string) => void; reject: (e: Error) => void } | null = null;
+  private attempts = 0;
+  private nickAttempt = 0;
+  private wantedNick: string;
+  private releaseSlot: (() => void) | null = null;
+  private timer: unknown = null;
+  private regTimer: unknown = null;
+  private registeredWaiters: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
+  private failure: string | null = null;
+  private mask: { user?: string; host?: string } = {};
+  private readonly clock: Clock;
+  readonly id = ++connectionCounter;
+
+  constructor(
+    private readonly config: IrcConnectionConfig,
+    private readonly pacer: ConnectPacer,
+    private readonly logger: Logger,
+    private readonly hooks: IrcConnectionHooks = {},
+    clock?: Clock,
+  ) {
+    this.clock = clock ?? systemClock;
+    this.wantedNick = config.nick;
+    this.client = createIrcClient();
+    this.queue = new FloodControlQueue({
+      linesPerSecond: config.linesPerSecond,
+      burst: config.burst,
+      clock: this.clock,
+      write: (line) => this.writeLine(line),
+    });
+    this.bindClient();
+  }
+
+  get state(): ConnectionState {
+    return this.stateValue;
+  }
+
+  get nick(): string {
+    return this.client.user.nick !== '' ? this.client.user.nick : this.wantedNick;
+  }
+
+  get caseMapping(): CaseMapping {
+    return parseCaseMapping(this.client.network.options.CASEMAPPING);
+  }
+
+  get lastFailure(): string | null {
+    return this.failure;
+  }
+
+  fold(text: string): string {
+    return foldCase(text, this.caseMapping);
+  }
+
+  same(a: string, b: string): boolean {
+    return this.fold(a) === this.fold(b);
+  }
+
+  isJoined(channel: string): boolean {
+    return this.joined.has(this.fold(channel));
+  }
+
+  /** Channels this connection keeps itself in (rejoined after every reconnect). */
+  get channels(): string[] {
+    return [...this.wanted.values()].map((c) => c.name);
+  }
+
+  /** Starts connecting if idle/stopped; resolves once registered (rejects if the connection gives up). */
+  connect(): Promise<void> {
+    if (this.stateValue === 'registered') return Promise.resolve();
+    const waiter = new Promise<void>((resolve, reject) => this.registeredWaiters.push({ resolve, reject }));
+    if (this.stateValue === 'idle' || this.stateValue === 'stopped' || this.stateValue === 'failed') {
+      this.failure = null;
+      this.attempts = 0;
+      void this.attempt();
+    }
+    return waiter;
+  }
+
+  /** Sends text (any length, any line breaks) as one message; resolves when the server has read it all. */
+  say(target: string, text: string, kind: MessageKind = 'privmsg'): Promise<void> {
+    if (!isSafeIrcToken(target)) return Promise.reject(new DeliveryError(`invalid IRC target ${JSON.stringify(target)}`, 'rejected'));
+    if (this.stateValue === 'failed') return Promise.reject(new DeliveryError(this.failure ?? 'connection failed', 'aborted'));
+    const command = kind === 'notice' ? 'NOTICE' : 'PRIVMSG';
+    const budget = textByteBudget({ nick: this.nick, user: this.mask.user, host: this.mask.host, command, target, action: kind === 'action' });
+    const lines = splitIrcText(sanitizeOutgoingText(text, true), budget).map((l) =>
+      kind === 'action' ? `PRIVMSG ${target} :\x01ACTION ${l}\x01` : `${command} ${target} :${l}`,
+    );
+    if (lines.length === 0) return Promise.resolve();
+    return this.queue.send(lines, { target, resend: true });
+  }
+
+  /** Joins (and keeps rejoining) a channel; resolves when the server confirms the JOIN. */
+  join(channel: string, key?: string): Promise<void> {
+    if (!isSafeIrcToken(channel) || (key !== undefined && !isSafeIrcToken(key))) return Promise.reject(new JoinError(channel, 'invalid channel name'));
+    const folded = this.fold(channel);
+    this.wanted.set(folded, { name: channel, key });
+    if (this.joined.has(folded)) return Promise.resolve();
+    const waiter = new Promise<void>((resolve, reject) => {
+      const list = this.joinWaiters.get(folded) ?? [];
+      list.push({ resolve, reject });
+      this.joinWaiters.set(folded, list);
+    });
+    if (this.stateValue === 'registered') this.queue.sendRaw(key !== undefined ? `JOIN ${channel} ${key}` : `JOIN ${channel}`);
+    else void this.connect().catch(() => undefined);
+    return waiter;
+  }
+
+  part(channel: string, message = ''): void {
+    const folded = this.fold(channel);
+    this.wanted.delete(folded);
+    if (!isSafeIrcToken(channel)) return;
+    if (this.joined.has(folded) && this.stateValue === 'registered') {
+      const reason = sanitizeOutgoingText(message).replace(/\n/g, ' ').slice(0, 300);
+      this.queue.sendRaw(reason !== '' ? `PART ${channel} :${reason}` : `PART ${channel}`);
+    }
+  }
+
+  /** Forgets a channel without sending PART (we were kicked, or the server removed us). */
+  forgetChannel(channel: string): void {
+    const folded = this.fold(channel);
+    this.wanted.delete(folded);
+    this.joined.delete(folded);
+  }
+
+  setTopic(channel: string, topic: string): Promise<void> {
+    const text = sanitizeOutgoingText(topic).replace(/\n+/g, ' ').slice(0, 400);
+    return this.queue.send([`TOPIC ${channel} :${text}`], { target: channel, resend: true });
+  }
+
+  /** NICK change after registration; resolves with the nick the server gave us. */
+  changeNick(nick: string): Promise<string> {
+    if (!isSafeIrcToken(nick)) return Promise.reject(new Error(`invalid nick ${JSON.stringify(nick)}`));
+    this.wantedNick = nick;
+    if (this.stateValue !== 'registered') return Promise.resolve(nick);
+    if (this.same(nick, this.nick)) {
+      if (nick !== this.nick) this.queue.sendRaw(`NICK ${nick}`);
+      return Promise.resolve(nick);
+    }
+    this.nickChangeWaiter?.reject(new Error('superseded by another nick change'));
+    return new Promise((resolve, reject) => {
+      this.nickChangeWaiter = { nick, resolve, reject };
+      this.queue.sendRaw(`NICK ${nick}`);
+    });
+  }
+
+  whois(nick: string): Promise<WhoisEvent> {
+    if (!isSafeIrcToken(nick)) return Promise.reject(new Error('invalid nick'));
+    return new Promise((resolve) => {
+      const key = this.fold(nick);
+      const list = this.whoisWaiters.get(key) ?? [];
+      list.push(resolve);
+      this.whoisWaiters.set(key, list);
+      this.queue.sendRaw(`WHOIS ${nick}`);
+      void this.connect().catch(() => undefined);
+    });
+  }
+
+  /** Sends one raw command (the caller validated its parameters); used for MODE/KICK/INVITE. */
+  command(line: string): void {
+    this.queue.sendRaw(line);
+  }
+
+  /**
+   * Leaves the network. Waits (up to `flushMs`) for queued messages first so a clean quit loses nothing;
+   * whatever is still queued after that is failed visibly by the caller's delivery promises.
+   */
+  async quit(message = 'Leaving', flushMs = 5000): Promise<void> {
+    if (this.stateValue === 'registered' && (this.queue.pendingCount > 0 || this.queue.inflightCount > 0)) {
+      let t: unknown;
+      await Promise.race([this.queue.idle(), new Promise<void>((r) => (t = this.clock.setTimeout(r, flushMs)))]);
+      this.clock.clearTimeout(t);
+    }
+    const wasRegistered = this.stateValue === 'registered';
+    this.stateValue = 'stopped';
+    this.clearTimers();
+    this.queue.setConnected(false);
+    this.queue.failAll(`disconnected from IRC (${message})`);
+    this.releasePacer();
+    if (wasRegistered && this.client.connected) {
+      const text = sanitizeOutgoingText(message).replace(/\n/g, ' ').slice(0, 200);
+      this.client.quit(text);
+    } else {
+      this.client.connection.end();
+    }
+    this.joined.clear();
+    this.rejectRegistered(new Error('connection stopped'));
+  }
+
+  /** Drops the socket and reconnects at once (the admin command `!reconnect`). */
+  reconnectNow(): void {
+    if (this.stateValue === 'registered' || this.stateValue === 'connecting') {
+      this.client.connection.end(undefined, true);
+      return;
+    }
+    this.clearTimers();
+    this.stateValue = 'idle';
+    this.attempts = 0;
+    void this.attempt();
+  }
+
+  // ---- internals ------------------------------------------------------------------------------------
+
+  private writeLine(line: string): void {
+    if (/[\r\n\0]/.test(line)) throw new Error('refusing to write a line with CR, LF or NUL');
+    if (this.client.connected) this.client.raw(line);
+  }
+
+  private clientOptions(): IrcClientOptions {
+    const patchbay: TransportOptions = {
+      host: this.config.host,
+      port: this.config.port,
+      tls: this.config.tls,
+      localAddress: this.config.localAddress,
+    };
+    return {
+      host: this.config.host,
+      port: this.config.port,
+      nick: this.wantedNick,
+      username: this.config.username,
+      gecos: this.config.realname,
+      password: this.config.password,
+      account: this.config.sasl !== undefined ? { account: this.config.sasl.account, password: this.config.sasl.password } : undefined,
+      auto_reconnect: false,
+      enable_echomessage: this.config.echoMessage,
+      version: null,
+      ping_interval: 30,
+      ping_timeout: 120,
+      transport: IrcSocketTransport,
+      patchbay,
+    };
+  }
+
+  private async attempt(): Promise<void> {
+    if (this.stateValue === 'connecting' || this.stateValue === 'registered') return;
+    this.stateValue = 'connecting';
+    const release = await this.pacer.acquire();
+    if (this.stateValue !== 'connecting') {
+      release();
+      return;
+    }
+    this.releaseSlot = release;
+    this.nickAttempt = 0;
+    this.mask = {};
+    this.regTimer = this.clock.setTimeout(() => {
+      this.regTimer = null;
+      this.logger.warn({ host: this.config.host, nick: this.wantedNick }, 'IRC registration timed out');
+      this.client.connection.end(undefined, true);
+    }, this.config.registrationTimeoutMs);
+    try {
+      this.client.connect(this.clientOptions());
+    } catch (err) {
+      this.onClose(`connect failed: ${(err as Error).message}`);
+    }
+  }
+
+  private releasePacer(): void {
+    const release = this.releaseSlot;
+    this.releaseSlot = null;
+    release?.();
+  }
+
+  private clearTimers(): void {
+    if (this.timer !== null) this.clock.clearTimeout(this.timer);
+    if (this.regTimer !== null) this.clock.clearTimeout(this.regTimer);
+    this.timer = null;
+    this.regTimer = null;
+  }
+
+  private rejectRegistered(error: Error): void {
+    const waiters = this.registeredWaiters;
+    this.registeredWaiters = [];
+    for (const w of waiters) w.reject(error);
+  }
+
+  private fail(reason: string): void {
+    this.failure = reason;
+    this.stateValue = 'failed';
+    this.clearTimers();
+    this.releasePacer();
+    this.queue.setConnected(false);
+    this.queue.failAll(reason);
+    for (const [, waiters] of this.joinWaiters) for (const w of waiters) w.reject(new JoinError('channel', reason));
+    this.joinWaiters.clear();
+    this.rejectRegistered(new Error(reason));
+    this.logger.warn({ host: this.config.host, nick: this.wantedNick, reason }, 'IRC connection gave up');
+    this.hooks.onFailed?.(reason);
+    this.client.connection.end(undefined, true);
+  }
+
+  private onClose(reason: string): void {
+    const was = this.stateValue;
+    this.clearTimers();
+    this.releasePacer();
+    this.queue.setConnected(false);
+    this.joined.clear();
+    if (this.nickChangeWaiter !== null) {
+      // The NICK will be resent on the next registration (wantedNick).
+      this.nickChangeWaiter.resolve(this.wantedNick);
+      this.nickChangeWaiter = null;
+    }
+    if (was === 'stopped' || was === 'failed') return;
+    this.hooks.onDisconnected?.(reason);
+    this.attempts++;
+    const { initialDelayMs, maxDelayMs, maxAttempts } = this.config.reconnect;
+    if (maxAttempts > 0 && this.attempts >= maxAttempts) {
+      this.fail(`could not connect to ${this.config.host} after ${this.attempts} attempts (${reason})`);
+      return;
+    }
+    this.stateValue = 'backoff';
+    const base = Math.min(maxDelayMs, initialDelayMs * 2 ** Math.min(this.attempts - 1, 20));
+    const delay = Math.round(base / 2 + Math.random() * (base / 2));
+    this.logger.info({ host: this.config.host, nick: this.wantedNick, reason, delay_ms: delay, attempt: this.attempts }, 'IRC connection lost; reconnecting');
+    this.timer = this.clock.setTimeout(() => {
+      this.timer = null;
+      this.stateValue = 'idle';
+      void this.attempt();
+    }, delay);
+  }
+
+  private onRegistered(nick: string): void {
+    if (this.regTimer !== null) this.clock.clearTimeout(this.regTimer);
+    this.regTimer = null;
+    this.releasePacer();
+    this.stateValue = 'registered';
+    this.attempts = 0;
+    this.logger.debug({ host: this.config.host, nick }, 'IRC connection registered');
+    // Rejoin first: messages waiting in the queue (or resent) are mostly for these channels.
+    const joins = [...this.wanted.values()].map((c) => (c.key !== undefined ? `JOIN ${c.name} ${c.key}` : `JOIN ${c.name}`));
+    for (const line of joins.reverse()) this.queue.sendRaw(line, { front: true });
+    if (!this.same(nick, this.wantedNick) && this.nickAttempt === 0) this.queue.sendRaw(`NICK ${this.wantedNick}`, { front: true });
+    this.queue.setConnected(true);
+    const waiters = this.registeredWaiters;
+    this.registeredWaiters = [];
+    for (const w of waiters) w.resolve();
+    this.hooks.onRegistered?.(nick);
+  }
+
+  private bindClient(): void {
+    const c = this.client;
+    c.on('registered', ({ nick }) => this.onRegistered(nick));
+    c.on('socket close', (err) => this.onClose(err instanceof Error ? err.message : 'connection closed'));
+    c.on('raw', ({ line, from_server }) => {
+      if (!from_server) return;
+      // 001 ends with our full mask on most servers; its length is part of every relayed line.
+      const m = /^(?:@\S+ )?:\S+ 001 \S+ :.*?(\S+)!(\S+)@(\S+)\s*$/.exec(line);
+      if (m !== null) this.mask = { user: m[2], host: m[3] };
+      const host = /^(?:@\S+ )?:\S+ 396 \S+ (\S+)/.exec(line);
+      if (host !== null) this.mask = { ...this.mask, host: host[1] };
+    });
+    c.on('pong', ({ message }) => this.queue.onPong(message));
+    c.on('nick in use', ({ nick }) => this.onNickRejected(nick, 'nick in use'));
+    c.on('nick invalid', ({ nick }) => this.onNickRejected(nick, 'invalid nick'));
+    c.on('sasl failed', ({ reason, message }) => this.fail(`SASL authentication failed: ${message ?? reason}`));
+    c.on('join', ({ nick, channel }) => {
+      if (!this.same(nick, c.user.nick)) return;
+      const folded = this.fold(channel);
+      this.joined.add(folded);
+      const waiters = this.joinWaiters.get(folded) ?? [];
+      this.joinWaiters.delete(folded);
+      for (const w of waiters) w.resolve();
+    });
+    c.on('part', ({ nick, channel }) => {
+      if (this.same(nick, c.user.nick)) this.joined.delete(this.fold(channel));
+    });
+    c.on('kick', ({ kicked, channel }) => {
+      if (this.same(kicked, c.user.nick)) this.forgetChannel(channel);
+    });
+    c.on('nick', ({ new_nick }) => {
+      // irc-framework has already updated user.nick when the change was ours.
+      if (c.user.nick !== new_nick) return;
+      this.wantedNick = new_nick;
+      if (this.nickChangeWaiter !== null) {
+        this.nickChangeWaiter.resolve(new_nick);
+        this.nickChangeWaiter = null;
+      }
+    });
+    c.on('irc error', (e) => this.onIrcError(e));
+    c.on('unknown command', ({ command, params }) => {
+      // 477 ERR_NEEDREGGEDNICK: the channel wants a registered (SASL) account.
+      if (command === '477' && params[1] !== undefined) this.rejectJoin(params[1], params[params.length - 1] ?? 'registration required');
+    });
+    c.on('whois', (w) => {
+      const key = this.fold(w.nick);
+      const waiters = this.whoisWaiters.get(key) ?? [];
+      this.whoisWaiters.delete(key);
+      for (const resolve of waiters) resolve(w);
+    });
+  }
+
+  private onNickRejected(nick: string, reason: string): void {
+    if (this.stateValue === 'registered') {
+      // Our NICK change was refused; keep the current nick.
+      if (this.nickChangeWaiter !== null) {
+        this.nickChangeWaiter.reject(new Error(`${reason}: ${nick}`));
+        this.nickChangeWaiter = null;
+      }
+      this.wantedNick = this.nick;
+      return;
+    }
+    this.nickAttempt++;
+    if (this.nickAttempt > 50) {
+      this.client.connection.end(undefined, true);
+      return;
+    }
+    const next = this.hooks.alternativeNick?.(this.wantedNick, this.nickAttempt) ?? `${this.wantedNick.slice(0, 8)}${this.nickAttempt}`;
+    this.client.user.nick = next;
+    this.client.raw(`NICK ${next}`);
+  }
+
+  private rejectJoin(channel: string, reason: string): void {
+    const folded = this.fold(channel);
+    this.wanted.delete(folded);
+    const waiters = this.joinWaiters.get(folded) ?? [];
+    this.joinWaiters.delete(folded);
+    for (const w of waiters) w.reject(new JoinError(channel, reason));
+  }
+
+  private onIrcError(e: { error: string; channel?: string; nick?: string; reason?: string }): void {
+    const joinReason = JOIN_ERRORS[e.error];
+    if (joinReason !== undefined && e.channel !== undefined) {
+      this.rejectJoin(e.channel, e.reason !== undefined ? `${joinReason} (${e.reason})` : joinReason);
+      return;
+    }
+    const reason = e.reason ?? e.error;
+    if (e.error === 'cannot_send_to_channel' && e.channel !== undefined) this.queue.failTarget(e.channel, `cannot send to ${e.channel}: ${reason}`, (a, b) => this.same(a, b));
+    else if ((e.error === 'no_such_nick' || e.error === 'cannot_send_to_user') && e.nick !== undefined) {
+      this.queue.failTarget(e.nick, `${e.nick}: ${reason}`, (a, b) => this.same(a, b));
+    } else if (e.error === 'not_on_channel' && e.channel !== undefined) this.queue.failTarget(e.channel, `not on ${e.channel}`, (a, b) => this.same(a, b));
+    else if (e.error === 'password_mismatch') this.fail('the server password was refused');
+    else if (e.error === 'irc') this.failure = `server closed the link: ${reason}`;
+    else if (e.error === 'banned_from_network') this.failure = `banned from the network: ${reason}`;
+  }
+}
