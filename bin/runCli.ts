@@ -121,12 +121,12 @@ function describeParseError(err: unknown, options: Record<string, CommandOption>
     const word = /'([^']*)'/.exec(message)?.[1];
     return `unexpected argument${word !== undefined ? ` '${word}'` : ''} (this command takes only options).`;
   }
-  if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' && flag) {
-    const name = flag.replace(/^-+/, '').split(/[\s=]/)[0] ?? '';
-    const option = options[name];
-    return option?.type === 'string'
-      ? `option '--${name}' needs a value: --${name} ${option.valueName ?? 'VALUE'}.`
-      : `option '--${name}' takes no value.`;
+  const long = /--([A-Za-z0-9][\w-]*)/.exec(message)?.[1];
+  const option = long !== undefined ? options[long] : undefined;
+  if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' && option) {
+    return option.type === 'string'
+      ? `option --${long} needs a value: --${long} ${option.valueName ?? 'VALUE'}.`
+      : `option --${long} takes no value.`;
   }
   return message;
 }
