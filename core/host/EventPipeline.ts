@@ -14,7 +14,7 @@ import { PipelineKeys } from '../queue/PipelineKeys.js';
 import { RoomPartitioner } from '../queue/RoomPartitioner.js';
 import { HostHttpServer } from './HostHttpServer.js';
 import { PipelineHealth, type HealthReport, type PipelineRole } from './PipelineHealth.js';
-import { openFailFastRedis, openWorkerRedis, type RedisConnectionOptions } from './RedisConnections.js';
+import { openFailFastRedis, openWorkerRedis, whenReady, type RedisConnectionOptions } from './RedisConnections.js';
 
 export interface EventPipelineHttpOptions {
   bind: string;
@@ -105,7 +105,12 @@ export class EventPipeline {
     this.metrics = PipelineMetrics.for(options.metrics);
     this.failFast = openFailFastRedis(options.redis, `patchbay-${role}`);
     this.workerRedis = works ? openWorkerRedis(options.redis, 'patchbay-worker') : null;
-    this.queues = new PartitionQueues({ connection: this.failFast, keys: this.keys, partitions: options.partitions });
+    this.queues = new PartitionQueues({
+      connection: this.failFast,
+      keys: this.keys,
+      partitions: options.partitions,
+      logger: logger.child({ component: 'queues' }),
+    });
     this.ledger = new EventLedger(this.workerRedis ?? this.failFast, this.keys, ttl);
     this.deadLetterSet = new DeadLetters(this.workerRedis ?? this.failFast, this.keys, this.ledger);
     this.ingest = ingests
@@ -167,8 +172,8 @@ export class EventPipeline {
   async start(): Promise<void> {
     if (this.started) return;
     this.started = true;
-    await this.failFast.connect();
-    if (this.workerRedis) await this.workerRedis.connect();
+    await whenReady(this.failFast);
+    if (this.workerRedis) await whenReady(this.workerRedis);
     await this.queues.prepare();
     this.metrics.watchQueues(this.queues);
     await this.worker?.start();

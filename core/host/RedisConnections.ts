@@ -32,3 +32,24 @@ export function openFailFastRedis(connection: RedisConnectionOptions, name: stri
 export function openWorkerRedis(connection: RedisConnectionOptions, name: string): Redis {
   return open(connection, { connectionName: name, maxRetriesPerRequest: null, retryStrategy, lazyConnect: true });
 }
+
+/** Resolves once the client is connected (connecting it if nobody has yet); rejects if it ends first. */
+export async function whenReady(redis: Redis): Promise<void> {
+  if (redis.status === 'ready') return;
+  if (redis.status === 'wait') {
+    await redis.connect();
+    return;
+  }
+  await new Promise<void>((resolve, reject) => {
+    const onReady = (): void => {
+      redis.off('end', onEnd);
+      resolve();
+    };
+    const onEnd = (): void => {
+      redis.off('ready', onReady);
+      reject(new Error('the Redis connection was closed before it became ready'));
+    };
+    redis.once('ready', onReady);
+    redis.once('end', onEnd);
+  });
+}

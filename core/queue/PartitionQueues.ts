@@ -1,7 +1,9 @@
 import { FlowProducer, Queue, type FlowJob } from 'bullmq';
 import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
 import type { PartitionSlice } from './PartitionSlice.js';
 import type { PipelineKeys } from './PipelineKeys.js';
+import { RedisErrorLog } from './RedisErrorLog.js';
 
 /** Raised when host.partitions changed while events were still queued under the old mapping. */
 export class PartitionCountChangedError extends Error {
@@ -29,6 +31,7 @@ export interface PartitionQueuesOptions {
   connection: Redis;
   keys: PipelineKeys;
   partitions: number;
+  logger: Logger;
   /** Approximate length of each queue's BullMQ event stream (nothing here reads it; keep it small). */
   eventStreamMaxLen?: number;
 }
@@ -50,6 +53,10 @@ export class PartitionQueues {
       (_, p) => new Queue(keys.queueName(p), { connection, prefix: keys.queuePrefix, streams }),
     );
     this.flows = new FlowProducer({ connection, prefix: keys.queuePrefix });
+    // Without listeners BullMQ prints every reconnect error to the console.
+    const errors = new RedisErrorLog(options.logger, 'partition queues');
+    for (const queue of this.queues) queue.on('error', (err) => errors.report(err));
+    this.flows.on('error', (err) => errors.report(err));
   }
 
   get partitions(): number {
@@ -68,6 +75,7 @@ export class PartitionQueues {
       let pending = 0;
       for (let p = 0; p < old; p++) {
         const queue = new Queue(keys.queueName(p), { connection, prefix: keys.queuePrefix });
+        queue.on('error', () => undefined);
         const counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
         pending += Object.values(counts).reduce((a, b) => a + b, 0);
         await queue.close();

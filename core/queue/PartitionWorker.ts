@@ -9,6 +9,7 @@ import type { DeadLetters } from './DeadLetters.js';
 import type { EventLedger } from './EventLedger.js';
 import type { PartitionSlice } from './PartitionSlice.js';
 import type { PipelineKeys } from './PipelineKeys.js';
+import { RedisErrorLog } from './RedisErrorLog.js';
 
 export interface PartitionWorkerOptions {
   /** Connection for BullMQ and the ledger; must have `maxRetriesPerRequest: null` (commands wait out a Redis restart). */
@@ -57,6 +58,7 @@ export class PartitionWorker {
 
   async start(): Promise<void> {
     const { connection, keys, logger } = this.options;
+    const errors = new RedisErrorLog(logger, 'partition workers');
     for (const partition of this.options.partitions) {
       const worker = new Worker<PartitionSlice>(keys.queueName(partition), (job) => this.process(job, partition), {
         connection,
@@ -69,7 +71,7 @@ export class PartitionWorker {
         runRetryDelay: 1_000,
         autorun: false,
       });
-      worker.on('error', (err) => logger.warn({ err, partition }, 'partition worker: Redis error'));
+      worker.on('error', (err) => errors.report(err, { partition }));
       worker.on('lockRenewalFailed', (jobIds: string[]) => {
         for (const id of jobIds) this.lostLocks.add(id);
         logger.warn({ partition, jobs: jobIds }, 'partition worker: lost the lock of a running job; another worker takes it over');
