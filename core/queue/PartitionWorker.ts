@@ -115,7 +115,7 @@ export class PartitionWorker {
         if (rerun) {
           previousStarts = await ledger.countCrashStart(event.event_id);
           if (previousStarts > this.options.handlerAttempts) {
-            await this.deadLetter(event, new Error(`the worker died ${previousStarts - 1} times while handling this event`), previousStarts, partition);
+            await this.deadLetter(event, new Error(`the worker died while handling this event (${previousStarts} runs did not finish)`), previousStarts, partition);
             continue;
           }
         }

@@ -61,11 +61,11 @@ describe('the pipeline with two worker processes', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  async function startWorker(appserviceId: string): Promise<ChildProcess> {
+  async function startWorker(appserviceId: string, extra: Record<string, unknown> = {}): Promise<ChildProcess> {
     const child = fork(CHILD, [], {
       env: {
         ...process.env,
-        PIPELINE_CHILD: JSON.stringify({ socket: redis.socketPath, appserviceId, partitions: PARTITIONS, jitterMs: 2 }),
+        PIPELINE_CHILD: JSON.stringify({ socket: redis.socketPath, appserviceId, partitions: PARTITIONS, jitterMs: 2, ...extra }),
       },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
@@ -147,6 +147,40 @@ describe('the pipeline with two worker processes', () => {
     } finally {
       await ingest.stop();
       survivor.kill('SIGTERM');
+    }
+  });
+
+  it('dead-letters an event whose handler kills the worker, after handler_attempts re-runs', async () => {
+    await client.flushall();
+    const id = 'poison';
+    const ingest = await startIngest(id);
+    const deaths: number[] = [];
+    try {
+      const sender = new RetryingSender(() => ingest.url!);
+      await sender.send('p1', { events: [roomEvent('$a', '!p:test'), roomEvent('$crash', '!p:test'), roomEvent('$b', '!p:test')] });
+      // Start workers one after the other, each when the previous one died on $crash.
+      for (;;) {
+        const worker = await startWorker(id, { handlerAttempts: 1, crashOn: '$crash', jitterMs: 0 });
+        const outcome = await Promise.race([
+          new Promise<'died'>((resolve) => worker.once('exit', () => resolve('died'))),
+          waitFor(async () => (await client.llen('test:order:!p:test')) >= 2, 30_000, '$b handled').then(() => 'done' as const),
+        ]);
+        if (outcome === 'done') {
+          worker.kill('SIGTERM');
+          break;
+        }
+        deaths.push(worker.pid!);
+        expect(deaths.length).toBeLessThan(5);
+      }
+      // The first run died, the one re-run allowed (handler_attempts 1) died, the next dead-lettered it.
+      expect(deaths).toHaveLength(2);
+      expect(await client.lrange('test:order:!p:test', 0, -1)).toEqual(['$a', '$b']);
+      const dead = await client.lrange('test:dead', 0, -1);
+      expect(dead).toHaveLength(1);
+      expect(dead[0]).toMatch(/^\$crash the worker died/);
+      expect((await ingest.deadLetters.get('$crash'))?.event.room_id).toBe('!p:test');
+    } finally {
+      await ingest.stop();
     }
   });
 });
