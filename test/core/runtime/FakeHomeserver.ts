@@ -39,6 +39,8 @@ export class FakeHomeserver {
   readonly inviteOnly = new Set<string>();
   readonly invited = new Map<string, Set<string>>();
   interceptors: Interceptor[] = [];
+  /** Handle matching requests normally, then answer 502 anyway: a response lost on the way back. */
+  loseResponses: { matches: (r: RecordedRequest) => boolean; count: number } | null = null;
   private readonly txns = new Map<string, string>();
   private server: Server | null = null;
   private counter = 0;
@@ -82,6 +84,12 @@ export class FakeHomeserver {
     };
     this.requests.push(rec);
     const reply = (status: number, json: Record<string, unknown>): void => {
+      const lose = this.loseResponses;
+      if (lose && lose.count > 0 && status === 200 && lose.matches(rec)) {
+        lose.count--;
+        status = 502;
+        json = { errcode: 'M_UNKNOWN', error: 'proxy error' };
+      }
       res.writeHead(status, { 'content-type': 'application/json' });
       res.end(JSON.stringify(json));
     };
