@@ -40,6 +40,8 @@ export class EventStore {
   private readonly s;
   private pending: StoredEvent[] | null = null;
   private readonly listeners = new Set<AppendListener>();
+  /** Where a failing listener is reported: the events are committed, so the writer must not see the error. */
+  onListenerError: (err: unknown) => void = () => {};
 
   constructor(
     private readonly db: Database.Database,
@@ -93,6 +95,12 @@ export class EventStore {
       forget: db.prepare('UPDATE memberships SET forgotten = 1 WHERE room_id = ? AND user_id = ?'),
       redact: db.prepare('UPDATE events SET content = ?, redacted_by = ? WHERE event_id = ?'),
       allRooms: db.prepare('SELECT room_id FROM rooms ORDER BY room_id'),
+      lastOwn: db.prepare('SELECT MAX(pos) AS p FROM events WHERE room_id = ? AND sender = ?'),
+      unread: db.prepare(
+        `SELECT COUNT(*) AS n, COALESCE(SUM(instr(lower(content), lower(?)) > 0 OR instr(lower(content), lower(?)) > 0), 0) AS h
+         FROM events WHERE room_id = ? AND pos > ? AND sender != ? AND redacted_by IS NULL
+           AND type IN ('m.room.message', 'm.room.encrypted', 'm.sticker', 'm.call.invite')`,
+      ),
     };
   }
 
@@ -108,7 +116,15 @@ export class EventStore {
     } finally {
       this.pending = null;
     }
-    if (appended.length > 0) for (const l of [...this.listeners]) l(appended);
+    if (appended.length > 0) {
+      for (const l of [...this.listeners]) {
+        try {
+          l(appended);
+        } catch (err) {
+          this.onListenerError(err);
+        }
+      }
+    }
     return result;
   }
 
@@ -237,6 +253,21 @@ export class EventStore {
 
   members(roomId: string, membership?: string): MembershipRow[] {
     return (membership ? this.s.membersWith.all(roomId, membership) : this.s.members.all(roomId)) as MembershipRow[];
+  }
+
+  /** Position of the user's newest own event in the room (their own messages count as read). */
+  lastOwnEventPos(roomId: string, userId: string): number {
+    return (this.s.lastOwn.get(roomId, userId) as { p: number | null }).p ?? 0;
+  }
+
+  /**
+   * Messages from others after `afterPos`, and how many of them mention the user (by ID or localpart).
+   * An approximation of the default push rules that is cheap enough to run on every sync.
+   */
+  unreadCounts(roomId: string, afterPos: number, userId: string): { notifications: number; highlights: number } {
+    const localpart = userId.slice(1, userId.indexOf(':'));
+    const row = this.s.unread.get(userId, localpart, roomId, afterPos, userId) as { n: number; h: number };
+    return { notifications: row.n, highlights: row.h };
   }
 
   forget(roomId: string, userId: string): void {

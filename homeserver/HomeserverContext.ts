@@ -1,0 +1,55 @@
+// The services one running homeserver is made of, as the route modules see them.
+import type Database from 'better-sqlite3';
+import type { Logger } from 'pino';
+import type { AccountDataStore } from './accounts/AccountDataStore.js';
+import type { AccountStore } from './accounts/AccountStore.js';
+import type { AppserviceService, HomeserverOptions } from './contracts.js';
+import type { EphemeralCounter } from './ephemeral/EphemeralCounter.js';
+import type { PresenceTracker } from './ephemeral/PresenceTracker.js';
+import type { ReceiptStore } from './ephemeral/ReceiptStore.js';
+import type { TypingTracker } from './ephemeral/TypingTracker.js';
+import type { ClientEventFormatter } from './events/ClientEventFormatter.js';
+import type { EventStore } from './events/EventStore.js';
+import type { AccessTokenAuth } from './http/AccessTokenAuth.js';
+import type { MediaStore } from './media/MediaStore.js';
+import type { PushRuleStore } from './push/PushRuleStore.js';
+import type { EntityResolver } from './rooms/EntityResolver.js';
+import type { MembershipService } from './rooms/MembershipService.js';
+import type { RoomCreator } from './rooms/RoomCreator.js';
+import type { RoomDirectory } from './rooms/RoomDirectory.js';
+import type { RoomEventService } from './rooms/RoomEventService.js';
+import type { StreamCounter } from './storage/StreamCounter.js';
+import type { FilterStore } from './sync/FilterStore.js';
+import type { SyncHandler } from './sync/SyncHandler.js';
+import type { SyncNotifier } from './sync/SyncNotifier.js';
+import type { UiaSessions } from './accounts/UiaSessions.js';
+
+export interface HomeserverContext {
+  options: HomeserverOptions;
+  serverName: string;
+  baseUrl: () => string;
+  logger: Logger;
+  db: Database.Database;
+  counter: StreamCounter;
+  ephemeralCounter: EphemeralCounter;
+  accounts: AccountStore;
+  uia: UiaSessions;
+  accountData: AccountDataStore;
+  events: EventStore;
+  formatter: ClientEventFormatter;
+  directory: RoomDirectory;
+  resolver: EntityResolver;
+  memberships: MembershipService;
+  roomEvents: RoomEventService;
+  creator: RoomCreator;
+  typing: TypingTracker;
+  receipts: ReceiptStore;
+  presence: PresenceTracker;
+  pushRules: PushRuleStore;
+  filters: FilterStore;
+  notifier: SyncNotifier;
+  sync: SyncHandler;
+  media: MediaStore;
+  auth: AccessTokenAuth;
+  appservice: AppserviceService;
+}

@@ -1,0 +1,27 @@
+// The stripped state an invitee sees (spec: invite_room_state): enough to show the room in an invite list.
+import type { StrippedStateEvent } from '../contracts.js';
+import type { EventStore } from './EventStore.js';
+import type { StoredEvent } from './StoredEvent.js';
+
+const INVITE_STATE_TYPES = [
+  'm.room.create',
+  'm.room.join_rules',
+  'm.room.name',
+  'm.room.avatar',
+  'm.room.topic',
+  'm.room.canonical_alias',
+  'm.room.encryption',
+];
+
+export function strip(ev: StoredEvent): StrippedStateEvent {
+  return { type: ev.type, state_key: ev.state_key ?? '', sender: ev.sender, content: ev.content };
+}
+
+export function strippedState(events: EventStore, roomId: string): StrippedStateEvent[] {
+  const out: StrippedStateEvent[] = [];
+  for (const type of INVITE_STATE_TYPES) {
+    const ev = events.stateEvent(roomId, type, '');
+    if (ev) out.push(strip(ev));
+  }
+  return out;
+}

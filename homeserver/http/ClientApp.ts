@@ -1,0 +1,80 @@
+// The express app: discovery, media, the Client-Server API under each prefix clients use, the
+// appservice side's client routes, and spec errors for everything else.
+import express, { Router } from 'express';
+import type { HomeserverContext } from '../HomeserverContext.js';
+import { clientConfigRoutes } from '../routes/clientConfigRoutes.js';
+import { directoryRoutes } from '../routes/directoryRoutes.js';
+import { ephemeralRoutes } from '../routes/ephemeralRoutes.js';
+import { mediaRoutes } from '../routes/mediaRoutes.js';
+import { roomEventRoutes } from '../routes/roomEventRoutes.js';
+import { roomMembershipRoutes } from '../routes/roomMembershipRoutes.js';
+import { sessionRoutes } from '../routes/sessionRoutes.js';
+import { syncRoutes } from '../routes/syncRoutes.js';
+import { userDataRoutes } from '../routes/userDataRoutes.js';
+import { cors } from './Cors.js';
+import { errorHandler, unrecognized } from './ErrorResponses.js';
+import { requestLog } from './RequestLog.js';
+import { RouteTable } from './RouteTable.js';
+
+/** Spec versions whose Client-Server API this server implements (enough of it for real clients). */
+export const SUPPORTED_VERSIONS = [
+  'r0.5.0',
+  'r0.6.0',
+  'r0.6.1',
+  'v1.1',
+  'v1.2',
+  'v1.3',
+  'v1.4',
+  'v1.5',
+  'v1.6',
+  'v1.7',
+  'v1.8',
+  'v1.9',
+  'v1.10',
+  'v1.11',
+];
+
+export function buildClientApp(hs: HomeserverContext): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.use(cors);
+  app.use(requestLog(hs.logger));
+
+  app.get('/.well-known/matrix/client', (_req, res) => {
+    res.json({ 'm.homeserver': { base_url: hs.baseUrl() } });
+  });
+  app.get('/_matrix/client/versions', (_req, res) => {
+    res.json({ versions: SUPPORTED_VERSIONS, unstable_features: {} });
+  });
+
+  app.use(['/_matrix/media/v3', '/_matrix/media/r0', '/_matrix/media/v1'], mediaRoutes(hs, false).finish());
+  app.use('/_matrix/client/v1/media', mediaRoutes(hs, true).finish());
+
+  const client = new RouteTable();
+  sessionRoutes(client, hs);
+  clientConfigRoutes(client, hs);
+  userDataRoutes(client, hs);
+  roomMembershipRoutes(client, hs);
+  roomEventRoutes(client, hs);
+  ephemeralRoutes(client, hs);
+  directoryRoutes(client, hs);
+  syncRoutes(client, hs);
+  const clientRouter = client.finish();
+
+  // The appservice side's routes (third-party lookups, ping) need a requester; nothing else of theirs
+  // is reached, so unknown paths still end in 404 rather than 401.
+  const appserviceRoutes = Router();
+  appserviceRoutes.use(['/thirdparty', '/appservice'], hs.auth.required);
+  appserviceRoutes.use(hs.appservice.clientRouter);
+
+  const json = express.json({ limit: hs.options.maxBodyBytes, type: () => true, strict: false });
+  for (const prefix of ['/_matrix/client/v3', '/_matrix/client/r0', '/_matrix/client/unstable']) {
+    app.use(prefix, json, clientRouter, appserviceRoutes);
+  }
+  app.use('/_matrix/client/v1', json, appserviceRoutes);
+
+  app.use(unrecognized);
+  app.use(errorHandler(hs.logger));
+  return app;
+}

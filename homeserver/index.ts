@@ -1,0 +1,181 @@
+// The embedded homeserver: storage, the room core, the appservice side and the HTTP server, composed.
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { AccountDataStore } from './accounts/AccountDataStore.js';
+import { AccountStore } from './accounts/AccountStore.js';
+import { UiaSessions } from './accounts/UiaSessions.js';
+import { createAppserviceService } from './appservice/index.js';
+import type { AppserviceService, HomeserverOptions, RunningHomeserver } from './contracts.js';
+import { EphemeralCounter } from './ephemeral/EphemeralCounter.js';
+import { PresenceTracker } from './ephemeral/PresenceTracker.js';
+import { ReceiptStore } from './ephemeral/ReceiptStore.js';
+import { TypingTracker } from './ephemeral/TypingTracker.js';
+import { ClientEventFormatter } from './events/ClientEventFormatter.js';
+import { EventStore } from './events/EventStore.js';
+import { RoomEventStream } from './events/RoomEventStream.js';
+import type { HomeserverContext } from './HomeserverContext.js';
+import { AccessTokenAuth } from './http/AccessTokenAuth.js';
+import { buildClientApp } from './http/ClientApp.js';
+import { FileBlobStore, MemoryBlobStore } from './media/BlobStore.js';
+import { MediaStore } from './media/MediaStore.js';
+import { PushRuleStore } from './push/PushRuleStore.js';
+import { EntityResolver } from './rooms/EntityResolver.js';
+import { EventAppender } from './rooms/EventAppender.js';
+import { MembershipService } from './rooms/MembershipService.js';
+import { RoomCreator } from './rooms/RoomCreator.js';
+import { RoomDirectory } from './rooms/RoomDirectory.js';
+import { RoomEventService } from './rooms/RoomEventService.js';
+import { openDatabase } from './storage/Database.js';
+import { StreamCounter } from './storage/StreamCounter.js';
+import { FilterStore } from './sync/FilterStore.js';
+import { SyncHandler } from './sync/SyncHandler.js';
+import { SyncNotifier } from './sync/SyncNotifier.js';
+import { join, dirname } from 'node:path';
+
+export type { HomeserverOptions, RunningHomeserver } from './contracts.js';
+
+export async function startHomeserver(options: HomeserverOptions): Promise<RunningHomeserver> {
+  const logger = options.logger.child({ component: 'homeserver' });
+  const serverName = options.serverName;
+  const db = openDatabase(options.storage);
+  try {
+    const counter = new StreamCounter(db);
+    const ephemeralCounter = new EphemeralCounter();
+    const accounts = new AccountStore(db);
+    const accountData = new AccountDataStore(db, counter);
+    const events = new EventStore(db, counter);
+    events.onListenerError = (err) => logger.error({ err }, 'event listener failed');
+    const formatter = new ClientEventFormatter(events);
+    const directory = new RoomDirectory(db);
+    const stream = new RoomEventStream(serverName, events, directory, formatter);
+
+    const appservice: AppserviceService = createAppserviceService({
+      db,
+      serverName,
+      stream,
+      users: accounts,
+      registrationFiles: options.appserviceConfigFiles,
+      retry: options.appserviceRetry ?? { initialMs: 2_000, maxMs: 512_000 },
+      logger: options.logger,
+    });
+    const gateway = (): AppserviceService => appservice;
+
+    const appender = new EventAppender(events);
+    const resolver = new EntityResolver(serverName, accounts, directory, gateway);
+    const memberships = new MembershipService(events, appender, accounts, resolver);
+    const roomEvents = new RoomEventService(events, appender, directory);
+    const creator = new RoomCreator(serverName, events, appender, memberships, directory, resolver, gateway);
+    const typing = new TypingTracker(ephemeralCounter);
+    const presence = new PresenceTracker(ephemeralCounter);
+    const receipts = new ReceiptStore(db, counter);
+    const pushRules = new PushRuleStore(db, accountData);
+    const filters = new FilterStore(db);
+    const notifier = new SyncNotifier();
+    const sync = new SyncHandler({
+      events,
+      formatter,
+      receipts,
+      typing,
+      presence,
+      accountData,
+      pushRules,
+      counter,
+      ephemeral: ephemeralCounter,
+      notifier,
+    });
+    const mediaDir =
+      options.mediaDir ?? (options.storage.kind === 'sqlite' ? join(dirname(options.storage.path), 'media') : undefined);
+    const media = new MediaStore(db, options.storage.kind === 'sqlite' && mediaDir ? new FileBlobStore(mediaDir) : new MemoryBlobStore());
+
+    // What wakes /sync, and what appservices with receive_ephemeral hear.
+    events.onAppend((appended) => {
+      const rooms = new Set<string>();
+      const users = new Set<string>();
+      for (const e of appended) {
+        rooms.add(e.room_id);
+        if (e.type === 'm.room.member' && e.state_key) users.add(e.state_key);
+      }
+      notifier.notify({ rooms, users });
+    });
+    accountData.onChange((userId) => notifier.notify({ users: [userId] }));
+    typing.onChange((roomId, userIds) => {
+      notifier.notify({ rooms: [roomId] });
+      appservice.pushEphemeral({ type: 'm.typing', room_id: roomId, content: { user_ids: userIds } });
+    });
+    presence.onChange((userId, rec) => {
+      const rooms = events.membershipsOfUser(userId).filter((m) => m.membership === 'join').map((m) => m.room_id);
+      notifier.notify({ rooms, users: [userId] });
+      appservice.pushEphemeral({ type: 'm.presence', sender: userId, content: presence.content(userId, rec) });
+    });
+
+    let boundUrl = '';
+    const hs: HomeserverContext = {
+      options,
+      serverName,
+      baseUrl: () => options.publicBaseUrl ?? boundUrl,
+      logger,
+      db,
+      counter,
+      ephemeralCounter,
+      accounts,
+      uia: new UiaSessions(),
+      accountData,
+      events,
+      formatter,
+      directory,
+      resolver,
+      memberships,
+      roomEvents,
+      creator,
+      typing,
+      receipts,
+      presence,
+      pushRules,
+      filters,
+      notifier,
+      sync,
+      media,
+      auth: new AccessTokenAuth(accounts, gateway),
+      appservice,
+    };
+
+    await appservice.start();
+    const server: Server = createServer(buildClientApp(hs));
+    // Long-polling /sync holds requests for up to minutes; do not let Node's defaults cut them.
+    server.requestTimeout = 0;
+    server.headersTimeout = 60_000;
+    server.keepAliveTimeout = 65_000;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(options.port, options.bind, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    const address = server.address() as AddressInfo;
+    const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+    boundUrl = `http://${host}:${address.port}`;
+    logger.info({ url: boundUrl, server_name: serverName, storage: options.storage.kind }, 'homeserver listening');
+
+    let stopped: Promise<void> | null = null;
+    return {
+      url: boundUrl,
+      port: address.port,
+      reloadAppservices: () => appservice.reload(),
+      stop: () =>
+        (stopped ??= (async () => {
+          const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+          notifier.wakeAll();
+          server.closeAllConnections();
+          await closed;
+          typing.stop();
+          await appservice.stop();
+          db.close();
+          logger.info('homeserver stopped');
+        })()),
+    };
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+}

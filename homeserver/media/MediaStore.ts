@@ -1,0 +1,70 @@
+// The content repository: media IDs and metadata in the database, bytes in a BlobStore.
+import type Database from 'better-sqlite3';
+import { MatrixError } from '../MatrixError.js';
+import { randomLetters } from '../ids/MatrixIds.js';
+import type { BlobStore } from './BlobStore.js';
+
+export interface MediaInfo {
+  media_id: string;
+  user_id: string;
+  content_type: string | null;
+  filename: string | null;
+  size: number | null;
+  uploaded: number;
+}
+
+/** How long a media ID from POST /create stays reserved for its upload. */
+export const UNUSED_EXPIRY_MS = 24 * 3600_000;
+
+export class MediaStore {
+  private readonly s;
+
+  constructor(
+    db: Database.Database,
+    private readonly blobs: BlobStore,
+  ) {
+    this.s = {
+      insert: db.prepare(
+        'INSERT INTO media (media_id, user_id, content_type, filename, size, created_ts, uploaded) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      ),
+      get: db.prepare('SELECT media_id, user_id, content_type, filename, size, uploaded FROM media WHERE media_id = ?'),
+      finish: db.prepare('UPDATE media SET content_type = ?, filename = ?, size = ?, uploaded = 1 WHERE media_id = ?'),
+    };
+  }
+
+  /** Reserves a media ID for a later PUT upload. */
+  reserve(userId: string): string {
+    const id = randomLetters(24);
+    this.s.insert.run(id, userId, null, null, null, Date.now(), 0);
+    return id;
+  }
+
+  async upload(userId: string, data: Buffer, contentType: string | null, filename: string | null): Promise<string> {
+    const id = randomLetters(24);
+    await this.blobs.write(id, data);
+    // The metadata row is written only once the bytes are safe, so a listed ID always has its content.
+    this.s.insert.run(id, userId, contentType, filename, data.length, Date.now(), 1);
+    return id;
+  }
+
+  /** PUT /upload/{server}/{mediaId} into a reserved ID. */
+  async uploadInto(userId: string, mediaId: string, data: Buffer, contentType: string | null, filename: string | null): Promise<void> {
+    const info = this.info(mediaId);
+    if (!info) throw new MatrixError(404, 'M_NOT_FOUND', 'Unknown media ID');
+    if (info.user_id !== userId) throw new MatrixError(403, 'M_FORBIDDEN', 'This media ID was reserved by another user');
+    if (info.uploaded) throw new MatrixError(409, 'M_CANNOT_OVERWRITE_MEDIA', 'Media already uploaded');
+    await this.blobs.write(mediaId, data);
+    this.s.finish.run(contentType, filename, data.length, mediaId);
+  }
+
+  info(mediaId: string): MediaInfo | null {
+    return (this.s.get.get(mediaId) as MediaInfo | undefined) ?? null;
+  }
+
+  async content(mediaId: string): Promise<{ info: MediaInfo; data: Buffer } | null> {
+    const info = this.info(mediaId);
+    if (!info || !info.uploaded) return null;
+    const data = await this.blobs.read(mediaId);
+    return data ? { info, data } : null;
+  }
+}

@@ -1,0 +1,74 @@
+// Typing notifications, read receipts and read markers.
+import { MatrixError } from '../MatrixError.js';
+import type { Requester } from '../contracts.js';
+import type { HomeserverContext } from '../HomeserverContext.js';
+import { body, param, requesterOf } from '../http/RequestReader.js';
+import type { RouteTable } from '../http/RouteTable.js';
+import { roomIdParam } from './roomMembershipRoutes.js';
+
+const RECEIPT_TYPES = new Set(['m.read', 'm.read.private', 'm.fully_read']);
+
+export function ephemeralRoutes(r: RouteTable, hs: HomeserverContext): void {
+  const auth = hs.auth.required;
+
+  const requireJoined = (me: Requester, roomId: string): void => {
+    if (hs.events.membership(roomId, me.userId)?.membership !== 'join') {
+      throw new MatrixError(403, 'M_FORBIDDEN', `User ${me.userId} is not in room ${roomId}`);
+    }
+  };
+
+  r.put('/rooms/:roomId/typing/:userId', auth, (req, res) => {
+    const me = requesterOf(res);
+    const roomId = roomIdParam(req);
+    if (param(req, 'userId') !== me.userId) throw new MatrixError(403, 'M_FORBIDDEN', 'Cannot set typing for other users');
+    const b = body(req);
+    const typing = b.bool('typing');
+    const timeout = b.optInt('timeout');
+    requireJoined(me, roomId);
+    hs.typing.set(roomId, me.userId, typing, timeout);
+    res.json({});
+  });
+
+  /** Records one receipt or marker; unknown or invisible events are 404. */
+  const mark = (me: Requester, roomId: string, type: string, eventId: string, threadId: string): void => {
+    const ev = hs.roomEvents.visibleEvent(me.userId, roomId, eventId);
+    if (type === 'm.fully_read') {
+      hs.accountData.set(me.userId, roomId, 'm.fully_read', { event_id: eventId });
+      return;
+    }
+    const row = hs.receipts.set(roomId, me.userId, type, threadId, eventId, ev.pos);
+    if (!row) return;
+    hs.notifier.notify({ rooms: [roomId] });
+    hs.appservice.pushEphemeral({
+      type: 'm.receipt',
+      room_id: roomId,
+      content: { [eventId]: { [type]: { [me.userId]: threadId ? { ts: row.ts, thread_id: threadId } : { ts: row.ts } } } },
+    });
+  };
+
+  r.post('/rooms/:roomId/receipt/:receiptType/:eventId', auth, (req, res) => {
+    const me = requesterOf(res);
+    const roomId = roomIdParam(req);
+    const type = param(req, 'receiptType');
+    if (!RECEIPT_TYPES.has(type)) throw new MatrixError(400, 'M_INVALID_PARAM', `Unknown receipt type ${JSON.stringify(type)}`);
+    const threadId = body(req).optString('thread_id') ?? '';
+    if (type === 'm.fully_read' && threadId !== '') {
+      throw new MatrixError(400, 'M_INVALID_PARAM', 'm.fully_read cannot be set per thread');
+    }
+    requireJoined(me, roomId);
+    mark(me, roomId, type, param(req, 'eventId'), threadId);
+    res.json({});
+  });
+
+  r.post('/rooms/:roomId/read_markers', auth, (req, res) => {
+    const me = requesterOf(res);
+    const roomId = roomIdParam(req);
+    const b = body(req);
+    requireJoined(me, roomId);
+    for (const type of ['m.fully_read', 'm.read', 'm.read.private']) {
+      const eventId = b.optString(type);
+      if (eventId !== undefined) mark(me, roomId, type, eventId, '');
+    }
+    res.json({});
+  });
+}

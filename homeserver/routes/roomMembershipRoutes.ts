@@ -1,0 +1,121 @@
+// createRoom, join, invite, leave, kick, ban, unban, forget, joined_rooms.
+import type { Request } from 'express';
+import { MatrixError } from '../MatrixError.js';
+import type { HomeserverContext } from '../HomeserverContext.js';
+import { body, isJsonObject, param, requesterOf } from '../http/RequestReader.js';
+import type { RouteTable } from '../http/RouteTable.js';
+import { isValidRoomId } from '../ids/MatrixIds.js';
+import type { CreateRoomInput, RoomPreset } from '../rooms/RoomCreator.js';
+
+const PRESETS = new Set(['private_chat', 'public_chat', 'trusted_private_chat']);
+
+export function roomIdParam(req: Request): string {
+  const roomId = param(req, 'roomId');
+  if (!isValidRoomId(roomId)) throw new MatrixError(400, 'M_INVALID_PARAM', `Invalid room ID ${JSON.stringify(roomId)}`);
+  return roomId;
+}
+
+function parseCreateRoom(req: Request): CreateRoomInput {
+  const b = body(req);
+  const input: CreateRoomInput = {};
+  const visibility = b.optString('visibility');
+  if (visibility !== undefined) {
+    if (visibility !== 'public' && visibility !== 'private') throw new MatrixError(400, 'M_INVALID_PARAM', 'visibility must be public or private');
+    input.visibility = visibility;
+  }
+  const preset = b.optString('preset');
+  if (preset !== undefined) {
+    if (!PRESETS.has(preset)) throw new MatrixError(400, 'M_INVALID_PARAM', `Unknown preset ${JSON.stringify(preset)}`);
+    input.preset = preset as RoomPreset;
+  }
+  input.room_alias_name = b.optString('room_alias_name');
+  input.name = b.optString('name');
+  input.topic = b.optString('topic');
+  input.invite = b.optStringList('invite');
+  input.room_version = b.optString('room_version');
+  input.creation_content = b.optObject('creation_content');
+  input.power_level_content_override = b.optObject('power_level_content_override');
+  input.is_direct = b.optBool('is_direct');
+  const initial = b.raw['initial_state'];
+  if (initial !== undefined) {
+    if (!Array.isArray(initial)) throw new MatrixError(400, 'M_BAD_JSON', 'initial_state must be a list');
+    input.initial_state = initial.map((s: unknown) => {
+      if (!isJsonObject(s) || typeof s['type'] !== 'string' || !isJsonObject(s['content'])) {
+        throw new MatrixError(400, 'M_BAD_JSON', 'initial_state entries need "type" and "content"');
+      }
+      if (s['state_key'] !== undefined && typeof s['state_key'] !== 'string') {
+        throw new MatrixError(400, 'M_BAD_JSON', 'initial_state state_key must be a string');
+      }
+      return { type: s['type'], state_key: s['state_key'] as string | undefined, content: s['content'] };
+    });
+  }
+  const invite3pid = b.raw['invite_3pid'];
+  if (Array.isArray(invite3pid) && invite3pid.length > 0) {
+    throw new MatrixError(400, 'M_UNRECOGNIZED', 'Third-party invites are not supported');
+  }
+  return input;
+}
+
+export function roomMembershipRoutes(r: RouteTable, hs: HomeserverContext): void {
+  const auth = hs.auth.required;
+
+  r.post('/createRoom', auth, async (req, res) => {
+    const me = requesterOf(res);
+    const roomId = await hs.creator.create(me, parseCreateRoom(req));
+    hs.logger.info({ room_id: roomId, user_id: me.userId }, 'room created');
+    res.json({ room_id: roomId });
+  });
+
+  r.post('/join/:roomIdOrAlias', auth, async (req, res) => {
+    const reason = body(req).optString('reason');
+    res.json({ room_id: await hs.memberships.join(requesterOf(res), param(req, 'roomIdOrAlias'), reason) });
+  });
+
+  r.post('/rooms/:roomId/join', auth, async (req, res) => {
+    const reason = body(req).optString('reason');
+    res.json({ room_id: await hs.memberships.join(requesterOf(res), roomIdParam(req), reason) });
+  });
+
+  r.post('/rooms/:roomId/invite', auth, async (req, res) => {
+    const b = body(req);
+    if (b.raw['user_id'] === undefined && b.raw['medium'] !== undefined) {
+      throw new MatrixError(400, 'M_UNRECOGNIZED', 'Third-party invites are not supported');
+    }
+    await hs.memberships.invite(requesterOf(res), roomIdParam(req), b.string('user_id'), b.optString('reason'));
+    res.json({});
+  });
+
+  r.post('/rooms/:roomId/leave', auth, (req, res) => {
+    hs.memberships.leave(requesterOf(res), roomIdParam(req), body(req).optString('reason'));
+    res.json({});
+  });
+
+  r.post('/rooms/:roomId/kick', auth, (req, res) => {
+    const b = body(req);
+    hs.memberships.kick(requesterOf(res), roomIdParam(req), b.string('user_id'), b.optString('reason'));
+    res.json({});
+  });
+
+  r.post('/rooms/:roomId/ban', auth, (req, res) => {
+    const b = body(req);
+    hs.memberships.ban(requesterOf(res), roomIdParam(req), b.string('user_id'), b.optString('reason'));
+    res.json({});
+  });
+
+  r.post('/rooms/:roomId/unban', auth, (req, res) => {
+    const b = body(req);
+    hs.memberships.unban(requesterOf(res), roomIdParam(req), b.string('user_id'), b.optString('reason'));
+    res.json({});
+  });
+
+  r.post('/rooms/:roomId/forget', auth, (req, res) => {
+    hs.memberships.forget(requesterOf(res), roomIdParam(req));
+    res.json({});
+  });
+
+  r.get('/joined_rooms', auth, (_req, res) => {
+    const me = requesterOf(res);
+    const joined = hs.events.membershipsOfUser(me.userId).filter((m) => m.membership === 'join');
+    res.json({ joined_rooms: joined.map((m) => m.room_id) });
+  });
+}
