@@ -29,8 +29,8 @@ describe('appservices in the embedded homeserver', () => {
   beforeAll(async () => {
     mkdirSync(regDir);
     for (const as of [eph, plain, late]) await as.start();
-    writeAppserviceRegistration(eph, regDir);
-    writeAppserviceRegistration(plain, regDir);
+    await writeAppserviceRegistration(eph, regDir);
+    await writeAppserviceRegistration(plain, regDir);
     hs = await startTestHomeserver({ storage: { kind: 'sqlite', path: join(dir, 'hs.sqlite') }, mediaDir: join(dir, 'media'), appserviceConfigFiles: [regDir] });
     for (const as of [eph, plain, late]) as.homeserverUrl = hs.url;
     alice = await registerUser(hs.url, 'alice');
@@ -81,7 +81,7 @@ describe('appservices in the embedded homeserver', () => {
 
   it('loads a registration dropped into the directory on reloadAppservices(), and refuses a broken one', async () => {
     expect((await late.http.get('/account/whoami')).status).toBe(401);
-    writeAppserviceRegistration(late, regDir);
+    await writeAppserviceRegistration(late, regDir);
     await hs.running.reloadAppservices();
     const whoami = await late.http.get<{ user_id: string }>('/account/whoami');
     expect(whoami.status).toBe(200);
