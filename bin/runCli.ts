@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ConfigError, didYouMean, loadConfig, packageRoot, type PatchbayConfig } from '../config/index.js';
+import { RegistrationError } from '../registration/index.js';
 import { ExitCode, UsageError, type Command, type CommandOption, type OptionValues } from './Command.js';
 import { commandTable } from './commandTable.js';
 
@@ -89,6 +90,11 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     });
   } catch (err) {
     if (err instanceof ConfigError) {
+      io.err(`patchbay ${first}: ${err.message}`);
+      return ExitCode.config;
+    }
+    // A registration file named by the configuration is part of it: same exit status, no stack trace.
+    if (err instanceof RegistrationError) {
       io.err(`patchbay ${first}: ${err.message}`);
       return ExitCode.config;
     }
