@@ -1,0 +1,130 @@
+import { afterAll, describe, expect, it } from '@jest/globals';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError } from '../../../config/index.js';
+import { PluginLoader } from '../../../core/plugin/PluginLoader.js';
+import { registrationInputsFor } from '../../../core/plugin/RegistrationInputs.js';
+import { builtinBridges } from '../../../bridges/registry.js';
+import { generateRegistration } from '../../../registration/index.js';
+
+// A third-party plugin as a package author would ship it: plain ESM, default export is the factory.
+const THIRD_PARTY = `
+export default function () {
+  return {
+    descriptor: { protocol: 'thirdparty', ghostPrefix: 'tp_', aliasPrefix: 'tp_',
+      configSchema: { type: 'object', required: ['server'], properties: { server: { type: 'string', title: 'a host name', description: 'the server to connect to', examples: ['irc.example.org'] }, port: { type: 'integer', default: 6667 } } } },
+    async start() {}, async stop() {}, async onMatrixEvent() {},
+    async onUserQuery() { return true; },
+    thirdPartyProtocol() { return { user_fields: [], location_fields: [], icon: '', field_types: {}, instances: [] }; },
+    async lookupThirdPartyUser() { return []; }, async lookupThirdPartyLocation() { return []; },
+  };
+}`;
+const NAMED_EXPORT = `
+export function createPlugin() {
+  return { descriptor: { protocol: 'named', ghostPrefix: 'named_', aliasPrefix: 'named_' }, async start() {}, async stop() {}, async onMatrixEvent() {}, async onCallEvent() {} };
+}`;
+const NOT_A_PLUGIN = `export const something = 1;`;
+const CLASHING = `
+export default () => ({ descriptor: { protocol: 'clash', ghostPrefix: 'example_x', aliasPrefix: 'clash_' }, async start() {}, async stop() {}, async onMatrixEvent() {} });`;
+
+async function problemsOf(promise: Promise<unknown>): Promise<readonly string[]> {
+  const err = await promise.then(
+    () => null,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(ConfigError);
+  return (err as ConfigError).problems;
+}
+
+describe('PluginLoader', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'patchbay-plugins-'));
+  writeFileSync(join(dir, 'thirdparty.mjs'), THIRD_PARTY);
+  writeFileSync(join(dir, 'named.mjs'), NAMED_EXPORT);
+  writeFileSync(join(dir, 'nothing.mjs'), NOT_A_PLUGIN);
+  writeFileSync(join(dir, 'clashing.mjs'), CLASHING);
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const loader = new PluginLoader({ builtins: builtinBridges, baseDir: dir });
+
+  it('loads a built-in by name, validates its section and fills in the schema defaults', async () => {
+    const [example] = await loader.load({ example: { enabled: true, echo_command: '!say' } });
+    expect(example?.name).toBe('example');
+    expect(example?.source).toBe('builtin:example');
+    expect(example?.descriptor).toMatchObject({ protocol: 'example', ghostPrefix: 'example_' });
+    expect(example?.config).toEqual({ echo_command: '!say', echo_ghost: 'echo', echo_display_name: 'Echo', record_list: 'received' });
+    expect(Object.keys(example?.capabilities ?? {}).sort()).toEqual(['aliasQuery', 'thirdParty', 'userQuery']);
+  });
+
+  it('skips disabled bridges without loading them', async () => {
+    expect(await loader.load({ example: { enabled: false, echo_command: 'not validated' }, nonexistent: { enabled: false } })).toEqual([]);
+  });
+
+  it('loads third-party plugins by relative and absolute path; default export or createPlugin', async () => {
+    const plugins = await loader.load({
+      tp: { enabled: true, module: './thirdparty.mjs', server: 'irc.example.org' },
+      named: { enabled: true, module: join(dir, 'named.mjs') },
+    });
+    expect(plugins.map((p) => [p.name, p.descriptor.protocol])).toEqual([['tp', 'thirdparty'], ['named', 'named']]);
+    expect(plugins[0]?.config).toEqual({ server: 'irc.example.org', port: 6667 });
+    expect(Object.keys(plugins[0]?.capabilities ?? {}).sort()).toEqual(['thirdParty', 'userQuery']);
+    expect(Object.keys(plugins[1]?.capabilities ?? {})).toEqual(['call']);
+  });
+
+  it('reports config schema errors by key, with the value and the fix, all bridges at once', async () => {
+    const problems = await problemsOf(
+      loader.load({
+        example: { enabled: true, echo_command: 'two words', record_lsit: 'x' },
+        tp: { enabled: true, module: './thirdparty.mjs', port: 'six' },
+      }),
+    );
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^bridges\.example\.echo_command: "two words" is not a command word\. Fix: set bridges\.example\.echo_command to one word without spaces, e\.g\. !echo$/),
+        expect.stringMatching(/^bridges\.example\.record_lsit: unknown key\. Did you mean bridges\.example\.record_list\?/),
+        expect.stringMatching(/^bridges\.tp\.server: missing\. Fix: set bridges\.tp\.server to the server to connect to, e\.g\. irc\.example\.org$/),
+        expect.stringMatching(/^bridges\.tp\.port: "six" is not valid/),
+      ]),
+    );
+    expect(problems).toHaveLength(4);
+  });
+
+  it('names unknown built-ins, missing modules and modules that are no plugin', async () => {
+    const problems = await problemsOf(
+      loader.load({
+        irc2: { enabled: true },
+        gone: { enabled: true, module: './missing.mjs' },
+        nothing: { enabled: true, module: './nothing.mjs' },
+        odd: { enabled: 'yes' },
+      }),
+    );
+    expect(problems[0]).toMatch(/^bridges\.irc2: "irc2" is not a built-in bridge \(built-ins: example\)\. Fix: .*bridges\.irc2\.module/);
+    expect(problems[1]).toMatch(/^bridges\.gone\.module: "\.\/missing\.mjs" could not be imported .*Fix: install the package or correct the path/);
+    expect(problems[2]).toMatch(/^bridges\.nothing\.module: "\.\/nothing\.mjs" exports neither a default PluginFactory nor createPlugin/);
+    expect(problems[3]).toMatch(/^bridges\.odd\.enabled: "yes" is not true or false/);
+  });
+
+  it('refuses two bridges whose ghost namespaces overlap', async () => {
+    const problems = await problemsOf(loader.load({ example: { enabled: true }, clash: { enabled: true, module: './clashing.mjs' } }));
+    expect(problems).toEqual([expect.stringMatching(/^bridges\.example and bridges\.clash: ghost prefixes "example_" and "example_x" overlap/)]);
+  });
+
+  it('gives the registration inputs from the loaded descriptors', async () => {
+    const plugins = await loader.load({ example: { enabled: true }, tp: { enabled: true, module: './thirdparty.mjs', server: 's' } });
+    expect(registrationInputsFor(plugins, { id: 'patchbay', url: 'http://127.0.0.1:9000', serverName: 'localhost', senderLocalpart: 'patchbay' })).toEqual({
+      id: 'patchbay',
+      url: 'http://127.0.0.1:9000',
+      serverName: 'localhost',
+      senderLocalpart: 'patchbay',
+      bridges: [
+        { protocol: 'example', ghostPrefix: 'example_', aliasPrefix: 'example_' },
+        { protocol: 'thirdparty', ghostPrefix: 'tp_', aliasPrefix: 'tp_' },
+      ],
+      receiveEphemeral: false,
+    });
+    expect(() => registrationInputsFor(plugins, { id: 'x', url: null, serverName: 'hs', senderLocalpart: 'example_bot' })).toThrow(/ghost prefix "example_"/);
+    // What registration/ makes of them: one exclusive namespace per prefix, the protocols listed.
+    const reg = generateRegistration(registrationInputsFor(plugins, { id: 'patchbay', url: null, serverName: 'localhost', senderLocalpart: 'patchbay' }));
+    expect((reg.namespaces.users ?? []).map((n) => n.regex)).toEqual(['@example_.*:localhost', '@tp_.*:localhost']);
+    expect(reg.protocols).toEqual(['example', 'thirdparty']);
+  });
+});
