@@ -165,7 +165,7 @@ export async function startHomeserver(options: HomeserverOptions): Promise<Runni
       stop: () =>
         (stopped ??= (async () => {
           const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-          notifier.wakeAll();
+          notifier.close();
           server.closeAllConnections();
           await closed;
           typing.stop();

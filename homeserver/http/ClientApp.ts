@@ -12,9 +12,10 @@ import { sessionRoutes } from '../routes/sessionRoutes.js';
 import { syncRoutes } from '../routes/syncRoutes.js';
 import { userDataRoutes } from '../routes/userDataRoutes.js';
 import { cors } from './Cors.js';
-import { errorHandler, unrecognized } from './ErrorResponses.js';
+import { errorHandler, methodNotAllowed, unrecognized } from './ErrorResponses.js';
 import { requestLog } from './RequestLog.js';
 import { RouteTable } from './RouteTable.js';
+import { limitJsonDepth } from './JsonDepthLimit.js';
 
 /** Spec versions whose Client-Server API this server implements (enough of it for real clients). */
 export const SUPPORTED_VERSIONS = [
@@ -47,6 +48,7 @@ export function buildClientApp(hs: HomeserverContext): express.Express {
   app.get('/_matrix/client/versions', (_req, res) => {
     res.json({ versions: SUPPORTED_VERSIONS, unstable_features: {} });
   });
+  app.all(['/.well-known/matrix/client', '/_matrix/client/versions'], methodNotAllowed);
 
   app.use(['/_matrix/media/v3', '/_matrix/media/r0', '/_matrix/media/v1'], mediaRoutes(hs, false).finish());
   app.use('/_matrix/client/v1/media', mediaRoutes(hs, true).finish());
@@ -68,7 +70,7 @@ export function buildClientApp(hs: HomeserverContext): express.Express {
   appserviceRoutes.use(['/thirdparty', '/appservice'], hs.auth.required);
   appserviceRoutes.use(hs.appservice.clientRouter);
 
-  const json = express.json({ limit: hs.options.maxBodyBytes, type: () => true, strict: false });
+  const json = [express.json({ limit: hs.options.maxBodyBytes, type: () => true, strict: false }), limitJsonDepth];
   for (const prefix of ['/_matrix/client/v3', '/_matrix/client/r0', '/_matrix/client/unstable']) {
     app.use(prefix, json, clientRouter, appserviceRoutes);
   }

@@ -132,7 +132,7 @@ export class RoomCreator {
       }
       if (input.name !== undefined) put('m.room.name', '', { name: input.name });
       if (input.topic !== undefined) {
-        put('m.room.topic', '', { topic: input.topic, 'm.topic': [{ body: input.topic, mimetype: 'text/plain' }] });
+        put('m.room.topic', '', { topic: input.topic, 'm.topic': { 'm.text': [{ body: input.topic, mimetype: 'text/plain' }] } });
       }
       for (const s of initial.values()) add(s.type, s.stateKey, s.content);
       if (!creatorKeepsPower) add('m.room.power_levels', '', finalLevels);

@@ -13,6 +13,7 @@ interface Waiter {
 
 export class SyncNotifier {
   private readonly waiters = new Set<Waiter>();
+  private closed = false;
 
   /** Resolves on a relevant change, after `timeoutMs`, or when `abort` fires (client went away). */
   wait(userId: string, rooms: Set<string>, timeoutMs: number, abort?: AbortSignal): Promise<void> {
@@ -26,7 +27,7 @@ export class SyncNotifier {
         abort?.removeEventListener('abort', onAbort);
         resolve();
       };
-      if (abort?.aborted) return finish();
+      if (abort?.aborted || this.closed) return finish();
       abort?.addEventListener('abort', onAbort);
       this.waiters.add(waiter);
     });
@@ -49,9 +50,14 @@ export class SyncNotifier {
     }
   }
 
-  /** Wakes everyone (shutdown). */
-  wakeAll(): void {
+  /** Shutdown: wakes everyone, and later waits return at once. */
+  close(): void {
+    this.closed = true;
     for (const w of [...this.waiters]) w.wake();
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
   }
 
   get waiting(): number {

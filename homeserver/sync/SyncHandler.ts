@@ -1,0 +1,282 @@
+// GET /sync: everything that changed for a user after a stream token, or a snapshot without one. The
+// stream counter gives events, receipts and account data one total order, so `next_batch` is simply the
+// position the response was computed at. With nothing to report, the request waits (long-poll) until the
+// notifier signals a change in one of the user's rooms or the timeout passes.
+import type { ClientEvent, Requester } from '../contracts.js';
+import type { AccountDataStore, AccountDataRow } from '../accounts/AccountDataStore.js';
+import type { ClientEventFormatter } from '../events/ClientEventFormatter.js';
+import type { EventStore, MembershipRow } from '../events/EventStore.js';
+import type { StoredEvent } from '../events/StoredEvent.js';
+import { strip, strippedState } from '../events/StrippedState.js';
+import type { EphemeralCounter } from '../ephemeral/EphemeralCounter.js';
+import type { PresenceState, PresenceTracker } from '../ephemeral/PresenceTracker.js';
+import { receiptContent, type ReceiptStore } from '../ephemeral/ReceiptStore.js';
+import type { TypingTracker } from '../ephemeral/TypingTracker.js';
+import type { PushRuleStore } from '../push/PushRuleStore.js';
+import { txnKeyOf } from '../rooms/TxnKey.js';
+import type { StreamCounter } from '../storage/StreamCounter.js';
+import { isDisabled, matchesEvent, roomAllowed, type SyncFilter } from './EventFilter.js';
+import { newestEvents } from './RoomTimeline.js';
+import type { SyncNotifier } from './SyncNotifier.js';
+import { paginationToken, syncToken, type StreamToken } from './SyncToken.js';
+
+export interface SyncRequest {
+  requester: Requester;
+  since: StreamToken | null;
+  fullState: boolean;
+  filter: SyncFilter;
+  timeoutMs: number;
+  setPresence?: PresenceState;
+  abort?: AbortSignal;
+}
+
+export interface SyncDeps {
+  events: EventStore;
+  formatter: ClientEventFormatter;
+  receipts: ReceiptStore;
+  typing: TypingTracker;
+  presence: PresenceTracker;
+  accountData: AccountDataStore;
+  pushRules: PushRuleStore;
+  counter: StreamCounter;
+  ephemeral: EphemeralCounter;
+  notifier: SyncNotifier;
+}
+
+type Json = Record<string, unknown>;
+
+interface Snapshot {
+  now: number;
+  eph: number;
+  /** The since token, clamped to what this server has handed out. */
+  P: number;
+  E: number;
+  initial: boolean;
+}
+
+export class SyncHandler {
+  constructor(private readonly d: SyncDeps) {}
+
+  async sync(req: SyncRequest): Promise<Json> {
+    const userId = req.requester.userId;
+    if (req.setPresence) this.d.presence.set(userId, req.setPresence);
+    const deadline = Date.now() + Math.max(0, req.timeoutMs);
+    for (;;) {
+      const { response, empty, joinedRooms } = this.compute(req);
+      if (!empty || !req.since || req.fullState || Date.now() >= deadline || req.abort?.aborted || this.d.notifier.isClosed) {
+        return response;
+      }
+      // Registered in the same tick as compute(): nothing can slip in between.
+      await this.d.notifier.wait(userId, joinedRooms, deadline - Date.now(), req.abort);
+    }
+  }
+
+  private compute(req: SyncRequest): { response: Json; empty: boolean; joinedRooms: Set<string> } {
+    const now = this.d.counter.current();
+    const eph = this.d.ephemeral.current();
+    const since = req.since;
+    const snap: Snapshot = {
+      now,
+      eph,
+      P: since ? Math.min(since.pos, now) : 0,
+      // A token from before a restart may carry a larger ephemeral serial: then everything is new.
+      E: since && since.eph <= eph ? since.eph : 0,
+      initial: since === null,
+    };
+    const userId = req.requester.userId;
+    const f = req.filter;
+    const txnKey = txnKeyOf(req.requester);
+
+    const accountData = isDisabled(f.accountData) && isDisabled(f.roomAccountData) ? [] : this.d.accountData.since(userId, snap.P);
+    const roomAccountData = new Map<string, AccountDataRow[]>();
+    for (const row of accountData) {
+      if (row.room_id === '') continue;
+      const list = roomAccountData.get(row.room_id) ?? [];
+      list.push(row);
+      roomAccountData.set(row.room_id, list);
+    }
+
+    const join: Json = {};
+    const invite: Json = {};
+    const leave: Json = {};
+    const joinedRooms = new Set<string>();
+    const memberships = this.d.events.membershipsOfUser(userId);
+    for (const m of memberships) {
+      if (m.membership === 'join') joinedRooms.add(m.room_id);
+      if (!roomAllowed(f, m.room_id)) continue;
+      const changedSince = snap.initial || m.pos > snap.P;
+      if (m.membership === 'join') {
+        const room = this.joinedRoom(m, snap, req, txnKey, roomAccountData.get(m.room_id) ?? [], changedSince);
+        if (room) join[m.room_id] = room;
+      } else if (m.membership === 'invite') {
+        if (changedSince) invite[m.room_id] = this.invitedRoom(m);
+      } else if ((m.membership === 'leave' || m.membership === 'ban') && m.forgotten === 0) {
+        const room = this.leftRoom(m, snap, req, txnKey, roomAccountData.get(m.room_id) ?? []);
+        if (room) leave[m.room_id] = room;
+      }
+    }
+
+    const globalAccountData = isDisabled(f.accountData)
+      ? []
+      : accountData
+          .filter((r) => r.room_id === '' && matchesEvent(f.accountData, { type: r.type }))
+          .map((r) => ({ type: r.type, content: r.content }));
+    if (snap.initial && !isDisabled(f.accountData) && !globalAccountData.some((e) => e.type === 'm.push_rules')) {
+      globalAccountData.push({ type: 'm.push_rules', content: this.d.pushRules.accountDataContent(userId) });
+    }
+
+    const presence = isDisabled(f.presence) ? [] : this.presenceEvents(userId, joinedRooms, snap.E, f);
+
+    const response: Json = {
+      next_batch: syncToken(now, eph),
+      rooms: { join, invite, leave, knock: {} },
+      presence: { events: presence },
+      account_data: { events: globalAccountData },
+      to_device: { events: [] },
+      device_lists: { changed: [], left: [] },
+      device_one_time_keys_count: {},
+    };
+    const empty =
+      Object.keys(join).length === 0 &&
+      Object.keys(invite).length === 0 &&
+      Object.keys(leave).length === 0 &&
+      presence.length === 0 &&
+      globalAccountData.length === 0;
+    return { response, empty, joinedRooms };
+  }
+
+  private joinedRoom(
+    m: MembershipRow,
+    snap: Snapshot,
+    req: SyncRequest,
+    txnKey: string,
+    accountData: AccountDataRow[],
+    newlyJoined: boolean,
+  ): Json | null {
+    const f = req.filter;
+    const roomId = m.room_id;
+    const userId = req.requester.userId;
+    const after = newlyJoined ? 0 : snap.P;
+    const slice = newestEvents(this.d.events, roomId, after, snap.now, f.timelineLimit, (e) => matchesEvent(f.timeline, e));
+    const timeline = slice.events;
+    const state = this.stateBefore(roomId, timeline, snap, newlyJoined || req.fullState, slice.more);
+
+    const ephemeral: Json[] = [];
+    if (!isDisabled(f.ephemeral)) {
+      const typing = snap.initial || newlyJoined ? this.d.typing.typingIn(roomId) : this.d.typing.changedSince(roomId, snap.E);
+      if (typing && (typing.length > 0 || !(snap.initial || newlyJoined)) && matchesEvent(f.ephemeral, { type: 'm.typing' })) {
+        ephemeral.push({ type: 'm.typing', content: { user_ids: typing } });
+      }
+      if (matchesEvent(f.ephemeral, { type: 'm.receipt' })) {
+        const content = receiptContent(this.d.receipts.since(roomId, newlyJoined ? 0 : snap.P), userId);
+        if (content) ephemeral.push({ type: 'm.receipt', content });
+      }
+    }
+    const roomAccountData = isDisabled(f.roomAccountData)
+      ? []
+      : accountData.filter((r) => matchesEvent(f.roomAccountData, { type: r.type })).map((r) => ({ type: r.type, content: r.content }));
+
+    if (!newlyJoined && !req.fullState && timeline.length === 0 && ephemeral.length === 0 && roomAccountData.length === 0) {
+      return null;
+    }
+    const readPos = Math.max(this.d.receipts.readUpTo(roomId, userId), this.d.events.lastOwnEventPos(roomId, userId));
+    const unread = this.d.events.unreadCounts(roomId, readPos, userId);
+    return {
+      timeline: {
+        events: this.d.formatter.formatAll(timeline, { txnKey }),
+        limited: slice.more,
+        prev_batch: paginationToken(timeline.length > 0 ? timeline[0]!.pos - 1 : snap.now),
+      },
+      state: { events: this.formatState(state, f) },
+      ephemeral: { events: ephemeral },
+      account_data: { events: roomAccountData },
+      unread_notifications: { notification_count: unread.notifications, highlight_count: unread.highlights },
+      summary: this.summary(roomId, userId),
+    };
+  }
+
+  private invitedRoom(m: MembershipRow): Json {
+    const events = strippedState(this.d.events, m.room_id);
+    const inviteEvent = this.d.events.event(m.event_id);
+    if (inviteEvent) events.push(strip(inviteEvent));
+    return { invite_state: { events } };
+  }
+
+  private leftRoom(m: MembershipRow, snap: Snapshot, req: SyncRequest, txnKey: string, accountData: AccountDataRow[]): Json | null {
+    const f = req.filter;
+    const roomId = m.room_id;
+    const userId = req.requester.userId;
+    let after: number;
+    if (snap.initial) {
+      if (!f.includeLeave) return null;
+      if (!this.wasJoinedBefore(roomId, userId, m.pos - 1)) after = m.pos - 1;
+      else after = 0;
+    } else {
+      if (m.pos <= snap.P) return null;
+      // A member at the since token sees what happened up to their leave; otherwise just the leave.
+      const before = this.d.events.stateEventAt(roomId, 'm.room.member', userId, snap.P);
+      after = before?.content['membership'] === 'join' ? snap.P : m.pos - 1;
+    }
+    const slice = newestEvents(this.d.events, roomId, after, m.pos, f.timelineLimit, (e) => matchesEvent(f.timeline, e) || e.pos === m.pos);
+    const timeline = slice.events;
+    const full = snap.initial || req.fullState || after !== snap.P;
+    const state = this.stateBefore(roomId, timeline, { ...snap, now: m.pos }, full, slice.more);
+    return {
+      timeline: {
+        events: this.d.formatter.formatAll(timeline, { txnKey }),
+        limited: slice.more,
+        prev_batch: paginationToken(timeline.length > 0 ? timeline[0]!.pos - 1 : m.pos),
+      },
+      state: { events: this.formatState(state, f) },
+      account_data: {
+        events: accountData.map((r) => ({ type: r.type, content: r.content })),
+      },
+    };
+  }
+
+  private wasJoinedBefore(roomId: string, userId: string, pos: number): boolean {
+    let ev = this.d.events.stateEventAt(roomId, 'm.room.member', userId, pos);
+    for (let hops = 0; ev && hops < 20; hops++) {
+      if (ev.content['membership'] === 'join') return true;
+      ev = ev.replaces_state ? this.d.events.event(ev.replaces_state) : null;
+    }
+    return false;
+  }
+
+  /**
+   * State up to the start of the timeline: all of it for a full snapshot, otherwise what changed between
+   * the since token and the timeline's start (which only a gappy, `limited` timeline can hide).
+   */
+  private stateBefore(roomId: string, timeline: StoredEvent[], snap: Snapshot, full: boolean, limited: boolean): StoredEvent[] {
+    const start = timeline.length > 0 ? timeline[0]!.pos - 1 : snap.now;
+    if (full) return this.d.events.stateAt(roomId, start);
+    if (!limited) return [];
+    const before = this.d.events.stateMapAt(roomId, snap.P);
+    return this.d.events.stateAt(roomId, start).filter((e) => before.get(`${e.type}\u0000${e.state_key}`)?.event_id !== e.event_id);
+  }
+
+  private formatState(state: StoredEvent[], f: SyncFilter): ClientEvent[] {
+    if (isDisabled(f.state)) return [];
+    return this.d.formatter.formatAll(state.filter((e) => matchesEvent(f.state, e)));
+  }
+
+  private summary(roomId: string, userId: string): Json {
+    const joined = this.d.events.members(roomId, 'join');
+    const invited = this.d.events.members(roomId, 'invite');
+    const heroes = [...joined, ...invited]
+      .map((m) => m.user_id)
+      .filter((u) => u !== userId)
+      .sort()
+      .slice(0, 5);
+    return { 'm.heroes': heroes, 'm.joined_member_count': joined.length, 'm.invited_member_count': invited.length };
+  }
+
+  private presenceEvents(userId: string, joinedRooms: Set<string>, since: number, f: SyncFilter): Json[] {
+    const users = new Set<string>([userId]);
+    for (const roomId of joinedRooms) for (const m of this.d.events.members(roomId, 'join')) users.add(m.user_id);
+    return this.d.presence
+      .changedSince(since, users)
+      .filter(([u]) => matchesEvent(f.presence, { type: 'm.presence', sender: u }))
+      .map(([u, rec]) => ({ type: 'm.presence', sender: u, content: this.d.presence.content(u, rec) }));
+  }
+}
