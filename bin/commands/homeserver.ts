@@ -2,7 +2,10 @@
 // appservice registrations.
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { startHomeserver } from '../../homeserver/index.js';
+// AppserviceRegistryError is not re-exported by homeserver/index.ts (yet); it marks a bad or clashing
+// registration file, which is a configuration problem rather than a crash.
+import { AppserviceRegistryError } from '../../homeserver/appservice/AppserviceRegistry.js';
+import { startHomeserver, type RunningHomeserver } from '../../homeserver/index.js';
 import { ExitCode, type Command } from '../Command.js';
 import { homeserverOptions } from '../homeserverOptions.js';
 import { createLogger } from '../logger.js';
@@ -23,7 +26,14 @@ export const command: Command = {
       await mkdir(dirname(options.storage.path), { recursive: true });
       if (options.mediaDir) await mkdir(options.mediaDir, { recursive: true });
     }
-    const homeserver = await startHomeserver(options);
+    let homeserver: RunningHomeserver;
+    try {
+      homeserver = await startHomeserver(options);
+    } catch (err) {
+      if (!(err instanceof AppserviceRegistryError)) throw err;
+      ctx.err(`patchbay homeserver: ${err.message}`);
+      return ExitCode.config;
+    }
     ctx.out(`patchbay homeserver: serving ${homeserver.url} (server name ${options.serverName})`);
     const code = await serveUntilSignal(
       { stop: () => homeserver.stop(), reload: () => homeserver.reloadAppservices() },

@@ -190,29 +190,54 @@ describe('configuration errors', () => {
   });
 });
 
-// The homeserver is another part; this runs once homeserver/index.ts (startHomeserver) is built.
+// The homeserver is another part; these run once homeserver/index.ts (startHomeserver) is built.
 const homeserverBuilt = existsSync(join(distRoot, 'homeserver', 'index.js'));
 if (!homeserverBuilt) console.warn('skipped: patchbay homeserver (dist/homeserver/index.js is not built yet)');
-(homeserverBuilt ? test : test.skip)('patchbay homeserver serves, reloads on SIGHUP and stops on SIGTERM with exit 0', async () => {
-  writeFileSync(join(cwd, 'hs.yaml'), 'data_dir: hsdata\nhomeserver:\n  port: 0\n  storage: memory\nlogging:\n  level: info\n');
-  const child = spawn(process.execPath, [cli, 'homeserver', '--config', 'hs.yaml'], { cwd, env: { PATH: process.env.PATH } });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
-  try {
-    const url = await waitFor(() => /serving (http:\/\/\S+)/.exec(stdout)?.[1], 30_000, `the URL line (stderr: ${stderr})`);
-    const versions = await fetch(`${url}/_matrix/client/versions`);
-    expect(versions.status).toBe(200);
+describe('patchbay homeserver', () => {
+  (homeserverBuilt ? test : test.skip)('loads a registration from patchbay register, reloads on SIGHUP, stops on SIGTERM with exit 0', async () => {
+    const reg = await patchbay(['register', '--bridge', 'irc', '--out', 'hs-reg.yaml']);
+    expect(reg.code).toBe(0);
+    writeFileSync(
+      join(cwd, 'hs.yaml'),
+      'data_dir: hsdata\nhomeserver:\n  port: 0\n  storage: memory\n  app_service_config_files: [ hs-reg.yaml ]\nlogging:\n  level: info\n',
+    );
+    const child = spawn(process.execPath, [cli, 'homeserver', '--config', 'hs.yaml'], { cwd, env: { PATH: process.env.PATH } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+    try {
+      const url = await waitFor(() => /serving (http:\/\/\S+)/.exec(stdout)?.[1], 30_000, `the URL line (stderr: ${stderr})`);
+      const versions = await fetch(`${url}/_matrix/client/versions`);
+      expect(versions.status).toBe(200);
+      // The generated registration's as_token is accepted: the sender acts without registering.
+      const { as_token } = await readRegistrationFile(join(cwd, 'hs-reg.yaml'));
+      const whoami = await fetch(`${url}/_matrix/client/v3/account/whoami`, { headers: { Authorization: `Bearer ${as_token}` } });
+      expect(await whoami.json()).toMatchObject({ user_id: '@patchbay:localhost' });
 
-    child.kill('SIGHUP');
-    await waitFor(() => /"msg":"reloaded"/.test(stdout), 30_000, 'the reload log line');
-    expect((await fetch(`${url}/_matrix/client/versions`)).status).toBe(200);
+      child.kill('SIGHUP');
+      await waitFor(() => /"msg":"reloaded"/.test(stdout), 30_000, 'the reload log line');
+      expect((await fetch(`${url}/_matrix/client/versions`)).status).toBe(200);
 
-    child.kill('SIGTERM');
-    expect(await exited).toBe(0);
-  } finally {
-    child.kill('SIGKILL');
-  }
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+      expect(stderr).toBe('');
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+
+  (homeserverBuilt ? test : test.skip)('an invalid registration file stops the start with exit 78, naming the file and the key', async () => {
+    writeFileSync(join(cwd, 'bad-reg.yaml'), 'id: x\nurl: null\nas_token: a\nhs_token: b\nsender_localpart: bot\nnamespaces: { users: 5 }\n');
+    writeFileSync(
+      join(cwd, 'hs-bad.yaml'),
+      'data_dir: hsdata\nhomeserver:\n  port: 0\n  storage: memory\n  app_service_config_files: [ bad-reg.yaml ]\n',
+    );
+    const r = await patchbay(['homeserver', '--config', 'hs-bad.yaml']);
+    expect(r.code).toBe(78);
+    expect(r.stderr).toContain(join(cwd, 'bad-reg.yaml'));
+    expect(r.stderr).toMatch(/namespaces\.users: 5 is not a list of user namespaces\. Fix: /);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
 });
