@@ -5,13 +5,14 @@ export class MatrixApiError extends Error {
     readonly status: number,
     /** The spec errcode (`M_FORBIDDEN`...), or `M_CONNECTION_FAILED` / `M_NOT_JSON` for transport problems. */
     readonly errcode: string,
-    message: string,
+    /** The homeserver's `error` text (or the transport failure), without the request line. */
+    readonly reason: string,
     readonly method: string,
     readonly path: string,
     /** From a 429's `retry_after_ms` (or Retry-After header). */
     readonly retryAfterMs?: number,
   ) {
-    super(`${method} ${path}: ${status || 'no response'} ${errcode}: ${message}`);
+    super(`${method} ${path}: ${status || 'no response'} ${errcode}: ${reason}`);
     this.name = 'MatrixApiError';
   }
 

@@ -149,8 +149,7 @@ function describe(err: unknown): string {
 export function shortReason(err: unknown): string {
   let text: string;
   if (err instanceof MatrixApiError) {
-    const message = err.message.slice(err.message.indexOf(': ') + 2);
-    text = err.status === 0 ? `the homeserver could not be reached (${message})` : message;
+    text = err.status === 0 ? `the homeserver could not be reached (${err.reason})` : `${err.reason} (${err.errcode})`;
   } else {
     text = describe(err);
   }

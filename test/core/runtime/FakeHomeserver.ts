@@ -77,7 +77,7 @@ export class FakeHomeserver {
     if (raw.length && (req.headers['content-type'] ?? '').includes('json')) body = JSON.parse(raw.toString('utf8'));
     const rec: RecordedRequest = {
       method: req.method ?? 'GET',
-      path: url.pathname,
+      path: decodeURIComponent(url.pathname),
       userId: url.searchParams.get('user_id'),
       query: url.searchParams,
       body,
