@@ -3,7 +3,7 @@
 // dependencies when package-lock.json changed, and compiles the TypeScript. Uses nothing but Node,
 // because it runs before node_modules exists.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -62,3 +62,5 @@ try {
 }
 
 sh(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json']);
+// tsc writes files 0644; the CLI entry must stay executable for `npx patchbay`.
+chmodSync(join(root, 'dist', 'bin', 'patchbay.js'), 0o755);
