@@ -1,5 +1,6 @@
 import { Queue } from 'bullmq';
-import { Redis, type RedisOptions } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { openRedis, type RedisConnection } from '../store/RedisConnection.js';
 import type { Logger } from 'pino';
 import type { RuntimeKeys } from '../store/BridgeKeyspace.js';
 import { isOutboxResult, outboxPartition, type OutboxJobData, type OutboxResult } from './OutboxJob.js';
@@ -47,12 +48,12 @@ export class OutboxQueues {
   private readonly waiters = new Map<string, Set<(r: OutboxResult) => void>>();
 
   constructor(
-    connection: RedisOptions,
+    connection: RedisConnection,
     private readonly keys: RuntimeKeys,
     readonly settings: OutboxSettings,
     private readonly logger: Logger,
   ) {
-    this.redis = new Redis({ ...connection, maxRetriesPerRequest: null });
+    this.redis = openRedis(connection, { maxRetriesPerRequest: null, connectionName: 'patchbay-outbox' });
     for (let i = 0; i < settings.partitions; i++) {
       this.queues.push(new Queue(keys.outboxQueueName(i), { connection: this.redis, prefix: keys.outboxQueuePrefix }));
     }

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Worker, type Job } from 'bullmq';
-import { Redis, type RedisOptions } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { openRedis, type RedisConnection } from '../store/RedisConnection.js';
 import type { Logger } from 'pino';
 import type { MessageMap } from '../plugin/api.js';
 import { MatrixApiError } from './MatrixApiError.js';
@@ -30,7 +31,7 @@ export class OutboxWorker {
   private readonly redis: Redis;
 
   constructor(
-    connection: RedisOptions,
+    connection: RedisConnection,
     private readonly keys: RuntimeKeys,
     private readonly settings: OutboxSettings,
     private readonly delivery: OutboxDelivery,
@@ -39,7 +40,7 @@ export class OutboxWorker {
     /** Which partitions this process drains (default all): lets several processes share the load. */
     private readonly partitions: number[] = [...Array(settings.partitions).keys()],
   ) {
-    this.redis = new Redis({ ...connection, maxRetriesPerRequest: null });
+    this.redis = openRedis(connection, { maxRetriesPerRequest: null, connectionName: 'patchbay-outbox-worker' });
   }
 
   start(): void {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { Redis, type RedisOptions } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { EventDispatcher, QueryResolver, ThirdPartyResolver } from '../contracts.js';
@@ -12,6 +12,7 @@ import { OutboxWorker, shortReason } from '../matrix/OutboxWorker.js';
 import { RuntimeMetrics } from '../matrix/RuntimeMetrics.js';
 import { RedisMessageMap } from '../links/RedisMessageMap.js';
 import { RuntimeKeys } from '../store/BridgeKeyspace.js';
+import { openRedis, type RedisConnection } from '../store/RedisConnection.js';
 import type {
   EventContext,
   MatrixEphemeralEvent,
@@ -35,8 +36,8 @@ export interface PluginHostOptions {
   asToken: string;
   serverName: string;
   senderLocalpart: string;
-  /** ioredis options (`{ path }` for the managed Redis, `{ host, port }` ...). */
-  redis: RedisOptions;
+  /** A Redis URL or ioredis options (`{ path }` for the managed Redis). */
+  redis: RedisConnection;
   logger: Logger;
   metrics: Registry;
   outbox?: Partial<OutboxSettings>;
@@ -123,7 +124,7 @@ export class PluginHost implements EventDispatcher, QueryResolver, ThirdPartyRes
   /** Connects to Redis, opens the outbox (and drains it unless told not to), then starts each plugin. */
   async start(): Promise<void> {
     const log = this.options.logger;
-    this.redis = new Redis({ ...this.options.redis, maxRetriesPerRequest: 3 });
+    this.redis = openRedis(this.options.redis, { maxRetriesPerRequest: 3, connectionName: 'patchbay-plugins' });
     this.outboxQueues = new OutboxQueues(this.options.redis, this.keys, this.settings, log.child({ component: 'outbox' }));
     await this.outboxQueues.start();
     for (const loaded of this.options.plugins) {
