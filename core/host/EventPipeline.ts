@@ -119,7 +119,6 @@ export class EventPipeline {
           queues: this.queues,
           partitioner: this.partitioner,
           keys: this.keys,
-          ledger: new EventLedger(this.failFast, this.keys, ttl),
           metrics: this.metrics,
           logger: logger.child({ component: 'ingest' }),
           ttlSeconds: ttl,

@@ -3,21 +3,23 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { PipelineMetrics } from '../metrics/PipelineMetrics.js';
 import type { MatrixEphemeralEvent } from '../plugin/api.js';
-import type { EventLedger } from '../queue/EventLedger.js';
 import type { PartitionQueues } from '../queue/PartitionQueues.js';
 import type { PartitionSlice } from '../queue/PartitionSlice.js';
 import type { PipelineKeys } from '../queue/PipelineKeys.js';
 import type { RoomPartitioner } from '../queue/RoomPartitioner.js';
+import { IngestCommitScript } from './IngestCommitScript.js';
 import { StoreUnavailableError } from './StoreUnavailableError.js';
 import type { IngestOutcome, TransactionSink, ValidTransaction } from './ValidTransaction.js';
 
 export interface TransactionIngestOptions {
-  /** A fail-fast connection (no offline queue): a down Redis must turn into a 503, not a hanging request. */
+  /**
+   * The partition queues' connection (the commit script runs in their MULTI), fail-fast: no offline
+   * queue, so a down Redis turns into a 503 rather than a hanging request.
+   */
   redis: Redis;
   queues: PartitionQueues;
   partitioner: RoomPartitioner;
   keys: PipelineKeys;
-  ledger: EventLedger;
   metrics: PipelineMetrics;
   logger: Logger;
   /** How long txnIds are remembered (the event ids' lifetime is the ledger's). */
@@ -27,20 +29,23 @@ export interface TransactionIngestOptions {
 }
 
 /**
- * Stores a transaction durably before it is acknowledged:
+ * Stores a transaction durably before it is acknowledged, in two round trips:
  *
  * 1. one MGET reads the txnId and the state of every event id: a txnId stored with the same event ids is
  *    a replay (200, nothing queued); events already queued or handled are dropped (a homeserver that
  *    restarted its txnId counter re-sends them under new ids);
- * 2. one MULTI queues the remaining events, one job per partition-slice (PartitionQueues.enqueue);
- * 3. one MULTI marks the event ids queued and the txnId seen.
+ * 2. one MULTI queues the remaining events, one job per partition-slice, and in the same MULTI marks
+ *    their ids queued and the txnId seen (IngestCommitScript, which checks the jobs exist first).
  *
- * A crash between 2 and 3 leaves the transaction unacknowledged: the homeserver sends it again and it is
- * queued twice, which the worker absorbs (it skips event ids the ledger records as handled). Marking
- * before queueing would instead lose the events, so the order matters.
+ * The MULTI commits whole or not at all (an AOF cut mid-MULTI is discarded on load), so a crash leaves
+ * either nothing (the homeserver retries) or everything. Two concurrent requests with the same events
+ * may both pass step 1 and queue them twice; the worker absorbs that, as it skips event ids the ledger
+ * records as handled.
  */
 export class TransactionIngest implements TransactionSink {
-  constructor(private readonly options: TransactionIngestOptions) {}
+  constructor(private readonly options: TransactionIngestOptions) {
+    IngestCommitScript.define(options.redis);
+  }
 
   async ingest(txnId: string, txn: ValidTransaction): Promise<IngestOutcome> {
     const { timeoutMs = 10_000 } = this.options;
@@ -58,7 +63,7 @@ export class TransactionIngest implements TransactionSink {
   }
 
   private async store(txnId: string, txn: ValidTransaction): Promise<IngestOutcome> {
-    const { redis, keys, ledger, partitioner, queues, metrics, ttlSeconds, logger } = this.options;
+    const { redis, keys, partitioner, queues, metrics, ttlSeconds, logger } = this.options;
     const fingerprint = TransactionIngest.fingerprint(txn);
     const txnKey = keys.transaction(txnId);
     const eventKeys = txn.events.map((e) => keys.event(e.event_id));
@@ -96,14 +101,9 @@ export class TransactionIngest implements TransactionSink {
     }
     for (const ephemeral of txn.ephemeral) sliceOf(TransactionIngest.ephemeralRoutingKey(ephemeral)).ephemeral.push(ephemeral);
 
-    await queues.enqueue(slices);
-
-    const multi = redis.multi();
-    ledger.queueMarks(multi, fresh);
-    multi.set(txnKey, fingerprint, 'EX', ttlSeconds);
-    const result = await multi.exec();
-    if (!result) throw new Error('MULTI was aborted');
-    for (const [err] of result) if (err) throw err;
+    const freshKeys: string[] = [];
+    for (const id of fresh) freshKeys.push(keys.event(id));
+    await queues.enqueue(slices, (tx, jobKeys) => IngestCommitScript.append(tx, txnKey, fingerprint, ttlSeconds, jobKeys, freshKeys));
 
     metrics.transactionsReceived.inc();
     if (fresh.size > 0) metrics.eventsIngested.inc({ kind: 'room' }, fresh.size);

@@ -20,6 +20,11 @@ export class EventLedger {
     readonly ttlSeconds: number,
   ) {}
 
+  /** The stored one-letter code of a state (for Lua scripts that write the ledger). */
+  static code(state: EventState): string {
+    return CODE[state];
+  }
+
   static decode(raw: string | null): EventState | null {
     return raw === null ? null : (STATE[raw] ?? null);
   }
@@ -28,11 +33,6 @@ export class EventLedger {
     if (eventIds.length === 0) return [];
     const raw = await this.redis.mget(eventIds.map((id) => this.keys.event(id)));
     return raw.map(EventLedger.decode);
-  }
-
-  /** Adds "queued unless already known" for each id to a MULTI/pipeline. */
-  queueMarks(chain: ChainableCommander, eventIds: Iterable<string>): void {
-    for (const id of eventIds) chain.set(this.keys.event(id), CODE.queued, 'EX', this.ttlSeconds, 'NX');
   }
 
   mark(eventId: string, state: 'handled' | 'dead'): Promise<unknown> {

@@ -1,4 +1,5 @@
-import { FlowProducer, Queue, type FlowJob } from 'bullmq';
+import { randomUUID } from 'node:crypto';
+import { Job, Queue, type IRedisTransaction, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { PartitionSlice } from './PartitionSlice.js';
@@ -36,14 +37,20 @@ export interface PartitionQueuesOptions {
   eventStreamMaxLen?: number;
 }
 
+/** Adds more commands to the MULTI that queues a transaction's slices (they commit together). */
+export type EnqueueExtension = (tx: IRedisTransaction, jobKeys: string[]) => void;
+
+// attempts 1: retries happen inside the processor, so a later job never overtakes a failing one.
+const JOB_OPTIONS: JobsOptions = { removeOnComplete: true, removeOnFail: false, attempts: 1 };
+
 /**
  * The N ordered partition queues (BullMQ, one per `hash(room) mod N`), each with global concurrency 1 so
  * exactly one worker in any process runs a partition's jobs at a time. Enqueueing a transaction is one
- * FlowProducer.addBulk: one MULTI over all its partition-slices, so a transaction is queued whole or not.
+ * MULTI over all its partition-slices (BullMQ's own add script per slice, via Job.addJob), so a
+ * transaction is queued whole or not at all, in one round trip.
  */
 export class PartitionQueues {
-  readonly queues: Queue[];
-  private readonly flows: FlowProducer;
+  readonly queues: Queue<PartitionSlice>[];
 
   constructor(private readonly options: PartitionQueuesOptions) {
     const { connection, keys, partitions } = options;
@@ -52,11 +59,9 @@ export class PartitionQueues {
       { length: partitions },
       (_, p) => new Queue(keys.queueName(p), { connection, prefix: keys.queuePrefix, streams }),
     );
-    this.flows = new FlowProducer({ connection, prefix: keys.queuePrefix });
     // Without listeners BullMQ prints every reconnect error to the console.
     const errors = new RedisErrorLog(options.logger, 'partition queues');
     for (const queue of this.queues) queue.on('error', (err) => errors.report(err));
-    this.flows.on('error', (err) => errors.report(err));
   }
 
   get partitions(): number {
@@ -86,20 +91,25 @@ export class PartitionQueues {
     await connection.set(keys.partitionCount, String(this.partitions));
   }
 
-  /** Enqueues the slices of one transaction atomically (one MULTI, one round trip). */
-  async enqueue(slices: Map<number, PartitionSlice>): Promise<void> {
-    if (slices.size === 0) return;
-    const flows: FlowJob[] = [];
+  /**
+   * Enqueues the slices of one transaction in one MULTI (one round trip). `extend` appends commands to
+   * the same MULTI and gets the Redis keys of the new jobs (TransactionIngest marks its event ids there).
+   */
+  async enqueue(slices: Map<number, PartitionSlice>, extend?: EnqueueExtension): Promise<void> {
+    // All queues share one connection, so any queue's client carries the MULTI for all of them.
+    const client = await this.queues[0]!.backend.client;
+    const tx = client.multi();
+    const jobKeys: string[] = [];
     for (const [partition, slice] of slices) {
-      flows.push({
-        name: 'slice',
-        queueName: this.options.keys.queueName(partition),
-        data: slice,
-        // attempts 1: retries happen inside the processor so a later job never overtakes this one.
-        opts: { removeOnComplete: true, removeOnFail: false, attempts: 1 },
-      });
+      const queue = this.queues[partition]!;
+      const jobId = randomUUID();
+      jobKeys.push(queue.toKey(jobId));
+      await new Job<PartitionSlice>(queue, 'slice', slice, JOB_OPTIONS, jobId).addJob(tx);
     }
-    await this.flows.addBulk(flows);
+    extend?.(tx, jobKeys);
+    const results = await tx.exec();
+    if (!results) throw new Error('the enqueue MULTI was aborted');
+    for (const [err] of results) if (err) throw err;
   }
 
   /** Depth and age per partition, for the metrics and /health. */
@@ -126,6 +136,6 @@ export class PartitionQueues {
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.queues.map((q) => q.close()), this.flows.close()]);
+    await Promise.all(this.queues.map((q) => q.close()));
   }
 }
