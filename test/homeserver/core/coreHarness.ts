@@ -32,6 +32,8 @@ export function coreOptions(overrides: Partial<HomeserverOptions> = {}): Homeser
 
 export class CoreClient {
   private txn = 0;
+  /** Transaction IDs stay unique across clients: the server remembers them across restarts. */
+  private readonly txnPrefix = Math.random().toString(36).slice(2);
 
   constructor(readonly hs: RunningHomeserver) {}
 
@@ -84,7 +86,7 @@ export class CoreClient {
 
   async send(user: CoreUser, roomId: string, text: string): Promise<string> {
     this.txn += 1;
-    const r = await this.ok('PUT', `/rooms/${enc(roomId)}/send/m.room.message/t${this.txn}`, {
+    const r = await this.ok('PUT', `/rooms/${enc(roomId)}/send/m.room.message/${this.txnPrefix}-${this.txn}`, {
       token: user.token,
       body: { msgtype: 'm.text', body: text },
     });
