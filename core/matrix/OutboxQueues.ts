@@ -72,7 +72,9 @@ export class OutboxQueues {
   async add(data: OutboxJobData): Promise<void> {
     const queue = this.queues[outboxPartition(data.roomId, this.queues.length)];
     if (!queue) throw new Error('outbox partition out of range');
-    await queue.add('m', data, { jobId: data.txnId, attempts: 1, removeOnComplete: true, removeOnFail: 1000 });
+    // Finished jobs are removed so that re-enqueueing the same remote message later reaches the worker,
+    // which then finds its remembered outcome instead of posting again.
+    await queue.add('m', data, { jobId: data.txnId, attempts: 1, removeOnComplete: true, removeOnFail: true });
   }
 
   async readResult(txnId: string): Promise<OutboxResult | null> {

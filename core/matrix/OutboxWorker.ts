@@ -51,6 +51,8 @@ export class OutboxWorker {
         concurrency: 1,
       });
       worker.on('error', (err) => this.logger.error({ err, partition: p }, 'outbox worker error'));
+      // process() dead-letters a message's own failures; this is only reached when Redis itself failed.
+      worker.on('failed', (job, err) => this.logger.error({ err, partition: p, txn_id: job?.data.txnId }, 'outbox job failed'));
       this.workers.push(worker);
     }
   }
@@ -104,8 +106,25 @@ export class OutboxWorker {
       }
     }
     const eventId = await intent.sendEventAt(data.roomId, data.type, data.content, data.txnId, data.timestamp);
-    if (data.mapAs) await this.delivery.messagesOf(data.bridge).set(data.mapAs, data.roomId, eventId);
+    if (data.mapAs) await this.recordMapping(data, eventId, log);
     return eventId;
+  }
+
+  /** The message is posted: a failure to record its pairing must neither resend nor dead-letter it. */
+  private async recordMapping(data: OutboxJobData, eventId: string, log: Logger): Promise<void> {
+    if (!data.mapAs) return;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.delivery.messagesOf(data.bridge).set(data.mapAs, data.roomId, eventId);
+        return;
+      } catch (err) {
+        if (attempt >= this.settings.attempts) {
+          log.error({ err: describe(err), event_id: eventId }, 'posted, but the message pairing could not be recorded');
+          return;
+        }
+        await new Promise((r) => setTimeout(r, Math.min(this.settings.maxBackoffMs, this.settings.initialBackoffMs * 2 ** (attempt - 1))));
+      }
+    }
   }
 
   private async finish(txnId: string, result: OutboxResult): Promise<void> {
