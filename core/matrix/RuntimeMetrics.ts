@@ -1,4 +1,4 @@
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { Counter, type Registry } from 'prom-client';
 
 /**
  * The plugin runtime's metrics, created once per registry (a second host on the same registry, as in
@@ -10,7 +10,6 @@ export class RuntimeMetrics {
   readonly pluginEvents: Counter<'bridge' | 'outcome'>;
   readonly deadLetters: Counter<'bridge' | 'direction'>;
   readonly outboxSent: Counter<'bridge'>;
-  readonly cacheEntries: Gauge<'cache'>;
 
   private static readonly byRegistry = new WeakMap<Registry, RuntimeMetrics>();
 
@@ -53,12 +52,6 @@ export class RuntimeMetrics {
       name: 'patchbay_outbox_sent_total',
       help: 'Remote->Matrix messages the homeserver accepted',
       labelNames: ['bridge'],
-      registers,
-    });
-    this.cacheEntries = new Gauge({
-      name: 'patchbay_intent_cache_entries',
-      help: 'Entries in the bounded intent caches (registered, joined, profiles)',
-      labelNames: ['cache'],
       registers,
     });
   }
