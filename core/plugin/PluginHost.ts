@@ -94,7 +94,7 @@ export class PluginHost implements EventDispatcher, QueryResolver, ThirdPartyRes
     this.metrics = RuntimeMetrics.for(options.metrics);
     this.caches = new IntentCaches(options.cacheSizes);
     this.settings = { ...DEFAULT_OUTBOX_SETTINGS, ...options.outbox };
-    this.handledTtl = options.handledTtlSeconds ?? 24 * 3600;
+    this.handledTtl = options.handledTtlSeconds ?? 6 * 3600;
     this.api = new ClientServerApi({
       homeserverUrl: options.homeserverUrl,
       asToken: options.asToken,
@@ -224,15 +224,19 @@ export class PluginHost implements EventDispatcher, QueryResolver, ThirdPartyRes
     const targets = await this.route(event);
     await this.trackMembership(event);
     const failures: Array<{ bridge: string; error: unknown }> = [];
+    // Markers matter only when several bridges share an event (one's failure must not replay it to the
+    // others); a single bridge's retries and replays are the pipeline's ledger's business. Sparing the
+    // markers otherwise keeps Redis from holding a key per event.
+    const shared = targets.length > 1;
     for (const b of targets) {
       const handledKey = this.keys.handled(b.name, event.event_id);
-      if (await redis.exists(handledKey)) {
+      if (shared && attempt > 1 && (await redis.exists(handledKey))) {
         this.metrics.pluginEvents.inc({ bridge: b.name, outcome: 'skipped_done' });
         continue;
       }
       try {
         await this.deliver(b, event, attempt);
-        await redis.set(handledKey, '1', 'EX', this.handledTtl);
+        if (shared) await redis.set(handledKey, '1', 'EX', this.handledTtl);
         this.metrics.pluginEvents.inc({ bridge: b.name, outcome: 'ok' });
       } catch (error) {
         this.metrics.pluginEvents.inc({ bridge: b.name, outcome: 'error' });
