@@ -1,9 +1,8 @@
 // One embedded homeserver per suite: memory storage, a free port, silent logs, a short appservice retry.
 import { pino } from 'pino';
 import type { HomeserverOptions, RunningHomeserver } from '../../homeserver/contracts.js';
+import { startHomeserver } from '../../homeserver/index.js';
 import { MatrixHttpClient } from './MatrixHttpClient.js';
-
-type StartHomeserver = (options: HomeserverOptions) => Promise<RunningHomeserver>;
 
 export interface TestHomeserver {
   url: string;
@@ -36,9 +35,6 @@ export function testHomeserverOptions(overrides: Partial<HomeserverOptions> = {}
 /** Starts the embedded homeserver (homeserver/index.ts) with test options. */
 export async function startTestHomeserver(overrides: Partial<HomeserverOptions> = {}): Promise<TestHomeserver> {
   const options = testHomeserverOptions(overrides);
-  // Loaded by a computed specifier so the harness compiles before the homeserver entry point exists.
-  const entry = '../../homeserver/index.js';
-  const { startHomeserver } = (await import(entry)) as { startHomeserver: StartHomeserver };
   const running = await startHomeserver(options);
   return {
     url: running.url,
