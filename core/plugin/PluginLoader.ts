@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
-import { isAbsolute, join, resolve } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ConfigError } from '../../config/index.js';
 import type { BridgeDescriptor, BridgePlugin, BuiltinBridgeRegistry, PluginFactory } from './api.js';
@@ -117,8 +118,9 @@ export class PluginLoader {
     try {
       return pathToFileURL(createRequire(join(this.baseDir, 'noop.js')).resolve(specifier)).href;
     } catch {
-      // ESM-only packages (no "require" export condition) resolve through import() itself.
-      return specifier;
+      // ESM-only packages (exports with an "import" condition only) are not found by require.resolve.
+      const entry = esmPackageEntry(this.baseDir, specifier);
+      return entry ? pathToFileURL(entry).href : specifier;
     }
   }
 
@@ -142,6 +144,38 @@ export class PluginLoader {
 }
 
 class PluginLoadProblem extends Error {}
+
+/**
+ * The ESM entry of a package installed in `node_modules` at or above `fromDir`: its exports' "import" or
+ * "default" target for ".", else `main`, else index.js. Null when there is no such package.
+ */
+function esmPackageEntry(fromDir: string, name: string): string | null {
+  if (!/^(@[^/]+\/)?[^/@][^/]*$/.test(name)) return null;
+  for (let dir = fromDir; ; dir = dirname(dir)) {
+    const root = join(dir, 'node_modules', name);
+    const manifest = join(root, 'package.json');
+    if (existsSync(manifest)) {
+      const pkg = JSON.parse(readFileSync(manifest, 'utf8')) as { exports?: unknown; main?: unknown };
+      const target = exportTarget(pkg.exports) ?? (typeof pkg.main === 'string' ? pkg.main : 'index.js');
+      return resolve(root, target);
+    }
+    if (dirname(dir) === dir) return null;
+  }
+}
+
+function exportTarget(exports: unknown): string | null {
+  if (typeof exports === 'string') return exports;
+  if (typeof exports !== 'object' || exports === null) return null;
+  const e = exports as Record<string, unknown>;
+  const main = '.' in e ? e['.'] : e;
+  if (typeof main === 'string') return main;
+  if (typeof main !== 'object' || main === null) return null;
+  for (const condition of ['import', 'node', 'default']) {
+    const t = exportTarget((main as Record<string, unknown>)[condition]);
+    if (t) return t;
+  }
+  return null;
+}
 
 function checkDescriptor(key: string, d: BridgeDescriptor): string[] {
   const problems: string[] = [];

@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from '@jest/globals';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError } from '../../../config/index.js';
@@ -43,6 +43,20 @@ describe('PluginLoader', () => {
   writeFileSync(join(dir, 'named.mjs'), NAMED_EXPORT);
   writeFileSync(join(dir, 'nothing.mjs'), NOT_A_PLUGIN);
   writeFileSync(join(dir, 'clashing.mjs'), CLASHING);
+  // Installed packages: one with a plain "main", one ESM-only (an "import" export condition only).
+  for (const [name, manifest] of [
+    ['patchbay-bridge-main', { name: 'patchbay-bridge-main', type: 'module', main: 'lib/index.js' }],
+    ['@acme/patchbay-bridge-esm', { name: '@acme/patchbay-bridge-esm', type: 'module', exports: { '.': { import: './lib/index.js' } } }],
+  ] as const) {
+    const root = join(dir, 'node_modules', name);
+    mkdirSync(join(root, 'lib'), { recursive: true });
+    writeFileSync(join(root, 'package.json'), JSON.stringify(manifest));
+    const protocol = name.endsWith('esm') ? 'esm' : 'main';
+    writeFileSync(
+      join(root, 'lib', 'index.js'),
+      `export default () => ({ descriptor: { protocol: '${protocol}', ghostPrefix: '${protocol}_', aliasPrefix: '${protocol}_' }, async start() {}, async stop() {}, async onMatrixEvent() {} });`,
+    );
+  }
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
   const loader = new PluginLoader({ builtins: builtinBridges, baseDir: dir });
 
@@ -68,6 +82,17 @@ describe('PluginLoader', () => {
     expect(plugins[0]?.config).toEqual({ server: 'irc.example.org', port: 6667 });
     expect(Object.keys(plugins[0]?.capabilities ?? {}).sort()).toEqual(['thirdParty', 'userQuery']);
     expect(Object.keys(plugins[1]?.capabilities ?? {})).toEqual(['call']);
+  });
+
+  it('loads third-party plugins by package name from node_modules, ESM-only packages included', async () => {
+    const plugins = await loader.load({
+      main: { enabled: true, module: 'patchbay-bridge-main' },
+      esm: { enabled: true, module: '@acme/patchbay-bridge-esm' },
+    });
+    expect(plugins.map((p) => [p.name, p.descriptor.protocol, p.source])).toEqual([
+      ['main', 'main', 'patchbay-bridge-main'],
+      ['esm', 'esm', '@acme/patchbay-bridge-esm'],
+    ]);
   });
 
   it('reports config schema errors by key, with the value and the fix, all bridges at once', async () => {
