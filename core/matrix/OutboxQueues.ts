@@ -39,6 +39,12 @@ export class OutboxDeliveryError extends Error {
  * The producer side of the outbox: one BullMQ queue per partition (global concurrency 1, so exactly one
  * worker drains a partition at a time and a room's messages post in order), plus result waiting for
  * `send()` over one pub/sub channel.
+ *
+ * Why BullMQ partitions and not a Redis stream per room: the number of rooms is unbounded, and a stream
+ * per room needs its own scheduler to find rooms with work and its own claiming of a dead consumer's
+ * entries. BullMQ already has both (blocking fetch, stalled-job recovery, global concurrency across
+ * processes), the inbound pipeline uses the same machinery, and a fixed number of queues bounds the
+ * connections and the workers. A slow room delays only the rooms that share its partition.
  */
 export class OutboxQueues {
   private readonly redis: Redis;
