@@ -205,14 +205,15 @@ export class PluginHost implements EventDispatcher, QueryResolver, ThirdPartyRes
     return this.redis;
   }
 
+  /** An intent reporting its joins to `listener`; a ghost's inviter is the bot, acting for the same bridge. */
   private intentFor(userId: string, listener: MembershipListener): MatrixIntent {
-    const inviterListener = listener;
+    const isSender = userId === this.botUserId;
     return new MatrixIntent({
       userId,
       api: this.api,
       caches: this.caches,
-      isSender: userId === this.botUserId,
-      ...(userId === this.botUserId ? {} : { inviter: () => this.intentFor(this.botUserId, inviterListener) }),
+      isSender,
+      ...(isSender ? {} : { inviter: () => this.intentFor(this.botUserId, listener) }),
       listener,
     });
   }
