@@ -25,6 +25,7 @@ export interface BridgeRuntimeDeps {
   /** An intent for a user id, reporting its joins/leaves to the given listener. */
   intentFor(userId: string, listener: MembershipListener): MatrixIntent;
   botUserId: string;
+  connectRemote: boolean;
 }
 
 /** One loaded plugin with everything the host wired for it: its stores, ghosts, bot, outbox and context. */
@@ -83,6 +84,7 @@ export class BridgeRuntime {
       notice: async (roomId: string, text: string) => {
         await bot.sendEvent(roomId, 'm.room.message', { msgtype: 'm.notice', body: text });
       },
+      connectRemote: deps.connectRemote,
     };
   }
 

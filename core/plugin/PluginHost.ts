@@ -46,6 +46,11 @@ export interface PluginHostOptions {
    * process that must not send), or a list (several worker processes sharing the outbox).
    */
   outboxWorker?: boolean | number[];
+  /**
+   * False for a process that only answers queries and lookups (an ingest-only host beside separate
+   * workers): plugins see `ctx.connectRemote === false` and keep off their remote networks. Default true.
+   */
+  connectRemote?: boolean;
   matrixRetry?: Partial<RetryOptions>;
   requestTimeoutMs?: number;
   cacheSizes?: Partial<IntentCacheSizes>;
@@ -138,6 +143,7 @@ export class PluginHost implements EventDispatcher, QueryResolver, ThirdPartyRes
         messageTtlSeconds: this.options.messageTtlSeconds,
         intentFor: (userId, listener) => this.intentFor(userId, listener),
         botUserId: this.botUserId,
+        connectRemote: this.options.connectRemote ?? true,
       });
       this.bridges.push(runtime);
       this.byProtocol.set(loaded.descriptor.protocol, runtime);

@@ -171,6 +171,11 @@ export interface BridgeContext<Config = Record<string, unknown>> {
   readonly store: PluginStore;
   /** Posts a visible m.notice from the bot: for anything that must not fail silently. */
   notice(roomId: string, text: string): Promise<void>;
+  /**
+   * False in a process that only answers the homeserver's queries and lookups (an ingest-only host with
+   * separate workers): the plugin should not connect to its remote network there. Absent means true.
+   */
+  readonly connectRemote?: boolean;
 }
 
 /** Ghost users: one Matrix user per remote identity, with the spec's reversible escaping. */
