@@ -23,6 +23,7 @@ import type { FilterStore } from './sync/FilterStore.js';
 import type { SyncHandler } from './sync/SyncHandler.js';
 import type { SyncNotifier } from './sync/SyncNotifier.js';
 import type { UiaSessions } from './accounts/UiaSessions.js';
+import type { HomeserverMetrics } from './HomeserverMetrics.js';
 
 export interface HomeserverContext {
   options: HomeserverOptions;
@@ -52,4 +53,5 @@ export interface HomeserverContext {
   media: MediaStore;
   auth: AccessTokenAuth;
   appservice: AppserviceService;
+  metrics: HomeserverMetrics;
 }

@@ -7,7 +7,8 @@ import { UiaSessions } from './accounts/UiaSessions.js';
 import { createAppserviceService } from './appservice/index.js';
 import type { AppserviceService, HomeserverOptions, RunningHomeserver } from './contracts.js';
 import { EphemeralCounter } from './ephemeral/EphemeralCounter.js';
-import { PresenceTracker } from './ephemeral/PresenceTracker.js';
+import { PresenceTracker, type PresenceRecord } from './ephemeral/PresenceTracker.js';
+import { homeserverMetrics } from './HomeserverMetrics.js';
 import { ReceiptStore } from './ephemeral/ReceiptStore.js';
 import { TypingTracker } from './ephemeral/TypingTracker.js';
 import { ClientEventFormatter } from './events/ClientEventFormatter.js';
@@ -38,6 +39,7 @@ export async function startHomeserver(options: HomeserverOptions): Promise<Runni
   const logger = options.logger.child({ component: 'homeserver' });
   const serverName = options.serverName;
   const db = openDatabase(options.storage);
+  const metrics = homeserverMetrics();
   try {
     const counter = new StreamCounter(db);
     const ephemeralCounter = new EphemeralCounter();
@@ -82,13 +84,26 @@ export async function startHomeserver(options: HomeserverOptions): Promise<Runni
       counter,
       ephemeral: ephemeralCounter,
       notifier,
+      onWaitChange: (delta) => metrics.syncWaiting.inc(delta),
     });
     const mediaDir =
       options.mediaDir ?? (options.storage.kind === 'sqlite' ? join(dirname(options.storage.path), 'media') : undefined);
     const media = new MediaStore(db, options.storage.kind === 'sqlite' && mediaDir ? new FileBlobStore(mediaDir) : new MemoryBlobStore());
 
+    /** Listeners run from timers and after commits: a failure is logged, never thrown into the caller. */
+    const guarded =
+      <A extends unknown[]>(what: string, fn: (...args: A) => void) =>
+      (...args: A): void => {
+        try {
+          fn(...args);
+        } catch (err) {
+          logger.error({ err }, `${what} failed`);
+        }
+      };
+
     // What wakes /sync, and what appservices with receive_ephemeral hear.
     events.onAppend((appended) => {
+      metrics.eventsPersisted.inc(appended.length);
       const rooms = new Set<string>();
       const users = new Set<string>();
       for (const e of appended) {
@@ -98,15 +113,19 @@ export async function startHomeserver(options: HomeserverOptions): Promise<Runni
       notifier.notify({ rooms, users });
     });
     accountData.onChange((userId) => notifier.notify({ users: [userId] }));
-    typing.onChange((roomId, userIds) => {
-      notifier.notify({ rooms: [roomId] });
-      appservice.pushEphemeral({ type: 'm.typing', room_id: roomId, content: { user_ids: userIds } });
-    });
-    presence.onChange((userId, rec) => {
-      const rooms = events.membershipsOfUser(userId).filter((m) => m.membership === 'join').map((m) => m.room_id);
-      notifier.notify({ rooms, users: [userId] });
-      appservice.pushEphemeral({ type: 'm.presence', sender: userId, content: presence.content(userId, rec) });
-    });
+    typing.onChange(
+      guarded('typing notification', (roomId: string, userIds: string[]) => {
+        notifier.notify({ rooms: [roomId] });
+        appservice.pushEphemeral({ type: 'm.typing', room_id: roomId, content: { user_ids: userIds } });
+      }),
+    );
+    presence.onChange(
+      guarded('presence notification', (userId: string, rec: PresenceRecord) => {
+        const rooms = events.membershipsOfUser(userId).filter((m) => m.membership === 'join').map((m) => m.room_id);
+        notifier.notify({ rooms, users: [userId] });
+        appservice.pushEphemeral({ type: 'm.presence', sender: userId, content: presence.content(userId, rec) });
+      }),
+    );
 
     let boundUrl = '';
     const hs: HomeserverContext = {
@@ -137,6 +156,7 @@ export async function startHomeserver(options: HomeserverOptions): Promise<Runni
       media,
       auth: new AccessTokenAuth(accounts, gateway),
       appservice,
+      metrics,
     };
 
     await appservice.start();

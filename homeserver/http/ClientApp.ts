@@ -40,7 +40,7 @@ export function buildClientApp(hs: HomeserverContext): express.Express {
   app.disable('x-powered-by');
   app.set('etag', false);
   app.use(cors);
-  app.use(requestLog(hs.logger));
+  app.use(requestLog(hs.logger, hs.metrics));
 
   app.get('/.well-known/matrix/client', (_req, res) => {
     res.json({ 'm.homeserver': { base_url: hs.baseUrl() } });

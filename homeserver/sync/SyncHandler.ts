@@ -41,6 +41,8 @@ export interface SyncDeps {
   counter: StreamCounter;
   ephemeral: EphemeralCounter;
   notifier: SyncNotifier;
+  /** Long-polls in progress, for the metrics. */
+  onWaitChange?: (delta: number) => void;
 }
 
 type Json = Record<string, unknown>;
@@ -67,7 +69,12 @@ export class SyncHandler {
         return response;
       }
       // Registered in the same tick as compute(): nothing can slip in between.
-      await this.d.notifier.wait(userId, joinedRooms, deadline - Date.now(), req.abort);
+      this.d.onWaitChange?.(1);
+      try {
+        await this.d.notifier.wait(userId, joinedRooms, deadline - Date.now(), req.abort);
+      } finally {
+        this.d.onWaitChange?.(-1);
+      }
     }
   }
 

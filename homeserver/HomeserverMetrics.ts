@@ -1,0 +1,46 @@
+// Prometheus metrics of the room core. Registered once per process on prom-client's default registry, so
+// several homeservers in one process (tests) share them, as the appservice side's metrics do.
+import { Counter, Gauge, Histogram, register } from 'prom-client';
+
+function once<T>(name: string, make: () => T): T {
+  return (register.getSingleMetric(name) as T | undefined) ?? make();
+}
+
+export interface HomeserverMetrics {
+  eventsPersisted: Counter;
+  httpRequests: Counter<'method' | 'status'>;
+  httpDuration: Histogram<'method'>;
+  syncWaiting: Gauge;
+}
+
+export function homeserverMetrics(): HomeserverMetrics {
+  return {
+    eventsPersisted: once(
+      'patchbay_hs_events_persisted_total',
+      () => new Counter({ name: 'patchbay_hs_events_persisted_total', help: 'Room events committed to the homeserver database' }),
+    ),
+    httpRequests: once(
+      'patchbay_hs_http_requests_total',
+      () =>
+        new Counter({
+          name: 'patchbay_hs_http_requests_total',
+          help: 'Client-Server API requests answered, by method and status code',
+          labelNames: ['method', 'status'],
+        }),
+    ),
+    httpDuration: once(
+      'patchbay_hs_http_request_duration_seconds',
+      () =>
+        new Histogram({
+          name: 'patchbay_hs_http_request_duration_seconds',
+          help: 'Time to answer Client-Server API requests (long-polling /sync included)',
+          labelNames: ['method'],
+          buckets: [0.005, 0.02, 0.1, 0.5, 2, 10, 60],
+        }),
+    ),
+    syncWaiting: once(
+      'patchbay_hs_sync_waiting',
+      () => new Gauge({ name: 'patchbay_hs_sync_waiting', help: '/sync requests currently long-polling' }),
+    ),
+  };
+}
