@@ -4,4 +4,5 @@ import type { BuiltinBridgeRegistry } from '../core/plugin/api.js';
 
 export const builtinBridges: BuiltinBridgeRegistry = {
   example: async () => (await import('./example/index.js')).default,
+  irc: async () => (await import('./irc/index.js')).default,
 };
