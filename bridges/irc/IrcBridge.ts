@@ -234,8 +234,18 @@ export class IrcBridge implements BridgePlugin<IrcPluginConfig>, UserQueryHandle
       outgoing = { ...outgoing, text: [...lines.slice(0, max - 1), `… (${lines.length - max + 1} more lines not sent)`].join('\n') };
       await this.tell(event.room_id, `Your message had ${lines.length} lines; IRC got the first ${max - 1} (limit ${max} per message).`);
     }
+    // At-least-once delivery from the host: act once per event id, across restarts too.
+    const seen = `seen/${event.event_id}`;
+    if (!(await this.ctx.store.setIfAbsent(seen, '1', 7 * 86400))) return;
     this.handled.set(event.event_id, { nick: '', text: '' });
-    await this.send({ eventId: event.event_id, network: network.id, userId: event.sender, roomId: event.room_id, target, text: outgoing.text, kind: outgoing.kind });
+    try {
+      await this.send({ eventId: event.event_id, network: network.id, userId: event.sender, roomId: event.room_id, target, text: outgoing.text, kind: outgoing.kind });
+    } catch (err) {
+      // Not recorded: let the host retry the event.
+      this.handled.delete(event.event_id);
+      await this.ctx.store.delete(seen).catch(() => undefined);
+      throw err;
+    }
   }
 
   private async replyTarget(eventId: string): Promise<{ nick: string; text: string } | null> {
@@ -523,6 +533,28 @@ export class IrcBridge implements BridgePlugin<IrcPluginConfig>, UserQueryHandle
       const userid = owner ?? this.ctx.ghosts.userIdFor(`${n.id}_${n.ghosts.peek(nick) ?? n.fold(nick)}`);
       return { userid, protocol: 'irc', fields: { network: n.id, nickname: nick } };
     });
+  }
+
+  async thirdPartyUsersOf(userId: string): Promise<ThirdPartyUser[]> {
+    const remote = this.ctx.ghosts.remoteIdOf(userId);
+    if (remote !== null) {
+      const sep = remote.indexOf('_');
+      const network = sep > 0 ? this.networks.get(remote.slice(0, sep)) : undefined;
+      if (network === undefined) return [];
+      return [{ userid: userId, protocol: 'irc', fields: { network: network.id, nickname: network.nickForGhost(remote) ?? remote.slice(sep + 1) } }];
+    }
+    return [...this.networks.values()]
+      .map((n) => ({ n, puppet: n.puppets.get(userId) }))
+      .filter(({ puppet }) => puppet !== undefined && puppet.connection.state === 'registered')
+      .map(({ n, puppet }) => ({ userid: userId, protocol: 'irc', fields: { network: n.id, nickname: puppet?.connection.nick ?? '' } }));
+  }
+
+  async thirdPartyLocationsOf(alias: string, roomId: string | null): Promise<ThirdPartyLocation[]> {
+    const role = roomId !== null ? this.state.roleOf(roomId) : undefined;
+    if (role?.kind === 'channel') return [{ alias, protocol: 'irc', fields: { network: role.network, channel: role.channel } }];
+    const target = parsePortalAlias(alias, this.descriptor.aliasPrefix, this.ctx.serverName);
+    if (target === null || !this.networks.has(target.network)) return [];
+    return [{ alias, protocol: 'irc', fields: { network: target.network, channel: target.channel } }];
   }
 
   async lookupThirdPartyLocation(fields: Record<string, string>): Promise<ThirdPartyLocation[]> {

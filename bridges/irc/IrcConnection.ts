@@ -443,9 +443,9 @@ export class IrcConnection {
     c.on('kick', ({ kicked, channel }) => {
       if (this.same(kicked, c.user.nick)) this.forgetChannel(channel);
     });
-    c.on('nick', ({ new_nick }) => {
-      // irc-framework has already updated user.nick when the change was ours.
-      if (c.user.nick !== new_nick) return;
+    c.on('nick', ({ nick, new_nick }) => {
+      // irc-framework emits this before it updates user.nick: the change is ours if the old nick is.
+      if (!this.same(nick, c.user.nick)) return;
       this.wantedNick = new_nick;
       if (this.nickChangeWaiter !== null) {
         this.nickChangeWaiter.resolve(new_nick);

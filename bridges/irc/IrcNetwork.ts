@@ -311,7 +311,7 @@ export class IrcNetwork {
         this.puppets.noteRename(nick, new_nick);
         return;
       }
-      if (this.bot.same(new_nick, this.bot.client.user.nick)) return;
+      if (this.bot.same(nick, this.bot.client.user.nick)) return;
       const ghostKey = this.ghosts.rename(nick, new_nick);
       const who: IrcPerson = { nick: new_nick, ghost: `${this.id}_${ghostKey}` };
       if (channels.length === 0) return;

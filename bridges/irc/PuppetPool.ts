@@ -137,7 +137,8 @@ export class PuppetPool {
     this.owners.set(this.fold(nick), userId);
     puppet = { userId, connection, lastActive: this.clock.now(), fixedNick };
     connection.client.on('nick', ({ nick: oldNick, new_nick }) => {
-      if (connection.client.user.nick !== new_nick || puppet === undefined) return;
+      // Emitted before irc-framework updates user.nick: ours when the old nick is ours.
+      if (!connection.same(oldNick, connection.client.user.nick) || puppet === undefined) return;
       this.owners.delete(this.fold(oldNick));
       this.owners.set(this.fold(new_nick), userId);
       this.hooks.onNick?.(userId, oldNick, new_nick);

@@ -17,6 +17,10 @@ export class RecentMessages {
     if (this.entries.size > this.capacity) this.entries.delete(this.entries.keys().next().value as string);
   }
 
+  delete(id: string): void {
+    this.entries.delete(id);
+  }
+
   get(id: string): RecentMessage | undefined {
     return this.entries.get(id);
   }
