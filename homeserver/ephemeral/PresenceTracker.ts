@@ -12,6 +12,7 @@ export interface PresenceRecord {
 
 export class PresenceTracker {
   private readonly users = new Map<string, PresenceRecord>();
+  private latest = 0;
   private readonly listeners = new Set<(userId: string, rec: PresenceRecord) => void>();
 
   constructor(private readonly counter: EphemeralCounter) {}
@@ -31,6 +32,7 @@ export class PresenceTracker {
       return;
     }
     const rec: PresenceRecord = { presence, lastActiveTs: now, serial: this.counter.next() };
+    this.latest = rec.serial;
     if (msg !== undefined) rec.status_msg = msg;
     this.users.set(userId, rec);
     for (const l of [...this.listeners]) l(userId, rec);
@@ -50,6 +52,11 @@ export class PresenceTracker {
     };
     if (rec.status_msg !== undefined) c['status_msg'] = rec.status_msg;
     return c;
+  }
+
+  /** Whether anyone's presence changed after `since` (lets /sync skip collecting the users it shares rooms with). */
+  anyChangeSince(since: number): boolean {
+    return this.latest > since;
   }
 
   changedSince(since: number, among: Iterable<string>): Array<[string, PresenceRecord]> {

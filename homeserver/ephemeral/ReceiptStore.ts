@@ -29,6 +29,7 @@ export class ReceiptStore {
          ON CONFLICT(room_id, user_id, receipt_type, thread_id) DO UPDATE SET event_id = excluded.event_id, ts = excluded.ts, pos = excluded.pos`,
       ),
       since: db.prepare('SELECT * FROM receipts WHERE room_id = ? AND pos > ? ORDER BY pos'),
+      roomsAfter: db.prepare('SELECT DISTINCT room_id FROM receipts WHERE pos > ?'),
       latestReadPos: db.prepare(
         `SELECT MAX(e.pos) AS p FROM receipts r JOIN events e ON e.event_id = r.event_id
          WHERE r.room_id = ? AND r.user_id = ? AND r.receipt_type IN ('m.read', 'm.read.private')`,
@@ -57,6 +58,10 @@ export class ReceiptStore {
 
   since(roomId: string, afterPos: number): ReceiptRow[] {
     return this.s.since.all(roomId, afterPos) as ReceiptRow[];
+  }
+
+  roomsWithReceiptsAfter(afterPos: number): Set<string> {
+    return new Set((this.s.roomsAfter.all(afterPos) as Array<{ room_id: string }>).map((r) => r.room_id));
   }
 
   /** Stream position of the newest event the user has read in the room (0: none). */

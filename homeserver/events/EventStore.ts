@@ -88,6 +88,7 @@ export class EventStore {
       roomEventsAsc: db.prepare('SELECT * FROM events WHERE room_id = ? AND pos > ? AND pos <= ? ORDER BY pos ASC LIMIT ?'),
       eventsAfter: db.prepare('SELECT * FROM events WHERE pos > ? ORDER BY pos ASC LIMIT ?'),
       head: db.prepare('SELECT MAX(pos) AS p FROM events'),
+      roomsChangedAfter: db.prepare('SELECT DISTINCT room_id FROM events WHERE pos > ?'),
       membershipsOfUser: db.prepare('SELECT * FROM memberships WHERE user_id = ?'),
       membership: db.prepare('SELECT * FROM memberships WHERE room_id = ? AND user_id = ?'),
       members: db.prepare('SELECT * FROM memberships WHERE room_id = ? ORDER BY user_id'),
@@ -237,6 +238,11 @@ export class EventStore {
 
   eventsAfter(after: number, limit: number): StoredEvent[] {
     return (this.s.eventsAfter.all(after, limit) as EventRow[]).map(fromRow);
+  }
+
+  /** Rooms with an event after `pos` (a range scan of the stream: cheap for recent positions). */
+  roomsWithEventsAfter(pos: number): Set<string> {
+    return new Set((this.s.roomsChangedAfter.all(pos) as Array<{ room_id: string }>).map((r) => r.room_id));
   }
 
   head(): number {

@@ -145,4 +145,11 @@ CREATE TABLE push_rules (
 );
 `,
   },
+  {
+    version: 3,
+    sql: `
+-- Incremental /sync asks "which rooms changed after position P" before looking at any room.
+CREATE INDEX receipts_by_stream ON receipts(pos);
+`,
+  },
 ];

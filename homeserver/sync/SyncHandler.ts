@@ -108,11 +108,21 @@ export class SyncHandler {
     const leave: Json = {};
     const joinedRooms = new Set<string>();
     const memberships = this.d.events.membershipsOfUser(userId);
+    // For an increment, only rooms where something happened need a closer look.
+    const changed = snap.initial
+      ? null
+      : new Set([
+          ...this.d.events.roomsWithEventsAfter(snap.P),
+          ...this.d.receipts.roomsWithReceiptsAfter(snap.P),
+          ...roomAccountData.keys(),
+        ]);
     for (const m of memberships) {
       if (m.membership === 'join') joinedRooms.add(m.room_id);
       if (!roomAllowed(f, m.room_id)) continue;
       const changedSince = snap.initial || m.pos > snap.P;
       if (m.membership === 'join') {
+        const quiet = changed !== null && !changedSince && !req.fullState && !changed.has(m.room_id);
+        if (quiet && !this.d.typing.changedSince(m.room_id, snap.E)) continue;
         const room = this.joinedRoom(m, snap, req, txnKey, roomAccountData.get(m.room_id) ?? [], changedSince);
         if (room) join[m.room_id] = room;
       } else if (m.membership === 'invite') {
@@ -132,7 +142,8 @@ export class SyncHandler {
       globalAccountData.push({ type: 'm.push_rules', content: this.d.pushRules.accountDataContent(userId) });
     }
 
-    const presence = isDisabled(f.presence) ? [] : this.presenceEvents(userId, joinedRooms, snap.E, f);
+    const presence =
+      isDisabled(f.presence) || !this.d.presence.anyChangeSince(snap.E) ? [] : this.presenceEvents(userId, joinedRooms, snap.E, f);
 
     const response: Json = {
       next_batch: syncToken(now, eph),
