@@ -40,6 +40,7 @@ export async function startHomeserver(options: HomeserverOptions): Promise<Runni
   const serverName = options.serverName;
   const db = openDatabase(options.storage);
   const metrics = homeserverMetrics();
+  let stopAppservice: (() => Promise<void>) | null = null;
   try {
     const counter = new StreamCounter(db);
     const ephemeralCounter = new EphemeralCounter();
@@ -160,6 +161,7 @@ export async function startHomeserver(options: HomeserverOptions): Promise<Runni
     };
 
     await appservice.start();
+    stopAppservice = () => appservice.stop();
     const server: Server = createServer(buildClientApp(hs));
     // Long-polling /sync holds requests for up to minutes; do not let Node's defaults cut them.
     server.requestTimeout = 0;
@@ -195,6 +197,8 @@ export async function startHomeserver(options: HomeserverOptions): Promise<Runni
         })()),
     };
   } catch (err) {
+    // e.g. the port is taken: leave nothing running behind.
+    await stopAppservice?.().catch((stopErr: unknown) => logger.warn({ err: stopErr }, 'appservice stop failed'));
     db.close();
     throw err;
   }
