@@ -7,6 +7,7 @@ import type { AppserviceService, HomeserverOptions } from './contracts.js';
 import type { EphemeralCounter } from './ephemeral/EphemeralCounter.js';
 import type { PresenceTracker } from './ephemeral/PresenceTracker.js';
 import type { ReceiptStore } from './ephemeral/ReceiptStore.js';
+import type { ToDeviceInbox } from './ephemeral/ToDeviceInbox.js';
 import type { TypingTracker } from './ephemeral/TypingTracker.js';
 import type { ClientEventFormatter } from './events/ClientEventFormatter.js';
 import type { EventStore } from './events/EventStore.js';
@@ -45,6 +46,7 @@ export interface HomeserverContext {
   creator: RoomCreator;
   typing: TypingTracker;
   receipts: ReceiptStore;
+  toDevice: ToDeviceInbox;
   presence: PresenceTracker;
   pushRules: PushRuleStore;
   filters: FilterStore;

@@ -10,6 +10,7 @@ import { EphemeralCounter } from './ephemeral/EphemeralCounter.js';
 import { PresenceTracker, type PresenceRecord } from './ephemeral/PresenceTracker.js';
 import { homeserverMetrics } from './HomeserverMetrics.js';
 import { ReceiptStore } from './ephemeral/ReceiptStore.js';
+import { ToDeviceInbox } from './ephemeral/ToDeviceInbox.js';
 import { TypingTracker } from './ephemeral/TypingTracker.js';
 import { ClientEventFormatter } from './events/ClientEventFormatter.js';
 import { EventStore } from './events/EventStore.js';
@@ -71,6 +72,7 @@ export async function startHomeserver(options: HomeserverOptions): Promise<Runni
     const typing = new TypingTracker(ephemeralCounter);
     const presence = new PresenceTracker(ephemeralCounter);
     const receipts = new ReceiptStore(db, counter);
+    const toDevice = new ToDeviceInbox(db, counter);
     const pushRules = new PushRuleStore(db, accountData);
     const filters = new FilterStore(db);
     const notifier = new SyncNotifier();
@@ -85,6 +87,7 @@ export async function startHomeserver(options: HomeserverOptions): Promise<Runni
       counter,
       ephemeral: ephemeralCounter,
       notifier,
+      toDevice,
       onWaitChange: (delta) => metrics.syncWaiting.inc(delta),
     });
     const mediaDir =
@@ -149,6 +152,7 @@ export async function startHomeserver(options: HomeserverOptions): Promise<Runni
       creator,
       typing,
       receipts,
+      toDevice,
       presence,
       pushRules,
       filters,

@@ -185,6 +185,13 @@ export class EventStore {
     return row?.event_id ?? null;
   }
 
+  /** Remembers a transaction ID that produced no room event (e.g. send-to-device). False when seen before. */
+  recordTxn(key: string, kind: string, txnId: string): boolean {
+    if (this.txnEvent(key, kind, txnId) !== null) return false;
+    this.s.insertTxn.run(key, kind, txnId, '', Date.now());
+    return true;
+  }
+
   event(eventId: string): StoredEvent | null {
     const row = this.s.event.get(eventId) as EventRow | undefined;
     return row ? fromRow(row) : null;

@@ -1,8 +1,10 @@
-// Typing notifications, read receipts and read markers.
+// Typing notifications, read receipts, read markers and send-to-device messages.
 import { MatrixError } from '../MatrixError.js';
 import type { Requester } from '../contracts.js';
 import type { HomeserverContext } from '../HomeserverContext.js';
-import { body, param, requesterOf } from '../http/RequestReader.js';
+import { body, isJsonObject, param, requesterOf } from '../http/RequestReader.js';
+import { isValidUserId } from '../ids/MatrixIds.js';
+import { txnKeyOf } from '../rooms/TxnKey.js';
 import type { RouteTable } from '../http/RouteTable.js';
 import { roomIdParam } from './roomMembershipRoutes.js';
 
@@ -68,6 +70,29 @@ export function ephemeralRoutes(r: RouteTable, hs: HomeserverContext): void {
     for (const type of ['m.fully_read', 'm.read', 'm.read.private']) {
       const eventId = b.optString(type);
       if (eventId !== undefined) mark(me, roomId, type, eventId, '');
+    }
+    res.json({});
+  });
+
+  r.put('/sendToDevice/:eventType/:txnId', auth, (req, res) => {
+    const me = requesterOf(res);
+    const type = param(req, 'eventType');
+    const messages = body(req).optObject('messages');
+    if (!messages) throw new MatrixError(400, 'M_MISSING_PARAM', 'Missing "messages"');
+    const targets: Array<{ userId: string; deviceId: string; content: Record<string, unknown> }> = [];
+    for (const [userId, byDevice] of Object.entries(messages)) {
+      if (!isValidUserId(userId)) throw new MatrixError(400, 'M_INVALID_PARAM', `Invalid user ID ${JSON.stringify(userId)}`);
+      if (!isJsonObject(byDevice)) throw new MatrixError(400, 'M_BAD_JSON', `messages.${userId} must be an object`);
+      for (const [deviceId, content] of Object.entries(byDevice)) {
+        if (!isJsonObject(content)) throw new MatrixError(400, 'M_BAD_JSON', `messages.${userId}.${deviceId} must be an object`);
+        // Remote users cannot be reached (no federation); unknown devices simply receive nothing.
+        const devices = deviceId === '*' ? hs.accounts.devices(userId).map((d) => d.device_id) : [deviceId];
+        for (const d of devices) targets.push({ userId, deviceId: d, content });
+      }
+    }
+    if (hs.events.recordTxn(txnKeyOf(me), 'to_device', param(req, 'txnId'))) {
+      hs.toDevice.send(me.userId, type, targets);
+      hs.notifier.notify({ users: targets.map((t) => t.userId) });
     }
     res.json({});
   });

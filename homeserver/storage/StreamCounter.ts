@@ -1,4 +1,4 @@
-// One counter for everything /sync orders: events, receipts and account data. Positions are handed out
+// One counter for everything /sync orders: events, receipts, account data and to-device messages. Positions are handed out
 // by the single writer (this process), so an in-memory counter seeded from the tables is enough.
 import type Database from 'better-sqlite3';
 
@@ -11,7 +11,8 @@ export class StreamCounter {
         `SELECT MAX(p) AS p FROM (
            SELECT MAX(pos) AS p FROM events
            UNION ALL SELECT MAX(pos) FROM receipts
-           UNION ALL SELECT MAX(pos) FROM account_data)`,
+           UNION ALL SELECT MAX(pos) FROM account_data
+           UNION ALL SELECT MAX(pos) FROM to_device)`,
       )
       .get() as { p: number | null };
     this.last = row.p ?? 0;

@@ -152,4 +152,19 @@ CREATE TABLE push_rules (
 CREATE INDEX receipts_by_stream ON receipts(pos);
 `,
   },
+  {
+    version: 4,
+    sql: `
+-- Send-to-device messages wait here until the device's next /sync acknowledges them (since >= pos).
+CREATE TABLE to_device (
+  pos INTEGER NOT NULL,
+  user_id TEXT NOT NULL,
+  device_id TEXT NOT NULL,
+  sender TEXT NOT NULL,
+  type TEXT NOT NULL,
+  content TEXT NOT NULL
+);
+CREATE INDEX to_device_by_device ON to_device(user_id, device_id, pos);
+`,
+  },
 ];

@@ -11,6 +11,7 @@ import { strip, strippedState } from '../events/StrippedState.js';
 import type { EphemeralCounter } from '../ephemeral/EphemeralCounter.js';
 import type { PresenceState, PresenceTracker } from '../ephemeral/PresenceTracker.js';
 import { receiptContent, type ReceiptStore } from '../ephemeral/ReceiptStore.js';
+import type { ToDeviceInbox } from '../ephemeral/ToDeviceInbox.js';
 import type { TypingTracker } from '../ephemeral/TypingTracker.js';
 import type { PushRuleStore } from '../push/PushRuleStore.js';
 import { txnKeyOf } from '../rooms/TxnKey.js';
@@ -41,6 +42,7 @@ export interface SyncDeps {
   counter: StreamCounter;
   ephemeral: EphemeralCounter;
   notifier: SyncNotifier;
+  toDevice: ToDeviceInbox;
   /** Long-polls in progress, for the metrics. */
   onWaitChange?: (delta: number) => void;
 }
@@ -145,12 +147,15 @@ export class SyncHandler {
     const presence =
       isDisabled(f.presence) || !this.d.presence.anyChangeSince(snap.E) ? [] : this.presenceEvents(userId, joinedRooms, snap.E, f);
 
+    const deviceId = req.requester.deviceId;
+    const toDevice = deviceId ? this.d.toDevice.take(userId, deviceId, snap.P, now) : [];
+
     const response: Json = {
       next_batch: syncToken(now, eph),
       rooms: { join, invite, leave, knock: {} },
       presence: { events: presence },
       account_data: { events: globalAccountData },
-      to_device: { events: [] },
+      to_device: { events: toDevice },
       device_lists: { changed: [], left: [] },
       device_one_time_keys_count: {},
     };
@@ -159,7 +164,8 @@ export class SyncHandler {
       Object.keys(invite).length === 0 &&
       Object.keys(leave).length === 0 &&
       presence.length === 0 &&
-      globalAccountData.length === 0;
+      globalAccountData.length === 0 &&
+      toDevice.length === 0;
     return { response, empty, joinedRooms };
   }
 

@@ -187,4 +187,21 @@ describe('sync', () => {
     expect(bad.status).toBe(400);
     expect(bad.body['errcode']).toBe('M_INVALID_PARAM');
   });
+
+  it('delivers send-to-device messages once, to the addressed devices', async () => {
+    const base = await c.sync(bob);
+    const waiting = c.sync(bob, { since: base.next_batch, timeout: '30000' });
+    await new Promise((r) => setTimeout(r, 50));
+    const path = '/sendToDevice/org.example.ping/td1';
+    const body = { messages: { [bob.userId]: { '*': { hello: 'bob' } } } };
+    await c.ok('PUT', path, { token: alice.token, body });
+    await c.ok('PUT', path, { token: alice.token, body }); // same txnId: not sent again
+    const s1 = await waiting;
+    expect(s1['to_device']).toEqual({ events: [{ sender: alice.userId, type: 'org.example.ping', content: { hello: 'bob' } }] });
+    const s2 = await c.sync(bob, { since: s1.next_batch });
+    expect(s2['to_device']).toEqual({ events: [] });
+    await c.ok('PUT', '/sendToDevice/org.example.ping/td2', { token: alice.token, body: { messages: { [bob.userId]: { OTHERDEVICE: { x: 1 } } } } });
+    const s3 = await c.sync(bob, { since: s2.next_batch });
+    expect(s3['to_device']).toEqual({ events: [] });
+  });
 });
