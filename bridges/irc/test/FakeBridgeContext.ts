@@ -64,6 +64,8 @@ export class FakeMatrix {
   readonly profiles = new Map<string, GhostProfile>();
   readonly registered = new Set<string>();
   readonly aliases = new Map<string, string>();
+  /** Called for every recorded event (benchmarks time events with it). */
+  onEvent: ((event: RecordedEvent) => void) | null = null;
   private counter = 0;
 
   constructor(readonly serverName: string) {}
@@ -87,7 +89,9 @@ export class FakeMatrix {
 
   record(event: Omit<RecordedEvent, 'eventId'>): string {
     const eventId = this.nextId('$');
-    this.events.push({ eventId, ...event });
+    const recorded = { eventId, ...event };
+    this.events.push(recorded);
+    this.onEvent?.(recorded);
     return eventId;
   }
 

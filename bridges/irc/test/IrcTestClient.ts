@@ -39,6 +39,10 @@ export function parseLine(raw: string): ParsedLine {
 
 export class IrcTestClient {
   readonly lines: ParsedLine[] = [];
+  /** Called for every received line as it arrives (benchmarks time lines with it). */
+  onLine: ((line: ParsedLine) => void) | null = null;
+  /** Keep received lines (off for long benchmark runs). */
+  keepLines = true;
   private socket: Socket | null = null;
   private buffer = '';
   private waiters: Array<() => void> = [];
@@ -121,7 +125,8 @@ export class IrcTestClient {
       if (raw === '') continue;
       const line = parseLine(raw);
       if (line.command === 'PING') this.send(`PONG :${line.params[0] ?? ''}`);
-      this.lines.push(line);
+      if (this.keepLines || line.command === '001' || line.command === '366') this.lines.push(line);
+      this.onLine?.(line);
     }
     const waiters = this.waiters;
     this.waiters = [];
