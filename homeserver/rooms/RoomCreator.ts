@@ -55,7 +55,8 @@ export class RoomCreator {
       }
       if (this.directory.resolve(alias)) throw new MatrixError(400, 'M_ROOM_IN_USE', `Alias ${alias} already exists`);
     }
-    const invites = [...new Set(input.invite ?? [])];
+    // Inviting oneself would fail the auth rules (already joined): drop it rather than fail the creation.
+    const invites = [...new Set(input.invite ?? [])].filter((u) => u !== r.userId);
     for (const u of invites) {
       if (!isValidUserId(u)) throw new MatrixError(400, 'M_INVALID_PARAM', `Invalid user ID ${JSON.stringify(u)}`);
       if (!this.resolver.isLocal(u, '@')) {
