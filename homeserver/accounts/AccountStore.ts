@@ -27,7 +27,7 @@ export class AccountStore implements UserDirectory {
     this.stmts = {
       user: db.prepare('SELECT user_id, password_hash, appservice_id, displayname, avatar_url FROM users WHERE user_id = ?'),
       insertUser: db.prepare(
-        'INSERT INTO users (user_id, password_hash, created_ts, appservice_id, displayname) VALUES (?, ?, ?, ?, ?)',
+        'INSERT INTO users (user_id, password_hash, created_ts, appservice_id, displayname) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING',
       ),
       device: db.prepare('SELECT device_id, display_name, last_seen_ts FROM devices WHERE user_id = ? AND device_id = ?'),
       devices: db.prepare('SELECT device_id, display_name, last_seen_ts FROM devices WHERE user_id = ? ORDER BY device_id'),
@@ -66,11 +66,7 @@ export class AccountStore implements UserDirectory {
   /** Creates the account; false when the user ID is taken. The displayname starts as the localpart. */
   createUser(userId: string, passwordHash: string | null, appserviceId: string | null): boolean {
     const localpart = userId.slice(1, userId.indexOf(':'));
-    const r = this.db
-      .prepare(
-        'INSERT INTO users (user_id, password_hash, created_ts, appservice_id, displayname) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING',
-      )
-      .run(userId, passwordHash, Date.now(), appserviceId, localpart);
+    const r = this.stmts.insertUser.run(userId, passwordHash, Date.now(), appserviceId, localpart);
     return r.changes === 1;
   }
 

@@ -28,9 +28,4 @@ export class StreamCounter {
   current(): number {
     return this.last;
   }
-
-  /** Undoes positions handed out by a transaction that rolled back, so none is skipped needlessly. */
-  rewind(to: number): void {
-    if (to < this.last) this.last = to;
-  }
 }
