@@ -7,20 +7,29 @@ import { CORE_MIGRATIONS, type Migration } from './migrations.js';
 export type StorageOptions = { kind: 'sqlite'; path: string } | { kind: 'memory' };
 
 export function openDatabase(storage: StorageOptions): Database.Database {
-  let db: Database.Database;
-  if (storage.kind === 'sqlite') {
-    mkdirSync(dirname(storage.path), { recursive: true });
-    db = new Database(storage.path);
-    db.pragma('journal_mode = WAL');
-    // FULL: a commit is on disk before the client hears about it, so an acknowledged send survives
-    // not only kill -9 of the process but a power cut as well.
-    db.pragma('synchronous = FULL');
-  } else {
-    db = new Database(':memory:');
+  if (storage.kind === 'sqlite') mkdirSync(dirname(storage.path), { recursive: true });
+  const db = new Database(storage.kind === 'sqlite' ? storage.path : ':memory:');
+  try {
+    if (storage.kind === 'sqlite') {
+      db.pragma('busy_timeout = 2000');
+      // One writer: the stream counter lives in this process, so a second process on the same file would
+      // hand out the same positions. An exclusive lock makes the second one fail at start instead.
+      db.pragma('locking_mode = EXCLUSIVE');
+      db.pragma('journal_mode = WAL');
+      // FULL: a commit is on disk before the client hears about it, so an acknowledged send survives
+      // not only kill -9 of the process but a power cut as well.
+      db.pragma('synchronous = FULL');
+    }
+    db.pragma('foreign_keys = ON');
+    migrate(db, 'core', CORE_MIGRATIONS);
+  } catch (err) {
+    db.close();
+    const code = (err as { code?: unknown }).code;
+    if (storage.kind === 'sqlite' && (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED')) {
+      throw new Error(`homeserver database ${storage.path} is in use by another process`);
+    }
+    throw err;
   }
-  db.pragma('foreign_keys = ON');
-  db.pragma('busy_timeout = 5000');
-  migrate(db, 'core', CORE_MIGRATIONS);
   return db;
 }
 
