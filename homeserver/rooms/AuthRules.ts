@@ -27,7 +27,7 @@ export function authorizeEvent(ev: EventToAuthorize, state: RoomStateView, roomV
   const pl = PowerLevels.of(state, roomVersion);
 
   if (ev.type === 'm.room.member') {
-    authorizeMembership(ev, state, pl, creatorOf(roomVersion, create), roomVersion);
+    authorizeMembership(ev, state, pl, creatorOf(roomVersion, create));
     return;
   }
 
@@ -49,7 +49,6 @@ function authorizeMembership(
   state: RoomStateView,
   pl: PowerLevels,
   creator: string,
-  roomVersion: string,
 ): void {
   const target = ev.state_key;
   if (target === undefined || !target.startsWith('@')) forbid('m.room.member needs a user ID as state key');
@@ -59,7 +58,6 @@ function authorizeMembership(
   const joinRule = String(state.get('m.room.join_rules', '')?.content['join_rule'] ?? 'invite');
   const senderLevel = pl.userLevel(ev.sender);
   const targetLevel = pl.userLevel(target);
-  void roomVersion;
 
   switch (membership) {
     case 'join': {
@@ -71,7 +69,6 @@ function authorizeMembership(
       if (targetMembership === 'join' || targetMembership === 'invite') return;
       forbid('You are not invited to this room');
     }
-    // eslint-disable-next-line no-fallthrough
     case 'invite': {
       if (senderMembership !== 'join') forbid(`User ${ev.sender} is not in the room`);
       if (targetMembership === 'ban') forbid(`${target} is banned from the room`);
