@@ -297,7 +297,8 @@ export class IrcConnection {
       username: this.config.username,
       gecos: this.config.realname,
       password: this.config.password,
-      account: this.config.sasl !== undefined ? { account: this.config.sasl.account, password: this.config.sasl.password } : undefined,
+      // An empty account object stops irc-framework from trying the server password as SASL credentials.
+      account: this.config.sasl !== undefined ? { account: this.config.sasl.account, password: this.config.sasl.password } : {},
       auto_reconnect: false,
       enable_echomessage: this.config.echoMessage,
       version: null,
@@ -428,7 +429,9 @@ export class IrcConnection {
     c.on('pong', ({ message }) => this.queue.onPong(message));
     c.on('nick in use', ({ nick }) => this.onNickRejected(nick, 'nick in use'));
     c.on('nick invalid', ({ nick }) => this.onNickRejected(nick, 'invalid nick'));
-    c.on('sasl failed', ({ reason, message }) => this.fail(`SASL authentication failed: ${message ?? reason}`));
+    c.on('sasl failed', ({ reason, message }) => {
+      if (this.config.sasl !== undefined) this.fail(`SASL authentication failed: ${message ?? reason}`);
+    });
     c.on('join', ({ nick, channel }) => {
       if (!this.same(nick, c.user.nick)) return;
       const folded = this.fold(channel);
@@ -505,7 +508,11 @@ export class IrcConnection {
       this.queue.failTarget(e.nick, `${e.nick}: ${reason}`, (a, b) => this.same(a, b));
     } else if (e.error === 'not_on_channel' && e.channel !== undefined) this.queue.failTarget(e.channel, `not on ${e.channel}`, (a, b) => this.same(a, b));
     else if (e.error === 'password_mismatch') this.fail('the server password was refused');
-    else if (e.error === 'irc') this.failure = `server closed the link: ${reason}`;
+    else if (e.error === 'irc') {
+      this.failure = `server closed the link: ${reason}`;
+      // Refused before registration for a bad password: retrying cannot help.
+      if (this.stateValue === 'connecting' && /password/i.test(reason)) this.fail(`the server refused the password (${reason})`);
+    }
     else if (e.error === 'banned_from_network') this.failure = `banned from the network: ${reason}`;
   }
 }

@@ -121,8 +121,8 @@ export interface IrcClientOptions {
   gecos: string;
   /** Server password (PASS). */
   password?: string;
-  /** SASL PLAIN credentials. */
-  account?: { account: string; password: string };
+  /** SASL PLAIN credentials; `{}` means none (irc-framework would otherwise try the server password). */
+  account?: { account?: string; password?: string };
   auto_reconnect: false;
   enable_echomessage: boolean;
   /** Null stops the library answering CTCP VERSION on its own (outside the flood queue). */

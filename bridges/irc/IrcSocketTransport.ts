@@ -62,6 +62,8 @@ export class IrcSocketTransport extends EventEmitter {
       tlsOptions !== undefined && tlsOptions !== false
         ? tls.connect({
             socket: tcp,
+            // Certificate identity is checked against this name (an IP literal is checked against IP SANs).
+            host,
             ca: tlsOptions.ca,
             cert: tlsOptions.cert,
             key: tlsOptions.key,

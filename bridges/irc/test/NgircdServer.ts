@@ -1,7 +1,7 @@
 // A real ngircd for tests and benchmarks: its own config in a temp dir, a free loopback port, started
 // in the foreground so it can be killed and restarted (on the same port) mid-test.
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +9,10 @@ import { join } from 'node:path';
 export interface NgircdOptions {
   /** Extra `[Limits]`/`[Options]` lines, e.g. `MaxNickLength = 9` to test truncation. */
   extraLimits?: string[];
+  /** Also listen with TLS, on `tlsPort`, with a certificate from a private CA (`caPem`). */
+  tls?: boolean;
+  /** Server password (PASS) every client must give. */
+  password?: string;
 }
 
 async function freePort(): Promise<number> {
@@ -37,6 +41,9 @@ async function canConnect(port: number): Promise<boolean> {
 export class NgircdServer {
   readonly host = '127.0.0.1';
   port = 0;
+  tlsPort = 0;
+  /** PEM of the private CA that signed the server certificate (with `tls`). */
+  caPem = '';
   private dir = '';
   private child: ChildProcess | null = null;
   private output = '';
@@ -48,6 +55,12 @@ export class NgircdServer {
       this.dir = mkdtempSync(join(tmpdir(), 'patchbay-ngircd-'));
       this.port = await freePort();
       writeFileSync(join(this.dir, 'motd'), 'test server\n');
+      const ssl: string[] = [];
+      if (this.options.tls === true) {
+        this.tlsPort = await freePort();
+        this.makeCertificates();
+        ssl.push('[SSL]', `  CertFile = ${join(this.dir, 'server.crt')}`, `  KeyFile = ${join(this.dir, 'server.key')}`, `  Ports = ${this.tlsPort}`);
+      }
       // Bridge-friendly limits (see DESIGN.md): ngircd's defaults cap connections per IP, nick length
       // and add a flood penalty that a test full of puppets would trip over.
       const conf = [
@@ -58,6 +71,7 @@ export class NgircdServer {
         `  Ports = ${this.port}`,
         `  MotdFile = ${join(this.dir, 'motd')}`,
         `  PidFile = ${join(this.dir, 'ngircd.pid')}`,
+        ...(this.options.password !== undefined ? [`  Password = ${this.options.password}`] : []),
         '[Limits]',
         '  MaxConnections = 0',
         '  MaxConnectionsIP = 0',
@@ -71,6 +85,7 @@ export class NgircdServer {
         '  PAM = no',
         '  DNS = no',
         '  Ident = no',
+        ...ssl,
         '',
       ].join('\n');
       writeFileSync(join(this.dir, 'ngircd.conf'), conf);
@@ -90,6 +105,17 @@ export class NgircdServer {
       await new Promise((r) => setTimeout(r, 25));
     }
     throw new Error(`ngircd did not listen on ${this.port}:\n${this.output}`);
+  }
+
+  /** A private CA and a server certificate for 127.0.0.1 signed by it (openssl, a few ms). */
+  private makeCertificates(): void {
+    const f = (name: string) => join(this.dir, name);
+    const run = (args: string[]) => execFileSync('openssl', args, { stdio: 'pipe' });
+    run(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=Patchbay test CA', '-keyout', f('ca.key'), '-out', f('ca.crt')]);
+    run(['req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=127.0.0.1', '-keyout', f('server.key'), '-out', f('server.csr')]);
+    writeFileSync(f('ext.cnf'), 'subjectAltName=IP:127.0.0.1\n');
+    run(['x509', '-req', '-in', f('server.csr'), '-CA', f('ca.crt'), '-CAkey', f('ca.key'), '-CAcreateserial', '-days', '2', '-extfile', f('ext.cnf'), '-out', f('server.crt')]);
+    this.caPem = readFileSync(f('ca.crt'), 'utf8');
   }
 
   /** SIGKILL: every connection drops at once, as in a crash. */

@@ -209,6 +209,18 @@ describe('IRC plugin with a fake BridgeContext and a real ngircd', () => {
     await ircSays('AliceW', (t) => t === 'as AliceW now');
   });
 
+  test('Matrix membership: a display name change renames the puppet; leaving the room parts the channel', async () => {
+    const BEN = '@ben:hs.test';
+    fake.hs.profiles.set(BEN, { displayName: 'Ben' });
+    fake.hs.room(roomId).members.set(BEN, 'join');
+    await text(roomId, BEN, 'ben here');
+    await ircSays('Ben[m]', (t) => t === 'ben here');
+    await matrix(event(roomId, BEN, 'm.room.member', { membership: 'join', displayname: 'Benjamin' }, BEN));
+    await bob.waitFor((l) => l.command === 'NICK' && l.nick === 'Ben[m]' && l.params[0] === 'Benjamin[m]');
+    await matrix(event(roomId, BEN, 'm.room.member', { membership: 'leave' }, BEN));
+    await bob.waitFor((l) => l.command === 'PART' && l.nick === 'Benjamin[m]');
+  });
+
   test('an undeliverable message (banned) produces a visible notice in the room', async () => {
     bob.send('MODE #chat +b AliceW!*@*');
     await bob.waitFor((l) => l.command === 'MODE' && l.params[1] === '+b');

@@ -110,6 +110,25 @@ describe('IrcNetwork against ngircd', () => {
     await bob.waitFor((l) => l.command === 'PRIVMSG' && l.params[1] === 'I am back');
   });
 
+  test('an idle puppet is disconnected after the idle timeout and reconnects when its user speaks again', async () => {
+    const [settings] = normalizeNetworks({
+      networks: { idle: { host: server.host, port: server.port, bot: { nick: 'IdleBot' }, puppets: { idle_timeout_minutes: 0.005 }, limits: { connect_interval_ms: 0 } } },
+    });
+    const idleNet = new IrcNetwork(settings!, new RecordingSink(), logger);
+    await idleNet.start();
+    try {
+      await idleNet.sendAs('@sleepy:hs', 'Sleepy', null, '#room', 'yawn', 'privmsg');
+      await bob.waitFor((l) => l.nick === 'Sleepy[m]' && l.command === 'PRIVMSG' && l.params[1] === 'yawn');
+      const quit = await bob.waitFor((l) => l.nick === 'Sleepy[m]' && l.command === 'QUIT');
+      expect(quit.params[0]).toContain('Idle timeout');
+      expect(idleNet.puppets.get('@sleepy:hs')).toBeUndefined();
+      await idleNet.sendAs('@sleepy:hs', 'Sleepy', null, '#room', 'awake', 'privmsg');
+      await bob.waitFor((l) => l.nick === 'Sleepy[m]' && l.command === 'PRIVMSG' && l.params[1] === 'awake');
+    } finally {
+      await idleNet.stop();
+    }
+  });
+
   test('50 puppets at once: each Matrix user gets their own nick and connection', async () => {
     const users = Array.from({ length: 50 }, (_, i) => `@user${i}:hs`);
     await Promise.all(users.map((u, i) => network.sendAs(u, `User ${i}`, null, '#room', `hello from ${i}`, 'privmsg')));
