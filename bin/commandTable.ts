@@ -9,6 +9,7 @@ export interface CommandEntry {
 }
 
 export const commandTable: Record<string, CommandEntry> = {
+  start: { summary: 'run everything in one process: Redis, homeserver, appservice host, workers, bridges', load: () => import('./commands/start.js') },
   homeserver: { summary: 'run the embedded homeserver alone', load: () => import('./commands/homeserver.js') },
   register: { summary: 'write (or --check) an appservice registration file', load: () => import('./commands/register.js') },
 };
