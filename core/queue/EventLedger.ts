@@ -7,6 +7,13 @@ export type EventState = 'queued' | 'handled' | 'dead';
 const CODE: Record<EventState, string> = { queued: 'q', handled: 'd', dead: 'x' };
 const STATE: Record<string, EventState> = { q: 'queued', d: 'handled', x: 'dead' };
 
+const MARK_COMMAND = 'patchbayLedgerMark';
+// KEYS: event keys. ARGV: state code, ttl seconds.
+const MARK_LUA = `
+for i = 1, #KEYS do redis.call('SET', KEYS[i], ARGV[1], 'EX', ARGV[2]) end
+return #KEYS
+`;
+
 /**
  * One small Redis key per event id: ingest sets it to `queued` (so a homeserver that replays events
  * under a new txnId does not enqueue them twice) and the worker sets it to `handled` after the handler
@@ -14,11 +21,18 @@ const STATE: Record<string, EventState> = { q: 'queued', d: 'handled', x: 'dead'
  * expired key only costs a possible re-delivery, never a loss.
  */
 export class EventLedger {
+  private pending: string[] = [];
+  private scheduled: Promise<void> | null = null;
+
   constructor(
     private readonly redis: Redis,
     private readonly keys: PipelineKeys,
     readonly ttlSeconds: number,
-  ) {}
+  ) {
+    if (typeof (redis as unknown as Record<string, unknown>)[MARK_COMMAND] !== 'function') {
+      redis.defineCommand(MARK_COMMAND, { lua: MARK_LUA });
+    }
+  }
 
   /** The stored one-letter code of a state (for Lua scripts that write the ledger). */
   static code(state: EventState): string {
@@ -35,8 +49,25 @@ export class EventLedger {
     return raw.map(EventLedger.decode);
   }
 
-  mark(eventId: string, state: 'handled' | 'dead'): Promise<unknown> {
-    return this.redis.set(this.keys.event(eventId), CODE[state], 'EX', this.ttlSeconds);
+  /**
+   * Records an event as handled. Marks made in the same turn of the event loop (a run of quick handlers,
+   * or several partitions finishing together) go to Redis as one command on the next turn; the promise
+   * resolves when this mark is stored.
+   */
+  markHandled(eventId: string): Promise<void> {
+    this.pending.push(this.keys.event(eventId));
+    if (!this.scheduled) {
+      this.scheduled = new Promise<void>((resolve, reject) => {
+        setImmediate(() => {
+          const keys = this.pending;
+          this.pending = [];
+          this.scheduled = null;
+          const command = (this.redis as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>)[MARK_COMMAND]!;
+          command.call(this.redis, keys.length, ...keys, CODE.handled, this.ttlSeconds).then(() => resolve(), reject);
+        });
+      });
+    }
+    return this.scheduled;
   }
 
   markIn(chain: ChainableCommander, eventId: string, state: 'handled' | 'dead'): void {

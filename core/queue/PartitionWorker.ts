@@ -121,7 +121,7 @@ export class PartitionWorker {
         }
         metrics.deliverySeconds.observe(Math.max(0, Date.now() - slice.enqueuedAt) / 1000);
         const handled = await this.handle(event, partition, previousStarts);
-        if (handled) marks.push(ledger.mark(event.event_id, 'handled'));
+        if (handled) marks.push(ledger.markHandled(event.event_id));
       }
       for (const ephemeral of slice.ephemeral) {
         try {
@@ -143,7 +143,7 @@ export class PartitionWorker {
   /** Runs the handler with retries; true when it succeeded, false when the event was dead-lettered. */
   private async handle(event: MatrixEvent, partition: number, previousStarts: number): Promise<boolean> {
     const { dispatcher, metrics, logger, handlerAttempts } = this.options;
-    let lastError: Error = new Error('not run');
+    let lastError: Error | undefined;
     for (let attempt = 1; attempt <= handlerAttempts; attempt++) {
       const started = performance.now();
       try {
@@ -162,7 +162,7 @@ export class PartitionWorker {
         if (attempt < handlerAttempts) await sleep(this.retryDelay(attempt));
       }
     }
-    await this.deadLetter(event, lastError, previousStarts + handlerAttempts, partition);
+    await this.deadLetter(event, lastError ?? new Error('handler failed'), previousStarts + handlerAttempts, partition);
     return false;
   }
 
