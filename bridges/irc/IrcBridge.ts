@@ -91,6 +91,7 @@ export class IrcBridge implements BridgePlugin<IrcPluginConfig>, UserQueryHandle
     for (const { roomId, role } of this.state.channelRooms()) this.joinChannel(roomId, role);
     for (const p of this.state.puppetsToRestore()) this.restorePuppet(p.network, p.userId, p.channels);
     for (const message of pending) await this.send(message);
+    if (this.networks.size === 0) ctx.logger.warn('the IRC bridge is enabled but bridges.irc.networks is empty: nothing to bridge');
     ctx.logger.info({ networks: [...this.networks.keys()], resent: pending.length }, 'IRC bridge started');
   }
 

@@ -5,7 +5,8 @@ import type { ReconnectPolicy } from './IrcConnection.js';
 import type { TransportTlsOptions } from './IrcSocketTransport.js';
 
 export interface IrcPluginConfig {
-  networks: Record<string, NetworkConfigInput>;
+  /** Optional so an enabled bridge without networks starts (and says so) instead of failing. */
+  networks?: Record<string, NetworkConfigInput>;
 }
 
 export interface NetworkConfigInput {
@@ -85,7 +86,7 @@ const credentials: JsonSchema = {
 export const ircConfigSchema: JsonSchema = {
   $schema: 'https://json-schema.org/draft/2020-12/schema',
   type: 'object',
-  required: ['networks'],
+  additionalProperties: false,
   properties: {
     enabled: { type: 'boolean' },
     networks: {

@@ -77,7 +77,7 @@ afterAll(async () => {
 describe('IRC plugin with a fake BridgeContext and a real ngircd', () => {
   test('descriptor and config schema', () => {
     expect(bridge.descriptor).toMatchObject({ protocol: 'irc', ghostPrefix: 'irc_', aliasPrefix: 'irc_' });
-    expect(bridge.descriptor.configSchema).toMatchObject({ type: 'object', required: ['networks'] });
+    expect(bridge.descriptor.configSchema).toMatchObject({ type: 'object', additionalProperties: false });
   });
 
   test('an alias query creates the portal room; the bot joins the channel and IRC members become ghosts', async () => {
