@@ -11,13 +11,12 @@ import { mkdir } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { register } from 'prom-client';
-import { ConfigError, loadConfig, type LogLevel, type PatchbayConfig } from '../../config/index.js';
+import { loadConfig, type LogLevel, type PatchbayConfig } from '../../config/index.js';
 import { createEventPipeline, type EventPipeline } from '../../core/host/index.js';
 import { PluginHost } from '../../core/plugin/index.js';
 import { RedisBinaryMissingError, type ManagedRedis } from '../../core/redis/ManagedRedis.js';
 import { AppserviceRegistryError } from '../../homeserver/appservice/AppserviceRegistry.js';
 import { startHomeserver, type RunningHomeserver } from '../../homeserver/index.js';
-import { RegistrationError } from '../../registration/index.js';
 import { ExitCode, type Command, type CommandContext } from '../Command.js';
 import { DataDirInUseError, DataDirLock } from '../DataDirLock.js';
 import { eventPipelineOptions, loadPlugins, pluginHostOptions } from '../hostOptions.js';
@@ -28,6 +27,7 @@ import { PluginHostGate } from '../PluginHostGate.js';
 import { actingHomeserverUrl, hostServerName, reachableUrl } from '../processUrls.js';
 import { describeRedisUrl, redisConnectionFor, type RedisTarget } from '../redisConnection.js';
 import { serveUntilSignal } from '../serveUntilSignal.js';
+import { startupFailure } from '../startupFailure.js';
 import { startManagedRedis } from '../startManagedRedis.js';
 
 export const command: Command = {
@@ -59,12 +59,6 @@ async function run(ctx: CommandContext): Promise<number> {
   // The homeserver reads this list on each reload; SIGHUP refills it from the re-read config.
   const appserviceFiles: string[] = [];
   let registrationPath = config.host.registration;
-
-  const fail = async (message: string, code: number): Promise<number> => {
-    ctx.err(`patchbay start: ${message}`);
-    await stopAll(running, logger, true);
-    return code;
-  };
 
   try {
     // Everything that can be wrong with the config is found before anything starts.
@@ -136,14 +130,12 @@ async function run(ctx: CommandContext): Promise<number> {
         `bridges: ${bridges}. Stop with Ctrl-C or SIGTERM.`,
     );
   } catch (err) {
-    if (err instanceof AppserviceRegistryError) return fail(err.message, ExitCode.config);
-    if (err instanceof ConfigError || err instanceof RegistrationError) {
-      // Printed by the CLI, one problem per line (exit 78).
-      await stopAll(running, logger, true);
-      throw err;
+    await stopAll(running, logger, true);
+    if (err instanceof AppserviceRegistryError) {
+      ctx.err(`patchbay start: ${err.message}`);
+      return ExitCode.config;
     }
-    if (!(err instanceof RedisBinaryMissingError || err instanceof DataDirInUseError)) logger.error({ err }, 'start failed');
-    return fail(err instanceof Error ? err.message : String(err), ExitCode.failure);
+    return startupFailure(ctx, logger, err, err instanceof RedisBinaryMissingError || err instanceof DataDirInUseError);
   }
 
   const code = await serveUntilSignal(
