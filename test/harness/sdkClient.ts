@@ -1,5 +1,7 @@
 // Real matrix-js-sdk clients for black-box tests: started, synced to PREPARED, quiet.
 import * as sdk from 'matrix-js-sdk';
+// The SDK's sync loop and client log through this module-level logger, not the per-client one.
+import { logger as sdkModuleLogger } from 'matrix-js-sdk/lib/logger.js';
 import type { TestUser } from './testUsers.js';
 
 /** A logger that drops everything: the SDK logs each sync at debug/info, which drowns test output. */
@@ -12,8 +14,28 @@ const silent: sdk.MatrixClient['logger'] = {
   getChild: () => silent,
 };
 
-// Some SDK modules log through its global loglevel logger, not the per-client one.
-(sdk as unknown as { logger?: { setLevel?: (level: string) => void } }).logger?.setLevel?.('silent');
+// It is a loglevel logger (its type hides setLevel), and the children it hands out (the RTC session
+// manager's, for one) start at debug level whatever the parent says, so children are silenced too.
+if (process.env.PATCHBAY_TEST_LOG_LEVEL !== 'debug') {
+  (sdkModuleLogger as unknown as { setLevel(level: 'silent'): void }).setLevel('silent');
+  (sdkModuleLogger as { getChild: (namespace: string) => sdk.MatrixClient['logger'] }).getChild = () => silent;
+}
+
+// matrix-js-sdk 37's timeoutSignal() ponyfill arms a plain setTimeout for every request and never clears
+// it (up to 110 s for each /sync), so a finished suite cannot exit. Those timers only abort requests
+// that are long done: let them not hold the process open. Matched by the ponyfill's exact callback.
+const sdkAbortTimer = /^\(\)\s*=>\s*\{\s*controller\.abort\(\);?\s*\}$/;
+if (!(globalThis.setTimeout as { patchbayUnrefsSdkTimers?: boolean }).patchbayUnrefsSdkTimers) {
+  const original = globalThis.setTimeout;
+  const wrapped = ((handler: unknown, ms?: number, ...args: unknown[]) => {
+    const timer = (original as (h: unknown, ms?: number, ...rest: unknown[]) => NodeJS.Timeout)(handler, ms, ...args);
+    if (typeof handler === 'function' && (ms ?? 0) > 10_000 && sdkAbortTimer.test(handler.toString())) timer.unref();
+    return timer;
+  }) as typeof globalThis.setTimeout;
+  Object.defineProperties(wrapped, Object.getOwnPropertyDescriptors(original));
+  (wrapped as { patchbayUnrefsSdkTimers?: boolean }).patchbayUnrefsSdkTimers = true;
+  globalThis.setTimeout = wrapped;
+}
 
 export interface SdkClientOptions {
   initialSyncLimit?: number;
