@@ -46,6 +46,7 @@ describe('appservice API (homeserver side)', () => {
     await downAs.stop();
     hs = await startTestHomeserver({ appserviceConfigFiles: files });
     as.homeserverUrl = hs.url;
+    downAs.homeserverUrl = hs.url;
     alice = await registerUser(hs.url, 'alice');
     // A room the appservice is interested in: its sender bot is invited and joins.
     const created = await alice.http.post<{ room_id: string }>('/createRoom', { name: 'Bridged room', invite: [as.senderUserId] });
