@@ -399,6 +399,12 @@ export class IrcBridge implements BridgePlugin<IrcPluginConfig>, UserQueryHandle
 
   private async onGhostInvite(event: MatrixEvent, remote: string): Promise<void> {
     const inviter = event.sender;
+    const existing = this.state.roleOf(event.room_id);
+    if (existing !== undefined && !(existing.kind === 'admin' && remote === CONTROL_REMOTE_ID)) {
+      // An invite into a room that is already a portal or DM does not change what the room is.
+      if (existing.kind === 'channel') await (await this.ctx.ghosts.intent(remote)).join(event.room_id).catch(() => undefined);
+      return;
+    }
     if (remote === CONTROL_REMOTE_ID) {
       const control = await this.ctx.ghosts.intent(CONTROL_REMOTE_ID, { displayName: 'IRC bridge' });
       await control.join(event.room_id);

@@ -28,6 +28,7 @@ const bootId = Date.now().toString(36);
 export class IrcToMatrix implements IrcNetworkSink {
   /** Ghosts whose display name was set in this process (the nick is sent once, not with every message). */
   private readonly profiled = new Set<string>();
+  private readonly memberSyncs = new Map<string, Promise<void>>();
 
   constructor(private readonly deps: IrcToMatrixDeps) {}
 
@@ -47,22 +48,24 @@ export class IrcToMatrix implements IrcNetworkSink {
     return { displayName: who.nick };
   }
 
-  /** Pills for Matrix users whose puppet nicks appear in the text as whole words. */
+  /** Pills for Matrix users whose puppet nicks appear in the text as whole words (one map lookup per word). */
   private mentions(network: IrcNetwork, body: string, html: string | null): { html: string | null; userIds: string[] } {
-    const userIds: string[] = [];
+    const found = new Map<string, string>();
+    for (const word of body.split(new RegExp(`[^${NICK_CHARS}]+`))) {
+      if (word === '') continue;
+      const owner = network.puppets.ownerOf(word);
+      if (owner !== undefined) found.set(word, owner);
+    }
+    if (found.size === 0) return { html, userIds: [] };
     let out = html ?? escapeHtml(body);
-    for (const puppet of network.puppets.all()) {
-      const nick = puppet.connection.nick;
-      if (nick === '') continue;
-      const re = new RegExp(`(?<![${NICK_CHARS}])${nick.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?![${NICK_CHARS}])`, 'i');
-      if (!re.test(body)) continue;
-      userIds.push(puppet.userId);
-      // Only outside tags: the text parts of the HTML.
+    for (const [nick, userId] of found) {
+      const re = new RegExp(`(?<![${NICK_CHARS}])${nick.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?![${NICK_CHARS}])`, 'g');
+      // Only in the text parts of the HTML, never inside a tag.
       out = out.replace(/(^|>)([^<]*)/g, (_m, open: string, text: string) =>
-        open + text.replace(new RegExp(re.source, 'gi'), (found) => `<a href="https://matrix.to/#/${encodeURIComponent(puppet.userId)}">${found}</a>`),
+        open + text.replace(re, (match) => `<a href="https://matrix.to/#/${encodeURIComponent(userId)}">${match}</a>`),
       );
     }
-    return userIds.length === 0 ? { html, userIds } : { html: out, userIds };
+    return { html: out, userIds: [...new Set(found.values())] };
   }
 
   async message(e: Parameters<IrcNetworkSink['message']>[0]): Promise<void> {
@@ -137,19 +140,34 @@ export class IrcToMatrix implements IrcNetworkSink {
     await ghost.leave(roomId, e.kickedBy !== null ? `Kicked by ${e.kickedBy.nick}: ${e.reason}` : e.reason).catch(() => undefined);
   }
 
+  /**
+   * End of NAMES. Joining thousands of ghosts must not hold up the channel's messages (their senders are
+   * joined on first post anyway), so the sync runs beside the message flow, one room at a time.
+   */
   async members(e: Parameters<IrcNetworkSink['members']>[0]): Promise<void> {
     const roomId = this.roomFor(e.network, e.channel);
     if (roomId === undefined) return;
-    const wanted = new Set(e.members.map((m) => this.ctx.ghosts.userIdFor(m.ghost)));
-    for (const who of e.members) {
-      const ghost = await this.ctx.ghosts.intent(who.ghost, { displayName: who.nick });
+    const previous = this.memberSyncs.get(roomId) ?? Promise.resolve();
+    const next = previous
+      .then(() => this.syncMembers(e.network, roomId, e.members))
+      .catch((err: unknown) => this.ctx.logger.warn({ err, room_id: roomId }, 'IRC member sync failed'));
+    this.memberSyncs.set(roomId, next);
+    void next.then(() => {
+      if (this.memberSyncs.get(roomId) === next) this.memberSyncs.delete(roomId);
+    });
+  }
+
+  private async syncMembers(network: string, roomId: string, members: IrcPerson[]): Promise<void> {
+    const wanted = new Set(members.map((m) => this.ctx.ghosts.userIdFor(m.ghost)));
+    for (const who of members) {
+      const ghost = await this.ctx.ghosts.intent(who.ghost, this.profileOnce(who));
       await ghost.ensureJoined(roomId);
     }
     // Ghosts of people who left while the bridge was not looking (restart, netsplit) leave now.
     const joined = await this.ctx.bot.joinedMembers(roomId).catch(() => ({}) as Record<string, unknown>);
     for (const userId of Object.keys(joined)) {
       const remote = this.ctx.ghosts.remoteIdOf(userId);
-      if (remote === null || !remote.startsWith(`${e.network}_`) || wanted.has(userId)) continue;
+      if (remote === null || !remote.startsWith(`${network}_`) || wanted.has(userId)) continue;
       const ghost = await this.ctx.ghosts.intent(remote);
       await ghost.leave(roomId, 'Not in the IRC channel any more').catch(() => undefined);
     }
