@@ -12,6 +12,7 @@ export const commandTable: Record<string, CommandEntry> = {
   start: { summary: 'run everything in one process: Redis, homeserver, appservice host, workers, bridges', load: () => import('./commands/start.js') },
   host: { summary: 'run the appservice host alone (ingest; events go to patchbay worker processes)', load: () => import('./commands/host.js') },
   worker: { summary: 'run event workers and the bridges (several may share a Redis)', load: () => import('./commands/worker.js') },
+  doctor: { summary: 'check the config, Redis, registration, homeserver and host work together', load: () => import('./commands/doctor.js') },
   homeserver: { summary: 'run the embedded homeserver alone', load: () => import('./commands/homeserver.js') },
   register: { summary: 'write (or --check) an appservice registration file', load: () => import('./commands/register.js') },
 };
