@@ -82,7 +82,11 @@ export class IrcBridge implements BridgePlugin<IrcPluginConfig>, UserQueryHandle
       counted: (network, direction) => this.messagesTotal?.inc({ network, direction }),
     });
     for (const settings of normalizeNetworks(ctx.config)) {
-      this.networks.set(settings.id, new IrcNetwork(settings, sink, ctx.logger.child({ irc_network: settings.id })));
+      const forget = (userId: string): void => {
+        // Not on shutdown: those puppets are reconnected after the restart.
+        if (!this.stopping) void this.state.setPuppetChannels(settings.id, userId, null).catch(() => undefined);
+      };
+      this.networks.set(settings.id, new IrcNetwork(settings, sink, ctx.logger.child({ irc_network: settings.id }), forget));
     }
     for (const network of this.networks.values()) {
       for (const mapping of network.settings.mappings) await this.applyMapping(network, mapping);

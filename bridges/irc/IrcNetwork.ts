@@ -54,6 +54,8 @@ export class IrcNetwork {
     readonly settings: NetworkSettings,
     private readonly sink: IrcNetworkSink,
     private readonly logger: Logger,
+    /** A puppet was disconnected and dropped from the pool (idle timeout, eviction, `!quit`). */
+    private readonly onPuppetRemoved: (userId: string, reason: string) => void = () => undefined,
   ) {
     this.pacer = new ConnectPacer({ concurrency: settings.connectConcurrency, intervalMs: settings.connectIntervalMs });
     this.roster = new ChannelRoster('rfc1459');
@@ -100,6 +102,7 @@ export class IrcNetwork {
       { caseMapping: () => this.caseMapping, nickLen: () => this.nickLen },
       {
         onCreated: (puppet) => this.bindPuppet(puppet),
+        onRemoved: (userId, reason) => this.onPuppetRemoved(userId, reason),
         onFailed: (userId, reason) => this.run(`puppet:${userId}`, () => this.sink.puppetFailed({ network: this.id, userId, reason })),
       },
     );
