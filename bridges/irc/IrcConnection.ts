@@ -68,6 +68,7 @@ const JOIN_ERRORS: Record<string, string> = {
 };
 
 let connectionCounter = 0;
+const REPLY_TIMEOUT_MS = 20_000;
 
 export class IrcConnection {
   readonly client: IrcClient;
@@ -215,21 +216,43 @@ export class IrcConnection {
       return Promise.resolve(nick);
     }
     this.nickChangeWaiter?.reject(new Error('superseded by another nick change'));
-    return new Promise((resolve, reject) => {
+    const change = new Promise<string>((resolve, reject) => {
       this.nickChangeWaiter = { nick, resolve, reject };
       this.queue.sendRaw(`NICK ${nick}`);
     });
+    return this.withTimeout(change, `the server did not answer the nick change to ${nick}`, () => {
+      if (this.nickChangeWaiter?.nick === nick) this.nickChangeWaiter = null;
+    });
+  }
+
+  /** Replies that never come (a server ignoring a command) must not leave a caller waiting forever. */
+  private withTimeout<T>(promise: Promise<T>, message: string, onTimeout: () => void, ms = REPLY_TIMEOUT_MS): Promise<T> {
+    let timer: unknown;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = this.clock.setTimeout(() => {
+        onTimeout();
+        reject(new Error(message));
+      }, ms);
+    });
+    return Promise.race([promise, timeout]).finally(() => this.clock.clearTimeout(timer));
   }
 
   whois(nick: string): Promise<WhoisEvent> {
     if (!isSafeIrcToken(nick)) return Promise.reject(new Error('invalid nick'));
-    return new Promise((resolve) => {
-      const key = this.fold(nick);
+    const key = this.fold(nick);
+    let waiter!: (w: WhoisEvent) => void;
+    const answer = new Promise<WhoisEvent>((resolve) => {
+      waiter = resolve;
       const list = this.whoisWaiters.get(key) ?? [];
       list.push(resolve);
       this.whoisWaiters.set(key, list);
       this.queue.sendRaw(`WHOIS ${nick}`);
       void this.connect().catch(() => undefined);
+    });
+    return this.withTimeout(answer, `no WHOIS answer for ${nick}`, () => {
+      const list = (this.whoisWaiters.get(key) ?? []).filter((w) => w !== waiter);
+      if (list.length > 0) this.whoisWaiters.set(key, list);
+      else this.whoisWaiters.delete(key);
     });
   }
 
