@@ -1,4 +1,4 @@
-// `npm run bench -- homeserver [--scale F]`: the embedded homeserver on SQLite, measured from outside
+// `npm run bench -- homeserver [--scale F] [--memory]`: the embedded homeserver (SQLite unless --memory), measured from outside
 // over HTTP: send->sync latency with a long-polling client, send throughput (one sender, and several
 // at once), and how fast it delivers a backlog of events to an appservice.
 import { cpus, tmpdir } from 'node:os';
@@ -28,6 +28,7 @@ async function send(user: TestUser, roomId: string, body: string): Promise<void>
 
 export async function run(args: string[]): Promise<BenchResult> {
   const scale = option(args, '--scale', 1);
+  const memory = args.includes('--memory');
   const sizes = {
     latencySamples: Math.round(300 * scale),
     sequential: Math.round(1000 * scale),
@@ -39,15 +40,14 @@ export async function run(args: string[]): Promise<BenchResult> {
   const as = new TestAppservice({ id: 'bench-as', prefix: '_bench_' });
   await as.start();
   const hs = await startTestHomeserver({
-    storage: { kind: 'sqlite', path: join(dir, 'homeserver.sqlite') },
-    mediaDir: join(dir, 'media'),
+    ...(memory ? { storage: { kind: 'memory' as const } } : { storage: { kind: 'sqlite' as const, path: join(dir, 'homeserver.sqlite') }, mediaDir: join(dir, 'media') }),
     appserviceConfigFiles: [await writeAppserviceRegistration(as, dir)],
     // Short backoff so the backlog starts draining as soon as the appservice answers again.
     appserviceRetry: { initialMs: 20, maxMs: 100 },
   });
   as.homeserverUrl = hs.url;
   try {
-    progress(`homeserver on ${hs.url} (SQLite in ${dir})`);
+    progress(`homeserver on ${hs.url} (${memory ? 'memory storage' : `SQLite in ${dir}`})`);
     const alice = await registerUser(hs.url, 'alice');
     const bob = await registerUser(hs.url, 'bob');
     const senders = await Promise.all(Array.from({ length: sizes.concurrentSenders }, (_, i) => registerUser(hs.url, `sender${i}`)));
@@ -124,7 +124,7 @@ export async function run(args: string[]): Promise<BenchResult> {
     return {
       node: process.version,
       cpus: cpus().length,
-      storage: 'sqlite',
+      storage: memory ? 'memory' : 'sqlite',
       send_to_sync_latency_ms: {
         samples: samples.length,
         p50: round(percentile(samples, 50)),

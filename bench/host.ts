@@ -1,0 +1,387 @@
+// `npm run bench -- host`: the appservice host's event pipeline.
+//
+// - ingest: transactions of 100 events PUT over HTTP as a homeserver sends them (one at a time, like
+//   Synapse, and 4 at a time), each answered only after it is in Redis (AOF on, the production default);
+//   the same load against matrix-appservice (acknowledges before any handler runs, stores nothing) as the
+//   non-durable baseline;
+// - latency: from the homeserver sending a transaction to the handler starting on each of its events,
+//   with 1 and 2 worker processes, at a steady offered load;
+// - drain: how fast 1 and 2 worker processes empty a backlog (no-op handler).
+//
+// Options: --transactions N (per ingest run, default 300), --events N (per transaction, default 100),
+// --partitions N (default 16).
+import { fork, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { Agent, request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { Registry } from 'prom-client';
+import { pino } from 'pino';
+import type { EventDispatcher } from '../core/contracts.js';
+import { createEventPipeline, type EventPipeline } from '../core/host/index.js';
+import type { MatrixEvent } from '../core/plugin/api.js';
+import { ManagedRedis } from '../core/redis/ManagedRedis.js';
+import { percentile, progress, round, type BenchResult } from './BenchModule.js';
+
+const HS_TOKEN = 'bench-hs-token';
+const CHILD_ENV = 'PATCHBAY_BENCH_HOST_WORKER';
+const ROOMS = 200;
+
+interface Options {
+  transactions: number;
+  events: number;
+  partitions: number;
+}
+
+function parseOptions(args: string[]): Options {
+  const get = (name: string, fallback: number): number => {
+    const i = args.indexOf(`--${name}`);
+    const value = i >= 0 ? Number(args[i + 1]) : fallback;
+    if (!Number.isInteger(value) || value < 1) throw new Error(`--${name} must be a positive integer`);
+    return value;
+  };
+  return { transactions: get('transactions', 300), events: get('events', 100), partitions: get('partitions', 16) };
+}
+
+/** Pre-serialised transaction bodies with unique event ids, so the sender measures the host, not JSON.stringify. */
+function transactions(prefix: string, count: number, perTxn: number, stampSendTime = false): Array<{ txnId: string; body: () => string }> {
+  return Array.from({ length: count }, (_, t) => {
+    const events = Array.from({ length: perTxn }, (_, i) => ({
+      event_id: `$${prefix}-${t}-${i}:bench`,
+      room_id: `!room${(t * perTxn + i) % ROOMS}:bench`,
+      type: 'm.room.message',
+      sender: '@alice:bench',
+      origin_server_ts: 1_700_000_000_000,
+      content: { msgtype: 'm.text', body: `message ${t}-${i} with some ordinary length to it` },
+      unsigned: { age: 42 },
+    }));
+    const json = JSON.stringify({ events });
+    // The latency run stamps the send time into each event just before the PUT.
+    const body = stampSendTime ? () => json.replaceAll('"unsigned":{"age":42}', `"unsigned":{"age":42,"sent_at":${Date.now()}}`) : () => json;
+    return { txnId: `${prefix}-${t}`, body };
+  });
+}
+
+/** PUT over a keep-alive socket with node:http (lighter than fetch, so the client steals less CPU). */
+function put(agent: Agent, port: number, path: string, body: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        agent,
+        host: '127.0.0.1',
+        port,
+        path,
+        method: 'PUT',
+        headers: {
+          authorization: `Bearer ${HS_TOKEN}`,
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(body),
+        },
+      },
+      (res) => {
+        res.resume();
+        res.once('end', () => resolve(res.statusCode ?? 0));
+        res.once('error', reject);
+      },
+    );
+    req.once('error', reject);
+    req.end(body);
+  });
+}
+
+interface LoadResult {
+  events_per_s: number;
+  transactions_per_s: number;
+  request_ms_p50: number;
+  request_ms_p99: number;
+}
+
+/** Sends the transactions with `concurrency` in flight; every one must be answered 200. */
+async function load(port: number, txns: Array<{ txnId: string; body: () => string }>, perTxn: number, concurrency: number): Promise<LoadResult> {
+  const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
+  const durations: number[] = [];
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < txns.length) {
+        const txn = txns[next++]!;
+        const t0 = performance.now();
+        const status = await put(agent, port, `/_matrix/app/v1/transactions/${txn.txnId}`, txn.body());
+        durations.push(performance.now() - t0);
+        if (status !== 200) throw new Error(`transaction ${txn.txnId} answered ${status}`);
+      }
+    }),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  agent.destroy();
+  durations.sort((a, b) => a - b);
+  return {
+    events_per_s: Math.round((txns.length * perTxn) / seconds),
+    transactions_per_s: round(txns.length / seconds, 1),
+    request_ms_p50: round(percentile(durations, 50)),
+    request_ms_p99: round(percentile(durations, 99)),
+  };
+}
+
+async function ingestPipeline(redis: ManagedRedis, id: string, partitions: number): Promise<EventPipeline> {
+  const pipeline = createEventPipeline({
+    registration: { id, hs_token: HS_TOKEN },
+    redis: redis.connection,
+    partitions,
+    handlerAttempts: 5,
+    role: 'ingest',
+    logger: pino({ level: 'warn' }),
+    metrics: new Registry(),
+    http: { bind: '127.0.0.1', port: 0 },
+  });
+  await pipeline.start();
+  return pipeline;
+}
+
+async function measureDurableIngest(redis: ManagedRedis, o: Options): Promise<Record<string, LoadResult>> {
+  const pipeline = await ingestPipeline(redis, 'bench-ingest', o.partitions);
+  try {
+    const port = pipeline.port!;
+    await load(port, transactions('warm', 30, o.events), o.events, 1);
+    progress(`durable ingest: ${o.transactions} transactions of ${o.events} events, one at a time`);
+    const sequential = await load(port, transactions('seq', o.transactions, o.events), o.events, 1);
+    progress(`durable ingest: ${o.transactions} transactions, 4 in flight`);
+    const parallel = await load(port, transactions('par', o.transactions, o.events), o.events, 4);
+    return { concurrency_1: sequential, concurrency_4: parallel };
+  } finally {
+    await pipeline.stop();
+  }
+}
+
+async function measureBaseline(o: Options): Promise<Record<string, LoadResult>> {
+  const { AppService } = await import('matrix-appservice');
+  const appservice = new AppService({ homeserverToken: HS_TOKEN, httpMaxSizeBytes: 10 * 1024 * 1024 });
+  appservice.on('event', () => undefined);
+  await appservice.listen(0, '127.0.0.1', 511);
+  // matrix-appservice keeps its http.Server private; its express app is bound to that one server.
+  const server = (appservice as unknown as { server?: import('node:http').Server }).server;
+  const address = server?.address();
+  if (!address || typeof address === 'string') throw new Error('matrix-appservice did not report its port');
+  try {
+    await load(address.port, transactions('bwarm', 30, o.events), o.events, 1);
+    progress('matrix-appservice baseline');
+    const sequential = await load(address.port, transactions('bseq', o.transactions, o.events), o.events, 1);
+    const parallel = await load(address.port, transactions('bpar', o.transactions, o.events), o.events, 4);
+    return { concurrency_1: sequential, concurrency_4: parallel };
+  } finally {
+    await appservice.close();
+  }
+}
+
+// ---- worker processes -------------------------------------------------------------------------------
+
+interface ChildReport {
+  handled: number;
+  latenciesMs: number[];
+}
+
+interface WorkerChild {
+  process: ChildProcess;
+  report(): Promise<ChildReport>;
+}
+
+async function startWorkerChild(socket: string, id: string, partitions: number): Promise<WorkerChild> {
+  const child = fork(fileURLToPath(import.meta.url), [], {
+    env: { ...process.env, [CHILD_ENV]: JSON.stringify({ socket, id, partitions }) },
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+  });
+  await new Promise<void>((resolve, reject) => {
+    child.once('message', () => resolve());
+    child.once('exit', (code) => reject(new Error(`bench worker exited (${code})`)));
+  });
+  return {
+    process: child,
+    report: () =>
+      new Promise((resolve) => {
+        child.once('message', (m) => resolve(m as ChildReport));
+        child.send('report');
+      }),
+  };
+}
+
+async function handledBy(children: WorkerChild[]): Promise<ChildReport[]> {
+  return Promise.all(children.map((c) => c.report()));
+}
+
+async function stopChildren(children: WorkerChild[]): Promise<void> {
+  await Promise.all(
+    children.map(
+      (c) =>
+        new Promise<void>((resolve) => {
+          c.process.once('exit', () => resolve());
+          c.process.kill('SIGTERM');
+        }),
+    ),
+  );
+}
+
+/** Steady offered load (rate transactions/s) through ingest to `workers` processes; latency send -> handler. */
+async function measureLatency(redis: ManagedRedis, o: Options, workers: number, ratePerS: number, seconds: number): Promise<Record<string, number>> {
+  const id = `bench-latency-${workers}`;
+  const pipeline = await ingestPipeline(redis, id, o.partitions);
+  const children = await Promise.all(Array.from({ length: workers }, () => startWorkerChild(redis.socketPath, id, o.partitions)));
+  try {
+    const txns = transactions(`lat${workers}`, ratePerS * seconds, o.events, true);
+    const agent = new Agent({ keepAlive: true, maxSockets: 4 });
+    const started = performance.now();
+    const inFlight: Array<Promise<number>> = [];
+    for (let t = 0; t < txns.length; t++) {
+      const due = started + (t * 1000) / ratePerS;
+      const wait = due - performance.now();
+      if (wait > 0) await sleep(wait);
+      inFlight.push(put(agent, pipeline.port!, `/_matrix/app/v1/transactions/${txns[t]!.txnId}`, txns[t]!.body()));
+    }
+    const statuses = await Promise.all(inFlight);
+    if (statuses.some((s) => s !== 200)) throw new Error('a latency-run transaction was refused');
+    const total = txns.length * o.events;
+    for (;;) {
+      const reports = await handledBy(children);
+      if (reports.reduce((a, r) => a + r.handled, 0) >= total) {
+        const latencies = reports.flatMap((r) => r.latenciesMs).sort((a, b) => a - b);
+        agent.destroy();
+        return {
+          offered_events_per_s: ratePerS * o.events,
+          events: total,
+          latency_ms_p50: round(percentile(latencies, 50)),
+          latency_ms_p99: round(percentile(latencies, 99)),
+          latency_ms_max: round(latencies[latencies.length - 1] ?? Number.NaN),
+        };
+      }
+      await sleep(50);
+    }
+  } finally {
+    await stopChildren(children);
+    await pipeline.stop();
+  }
+}
+
+/** A backlog queued with no worker running, then drained by `workers` processes. */
+async function measureDrain(redis: ManagedRedis, o: Options, workers: number, backlogTxns: number): Promise<Record<string, number>> {
+  const id = `bench-drain-${workers}`;
+  const pipeline = await ingestPipeline(redis, id, o.partitions);
+  try {
+    await load(pipeline.port!, transactions(`drain${workers}`, backlogTxns, o.events), o.events, 4);
+    const children = await Promise.all(Array.from({ length: workers }, () => startWorkerChild(redis.socketPath, id, o.partitions)));
+    const total = backlogTxns * o.events;
+    // Workers start consuming as soon as they are up: time from the first one being ready.
+    const started = performance.now();
+    try {
+      for (;;) {
+        const handled = (await handledBy(children)).reduce((a, r) => a + r.handled, 0);
+        if (handled >= total) break;
+        await sleep(20);
+      }
+      const seconds = (performance.now() - started) / 1000;
+      return { events: total, events_per_s: Math.round(total / seconds) };
+    } finally {
+      await stopChildren(children);
+    }
+  } finally {
+    await pipeline.stop();
+  }
+}
+
+/** The bench's worker process: the pipeline's `work` role with a no-op handler that notes latencies. */
+async function workerChildMain(): Promise<void> {
+  const { socket, id, partitions } = JSON.parse(process.env[CHILD_ENV]!) as { socket: string; id: string; partitions: number };
+  let handled = 0;
+  const latenciesMs: number[] = [];
+  const dispatcher: EventDispatcher = {
+    async dispatch(event: MatrixEvent): Promise<void> {
+      handled++;
+      const sentAt = event.unsigned?.['sent_at'];
+      if (typeof sentAt === 'number') latenciesMs.push(Date.now() - sentAt);
+    },
+    async dispatchEphemeral(): Promise<void> {},
+    async deadLettered(): Promise<void> {},
+  };
+  const pipeline = createEventPipeline({
+    registration: { id, hs_token: HS_TOKEN },
+    redis: { path: socket },
+    partitions,
+    handlerAttempts: 5,
+    role: 'work',
+    dispatcher,
+    logger: pino({ level: 'warn' }),
+    metrics: new Registry(),
+    http: null,
+  });
+  await pipeline.start();
+  process.on('message', () => process.send?.({ handled, latenciesMs } satisfies ChildReport));
+  process.once('SIGTERM', () => {
+    void pipeline.stop().finally(() => process.exit(0));
+  });
+  process.send?.('ready');
+}
+
+export async function run(args: string[] = []): Promise<BenchResult> {
+  const o = parseOptions(args);
+  const dir = mkdtempSync(join(tmpdir(), 'patchbay-bench-host-'));
+  const redis = new ManagedRedis({ dir, appendOnly: true });
+  await redis.start();
+  try {
+    const durable = await measureDurableIngest(redis, o);
+    const baseline = await measureBaseline(o);
+    progress('latency with 1 and 2 worker processes');
+    const rate = 50;
+    const latency = {
+      workers_1: await measureLatency(redis, o, 1, rate, 4),
+      workers_2: await measureLatency(redis, o, 2, rate, 4),
+    };
+    progress('drain rate with 1 and 2 worker processes');
+    const drain = {
+      workers_1: await measureDrain(redis, o, 1, 200),
+      workers_2: await measureDrain(redis, o, 2, 200),
+    };
+    return {
+      setup: {
+        events_per_transaction: o.events,
+        transactions_per_run: o.transactions,
+        partitions: o.partitions,
+        rooms: ROOMS,
+        redis: 'managed redis-server on a unix socket, appendonly yes, appendfsync everysec',
+        node: process.version,
+      },
+      ingest: {
+        durable,
+        matrix_appservice_baseline: baseline,
+        ratio_vs_baseline: {
+          concurrency_1: round(durable['concurrency_1']!.events_per_s / baseline['concurrency_1']!.events_per_s),
+          concurrency_4: round(durable['concurrency_4']!.events_per_s / baseline['concurrency_4']!.events_per_s),
+        },
+      },
+      latency_send_to_handler: latency,
+      drain,
+    };
+  } finally {
+    await redis.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (process.env[CHILD_ENV]) {
+  workerChildMain().catch((err: unknown) => {
+    process.stderr.write(`bench worker failed: ${String(err)}\n`);
+    process.exit(1);
+  });
+} else if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  // Standalone: node dist/bench/host.js [options]
+  run(process.argv.slice(2)).then(
+    (result) => {
+      process.stdout.write(JSON.stringify({ bench: 'host', ...result }, null, 2) + '\n');
+      process.exit(0);
+    },
+    (err: unknown) => {
+      process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      process.exit(1);
+    },
+  );
+}
