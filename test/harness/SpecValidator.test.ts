@@ -46,13 +46,16 @@ describeSpec('SpecValidator', () => {
 
 describe('SpecValidator.load', () => {
   it('returns null (and says so) when the spec folder is absent', () => {
-    const warn = console.warn;
+    const write = process.stderr.write;
     const messages: string[] = [];
-    console.warn = (m: string) => void messages.push(m);
+    process.stderr.write = ((chunk: string | Uint8Array) => {
+      messages.push(String(chunk));
+      return true;
+    }) as typeof process.stderr.write;
     try {
       expect(SpecValidator.load('/nonexistent/matrix-spec')).toBeNull();
     } finally {
-      console.warn = warn;
+      process.stderr.write = write;
     }
     expect(messages[0]).toContain('PATCHBAY_MATRIX_SPEC');
   });

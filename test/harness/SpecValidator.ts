@@ -81,9 +81,10 @@ export class SpecValidator {
   /** The validator, or null (after saying why on the console) when the spec data is not on this machine. */
   static load(dir: string = specDirectory()): SpecValidator | null {
     if (!existsSync(join(dir, 'api')) || !existsSync(join(dir, 'event-schemas'))) {
-      console.warn(
+      // Straight to stderr: jest drops console output of a suite whose tests are all skipped.
+      process.stderr.write(
         `Matrix spec data not found at ${dir}: spec-validation tests are skipped. ` +
-          'Set PATCHBAY_MATRIX_SPEC to a checkout of matrix-spec/data to run them.',
+          'Set PATCHBAY_MATRIX_SPEC to a checkout of matrix-spec/data to run them.\n',
       );
       return null;
     }
