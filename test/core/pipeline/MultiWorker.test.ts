@@ -112,7 +112,7 @@ describe('the pipeline with two worker processes', () => {
   }
 
   async function expectEachRoomInOrderOnce(s: Scenario, pipeline: EventPipeline): Promise<void> {
-    await waitFor(async () => Number(await client.get('test:handled')) >= EVENTS, 60_000, 'all events handled');
+    await waitFor(async () => Number(await client.get('test:handled')) >= EVENTS, 45_000, 'all events handled');
     await waitFor(async () => {
       const h = await pipeline.health();
       return h.queues !== null && h.queues.waiting + h.queues.active === 0;
@@ -155,24 +155,27 @@ describe('the pipeline with two worker processes', () => {
   it('loses and repeats nothing when a worker is killed with SIGKILL mid-stream', async () => {
     await client.flushall();
     const s = scenario('crash');
-    const victim = await startWorker(s.appserviceId);
-    const survivor = await startWorker(s.appserviceId);
     const ingest = await startIngest(s.appserviceId);
+    const victim = await startWorker(s.appserviceId);
+    let survivor: ChildProcess | null = null;
     try {
       const sender = new RetryingSender(() => ingest.url!);
       const sending = (async () => {
         for (const t of s.transactions) await sender.send(t.txnId, { events: t.events });
       })();
-      // Kill it while it is working: some of its events are handled, later ones are still queued.
-      await waitFor(async () => (await handledBy(victim.pid)) >= 100, 60_000, 'the victim handling events');
+      // The victim alone takes the first events; then a second worker joins and the victim is killed
+      // while the stream goes on: its running job is taken over by the survivor.
+      await waitFor(async () => (await handledBy(victim.pid)) >= 100, 30_000, 'the victim handling events');
+      survivor = await startWorker(s.appserviceId);
       victim.kill('SIGKILL');
       await sending;
       await expectEachRoomInOrderOnce(s, ingest);
+      expect(await handledBy(survivor.pid)).toBeGreaterThan(0);
     } finally {
       await ingest.stop();
-      survivor.kill('SIGTERM');
+      survivor?.kill('SIGTERM');
     }
-  });
+  }, 120_000);
 
   it('dead-letters an event whose handler kills the worker, after handler_attempts re-runs', async () => {
     await client.flushall();
