@@ -103,6 +103,37 @@ describe('homeserver under bad input', () => {
     });
   });
 
+  describe('credentials and parameters', () => {
+    it('answers a wrong password with 403 M_FORBIDDEN and a taken username with M_USER_IN_USE', async () => {
+      const login = await hs.http.post('/login', { type: 'm.login.password', identifier: { type: 'm.id.user', user: 'alice' }, password: 'wrong' });
+      expect(login.status).toBe(403);
+      expect(login.body).toMatchObject({ errcode: 'M_FORBIDDEN' });
+      const taken = await hs.http.post('/register', { username: 'alice', password: 'pw', auth: { type: 'm.login.dummy' } });
+      expect(taken.status).toBe(400);
+      expect(taken.body).toMatchObject({ errcode: 'M_USER_IN_USE' });
+      await stillServing();
+    });
+
+    it('answers a missing or invalid query parameter with 400', async () => {
+      const noDir = await alice.http.get(`/rooms/${enc(roomId)}/messages`);
+      expect(noDir.status).toBe(400);
+      const badLimit = await alice.http.get(`/rooms/${enc(roomId)}/messages`, { query: { dir: 'b', limit: 'many' } });
+      expect(badLimit.status).toBe(400);
+      const badSince = await alice.http.get('/sync', { query: { since: 'not-a-token', timeout: 0 } });
+      expect(badSince.status).toBe(400);
+      await stillServing();
+    });
+
+    it('treats a retried send (same txnId) as the same event, stored once', async () => {
+      const first = await alice.http.put<{ event_id: string }>(`/rooms/${enc(roomId)}/send/m.room.message/retried`, { msgtype: 'm.text', body: 'sent twice' });
+      const again = await alice.http.put<{ event_id: string }>(`/rooms/${enc(roomId)}/send/m.room.message/retried`, { msgtype: 'm.text', body: 'sent twice' });
+      expect(first.status).toBe(200);
+      expect(again.body.event_id).toBe(first.body.event_id);
+      const messages = await alice.http.get<{ chunk: Array<{ content: { body?: string } }> }>(`/rooms/${enc(roomId)}/messages`, { query: { dir: 'b', limit: 100 } });
+      expect(messages.body.chunk.filter((e) => e.content.body === 'sent twice')).toHaveLength(1);
+    });
+  });
+
   describe('sizes', () => {
     it('answers a body over max_body_bytes with 413 M_TOO_LARGE', async () => {
       const big = JSON.stringify({ msgtype: 'm.text', body: 'x'.repeat(300 * 1024) });
