@@ -122,6 +122,25 @@ describe('matrix-js-sdk against the embedded homeserver', () => {
     await waitFor(() => carol.getRoom(privateRoom)?.name === 'Private corner', 20_000, 'the room name at carol after joining');
   });
 
+  it('shows typing notifications to the other member', async () => {
+    await alice.sendTyping(roomId, true, 10_000);
+    await waitFor(() => bob.getRoom(roomId)?.getMember('@alice:localhost')?.typing === true, 20_000, 'alice typing at bob');
+    await alice.sendTyping(roomId, false, 0);
+    await waitFor(() => bob.getRoom(roomId)?.getMember('@alice:localhost')?.typing === false, 20_000, 'alice stopped typing at bob');
+  });
+
+  it('lets a client that joined with a short initial sync scroll back through history', async () => {
+    for (let i = 0; i < 30; i += 1) await alice.sendTextMessage(roomId, `history ${i}`);
+    const late = await startSdkClient(hs.url, await loginUser(hs.url, 'bob'), { initialSyncLimit: 5 });
+    clients.push(late);
+    const room = await waitFor(() => late.getRoom(roomId), 20_000, 'the room in the new client');
+    const history = (): string[] =>
+      room.getLiveTimeline().getEvents().filter((e) => e.getType() === 'm.room.message' && String(e.getContent().body).startsWith('history ')).map((e) => String(e.getContent().body));
+    expect(history().length).toBeLessThan(30);
+    for (let page = 0; page < 20 && history().length < 30; page += 1) await late.scrollback(room, 10);
+    expect(history()).toEqual(Array.from({ length: 30 }, (_, i) => `history ${i}`));
+  });
+
   it('lets bob leave; both sides see it', async () => {
     await bob.leave(roomId);
     await waitFor(() => alice.getRoom(roomId)?.getMember('@bob:localhost')?.membership === sdk.KnownMembership.Leave, 20_000, 'bob\'s leave at alice');
