@@ -84,6 +84,15 @@ describe('appservice API (homeserver side)', () => {
     expect(as.authFailures).toEqual([]);
   });
 
+  it('sends nothing from rooms it has no interest in', async () => {
+    const other = (await alice.http.ok<{ room_id: string }>('POST', '/createRoom', { body: { name: 'Not bridged' } })).room_id;
+    await send(alice, other, 'not for the appservice');
+    // Delivery follows the stream order, so once this later marker arrives the earlier event would have too.
+    const marker = await send(alice, roomId, 'interest marker');
+    await waitFor(() => as.events.some((e) => e.event_id === marker), 20_000, 'the marker');
+    expect(as.events.filter((e) => e.room_id === other)).toEqual([]);
+  });
+
   it('retries a failed transaction with the same txnId and the same events', async () => {
     as.failNextTransactions(2);
     const eventId = await send(alice, roomId, 'retry me');
