@@ -4,6 +4,7 @@ import type { BenchModule } from './BenchModule.js';
 // One line per benchmark: its name and the module that implements it.
 const BENCHMARKS: Record<string, () => Promise<BenchModule>> = {
   homeserver: () => import('./homeserver.js'),
+  irc: () => import('./irc.js'),
 };
 
 async function main(): Promise<void> {
