@@ -160,15 +160,17 @@ describe('the pipeline with two worker processes', () => {
     let survivor: ChildProcess | null = null;
     try {
       const sender = new RetryingSender(() => ingest.url!);
-      const sending = (async () => {
-        for (const t of s.transactions) await sender.send(t.txnId, { events: t.events });
+      const half = s.transactions.length / 2;
+      const firstHalf = (async () => {
+        for (const t of s.transactions.slice(0, half)) await sender.send(t.txnId, { events: t.events });
       })();
-      // The victim alone takes the first events; then a second worker joins and the victim is killed
-      // while the stream goes on: its running job is taken over by the survivor.
+      // The victim alone takes the first events; a second worker joins, the victim is killed while it
+      // still works through the first half, and the second half arrives after its death.
       await waitFor(async () => (await handledBy(victim.pid)) >= 100, 30_000, 'the victim handling events');
       survivor = await startWorker(s.appserviceId);
       victim.kill('SIGKILL');
-      await sending;
+      await firstHalf;
+      for (const t of s.transactions.slice(half)) await sender.send(t.txnId, { events: t.events });
       await expectEachRoomInOrderOnce(s, ingest);
       expect(await handledBy(survivor.pid)).toBeGreaterThan(0);
     } finally {

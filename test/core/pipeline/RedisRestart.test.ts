@@ -69,10 +69,15 @@ describe('the pipeline across a Redis crash', () => {
     await waitFor(() => sender.saw(503) > 0, 30_000, 'a 503 while Redis is down');
     expect(acknowledged).toBeLessThan(TRANSACTIONS);
     await redis.start();
-    await sending;
+    let sent = false;
+    void sending.then(() => (sent = true));
+    await waitFor(() => sent, 45_000, `the sender finishing (acknowledged ${acknowledged}, statuses ${JSON.stringify([...sender.statuses])})`);
 
     const all = [...expected.values()].flat();
-    await waitFor(() => all.every((id) => dispatcher.count(id) > 0), 60_000, 'every event handled');
+    const missing = (): string[] => all.filter((id) => dispatcher.count(id) === 0);
+    await waitFor(() => missing().length === 0, 45_000, 'every event handled').catch((err: Error) => {
+      throw new Error(`${err.message}; ${missing().length} missing, e.g. ${missing().slice(0, 5).join(' ')}`);
+    });
     for (const [room, ids] of expected) {
       // At-least-once: a handler that ran just before the crash may run again, but the first time each
       // event was seen follows the room's order.
@@ -82,5 +87,5 @@ describe('the pipeline across a Redis crash', () => {
     const health = await pipeline.health();
     expect(health.status).toBe('ok');
     expect(health.queues?.dead_letters).toBe(0);
-  });
+  }, 120_000);
 });
