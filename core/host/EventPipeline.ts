@@ -8,6 +8,7 @@ import { TransactionIngest } from '../ingest/TransactionIngest.js';
 import { PipelineMetrics } from '../metrics/PipelineMetrics.js';
 import { DeadLetters } from '../queue/DeadLetters.js';
 import { EventLedger } from '../queue/EventLedger.js';
+import { PartitionAssignment } from '../queue/PartitionAssignment.js';
 import { PartitionQueues } from '../queue/PartitionQueues.js';
 import { PartitionWorker } from '../queue/PartitionWorker.js';
 import { PipelineKeys } from '../queue/PipelineKeys.js';
@@ -38,8 +39,13 @@ export interface EventPipelineTuning {
   stalledIntervalMs?: number;
   /** Longest a transaction may take to store before the homeserver gets 503. Default 10 s. */
   ingestTimeoutMs?: number;
-  /** Partitions this worker process consumes. Default all. */
+  /**
+   * Partitions this worker process consumes. Default: balanced over the live worker processes
+   * (PartitionAssignment); give a list to pin them instead.
+   */
   workerPartitions?: number[];
+  /** Heartbeat of worker processes for the balanced assignment; one silent for 3 beats is dropped. Default 2 s. */
+  heartbeatMs?: number;
   /** First segment of every Redis key. Default `patchbay`. */
   keyNamespace?: string;
 }
@@ -90,6 +96,7 @@ export class EventPipeline {
   private readonly deadLetterSet: DeadLetters;
   private readonly ingest: TransactionIngest | null;
   private readonly worker: PartitionWorker | null;
+  private readonly assignment: PartitionAssignment | null;
   private readonly server: HostHttpServer | null;
   private readonly healthCheck: PipelineHealth;
   private started = false;
@@ -125,13 +132,11 @@ export class EventPipeline {
           ...(tuning.ingestTimeoutMs !== undefined ? { timeoutMs: tuning.ingestTimeoutMs } : {}),
         })
       : null;
-    const workerPartitions = tuning.workerPartitions ?? Array.from({ length: options.partitions }, (_, p) => p);
     this.worker =
       works && this.workerRedis && options.dispatcher
         ? new PartitionWorker({
             connection: this.workerRedis,
             keys: this.keys,
-            partitions: workerPartitions,
             dispatcher: options.dispatcher,
             ledger: this.ledger,
             deadLetters: this.deadLetterSet,
@@ -143,7 +148,19 @@ export class EventPipeline {
             ...(tuning.stalledIntervalMs !== undefined ? { stalledIntervalMs: tuning.stalledIntervalMs } : {}),
           })
         : null;
-    this.healthCheck = new PipelineHealth(this.failFast, this.queues, this.deadLetterSet, role, works ? workerPartitions.length : 0);
+    const worker = this.worker;
+    this.assignment =
+      worker && this.workerRedis && !tuning.workerPartitions
+        ? new PartitionAssignment({
+            redis: this.workerRedis,
+            keys: this.keys,
+            partitions: options.partitions,
+            heartbeatMs: tuning.heartbeatMs ?? 2_000,
+            onChange: (partitions) => worker.assign(partitions),
+            logger: logger.child({ component: 'assignment' }),
+          })
+        : null;
+    this.healthCheck = new PipelineHealth(this.failFast, this.queues, this.deadLetterSet, role, () => worker?.assigned.length ?? 0);
     const http = options.http;
     this.server = http
       ? new HostHttpServer({
@@ -175,7 +192,8 @@ export class EventPipeline {
     if (this.workerRedis) await whenReady(this.workerRedis);
     await this.queues.prepare();
     this.metrics.watchQueues(this.queues);
-    await this.worker?.start();
+    if (this.assignment) await this.assignment.start();
+    else if (this.worker) await this.worker.assign(this.options.tuning?.workerPartitions ?? []);
     await this.server?.listen();
     this.options.logger.info(
       { role: this.options.role, partitions: this.options.partitions, appservice: this.options.registration.id },
@@ -191,6 +209,7 @@ export class EventPipeline {
     if (!this.started) return;
     this.started = false;
     await this.server?.close();
+    await this.assignment?.stop();
     await this.worker?.close(options.force ?? false);
     this.metrics.watchQueues(null);
     await this.queues.close();

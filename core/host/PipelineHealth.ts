@@ -34,7 +34,7 @@ export class PipelineHealth {
     private readonly queues: PartitionQueues,
     private readonly deadLetters: DeadLetters,
     private readonly role: PipelineRole,
-    private readonly localPartitions: number,
+    private readonly localPartitions: () => number,
   ) {}
 
   async report(): Promise<HealthReport> {
@@ -75,7 +75,7 @@ export class PipelineHealth {
           per_partition: per,
         },
         workers: {
-          local_partitions: this.localPartitions,
+          local_partitions: this.localPartitions(),
           unserved_partitions: per.filter((p) => p.workers === 0).map((p) => p.partition),
         },
       };

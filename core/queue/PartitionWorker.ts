@@ -15,8 +15,6 @@ export interface PartitionWorkerOptions {
   /** Connection for BullMQ and the ledger; must have `maxRetriesPerRequest: null` (commands wait out a Redis restart). */
   connection: Redis;
   keys: PipelineKeys;
-  /** Partitions this process consumes; every worker process normally takes all of them. */
-  partitions: number[];
   dispatcher: EventDispatcher;
   ledger: EventLedger;
   deadLetters: DeadLetters;
@@ -44,53 +42,81 @@ const defaultRetryDelay = (attempt: number): number => Math.min(250 * 2 ** (atte
  * is recorded in the EventLedger, so a job that runs again after its worker died skips what is done.
  */
 export class PartitionWorker {
-  private readonly workers: Worker<PartitionSlice>[] = [];
+  private readonly workers = new Map<number, Worker<PartitionSlice>>();
+  /** Workers of partitions handed to another process, finishing their running job. */
+  private readonly retiring = new Set<Promise<void>>();
   /** Jobs whose lock this process lost (Redis away too long): stop handling them, another worker took over. */
   private readonly lostLocks = new Set<string>();
   private readonly retryDelay: (attempt: number) => number;
+  private readonly errors: RedisErrorLog;
 
   constructor(private readonly options: PartitionWorkerOptions) {
     if (!Number.isInteger(options.handlerAttempts) || options.handlerAttempts < 1) {
       throw new RangeError(`handler_attempts must be a positive integer (got ${options.handlerAttempts})`);
     }
     this.retryDelay = options.retryDelayMs ?? defaultRetryDelay;
+    this.errors = new RedisErrorLog(options.logger, 'partition workers');
   }
 
-  async start(): Promise<void> {
-    const { connection, keys, logger } = this.options;
-    const errors = new RedisErrorLog(logger, 'partition workers');
-    for (const partition of this.options.partitions) {
-      const worker = new Worker<PartitionSlice>(keys.queueName(partition), (job) => this.process(job, partition), {
-        connection,
-        prefix: keys.queuePrefix,
-        concurrency: 1,
-        lockDuration: this.options.lockDurationMs ?? 30_000,
-        stalledInterval: this.options.stalledIntervalMs ?? 30_000,
-        // A job whose worker died goes back to the head of its queue, however often: failing it would lose events.
-        maxStalledCount: 1_000_000_000,
-        runRetryDelay: 1_000,
-        autorun: false,
-      });
-      worker.on('error', (err) => errors.report(err, { partition }));
-      worker.on('lockRenewalFailed', (jobIds: string[]) => {
-        for (const id of jobIds) this.lostLocks.add(id);
-        logger.warn({ partition, jobs: jobIds }, 'partition worker: lost the lock of a running job; another worker takes it over');
-      });
-      worker.on('failed', (job, err) =>
-        // Never expected (the processor catches handler errors); a failed job is kept in Redis for inspection.
-        logger.error({ err, partition, job: job?.id }, 'partition worker: a job failed outside the handler; it is kept in the failed set'),
-      );
-      this.workers.push(worker);
+  /** Partitions this process consumes now. */
+  get assigned(): number[] {
+    return [...this.workers.keys()].sort((a, b) => a - b);
+  }
+
+  /**
+   * Consumes exactly these partitions from now on: starts workers for new ones; a partition given up
+   * finishes its running job first (meanwhile its queue's global concurrency keeps the next owner waiting).
+   */
+  async assign(partitions: number[]): Promise<void> {
+    const wanted = new Set(partitions);
+    for (const [partition, worker] of this.workers) {
+      if (wanted.has(partition)) continue;
+      this.workers.delete(partition);
+      const closing = worker.close().catch((err: unknown) => this.options.logger.warn({ err, partition }, 'closing a partition worker failed'));
+      this.retiring.add(closing);
+      void closing.finally(() => this.retiring.delete(closing));
     }
-    for (const worker of this.workers) {
-      worker.run().catch((err: unknown) => logger.error({ err }, 'partition worker stopped'));
+    const started: Worker<PartitionSlice>[] = [];
+    for (const partition of wanted) {
+      if (this.workers.has(partition)) continue;
+      const worker = this.createWorker(partition);
+      this.workers.set(partition, worker);
+      started.push(worker);
     }
-    await Promise.all(this.workers.map((w) => w.waitUntilReady()));
+    await Promise.all(started.map((w) => w.waitUntilReady()));
   }
 
   /** Waits for running jobs to finish, then stops. `force` abandons them (another worker re-runs them). */
   async close(force = false): Promise<void> {
-    await Promise.all(this.workers.map((w) => w.close(force)));
+    const workers = [...this.workers.values()];
+    this.workers.clear();
+    await Promise.all([...workers.map((w) => w.close(force)), ...this.retiring]);
+  }
+
+  private createWorker(partition: number): Worker<PartitionSlice> {
+    const { connection, keys, logger } = this.options;
+    const worker = new Worker<PartitionSlice>(keys.queueName(partition), (job) => this.process(job, partition), {
+      connection,
+      prefix: keys.queuePrefix,
+      concurrency: 1,
+      lockDuration: this.options.lockDurationMs ?? 30_000,
+      stalledInterval: this.options.stalledIntervalMs ?? 30_000,
+      // A job whose worker died goes back to the head of its queue, however often: failing it would lose events.
+      maxStalledCount: 1_000_000_000,
+      runRetryDelay: 1_000,
+      autorun: false,
+    });
+    worker.on('error', (err) => this.errors.report(err, { partition }));
+    worker.on('lockRenewalFailed', (jobIds: string[]) => {
+      for (const id of jobIds) this.lostLocks.add(id);
+      logger.warn({ partition, jobs: jobIds }, 'partition worker: lost the lock of a running job; another worker takes it over');
+    });
+    worker.on('failed', (job, err) =>
+      // Never expected (the processor catches handler errors); a failed job is kept in Redis for inspection.
+      logger.error({ err, partition, job: job?.id }, 'partition worker: a job failed outside the handler; it is kept in the failed set'),
+    );
+    worker.run().catch((err: unknown) => logger.error({ err, partition }, 'partition worker stopped'));
+    return worker;
   }
 
   private async process(job: Job<PartitionSlice>, partition: number): Promise<void> {

@@ -43,6 +43,11 @@ export class PipelineKeys {
     return `${this.base}:dead:time`;
   }
 
+  /** Sorted set of live worker processes (member id scored by last heartbeat), for PartitionAssignment. */
+  get workerMembers(): string {
+    return `${this.base}:workers`;
+  }
+
   /** The partition count the queues were created with (a change re-maps rooms). */
   get partitionCount(): string {
     return `${this.base}:partitions`;
