@@ -19,15 +19,16 @@ export const command: Command = {
   description: [
     'Runs event workers and the enabled bridges: events stored by `patchbay host` (in redis.url) are handed',
     'to the bridges in room order, and the bridges\' messages are posted to the homeserver. Start as many as',
-    'you like, with the same config (redis.url, host.partitions, host.registration, bridges): they share the',
-    'partitions through Redis. Reads host.registration (written by `patchbay host`). Runs until SIGINT or',
-    'SIGTERM, which let the events in hand finish.',
+    'you like, with the same config (redis.url, host.partitions, host.registration, bridges): they divide the',
+    'partitions among themselves through Redis, and take over those of a worker that stops or dies. Reads',
+    'host.registration (written by `patchbay host`). Runs until SIGINT or SIGTERM, which let the events in',
+    'hand finish.',
   ].join('\n'),
   options: {
     partitions: {
       type: 'string',
       valueName: 'LIST',
-      description: 'consume only these partitions, e.g. 0,1,2 or 0-7 (default: all of 0..host.partitions-1)',
+      description: 'consume exactly these partitions, e.g. 0,1,2 or 0-7 (default: the workers share all of them, rebalanced as workers come and go)',
     },
     'http-port': {
       type: 'string',
@@ -79,10 +80,13 @@ export const command: Command = {
       await pluginHost.stop().catch(() => undefined);
       return startupFailure(ctx, logger, err);
     }
-    const consumed = partitions ?? Array.from({ length: config.host.partitions }, (_, p) => p);
-    logger.info({ partitions: consumed, homeserver_url: homeserverUrl, http: pipeline.url }, 'patchbay worker ready');
+    const total = config.host.partitions;
+    const share = partitions
+      ? `Partitions ${describePartitions(partitions)} of ${total}`
+      : `Partitions shared with the other workers (${(await pipeline.health()).workers?.local_partitions ?? '?'} of ${total} here now)`;
+    logger.info({ partitions: partitions ?? 'balanced', homeserver_url: homeserverUrl, http: pipeline.url }, 'patchbay worker ready');
     ctx.out(
-      `patchbay worker: ready. Partitions ${describePartitions(consumed)} of ${config.host.partitions}, homeserver ${homeserverUrl}, ` +
+      `patchbay worker: ready. ${share}, homeserver ${homeserverUrl}, ` +
         `Redis ${describeRedisUrl(redisUrl)}, bridges: ${plugins.map((p) => p.name).join(', ') || 'none'}` +
         `${pipeline.url ? `, health and metrics ${pipeline.url}` : ''}.`,
     );

@@ -29,6 +29,7 @@ interface TimelineEvent {
 interface Health {
   status: string;
   queues: { dead_letters: number; per_partition: Array<{ workers: number; active: number }> } | null;
+  workers: { local_partitions: number; unserved_partitions: number[] } | null;
 }
 
 describe('homeserver + patchbay host + two patchbay workers sharing a Redis', () => {
@@ -53,12 +54,15 @@ describe('homeserver + patchbay host + two patchbay workers sharing a Redis', ()
     await p.waitForLine(/^patchbay host: ready\./);
     return p;
   };
+  /** Workers serve /health on a port of their own; the URL is in the ready line. */
+  const workerHealth = new Map<PatchbayProcess, string>();
   const startWorker = async (): Promise<PatchbayProcess> => {
-    const p = launch(['worker']);
-    await p.waitForLine(/^patchbay worker: ready\. Partitions 0-7 of 8/);
+    const p = launch(['worker', '--http-port', '0']);
+    const [, url = ''] = await p.waitForLine(/^patchbay worker: ready\. Partitions shared with the other workers .*, health and metrics (\S+)\.$/);
+    workerHealth.set(p, url);
     return p;
   };
-  const health = async (): Promise<Health> => (await (await fetch(`${hostUrl}/health`)).json()) as Health;
+  const health = async (url = hostUrl): Promise<Health> => (await (await fetch(`${url}/health`)).json()) as Health;
 
   beforeAll(async () => {
     await redisServer.start();
@@ -180,9 +184,16 @@ describe('homeserver + patchbay host + two patchbay workers sharing a Redis', ()
   }
 
   it('hands 2,000 messages to the bridge in room order, once, with two workers and a SIGKILL of the host', async () => {
-    const start = await health();
-    // Both workers consume every partition (one at a time each, through Redis).
-    expect(start.queues?.per_partition.map((p) => p.workers)).toEqual(Array(8).fill(2));
+    // The two workers divide the partitions between them, and every partition is served.
+    await waitFor(async () => {
+      const shares = await Promise.all(workers.map(async (w) => (await health(workerHealth.get(w))).workers?.local_partitions));
+      return shares.every((n) => n === 4) && (await health()).workers?.unserved_partitions.length === 0;
+    }, 20_000, 'four partitions at each worker, none unserved');
+    const doctor = await PatchbayProcess.run(['doctor', '-c', 'patchbay.yaml'], { cwd });
+    expect(doctor.stdout).toContain(`✓ redis: unix://${redisServer.socketPath} answers (Redis `);
+    expect(doctor.stdout).toContain(`✓ host: ${hostUrl}/health ok (role ingest, 8 partitions, all served)`);
+    expect(doctor.stdout.trim().split('\n').at(-1)).toBe('All checks passed.');
+    expect(doctor.code).toBe(0);
 
     const rooms = await roomsWithEcho(ROOMS);
     const before = await deadLetters();
@@ -198,7 +209,7 @@ describe('homeserver + patchbay host + two patchbay workers sharing a Redis', ()
   }, 300_000);
 
   it('loses and repeats nothing when a worker is killed with SIGKILL in the middle of an event', async () => {
-    // One worker alone, so the job in hand when it dies is its own. To be sure it has one, it is killed
+    // One worker alone (it takes every partition), so the job in hand when it dies is its own. To be sure it has one, it is killed
     // while retrying an event the example fails on purpose (`!fail`: seconds of retries); another worker
     // takes the job over once its lock expires (about 30 s), skips what was done and goes on in order.
     expect(await workers[1]!.stop()).toBe(0);
