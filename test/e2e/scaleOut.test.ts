@@ -209,9 +209,10 @@ describe('homeserver + patchbay host + two patchbay workers sharing a Redis', ()
   }, 300_000);
 
   it('loses and repeats nothing when a worker is killed with SIGKILL in the middle of an event', async () => {
-    // One worker alone (it takes every partition), so the job in hand when it dies is its own. To be sure it has one, it is killed
-    // while retrying an event the example fails on purpose (`!fail`: seconds of retries); another worker
-    // takes the job over once its lock expires (about 30 s), skips what was done and goes on in order.
+    // One worker alone (it takes every partition), so the job in hand when it dies is its own. To be sure
+    // it has one, it is killed while retrying an event the example fails on purpose (`!fail`: seconds of
+    // retries); another worker takes the job over once its lock expires (about 30 s), skips what was done
+    // and goes on in order.
     expect(await workers[1]!.stop()).toBe(0);
     const victim = workers[0]!;
     const [failRoom] = await roomsWithEcho(1);
