@@ -9,7 +9,7 @@
 // - drain: how fast 1 and 2 worker processes empty a backlog (no-op handler).
 //
 // Options: --transactions N (per ingest run, default 300), --events N (per transaction, default 100),
-// --partitions N (default 16).
+// --partitions N (default 16), --only ingest,latency,drain (default all three).
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { Agent, request } from 'node:http';
@@ -20,7 +20,8 @@ import { fileURLToPath } from 'node:url';
 import { Registry } from 'prom-client';
 import { pino } from 'pino';
 import type { EventDispatcher } from '../core/contracts.js';
-import { createEventPipeline, type EventPipeline } from '../core/host/index.js';
+import { Queue } from 'bullmq';
+import { createEventPipeline, PipelineKeys, type EventPipeline } from '../core/host/index.js';
 import type { MatrixEvent } from '../core/plugin/api.js';
 import { ManagedRedis } from '../core/redis/ManagedRedis.js';
 import { percentile, progress, round, type BenchResult } from './BenchModule.js';
@@ -29,10 +30,13 @@ const HS_TOKEN = 'bench-hs-token';
 const CHILD_ENV = 'PATCHBAY_BENCH_HOST_WORKER';
 const ROOMS = 200;
 
+type Part = 'ingest' | 'latency' | 'drain';
+
 interface Options {
   transactions: number;
   events: number;
   partitions: number;
+  parts: Part[];
 }
 
 function parseOptions(args: string[]): Options {
@@ -42,7 +46,12 @@ function parseOptions(args: string[]): Options {
     if (!Number.isInteger(value) || value < 1) throw new Error(`--${name} must be a positive integer`);
     return value;
   };
-  return { transactions: get('transactions', 300), events: get('events', 100), partitions: get('partitions', 16) };
+  const only = args.indexOf('--only');
+  const parts = (only >= 0 ? (args[only + 1] ?? '').split(',') : ['ingest', 'latency', 'drain']) as Part[];
+  for (const part of parts) {
+    if (!['ingest', 'latency', 'drain'].includes(part)) throw new Error(`--only takes ingest, latency, drain (comma-separated), not "${part}"`);
+  }
+  return { transactions: get('transactions', 300), events: get('events', 100), partitions: get('partitions', 16), parts };
 }
 
 /** Pre-serialised transaction bodies with unique event ids, so the sender measures the host, not JSON.stringify. */
@@ -181,6 +190,10 @@ async function measureBaseline(o: Options): Promise<Record<string, LoadResult>> 
 interface ChildReport {
   handled: number;
   latenciesMs: number[];
+  /** Date.now() of the first and last handled event (0 before any). */
+  firstAt: number;
+  lastAt: number;
+  assigned: number;
 }
 
 interface WorkerChild {
@@ -211,6 +224,15 @@ async function handledBy(children: WorkerChild[]): Promise<ChildReport[]> {
   return Promise.all(children.map((c) => c.report()));
 }
 
+/** Waits until the worker processes have split the partitions between them. */
+async function settled(children: WorkerChild[], partitions: number): Promise<void> {
+  for (;;) {
+    const reports = await handledBy(children);
+    if (reports.every((r) => r.assigned > 0) && reports.reduce((a, r) => a + r.assigned, 0) === partitions) return;
+    await sleep(50);
+  }
+}
+
 async function stopChildren(children: WorkerChild[]): Promise<void> {
   await Promise.all(
     children.map(
@@ -229,6 +251,7 @@ async function measureLatency(redis: ManagedRedis, o: Options, workers: number, 
   const pipeline = await ingestPipeline(redis, id, o.partitions);
   const children = await Promise.all(Array.from({ length: workers }, () => startWorkerChild(redis.socketPath, id, o.partitions)));
   try {
+    await settled(children, o.partitions);
     const txns = transactions(`lat${workers}`, ratePerS * seconds, o.events, true);
     const agent = new Agent({ keepAlive: true, maxSockets: 4 });
     const started = performance.now();
@@ -263,28 +286,39 @@ async function measureLatency(redis: ManagedRedis, o: Options, workers: number, 
   }
 }
 
-/** A backlog queued with no worker running, then drained by `workers` processes. */
-async function measureDrain(redis: ManagedRedis, o: Options, workers: number, backlogTxns: number): Promise<Record<string, number>> {
+/**
+ * A backlog drained by `workers` processes: the workers start and split the partitions first, the queues
+ * are paused while the backlog is queued, then resumed, so the rate is the workers' steady state.
+ */
+async function measureDrain(redis: ManagedRedis, o: Options, workers: number, backlogTxns: number): Promise<Record<string, unknown>> {
   const id = `bench-drain-${workers}`;
   const pipeline = await ingestPipeline(redis, id, o.partitions);
+  const keys = new PipelineKeys(id);
+  const queues = Array.from({ length: o.partitions }, (_, p) => new Queue(keys.queueName(p), { connection: redis.connection, prefix: keys.queuePrefix }));
+  const children = await Promise.all(Array.from({ length: workers }, () => startWorkerChild(redis.socketPath, id, o.partitions)));
   try {
+    await settled(children, o.partitions);
+    await Promise.all(queues.map((q) => q.pause()));
     await load(pipeline.port!, transactions(`drain${workers}`, backlogTxns, o.events), o.events, 4);
-    const children = await Promise.all(Array.from({ length: workers }, () => startWorkerChild(redis.socketPath, id, o.partitions)));
+    await Promise.all(queues.map((q) => q.resume()));
     const total = backlogTxns * o.events;
-    // Workers start consuming as soon as they are up: time from the first one being ready.
-    const started = performance.now();
-    try {
-      for (;;) {
-        const handled = (await handledBy(children)).reduce((a, r) => a + r.handled, 0);
-        if (handled >= total) break;
-        await sleep(20);
-      }
-      const seconds = (performance.now() - started) / 1000;
-      return { events: total, events_per_s: Math.round(total / seconds) };
-    } finally {
-      await stopChildren(children);
+    let reports: ChildReport[];
+    for (;;) {
+      reports = await handledBy(children);
+      if (reports.reduce((a, r) => a + r.handled, 0) >= total) break;
+      await sleep(20);
     }
+    // From the first event any worker handled to the last.
+    const first = Math.min(...reports.filter((r) => r.firstAt > 0).map((r) => r.firstAt));
+    const last = Math.max(...reports.map((r) => r.lastAt));
+    return {
+      events: total,
+      events_per_s: Math.round(total / ((last - first) / 1000)),
+      share_per_worker: reports.map((r) => round(r.handled / total)),
+    };
   } finally {
+    await stopChildren(children);
+    await Promise.all(queues.map((q) => q.close()));
     await pipeline.stop();
   }
 }
@@ -293,10 +327,14 @@ async function measureDrain(redis: ManagedRedis, o: Options, workers: number, ba
 async function workerChildMain(): Promise<void> {
   const { socket, id, partitions } = JSON.parse(process.env[CHILD_ENV]!) as { socket: string; id: string; partitions: number };
   let handled = 0;
+  let firstAt = 0;
+  let lastAt = 0;
   const latenciesMs: number[] = [];
   const dispatcher: EventDispatcher = {
     async dispatch(event: MatrixEvent): Promise<void> {
       handled++;
+      lastAt = Date.now();
+      if (firstAt === 0) firstAt = lastAt;
       const sentAt = event.unsigned?.['sent_at'];
       if (typeof sentAt === 'number') latenciesMs.push(Date.now() - sentAt);
     },
@@ -313,9 +351,13 @@ async function workerChildMain(): Promise<void> {
     logger: pino({ level: 'warn' }),
     metrics: new Registry(),
     http: null,
+    // Quick rebalancing, so a second worker process takes its share within the measurement.
+    tuning: { heartbeatMs: 250 },
   });
   await pipeline.start();
-  process.on('message', () => process.send?.({ handled, latenciesMs } satisfies ChildReport));
+  process.on('message', () =>
+    process.send?.({ handled, latenciesMs, firstAt, lastAt, assigned: pipeline.assignedPartitions.length } satisfies ChildReport),
+  );
   process.once('SIGTERM', () => {
     void pipeline.stop().finally(() => process.exit(0));
   });
@@ -328,20 +370,7 @@ export async function run(args: string[] = []): Promise<BenchResult> {
   const redis = new ManagedRedis({ dir, appendOnly: true });
   await redis.start();
   try {
-    const durable = await measureDurableIngest(redis, o);
-    const baseline = await measureBaseline(o);
-    progress('latency with 1 and 2 worker processes');
-    const rate = 50;
-    const latency = {
-      workers_1: await measureLatency(redis, o, 1, rate, 4),
-      workers_2: await measureLatency(redis, o, 2, rate, 4),
-    };
-    progress('drain rate with 1 and 2 worker processes');
-    const drain = {
-      workers_1: await measureDrain(redis, o, 1, 200),
-      workers_2: await measureDrain(redis, o, 2, 200),
-    };
-    return {
+    const result: BenchResult = {
       setup: {
         events_per_transaction: o.events,
         transactions_per_run: o.transactions,
@@ -350,17 +379,35 @@ export async function run(args: string[] = []): Promise<BenchResult> {
         redis: 'managed redis-server on a unix socket, appendonly yes, appendfsync everysec',
         node: process.version,
       },
-      ingest: {
+    };
+    if (o.parts.includes('ingest')) {
+      const durable = await measureDurableIngest(redis, o);
+      const baseline = await measureBaseline(o);
+      result['ingest'] = {
         durable,
         matrix_appservice_baseline: baseline,
         ratio_vs_baseline: {
           concurrency_1: round(durable['concurrency_1']!.events_per_s / baseline['concurrency_1']!.events_per_s),
           concurrency_4: round(durable['concurrency_4']!.events_per_s / baseline['concurrency_4']!.events_per_s),
         },
-      },
-      latency_send_to_handler: latency,
-      drain,
-    };
+      };
+    }
+    if (o.parts.includes('latency')) {
+      progress('latency with 1 and 2 worker processes');
+      const rate = 50;
+      result['latency_send_to_handler'] = {
+        workers_1: await measureLatency(redis, o, 1, rate, 4),
+        workers_2: await measureLatency(redis, o, 2, rate, 4),
+      };
+    }
+    if (o.parts.includes('drain')) {
+      progress('drain rate with 1 and 2 worker processes');
+      result['drain'] = {
+        workers_1: await measureDrain(redis, o, 1, 400),
+        workers_2: await measureDrain(redis, o, 2, 400),
+      };
+    }
+    return result;
   } finally {
     await redis.stop();
     rmSync(dir, { recursive: true, force: true });

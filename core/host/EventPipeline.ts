@@ -226,6 +226,11 @@ export class EventPipeline {
     return this.server?.port ?? null;
   }
 
+  /** Partitions this process consumes now (empty on an ingest-only host). */
+  get assignedPartitions(): number[] {
+    return this.worker?.assigned ?? [];
+  }
+
   get deadLetters(): DeadLetters {
     return this.deadLetterSet;
   }

@@ -104,6 +104,10 @@ export class PartitionWorker {
       // A job whose worker died goes back to the head of its queue, however often: failing it would lose events.
       maxStalledCount: 1_000_000_000,
       runRetryDelay: 1_000,
+      // Seconds an idle worker blocks for a new job. BullMQ wakes it when a job is added, but not when
+      // the job that kept the queue at its global concurrency finishes elsewhere (a partition handed over
+      // between processes): then this bounds the pause.
+      drainDelay: 1,
       autorun: false,
     });
     worker.on('error', (err) => this.errors.report(err, { partition }));
