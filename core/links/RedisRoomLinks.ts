@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { RemoteLocation, RoomLinks } from '../plugin/api.js';
+import type { RemoteLocation, RoomLink, RoomLinks } from '../plugin/api.js';
 import type { BridgeKeyspace } from '../store/BridgeKeyspace.js';
 
 // A remote location belongs to at most one room; a room may carry several remotes. `by-remote` maps
@@ -71,15 +71,29 @@ export class RedisRoomLinks implements RoomLinks {
     return out.sort((a, b) => a.network.localeCompare(b.network) || a.location.localeCompare(b.location));
   }
 
-  /** Every link of the bridge (for reverse third-party lookups and rebuilding state). */
-  async all(): Promise<Array<RemoteLocation & { roomId: string }>> {
+  /** Every link of the bridge, or of one network, with its data (for rebuilding state and reverse lookups). */
+  async all(network?: string): Promise<RoomLink[]> {
     const entries = await this.redis.hgetall(this.byRemote);
-    const out: Array<RemoteLocation & { roomId: string }> = [];
+    const found: Array<{ field: string; remote: RemoteLocation; roomId: string }> = [];
     for (const [field, roomId] of Object.entries(entries)) {
       const remote = parseRemoteField(field);
-      if (remote) out.push({ ...remote, roomId });
+      if (remote && (network === undefined || remote.network === network)) found.push({ field, remote, roomId });
     }
-    return out;
+    // The data lives in each room's hash: one pipelined round trip for all of them.
+    const pipeline = this.redis.pipeline();
+    for (const f of found) pipeline.hget(this.roomKey(f.roomId), f.field);
+    const replies = found.length > 0 ? ((await pipeline.exec()) ?? []) : [];
+    const out = found.map((f, i): RoomLink => {
+      const json = replies[i]?.[1];
+      let data: unknown = {};
+      try {
+        data = typeof json === 'string' ? JSON.parse(json) : {};
+      } catch {
+        // Data written by something else than link(): the link itself still counts.
+      }
+      return { ...f.remote, roomId: f.roomId, data: isStringRecord(data) ? data : {} };
+    });
+    return out.sort((a, b) => a.network.localeCompare(b.network) || a.location.localeCompare(b.location));
   }
 }
 

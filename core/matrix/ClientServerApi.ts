@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { MatrixEvent } from '../plugin/api.js';
 import { MatrixApiError } from './MatrixApiError.js';
 import type { RuntimeMetrics } from './RuntimeMetrics.js';
 
@@ -237,6 +238,42 @@ export class ClientServerApi {
       if (MatrixApiError.is(err, 'M_NOT_FOUND')) return null;
       throw err;
     }
+  }
+
+  /**
+   * One room event as `userId` may see it, or null when the homeserver answers M_NOT_FOUND (unknown, or
+   * not visible to that user). A response that is no event is a MatrixApiError, not a half-filled object.
+   */
+  async getEvent(userId: string, roomId: string, eventId: string): Promise<MatrixEvent | null> {
+    let res: Record<string, unknown>;
+    try {
+      res = await this.request<Record<string, unknown>>('GET', V3 + encodePath`/rooms/${roomId}/event/${eventId}`, { userId });
+    } catch (err) {
+      if (MatrixApiError.is(err, 'M_NOT_FOUND')) return null;
+      throw err;
+    }
+    const content = res.content;
+    if (
+      typeof res.event_id !== 'string' ||
+      typeof res.type !== 'string' ||
+      typeof res.sender !== 'string' ||
+      typeof content !== 'object' ||
+      content === null ||
+      Array.isArray(content)
+    ) {
+      throw new MatrixApiError(200, 'M_BAD_RESPONSE', 'the event response is not an event', 'GET', '/event');
+    }
+    return {
+      event_id: res.event_id,
+      room_id: typeof res.room_id === 'string' ? res.room_id : roomId,
+      sender: res.sender,
+      type: res.type,
+      content: content as Record<string, unknown>,
+      origin_server_ts: typeof res.origin_server_ts === 'number' ? res.origin_server_ts : 0,
+      ...(typeof res.state_key === 'string' ? { state_key: res.state_key } : {}),
+      ...(typeof res.unsigned === 'object' && res.unsigned !== null && !Array.isArray(res.unsigned) ? { unsigned: res.unsigned as Record<string, unknown> } : {}),
+      ...(typeof res.redacts === 'string' ? { redacts: res.redacts } : {}),
+    };
   }
 
   async createRoom(userId: string, options: Record<string, unknown>): Promise<string> {

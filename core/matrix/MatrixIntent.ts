@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { GhostProfile, Intent, MediaContent } from '../plugin/api.js';
+import type { GhostProfile, Intent, MatrixEvent, MediaContent } from '../plugin/api.js';
 import type { ClientServerApi } from './ClientServerApi.js';
 import type { IntentCaches } from './IntentCaches.js';
 import { MatrixApiError } from './MatrixApiError.js';
@@ -187,6 +187,10 @@ export class MatrixIntent implements Intent {
 
   async getStateEvent(roomId: string, type: string, stateKey: string): Promise<Record<string, unknown> | null> {
     return this.api.getState(this.userId, roomId, type, stateKey);
+  }
+
+  async getEvent(roomId: string, eventId: string): Promise<MatrixEvent | null> {
+    return this.api.getEvent(this.userId, roomId, eventId);
   }
 
   async joinedMembers(roomId: string): Promise<Record<string, { display_name?: string; avatar_url?: string }>> {

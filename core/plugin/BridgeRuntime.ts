@@ -81,11 +81,37 @@ export class BridgeRuntime {
       messages: this.messages,
       outbox: this.outbox,
       store: this.store,
-      notice: async (roomId: string, text: string) => {
-        await bot.sendEvent(roomId, 'm.room.message', { msgtype: 'm.notice', body: text });
-      },
+      notice: (roomId: string, text: string) => this.notice(roomId, text),
       connectRemote: deps.connectRemote,
     };
+  }
+
+  /**
+   * A visible notice in a room: from the bot where it is a member; otherwise from one of this bridge's
+   * ghosts that is (rooms only a ghost was invited to: DMs, admin rooms); otherwise the bot tries to join
+   * (a public room) and rejects if it cannot. Membership is checked, never assumed, so a stale record
+   * cannot make a ghost join a room it left just to say something there.
+   */
+  async notice(roomId: string, text: string, txnId?: string): Promise<void> {
+    const content = { msgtype: 'm.notice', body: text };
+    const send = (intent: MatrixIntent): Promise<string> =>
+      txnId !== undefined ? intent.sendEventAt(roomId, 'm.room.message', content, txnId) : intent.sendEvent(roomId, 'm.room.message', content);
+    if (await this.bot.isJoined(roomId)) {
+      await send(this.bot);
+      return;
+    }
+    for (const member of await this.interest.members(roomId)) {
+      if (member === this.deps.botUserId) continue;
+      const intent = this.intent(member);
+      try {
+        if (!(await intent.isJoined(roomId))) continue;
+        await send(intent);
+        return;
+      } catch (err) {
+        this.logger.debug({ err, room_id: roomId, user_id: member }, 'a member ghost could not post a notice');
+      }
+    }
+    await send(this.bot);
   }
 
   /** An intent of this bridge (a ghost or the bot) whose joins and leaves this bridge tracks. */

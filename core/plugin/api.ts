@@ -14,6 +14,8 @@ export interface MatrixEvent {
   content: Record<string, unknown>;
   origin_server_ts: number;
   unsigned?: Record<string, unknown>;
+  /** Redactions: the redacted event (top level up to room version 10; version 11 has it in content). */
+  redacts?: string;
 }
 
 /** Typing, receipts, presence (only for plugins implementing EphemeralHandler). */
@@ -169,7 +171,11 @@ export interface BridgeContext<Config = Record<string, unknown>> {
   readonly outbox: Outbox;
   /** A small durable key-value store in the plugin's own namespace. */
   readonly store: PluginStore;
-  /** Posts a visible m.notice from the bot: for anything that must not fail silently. */
+  /**
+   * Posts a visible m.notice, for anything that must not fail silently: from the bot where it is in the
+   * room, otherwise from one of this bridge's ghosts that is (a DM only a ghost was invited to), and
+   * failing those from the bot joining (a public room). Rejects only when none of them can post.
+   */
   notice(roomId: string, text: string): Promise<void>;
   /**
    * False in a process that only answers the homeserver's queries and lookups (an ingest-only host with
@@ -211,6 +217,11 @@ export interface Intent {
   createAlias(alias: string, roomId: string): Promise<void>;
   resolveAlias(alias: string): Promise<string | null>;
   getStateEvent(roomId: string, type: string, stateKey: string): Promise<Record<string, unknown> | null>;
+  /**
+   * One event of a room as this user may see it (`GET /rooms/{roomId}/event/{eventId}`), or null when the
+   * homeserver does not have it (M_NOT_FOUND). What replies and edits need once in-memory caches are gone.
+   */
+  getEvent(roomId: string, eventId: string): Promise<MatrixEvent | null>;
   joinedMembers(roomId: string): Promise<Record<string, { display_name?: string; avatar_url?: string }>>;
   getProfile(userId: string): Promise<GhostProfile>;
   uploadMedia(bytes: Uint8Array, mimetype: string, filename: string): Promise<string>;
@@ -233,11 +244,22 @@ export interface RemoteLocation {
   location: string;
 }
 
+/** One room <-> remote link with the data it was linked with. */
+export interface RoomLink extends RemoteLocation {
+  roomId: string;
+  data: Record<string, string>;
+}
+
 export interface RoomLinks {
   link(roomId: string, remote: RemoteLocation, data?: Record<string, string>): Promise<void>;
   unlink(roomId: string, remote: RemoteLocation): Promise<void>;
   roomFor(remote: RemoteLocation): Promise<string | null>;
   remotesFor(roomId: string): Promise<Array<RemoteLocation & { data: Record<string, string> }>>;
+  /**
+   * Every link of the bridge (only those of `network` when given), sorted by network and location: what
+   * a bridge rebuilds its rooms from at start, so it needs no index of its own.
+   */
+  all(network?: string): Promise<RoomLink[]>;
 }
 
 /** Remote message ids <-> Matrix event ids, for edits, replies, redactions and threads. */

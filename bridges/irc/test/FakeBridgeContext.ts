@@ -9,12 +9,14 @@ import type {
   GhostProfile,
   IdentityMap,
   Intent,
+  MatrixEvent,
   MediaContent,
   MessageMap,
   OutboundMessage,
   Outbox,
   PluginStore,
   RemoteLocation,
+  RoomLink,
   RoomLinks,
 } from '../../../core/plugin/api.js';
 
@@ -93,6 +95,29 @@ export class FakeMatrix {
     this.events.push(recorded);
     this.onEvent?.(recorded);
     return eventId;
+  }
+
+  /** Events real Matrix users sent (the tests hand them to the bridge), so getEvent finds them too. */
+  readonly userEvents = new Map<string, MatrixEvent>();
+
+  rememberUserEvent(event: MatrixEvent): void {
+    this.userEvents.set(event.event_id, event);
+  }
+
+  getEvent(eventId: string): MatrixEvent | null {
+    const user = this.userEvents.get(eventId);
+    if (user !== undefined) return user;
+    const e = this.events.find((x) => x.eventId === eventId);
+    if (e === undefined) return null;
+    return {
+      event_id: e.eventId,
+      room_id: e.roomId,
+      sender: e.sender,
+      type: e.type,
+      content: e.content,
+      origin_server_ts: e.ts ?? 0,
+      ...(e.stateKey !== undefined ? { state_key: e.stateKey } : {}),
+    };
   }
 
   messages(roomId: string): RecordedEvent[] {
@@ -203,6 +228,11 @@ export class FakeIntent implements Intent {
     return this.hs.room(roomId).state.get(`${type}|${stateKey}`) ?? null;
   }
 
+  async getEvent(roomId: string, eventId: string): Promise<MatrixEvent | null> {
+    const e = this.hs.getEvent(eventId);
+    return e !== null && e.room_id === roomId ? e : null;
+  }
+
   async joinedMembers(roomId: string): Promise<Record<string, { display_name?: string }>> {
     const out: Record<string, { display_name?: string }> = {};
     for (const [u, m] of this.hs.room(roomId).members) if (m === 'join') out[u] = { display_name: this.hs.profiles.get(u)?.displayName };
@@ -308,6 +338,13 @@ export function createFakeContext<Config>(config: Config, serverName = 'hs.test'
     },
     roomFor: async (remote) => linkRooms.get(locKey(remote)) ?? null,
     remotesFor: async (roomId) => roomLinks.get(roomId) ?? [],
+    all: async (network) => {
+      const out: RoomLink[] = [];
+      for (const [roomId, remotes] of roomLinks) {
+        for (const r of remotes) if ((network === undefined || r.network === network) && linkRooms.get(locKey(r)) === roomId) out.push({ ...r, roomId });
+      }
+      return out.sort((a, b) => a.network.localeCompare(b.network) || a.location.localeCompare(b.location));
+    },
   };
   const byRemote = new Map<string, { roomId: string; eventId: string }>();
   const byEvent = new Map<string, RemoteLocation & { messageId: string }>();
@@ -353,9 +390,16 @@ export function createFakeContext<Config>(config: Config, serverName = 'hs.test'
     messages,
     outbox,
     store,
+    // As the runtime does: the bot where it is joined, else a member ghost, else the bot (joining).
     notice: async (roomId, text) => {
-      if (hs.room(roomId).members.get(bot.userId) !== 'join') throw new Error('M_FORBIDDEN: the bot is not in the room');
-      await bot.sendEvent(roomId, 'm.room.message', { msgtype: 'm.notice', body: text });
+      const room = hs.room(roomId);
+      const content = { msgtype: 'm.notice', body: text };
+      if (room.members.get(bot.userId) === 'join') {
+        await bot.sendEvent(roomId, 'm.room.message', content);
+        return;
+      }
+      const member = [...room.members].find(([u, m]) => m === 'join' && ghosts.remoteIdOf(u) !== null)?.[0];
+      await (member !== undefined ? intentFor(member) : bot).sendEvent(roomId, 'm.room.message', content);
     },
   };
   return { ctx, hs, intentFor, store };
