@@ -71,7 +71,7 @@ export class IrcBridge implements BridgePlugin<IrcPluginConfig>, UserQueryHandle
     this.context = ctx;
     this.stopping = false;
     this.setupMetrics(ctx);
-    this.stateValue = new IrcBridgeState(ctx.store);
+    this.stateValue = new IrcBridgeState(ctx.store, ctx.links);
     const pending = await this.state.load();
     const sink = new IrcToMatrix({
       ctx: () => this.ctx,
@@ -139,7 +139,6 @@ export class IrcBridge implements BridgePlugin<IrcPluginConfig>, UserQueryHandle
       await this.ctx.bot.join(roomId);
       const role: ChannelRole = { kind: 'channel', network: network.id, channel: network.fold(mapping.channel), key: mapping.key };
       await this.state.setRoom(roomId, role);
-      await this.ctx.links.link(roomId, { network: network.id, location: role.channel }, { kind: 'channel' });
     } catch (err) {
       this.ctx.logger.error({ err, irc_network: network.id, channel: mapping.channel, room: mapping.room }, 'IRC mapping could not be set up');
     }
@@ -413,7 +412,6 @@ export class IrcBridge implements BridgePlugin<IrcPluginConfig>, UserQueryHandle
       const control = await this.ctx.ghosts.intent(CONTROL_REMOTE_ID, { displayName: 'IRC bridge' });
       await control.join(event.room_id);
       await this.state.setRoom(event.room_id, { kind: 'admin', userId: inviter });
-      await this.ctx.links.link(event.room_id, { network: '*', location: `admin/${inviter}` }, { kind: 'admin' });
       await control.sendEvent(event.room_id, 'm.room.message', { msgtype: 'm.notice', body: ADMIN_HELP });
       return;
     }
@@ -429,7 +427,6 @@ export class IrcBridge implements BridgePlugin<IrcPluginConfig>, UserQueryHandle
     const nick = network.nickForGhost(remote) ?? remote.slice(sep + 1);
     await ghost.setProfile({ displayName: nick }).catch(() => undefined);
     await this.state.setRoom(event.room_id, { kind: 'pm', network: network.id, userId: inviter, ghost: remote });
-    await this.ctx.links.link(event.room_id, { network: network.id, location: `pm/${inviter}/${remote}` }, { kind: 'pm', user: inviter, ghost: remote });
   }
 
   private async onAdminMessage(event: MatrixEvent, owner: string): Promise<void> {
@@ -470,24 +467,13 @@ export class IrcBridge implements BridgePlugin<IrcPluginConfig>, UserQueryHandle
     });
     const role: ChannelRole = { kind: 'channel', network: network.id, channel: folded, key };
     await this.state.setRoom(roomId, role);
-    await this.ctx.links.link(roomId, { network: network.id, location: folded }, { kind: 'channel' });
     this.joinChannel(roomId, role);
     return roomId;
   }
 
-  /** A visible notice; from a member ghost where the bot is not in the room (PM and admin rooms). */
+  /** A visible notice; the host posts it from a member ghost where the bot is not in the room (PM and admin rooms). */
   private async tell(roomId: string, text: string): Promise<void> {
-    const role = this.context === null ? undefined : this.state.roleOf(roomId);
-    const content = { msgtype: 'm.notice', body: text };
     try {
-      if (role?.kind === 'pm') {
-        await (await this.ctx.ghosts.intent(role.ghost)).sendEvent(roomId, 'm.room.message', content);
-        return;
-      }
-      if (role?.kind === 'admin') {
-        await (await this.ctx.ghosts.intent(CONTROL_REMOTE_ID)).sendEvent(roomId, 'm.room.message', content);
-        return;
-      }
       await this.ctx.notice(roomId, text);
     } catch (err) {
       this.context?.logger.error({ err, room_id: roomId, notice: text }, 'could not post a notice');

@@ -1,7 +1,8 @@
-// The IRC bridge's durable state in its PluginStore, mirrored in memory: which room is which channel,
-// PM or admin room, users' chosen nicks, which puppets were connected to which channels (reconnected
-// after a restart), and Matrix messages accepted but not yet proven delivered to IRC (resent on start).
-import type { PluginStore } from '../../core/plugin/api.js';
+// The IRC bridge's durable state, mirrored in memory: which room is which channel, PM or admin room (the
+// host's room links, with the role in the link data: the bridge keeps no index of its own), and in its
+// PluginStore users' chosen nicks, which puppets were connected to which channels (reconnected after a
+// restart), and Matrix messages accepted but not yet proven delivered to IRC (resent on start).
+import type { PluginStore, RemoteLocation, RoomLink, RoomLinks } from '../../core/plugin/api.js';
 
 export type RoomRole =
   | { kind: 'channel'; network: string; channel: string; key?: string }
@@ -29,17 +30,25 @@ export class IrcBridgeState {
   private readonly puppets = new Map<string, string[]>();
   private pendingSeq = 0;
 
-  constructor(private readonly store: PluginStore) {}
+  constructor(
+    private readonly store: PluginStore,
+    private readonly links: RoomLinks,
+  ) {}
 
   async load(): Promise<PendingMessage[]> {
+    for (const link of await this.links.all()) {
+      const role = roleOfLink(link);
+      if (role !== null) this.remember(link.roomId, role);
+    }
+    // Rooms recorded in the plugin store by earlier versions move to the room links once.
     for (const key of await this.store.keys('room/')) {
       const value = await this.store.get(key);
-      if (value === null) continue;
       try {
-        this.remember(decodeURIComponent(key.slice('room/'.length)), JSON.parse(value) as RoomRole);
+        if (value !== null) await this.setRoom(decodeURIComponent(key.slice('room/'.length)), JSON.parse(value) as RoomRole);
       } catch {
         // A corrupt entry must not stop the bridge; it is simply forgotten.
       }
+      await this.store.delete(key);
     }
     for (const key of await this.store.keys('nick/')) {
       const value = await this.store.get(key);
@@ -70,6 +79,9 @@ export class IrcBridgeState {
   }
 
   private remember(roomId: string, role: RoomRole): void {
+    // A channel relinked to another room leaves its old room (the links moved it too).
+    const previous = role.kind === 'channel' ? this.channels.get(`${role.network}|${role.channel}`) : undefined;
+    if (previous !== undefined && previous !== roomId) this.rooms.delete(previous);
     this.rooms.set(roomId, role);
     if (role.kind === 'channel') this.channels.set(`${role.network}|${role.channel}`, roomId);
     else if (role.kind === 'pm') this.pms.set(`${role.network}|${role.userId}|${role.ghost}`, roomId);
@@ -98,14 +110,15 @@ export class IrcBridgeState {
   }
 
   async setRoom(roomId: string, role: RoomRole): Promise<void> {
-    await this.store.set(`room/${enc(roomId)}`, JSON.stringify(role));
+    const { remote, data } = linkOfRole(role);
+    await this.links.link(roomId, remote, data);
     this.remember(roomId, role);
   }
 
   async forgetRoom(roomId: string): Promise<void> {
     const role = this.rooms.get(roomId);
     if (role === undefined) return;
-    await this.store.delete(`room/${enc(roomId)}`);
+    await this.links.unlink(roomId, linkOfRole(role).remote);
     this.rooms.delete(roomId);
     if (role.kind === 'channel') this.channels.delete(`${role.network}|${role.channel}`);
     else if (role.kind === 'pm') this.pms.delete(`${role.network}|${role.userId}|${role.ghost}`);
@@ -158,4 +171,35 @@ export class IrcBridgeState {
   async removePending(key: string): Promise<void> {
     await this.store.delete(key);
   }
+}
+
+/** Where a room's role lives in the room links: the remote it is linked to and the link data. */
+export function linkOfRole(role: RoomRole): { remote: RemoteLocation; data: Record<string, string> } {
+  switch (role.kind) {
+    case 'channel':
+      return { remote: { network: role.network, location: role.channel }, data: { kind: 'channel', ...(role.key !== undefined ? { key: role.key } : {}) } };
+    case 'pm':
+      return { remote: { network: role.network, location: `pm/${role.userId}/${role.ghost}` }, data: { kind: 'pm', user: role.userId, ghost: role.ghost } };
+    case 'admin':
+      return { remote: { network: '*', location: `admin/${role.userId}` }, data: { kind: 'admin', user: role.userId } };
+  }
+}
+
+/** The role a link stands for, or null for a link this bridge did not make. */
+export function roleOfLink(link: RoomLink): RoomRole | null {
+  const { data } = link;
+  if (data.kind === 'channel' || (data.kind === undefined && /^[#&+!]/.test(link.location))) {
+    return { kind: 'channel', network: link.network, channel: link.location, ...(data.key !== undefined ? { key: data.key } : {}) };
+  }
+  if (data.kind === 'pm') {
+    const m = /^pm\/(@[^/]+)\/(.+)$/.exec(link.location);
+    const userId = data.user ?? m?.[1];
+    const ghost = data.ghost ?? m?.[2];
+    return userId !== undefined && ghost !== undefined ? { kind: 'pm', network: link.network, userId, ghost } : null;
+  }
+  if (data.kind === 'admin') {
+    const userId = data.user ?? (link.location.startsWith('admin/') ? link.location.slice('admin/'.length) : undefined);
+    return userId !== undefined && userId !== '' ? { kind: 'admin', userId } : null;
+  }
+  return null;
 }

@@ -112,7 +112,6 @@ export class IrcToMatrix implements IrcNetworkSink {
       name: `${from.nick} (IRC ${network})`,
     });
     await this.deps.state.setRoom(roomId, { kind: 'pm', network, userId, ghost: from.ghost });
-    await this.ctx.links.link(roomId, { network, location: `pm/${userId}/${from.ghost}` }, { kind: 'pm', user: userId, ghost: from.ghost });
     return roomId;
   }
 
