@@ -223,12 +223,13 @@ export class IrcBridge implements BridgePlugin<IrcPluginConfig>, UserQueryHandle
       const newContent = (event.content['m.new_content'] as Record<string, unknown> | undefined) ?? event.content;
       const composed = contentToIrc(newContent, { mentionNick });
       if (composed === null) return;
-      const correction = editCorrection(this.recent.get(replaces)?.text ?? null, composed.text);
+      const before = await this.said(event.room_id, role, network, replaces, mentionNick);
+      const correction = editCorrection(before?.text ?? null, composed.text);
       if (correction === null) return;
       outgoing = { kind: composed.kind, text: correction.split('\n')[0] as string };
-      this.recent.set(replaces, { nick: this.recent.get(replaces)?.nick ?? '', text: composed.text });
+      this.recent.set(replaces, { nick: before?.nick ?? '', text: composed.text });
     } else {
-      const replyTo = ectx.relation.inReplyTo !== undefined ? await this.replyTarget(ectx.relation.inReplyTo) : null;
+      const replyTo = ectx.relation.inReplyTo !== undefined ? await this.said(event.room_id, role, network, ectx.relation.inReplyTo, mentionNick) : null;
       outgoing = contentToIrc(event.content, { mentionNick, replyTo });
     }
     if (outgoing === null || outgoing.text.trim() === '') return;
@@ -252,12 +253,50 @@ export class IrcBridge implements BridgePlugin<IrcPluginConfig>, UserQueryHandle
     }
   }
 
-  private async replyTarget(eventId: string): Promise<{ nick: string; text: string } | null> {
+  /**
+   * Who said a message and what IRC saw of it, for reply quotes and edit corrections: from memory when
+   * this process relayed it, else from the homeserver (after a restart, or a message older than the cache).
+   */
+  private async said(
+    roomId: string,
+    role: RoomRole,
+    network: IrcNetwork,
+    eventId: string,
+    mentionNick: (userId: string) => string | null,
+  ): Promise<{ nick: string; text: string } | null> {
     const local = this.recent.get(eventId);
     if (local !== undefined && local.nick !== '') return local;
     const remote = await this.ctx.messages.remoteFor(eventId).catch(() => null);
-    if (remote === null) return null;
-    return this.recent.get(`${remote.network}/${remote.location}/${remote.messageId}`) ?? null;
+    const relayed = remote !== null ? this.recent.get(`${remote.network}/${remote.location}/${remote.messageId}`) : undefined;
+    if (relayed !== undefined) return relayed;
+    // The bot is not in PM rooms: read as the ghost that is.
+    const reader = role.kind === 'pm' ? await this.ctx.ghosts.intent(role.ghost).catch(() => null) : this.ctx.bot;
+    const original = reader === null ? null : await reader.getEvent(roomId, eventId).catch((err: unknown) => {
+      this.ctx.logger.debug({ err, room_id: roomId, event_id: eventId }, 'could not fetch the replied-to or edited event');
+      return null;
+    });
+    if (original === null || original.type !== 'm.room.message') return null;
+    const ghost = this.ctx.ghosts.remoteIdOf(original.sender);
+    let nick: string | null;
+    let text: string | null;
+    if (ghost !== null) {
+      // An IRC user's message: its body is what they said.
+      nick = network.nickForGhost(ghost);
+      text = typeof original.content.body === 'string' ? original.content.body : null;
+    } else if (original.sender === this.ctx.bot.userId) {
+      return null;
+    } else {
+      // A Matrix user's message: IRC saw it as their puppet's nick and the composed text.
+      nick =
+        network.puppets.get(original.sender)?.connection.nick ??
+        network.puppets.wantedNick(original.sender, await this.displayName(original.sender, roomId), this.state.fixedNick(network.id, original.sender));
+      text = contentToIrc(original.content, { mentionNick })?.text ?? null;
+    }
+    if (nick === null || text === null) return local ?? null;
+    // An edit relayed by this process is newer than the original the homeserver has.
+    const found = { nick, text: local?.text ?? text };
+    this.recent.set(eventId, found);
+    return found;
   }
 
   /** Records, queues and tracks one message; resolves once it is recorded (delivery continues). */

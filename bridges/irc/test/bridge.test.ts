@@ -17,6 +17,8 @@ let bridge: IrcBridge;
 let bob: IrcTestClient;
 let roomId: string;
 let eventCounter = 0;
+/** Events later tests reply to or edit after a bridge restart (the in-memory caches are gone then). */
+const earlier: { matrix?: MatrixEvent; irc?: string } = {};
 
 function config(): IrcPluginConfig {
   return {
@@ -50,6 +52,7 @@ function ectx(e: MatrixEvent): EventContext {
 }
 
 async function matrix(e: MatrixEvent): Promise<MatrixEvent> {
+  fake.hs.rememberUserEvent(e);
   await bridge.onMatrixEvent(e, ectx(e));
   return e;
 }
@@ -108,6 +111,7 @@ describe('IRC plugin with a fake BridgeContext and a real ngircd', () => {
 
   test('replies quote and highlight; edits send a short correction; CRLF cannot inject a command', async () => {
     const original = await text(roomId, ALICE, 'I like cats a lot');
+    earlier.matrix = original;
     await ircSays('Alice[m]', (t) => t === 'I like cats a lot');
     await text(roomId, ALICE, '* I like dogs a lot', { 'm.new_content': { msgtype: 'm.text', body: 'I like dogs a lot' }, 'm.relates_to': { rel_type: 'm.replace', event_id: original.event_id } });
     await ircSays('Alice[m]', (t) => t === '* dogs');
@@ -142,6 +146,7 @@ describe('IRC plugin with a fake BridgeContext and a real ngircd', () => {
     expect(fake.hs.messages(roomId).find((e) => e.content.body === 'dances')?.content.msgtype).toBe('m.emote');
     // A Matrix reply to an IRC message quotes the IRC author.
     const ircEvent = first?.eventId as string;
+    earlier.irc = ircEvent;
     await text(roomId, ALICE, 'seen', { 'm.relates_to': { 'm.in_reply_to': { event_id: ircEvent } } });
     await ircSays('Alice[m]', (t) => t === 'bob: "hey Alice[m]: look" <- seen');
   });
@@ -257,5 +262,19 @@ describe('IRC plugin with a fake BridgeContext and a real ngircd', () => {
     await bob.connect();
     await bob.join('#chat');
     await ircSays('AliceW', (t) => t === 'said while IRC was down');
+  });
+
+  test('after that restart, replies still quote and edits still correct: the originals come from the homeserver', async () => {
+    const original = earlier.matrix as MatrixEvent;
+    await text(roomId, ALICE, 'replying to old irc', { 'm.relates_to': { 'm.in_reply_to': { event_id: earlier.irc } } });
+    await ircSays('AliceW', (t) => t === 'bob: "hey Alice[m]: look" <- replying to old irc');
+    await text(roomId, ALICE, 'replying to my own', { 'm.relates_to': { 'm.in_reply_to': { event_id: original.event_id } } });
+    await ircSays('AliceW', (t) => t === 'AliceW: "I like cats a lot" <- replying to my own');
+    // The homeserver has the original text (edits are separate events): the correction is against it.
+    await text(roomId, ALICE, '* I like birds a lot', { 'm.new_content': { msgtype: 'm.text', body: 'I like birds a lot' }, 'm.relates_to': { rel_type: 'm.replace', event_id: original.event_id } });
+    await ircSays('AliceW', (t) => t === '* birds');
+    // An event the homeserver does not have: the reply goes out without a quote, the edit as the new text.
+    await text(roomId, ALICE, 'reply to nothing', { 'm.relates_to': { 'm.in_reply_to': { event_id: '$unknown:hs.test' } } });
+    await ircSays('AliceW', (t) => t === 'reply to nothing');
   });
 });
