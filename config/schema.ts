@@ -208,7 +208,7 @@ export const configSchema: SchemaObject = {
         },
         registration: text('a file path', 'registration.yaml'),
         partitions: count('a number of partitions', 1, 4096, 16),
-        workers: count('a number of workers', 0, 256, 1),
+        workers: count('0 (ingest only) or 1 (handle events here)', 0, 1, 1),
         max_body_bytes: count('a size in bytes', 1024, 1073741824, 10485760),
         handler_attempts: count('a number of tries', 1, 100, 5),
         metrics: bool(true),

@@ -66,7 +66,9 @@ export class ManagedRedis {
       '--daemonize', 'no',
       '--loglevel', 'warning',
     ];
-    const child = spawn(binary, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    // Its own process group: a terminal's Ctrl-C reaches Patchbay, which stops Redis last, after the
+    // pipeline has drained; Redis must not shut down under it first.
+    const child = spawn(binary, args, { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
     let stderr = '';
     child.stderr?.setEncoding('utf8').on('data', (d: string) => {
       stderr = (stderr + d).slice(-4000);
