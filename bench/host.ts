@@ -1,7 +1,7 @@
 // `npm run bench -- host`: the appservice host's event pipeline.
 //
 // - ingest: transactions of 100 events PUT over HTTP as a homeserver sends them (one at a time, like
-//   Synapse, and 4 at a time), each answered only after it is in Redis (AOF on, the production default);
+//   Synapse, and 4 at a time) from another process, each answered only after it is in Redis (AOF on);
 //   the same load against matrix-appservice (acknowledges before any handler runs, stores nothing) as the
 //   non-durable baseline;
 // - latency: from the homeserver sending a transaction to the handler starting on each of its events,
@@ -28,6 +28,7 @@ import { percentile, progress, round, type BenchResult } from './BenchModule.js'
 
 const HS_TOKEN = 'bench-hs-token';
 const CHILD_ENV = 'PATCHBAY_BENCH_HOST_WORKER';
+const SENDER_ENV = 'PATCHBAY_BENCH_HOST_SENDER';
 const ROOMS = 200;
 
 type Part = 'ingest' | 'latency' | 'drain';
@@ -135,6 +136,35 @@ async function load(port: number, txns: Array<{ txnId: string; body: () => strin
   };
 }
 
+interface SenderJob {
+  port: number;
+  prefix: string;
+  count: number;
+  perTxn: number;
+  concurrency: number;
+}
+
+/**
+ * Runs `load` in a child process, as a homeserver is another process: the sender's own CPU (building
+ * requests, reading answers) is then not charged to the host being measured.
+ */
+function loadFromAnotherProcess(job: SenderJob): Promise<LoadResult> {
+  const child = fork(fileURLToPath(import.meta.url), [], {
+    env: { ...process.env, [SENDER_ENV]: JSON.stringify(job) },
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+  });
+  return new Promise((resolve, reject) => {
+    child.once('message', (m) => resolve(m as LoadResult));
+    child.once('exit', (code) => (code === 0 ? undefined : reject(new Error(`bench sender exited (${code})`))));
+  });
+}
+
+async function senderMain(): Promise<void> {
+  const job = JSON.parse(process.env[SENDER_ENV]!) as SenderJob;
+  const result = await load(job.port, transactions(job.prefix, job.count, job.perTxn), job.perTxn, job.concurrency);
+  process.send?.(result, () => process.exit(0));
+}
+
 async function ingestPipeline(redis: ManagedRedis, id: string, partitions: number): Promise<EventPipeline> {
   const pipeline = createEventPipeline({
     registration: { id, hs_token: HS_TOKEN },
@@ -154,11 +184,11 @@ async function measureDurableIngest(redis: ManagedRedis, o: Options): Promise<Re
   const pipeline = await ingestPipeline(redis, 'bench-ingest', o.partitions);
   try {
     const port = pipeline.port!;
-    await load(port, transactions('warm', 30, o.events), o.events, 1);
+    await loadFromAnotherProcess({ port, prefix: 'warm', count: 30, perTxn: o.events, concurrency: 1 });
     progress(`durable ingest: ${o.transactions} transactions of ${o.events} events, one at a time`);
-    const sequential = await load(port, transactions('seq', o.transactions, o.events), o.events, 1);
+    const sequential = await loadFromAnotherProcess({ port, prefix: 'seq', count: o.transactions, perTxn: o.events, concurrency: 1 });
     progress(`durable ingest: ${o.transactions} transactions, 4 in flight`);
-    const parallel = await load(port, transactions('par', o.transactions, o.events), o.events, 4);
+    const parallel = await loadFromAnotherProcess({ port, prefix: 'par', count: o.transactions, perTxn: o.events, concurrency: 4 });
     return { concurrency_1: sequential, concurrency_4: parallel };
   } finally {
     await pipeline.stop();
@@ -175,10 +205,11 @@ async function measureBaseline(o: Options): Promise<Record<string, LoadResult>> 
   const address = server?.address();
   if (!address || typeof address === 'string') throw new Error('matrix-appservice did not report its port');
   try {
-    await load(address.port, transactions('bwarm', 30, o.events), o.events, 1);
+    const port = address.port;
+    await loadFromAnotherProcess({ port, prefix: 'bwarm', count: 30, perTxn: o.events, concurrency: 1 });
     progress('matrix-appservice baseline');
-    const sequential = await load(address.port, transactions('bseq', o.transactions, o.events), o.events, 1);
-    const parallel = await load(address.port, transactions('bpar', o.transactions, o.events), o.events, 4);
+    const sequential = await loadFromAnotherProcess({ port, prefix: 'bseq', count: o.transactions, perTxn: o.events, concurrency: 1 });
+    const parallel = await loadFromAnotherProcess({ port, prefix: 'bpar', count: o.transactions, perTxn: o.events, concurrency: 4 });
     return { concurrency_1: sequential, concurrency_4: parallel };
   } finally {
     await appservice.close();
@@ -414,7 +445,12 @@ export async function run(args: string[] = []): Promise<BenchResult> {
   }
 }
 
-if (process.env[CHILD_ENV]) {
+if (process.env[SENDER_ENV]) {
+  senderMain().catch((err: unknown) => {
+    process.stderr.write(`bench sender failed: ${String(err)}\n`);
+    process.exit(1);
+  });
+} else if (process.env[CHILD_ENV]) {
   workerChildMain().catch((err: unknown) => {
     process.stderr.write(`bench worker failed: ${String(err)}\n`);
     process.exit(1);

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import type { AppserviceRegistration } from '../../registration/AppserviceRegistration.js';
+import type { AppserviceRegistration } from '../../registration/index.js';
 import { createAppserviceRouter } from '../appservice/AppserviceApi.js';
 import type { EventDispatcher, QueryResolver, ThirdPartyResolver } from '../contracts.js';
 import { TransactionIngest } from '../ingest/TransactionIngest.js';
