@@ -32,6 +32,8 @@ export const CONTROL_REMOTE_ID = 'bridge';
 
 const MEDIA = new Set(['m.image', 'm.file', 'm.audio', 'm.video', 'm.sticker']);
 const DELAY_NOTICE_EVERY_MS = 120_000;
+/** How long a message's IRC msgids are kept for a later redaction. */
+const REDACTABLE_TTL_SECONDS = 7 * 86400;
 
 type ChannelRole = Extract<RoomRole, { kind: 'channel' }>;
 
@@ -42,6 +44,8 @@ export class IrcBridge implements BridgePlugin<IrcPluginConfig>, UserQueryHandle
   private stateValue: IrcBridgeState | null = null;
   private readonly recent = new RecentMessages();
   private readonly handled = new RecentMessages(20_000);
+  /** Matrix messages on their way to IRC, by event id, until their echo (with msgid) comes back. */
+  private readonly awaitingEcho = new RecentMessages<{ roomId: string; location: string; target: string; userId: string; msgids: string[] }>(5000);
   private readonly userChains = new Map<string, Promise<void>>();
   private readonly displayNames = new Map<string, string | null>();
   private readonly delayNoticed = new Map<string, number>();
@@ -80,6 +84,7 @@ export class IrcBridge implements BridgePlugin<IrcPluginConfig>, UserQueryHandle
       recent: this.recent,
       tell: (roomId, text) => this.tell(roomId, text),
       counted: (network, direction) => this.messagesTotal?.inc({ network, direction }),
+      sent: (e) => this.onSent(e),
     });
     for (const settings of normalizeNetworks(ctx.config)) {
       const forget = (userId: string): void => {
@@ -180,9 +185,12 @@ export class IrcBridge implements BridgePlugin<IrcPluginConfig>, UserQueryHandle
       case 'm.room.topic':
         if (role?.kind === 'channel') await this.onTopic(event, role);
         return;
+      case 'm.room.redaction':
+        if (role !== undefined && role.kind !== 'admin') await this.onRedaction(event, role);
+        return;
       default:
-        // Reactions, receipts of state and redactions have no IRC equivalent on servers without
-        // draft/message-redaction; sending them as text would only be noise (Heisenbridge #242).
+        // Reactions and other events have no IRC equivalent; sending them as text would only be noise
+        // (Heisenbridge #242).
         return;
     }
   }
@@ -299,6 +307,48 @@ export class IrcBridge implements BridgePlugin<IrcPluginConfig>, UserQueryHandle
     return found;
   }
 
+  /** One of a Matrix message's lines came back with its msgid: remembered for redactions both ways. */
+  private async onSent(e: { network: string; userId: string; ref: string; msgid: string }): Promise<void> {
+    const out = this.awaitingEcho.get(e.ref);
+    if (out === undefined || out.userId !== e.userId) return;
+    out.msgids.push(e.msgid);
+    await this.ctx.messages.set({ network: e.network, location: out.location, messageId: e.msgid }, out.roomId, e.ref);
+    await this.ctx.store.set(`redactable/${e.ref}`, JSON.stringify({ network: e.network, target: out.target, userId: out.userId, msgids: out.msgids }), REDACTABLE_TTL_SECONDS);
+  }
+
+  /**
+   * A Matrix user redacted their own message: where the server offers IRCv3 message-redaction and the
+   * message's msgids are known (echo-message), its lines are REDACTed on IRC. Anywhere else IRC keeps
+   * the message and nothing is said about it (there is no way to unsay a line on plain IRC).
+   */
+  private async onRedaction(event: MatrixEvent, role: RoomRole): Promise<void> {
+    const redacts = typeof event.redacts === 'string' ? event.redacts : typeof event.content.redacts === 'string' ? event.content.redacts : null;
+    if (redacts === null) return;
+    const log = this.ctx.logger.child({ room_id: event.room_id, event_id: event.event_id, redacts });
+    const json = await this.ctx.store.get(`redactable/${redacts}`);
+    let record: { network?: unknown; target?: unknown; userId?: unknown; msgids?: unknown } = {};
+    try {
+      record = json !== null ? (JSON.parse(json) as typeof record) : {};
+    } catch {
+      // A damaged record: nothing to redact with.
+    }
+    const { network: networkId, target, userId, msgids } = record;
+    if (typeof networkId !== 'string' || typeof target !== 'string' || !Array.isArray(msgids)) {
+      log.debug('redaction not sent to IRC: no msgid known for the message (no echo-message, or not from this bridge)');
+      return;
+    }
+    // Only the author takes a message back; a Matrix moderator's redaction stays on the Matrix side.
+    if (userId !== event.sender || (role.kind === 'pm' && role.userId !== event.sender)) return;
+    const puppet = this.networks.get(networkId)?.puppets.get(event.sender);
+    if (puppet === undefined || !puppet.connection.canRedact) {
+      log.debug({ irc_network: networkId }, 'redaction not sent to IRC: the server offers no message-redaction, or the puppet is not connected');
+      return;
+    }
+    if (!(await this.ctx.store.setIfAbsent(`seen/${event.event_id}`, '1', 7 * 86400))) return;
+    const reason = typeof event.content.reason === 'string' ? event.content.reason : undefined;
+    for (const msgid of msgids) if (typeof msgid === 'string') puppet.connection.redact(target, msgid, reason);
+  }
+
   /** Records, queues and tracks one message; resolves once it is recorded (delivery continues). */
   private async send(message: PendingMessage): Promise<void> {
     const network = this.networks.get(message.network);
@@ -319,7 +369,10 @@ export class IrcBridge implements BridgePlugin<IrcPluginConfig>, UserQueryHandle
         puppet.lastActive = Date.now();
         if (isChannel) await this.state.setPuppetChannels(network.id, message.userId, puppet.connection.channels);
         // Wrapped: returning the promise itself would make the chain wait for delivery.
-        const delivery = puppet.connection.say(message.target, message.text, message.kind);
+        const role = this.state.roleOf(message.roomId);
+        const location = isChannel ? network.fold(message.target) : role?.kind === 'pm' ? `pm/${role.userId}/${role.ghost}` : null;
+        if (location !== null) this.awaitingEcho.set(message.eventId, { roomId: message.roomId, location, target: message.target, userId: message.userId, msgids: [] });
+        const delivery = puppet.connection.say(message.target, message.text, message.kind, message.eventId);
         this.recent.set(message.eventId, { nick: puppet.connection.nick, text: message.text });
         ready({ delivery });
       } catch (err) {

@@ -7,7 +7,7 @@ import { systemClock } from './Clock.js';
 import type { ConnectPacer } from './ConnectPacer.js';
 import { DeliveryError, FloodControlQueue } from './FloodControlQueue.js';
 import { type CaseMapping, foldCase, parseCaseMapping } from './IrcCaseMapping.js';
-import { createIrcClient, type IrcClient, type IrcClientOptions, type WhoisEvent } from './IrcFrameworkClient.js';
+import { createIrcClient, type IrcClient, type IrcClientOptions, type MessageEvent, type WhoisEvent } from './IrcFrameworkClient.js';
 import { splitIrcText, textByteBudget } from './IrcMessageSplitter.js';
 import { type TransportOptions, IrcSocketTransport, type TransportTlsOptions } from './IrcSocketTransport.js';
 import { isSafeIrcToken, sanitizeOutgoingText } from './IrcTextSanitizer.js';
@@ -49,6 +49,19 @@ export interface IrcConnectionHooks {
   onFailed?: (reason: string) => void;
 }
 
+/** The server echoed a line we sent (IRCv3 echo-message) with its message id. */
+export interface EchoEvent {
+  /** What the caller passed to say() (a Matrix event id). */
+  ref: string;
+  target: string;
+  msgid: string;
+}
+
+/** IRCv3 message redaction; the draft name is what servers (Ergo) offer today. */
+const REDACTION_CAPS = ['draft/message-redaction', 'message-redaction'];
+/** Lines awaiting their echo; beyond this the oldest are forgotten (a server that never echoes). */
+const MAX_AWAITED_ECHOES = 512;
+
 export class JoinError extends Error {
   constructor(
     readonly channel: string,
@@ -89,6 +102,9 @@ export class IrcConnection {
   private failure: string | null = null;
   private mask: { user?: string; host?: string } = {};
   private readonly clock: Clock;
+  private awaitedEchoes: Array<{ target: string; kind: MessageKind; text: string; ref: string }> = [];
+  /** Told when one of our lines comes back with a msgid (echo-message); the bridge maps it for redactions. */
+  echoListener: ((e: EchoEvent) => void) | null = null;
   readonly id = ++connectionCounter;
 
   constructor(
@@ -101,6 +117,7 @@ export class IrcConnection {
     this.clock = clock ?? systemClock;
     this.wantedNick = config.nick;
     this.client = createIrcClient();
+    this.client.requestCap(REDACTION_CAPS);
     this.queue = new FloodControlQueue({
       linesPerSecond: config.linesPerSecond,
       burst: config.burst,
@@ -155,16 +172,39 @@ export class IrcConnection {
     return waiter;
   }
 
-  /** Sends text (any length, any line breaks) as one message; resolves when the server has read it all. */
-  say(target: string, text: string, kind: MessageKind = 'privmsg'): Promise<void> {
+  /** Whether the server lets us redact messages (IRCv3 message-redaction negotiated). */
+  get canRedact(): boolean {
+    return this.stateValue === 'registered' && REDACTION_CAPS.some((cap) => this.client.network.cap.isEnabled(cap));
+  }
+
+  /**
+   * Asks the server to redact one of our messages by its msgid (`REDACT <target> <msgid> [:reason]`).
+   * False, with nothing sent, where the server cannot (no capability, not connected, odd input).
+   */
+  redact(target: string, msgid: string, reason?: string): boolean {
+    if (!this.canRedact || !isSafeIrcToken(target) || !isSafeIrcToken(msgid)) return false;
+    const why = reason !== undefined ? sanitizeOutgoingText(reason).replace(/\n+/g, ' ').slice(0, 300).trim() : '';
+    this.queue.sendRaw(why !== '' ? `REDACT ${target} ${msgid} :${why}` : `REDACT ${target} ${msgid}`);
+    return true;
+  }
+
+  /**
+   * Sends text (any length, any line breaks) as one message; resolves when the server has read it all.
+   * With `ref`, the server's echo of each line (echo-message + msgid) is reported to `echoListener`.
+   */
+  say(target: string, text: string, kind: MessageKind = 'privmsg', ref?: string): Promise<void> {
     if (!isSafeIrcToken(target)) return Promise.reject(new DeliveryError(`invalid IRC target ${JSON.stringify(target)}`, 'rejected'));
     if (this.stateValue === 'failed') return Promise.reject(new DeliveryError(this.failure ?? 'connection failed', 'aborted'));
     const command = kind === 'notice' ? 'NOTICE' : 'PRIVMSG';
     const budget = textByteBudget({ nick: this.nick, user: this.mask.user, host: this.mask.host, command, target, action: kind === 'action' });
-    const lines = splitIrcText(sanitizeOutgoingText(text, true), budget).map((l) =>
-      kind === 'action' ? `PRIVMSG ${target} :\x01ACTION ${l}\x01` : `${command} ${target} :${l}`,
-    );
+    const parts = splitIrcText(sanitizeOutgoingText(text, true), budget);
+    const lines = parts.map((l) => (kind === 'action' ? `PRIVMSG ${target} :\x01ACTION ${l}\x01` : `${command} ${target} :${l}`));
     if (lines.length === 0) return Promise.resolve();
+    if (ref !== undefined) {
+      const folded = this.fold(target);
+      for (const part of parts) this.awaitedEchoes.push({ target: folded, kind, text: part, ref });
+      if (this.awaitedEchoes.length > MAX_AWAITED_ECHOES) this.awaitedEchoes = this.awaitedEchoes.slice(-MAX_AWAITED_ECHOES);
+    }
     return this.queue.send(lines, { target, resend: true });
   }
 
@@ -450,6 +490,9 @@ export class IrcConnection {
       if (host !== null) this.mask = { ...this.mask, host: host[1] };
     });
     c.on('pong', ({ message }) => this.queue.onPong(message));
+    c.on('privmsg', (e) => this.onOwnLine(e, 'privmsg'));
+    c.on('action', (e) => this.onOwnLine(e, 'action'));
+    c.on('notice', (e) => this.onOwnLine(e, 'notice'));
     c.on('nick in use', ({ nick }) => this.onNickRejected(nick, 'nick in use'));
     c.on('nick invalid', ({ nick }) => this.onNickRejected(nick, 'invalid nick'));
     c.on('sasl failed', ({ reason, message }) => {
@@ -489,6 +532,17 @@ export class IrcConnection {
       this.whoisWaiters.delete(key);
       for (const resolve of waiters) resolve(w);
     });
+  }
+
+  /** An echo of a line we sent: matched to the oldest awaited line with the same target, kind and text. */
+  private onOwnLine(e: MessageEvent, kind: MessageKind): void {
+    const msgid = e.tags?.msgid;
+    if (msgid === undefined || e.nick === undefined || !this.same(e.nick, this.client.user.nick)) return;
+    const target = this.fold(e.target);
+    const i = this.awaitedEchoes.findIndex((a) => a.target === target && a.kind === kind && a.text === e.message);
+    if (i === -1) return;
+    const [awaited] = this.awaitedEchoes.splice(i, 1);
+    if (awaited !== undefined) this.echoListener?.({ ref: awaited.ref, target: e.target, msgid });
   }
 
   private onNickRejected(nick: string, reason: string): void {

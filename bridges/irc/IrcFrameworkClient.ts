@@ -12,6 +12,8 @@ export interface MessageEvent {
   /** Server time (ms) when the server offered `server-time`. */
   time?: number;
   tags: Record<string, string>;
+  /** The sender's services account (IRCv3 account-tag), when the server tags it. */
+  account?: string;
   from_server: boolean;
 }
 
@@ -87,6 +89,15 @@ export interface WhoisEvent {
 export interface UnknownCommandEvent {
   command: string;
   params: string[];
+  /** Sender of a command from a user (REDACT), empty for server numerics. */
+  nick?: string;
+  tags?: Record<string, string>;
+}
+
+/** IRCv3 account-notify: a user logged in to (account set) or out of (false) services. */
+export interface AccountEvent {
+  nick: string;
+  account: string | false;
 }
 
 export interface IrcClientEvents {
@@ -111,6 +122,7 @@ export interface IrcClientEvents {
   whois: WhoisEvent;
   raw: { line: string; from_server: boolean };
   'unknown command': UnknownCommandEvent;
+  account: AccountEvent;
 }
 
 export interface IrcClientOptions {
@@ -136,6 +148,8 @@ export interface IrcClientOptions {
 
 export interface IrcClient {
   connect(options?: IrcClientOptions): void;
+  /** Extra IRCv3 capabilities to ask for when the server offers them (before connect). */
+  requestCap(caps: string | string[]): void;
   /** Writes one line verbatim (no splitting); caller guarantees it holds no CR/LF. */
   raw(line: string): void;
   quit(message?: string): void;

@@ -8,7 +8,7 @@ import { GhostIdentities } from './GhostIdentities.js';
 import type { NetworkSettings } from './IrcConfig.js';
 import { IrcConnection, type MessageKind } from './IrcConnection.js';
 import { type CaseMapping, foldCase, parseCaseMapping } from './IrcCaseMapping.js';
-import type { MessageEvent, WhoisEvent } from './IrcFrameworkClient.js';
+import type { MessageEvent, UnknownCommandEvent, WhoisEvent } from './IrcFrameworkClient.js';
 import { type Puppet, PuppetPool } from './PuppetPool.js';
 import { QuitDebouncer } from './QuitDebouncer.js';
 
@@ -34,6 +34,10 @@ export interface IrcNetworkSink {
   botLostChannel(e: { network: string; channel: string; reason: string }): Promise<void>;
   /** A puppet's connection gave up (bad credentials, too many attempts). */
   puppetFailed(e: { network: string; userId: string; reason: string }): Promise<void>;
+  /** A line a Matrix user's puppet sent came back with its msgid (echo-message): `ref` is what say() was given. */
+  sent(e: { network: string; userId: string; target: string; ref: string; msgid: string }): Promise<void>;
+  /** Someone on IRC redacted a message by msgid (IRCv3 message-redaction): in a channel, or a PM to a puppet. */
+  redacted(e: { network: string; channel: string | null; toUserId: string | null; by: IrcPerson; msgid: string; reason: string }): Promise<void>;
 }
 
 const BOT_REJOIN_MS = 30_000;
@@ -326,6 +330,23 @@ export class IrcNetwork {
       if (nick !== undefined && nick !== '' && this.isOurs(nick)) return;
       this.run(this.fold(channel), () => this.sink.topic({ network: this.id, channel, topic, by, time: time ?? Date.now() }));
     });
+    c.on('unknown command', (e) => {
+      const redaction = this.redactionOf(e);
+      // Our puppets' own REDACTs came from Matrix, where the event is already redacted.
+      if (redaction === null || !this.isChannelName(redaction.target) || this.isOurs(redaction.nick)) return;
+      const by = this.person(redaction.nick);
+      this.run(this.fold(redaction.target), () =>
+        this.sink.redacted({ network: this.id, channel: redaction.target, toUserId: null, by, msgid: redaction.msgid, reason: redaction.reason }),
+      );
+    });
+  }
+
+  /** `:nick REDACT <target> <msgid> [:reason]` from a user, or null for anything else. */
+  private redactionOf(e: UnknownCommandEvent): { nick: string; target: string; msgid: string; reason: string } | null {
+    if (e.command.toUpperCase() !== 'REDACT' || e.nick === undefined || e.nick === '') return null;
+    const [target, msgid, reason] = e.params;
+    if (target === undefined || msgid === undefined || target === '' || msgid === '') return null;
+    return { nick: e.nick, target, msgid, reason: reason ?? '' };
   }
 
   /** A quit that survived debouncing: the person leaves every channel they were in. */
@@ -353,5 +374,18 @@ export class IrcNetwork {
     c.on('privmsg', (e) => onPrivate(e, 'privmsg'));
     c.on('action', (e) => onPrivate(e, 'action'));
     c.on('notice', (e) => onPrivate(e, 'notice'));
+    c.on('unknown command', (e) => {
+      const redaction = this.redactionOf(e);
+      // Channel redactions reach the bot; here only PMs to this puppet.
+      if (redaction === null || this.isChannelName(redaction.target) || this.isOurs(redaction.nick)) return;
+      const by = this.person(redaction.nick);
+      this.run(`pm:${puppet.userId}:${by.ghost}`, () =>
+        this.sink.redacted({ network: this.id, channel: null, toUserId: puppet.userId, by, msgid: redaction.msgid, reason: redaction.reason }),
+      );
+    });
+    puppet.connection.echoListener = ({ ref, target, msgid }) => {
+      const key = this.isChannelName(target) ? this.fold(target) : `pm:${puppet.userId}:${this.ghostFor(target)}`;
+      this.run(key, () => this.sink.sent({ network: this.id, userId: puppet.userId, target, ref, msgid }));
+    };
   }
 }

@@ -17,6 +17,8 @@ export interface IrcToMatrixDeps {
   tell: (roomId: string, text: string) => Promise<void>;
   /** Counts a relayed message. */
   counted: (network: string, direction: 'to_matrix' | 'to_irc') => void;
+  /** A Matrix user's line came back from IRC with its msgid: the bridge maps it to the event. */
+  sent: IrcNetworkSink['sent'];
 }
 
 const MSGTYPE = { privmsg: 'm.text', action: 'm.emote', notice: 'm.notice' } as const;
@@ -204,6 +206,31 @@ export class IrcToMatrix implements IrcNetworkSink {
     const roomId = this.roomFor(e.network, e.channel);
     if (roomId === undefined) return;
     await this.deps.tell(roomId, `The bridge left ${e.channel} (${e.reason}): IRC messages will not appear here until it rejoins.`);
+  }
+
+  sent(e: Parameters<IrcNetworkSink['sent']>[0]): Promise<void> {
+    return this.deps.sent(e);
+  }
+
+  /** A REDACT from IRC: the mapped Matrix event is redacted, by the redactor's ghost or else the bot. */
+  async redacted(e: Parameters<IrcNetworkSink['redacted']>[0]): Promise<void> {
+    const network = this.deps.network(e.network);
+    if (network === undefined) return;
+    const location = e.channel !== null ? network.fold(e.channel) : `pm/${e.toUserId}/${e.by.ghost}`;
+    const mapped = await this.ctx.messages.eventFor({ network: e.network, location, messageId: e.msgid });
+    if (mapped === null) {
+      this.ctx.logger.debug({ irc_network: e.network, location, msgid: e.msgid }, 'IRC redaction of a message the bridge does not know');
+      return;
+    }
+    const reason = e.reason !== '' ? `Redacted on IRC by ${e.by.nick}: ${e.reason}` : `Redacted on IRC by ${e.by.nick}`;
+    try {
+      const ghost = await this.ctx.ghosts.intent(e.by.ghost);
+      await ghost.redact(mapped.roomId, mapped.eventId, reason);
+    } catch (err) {
+      // Someone else's message (an IRC operator's REDACT): the bot holds the power in portal rooms.
+      this.ctx.logger.debug({ err, room_id: mapped.roomId, event_id: mapped.eventId }, 'the ghost could not redact; the bot tries');
+      await this.ctx.bot.redact(mapped.roomId, mapped.eventId, reason);
+    }
   }
 
   async puppetFailed(e: Parameters<IrcNetworkSink['puppetFailed']>[0]): Promise<void> {

@@ -34,4 +34,6 @@ export class RecordingSink implements IrcNetworkSink {
   puppetKicked: IrcNetworkSink['puppetKicked'] = (e) => this.record('puppetKicked', e);
   botLostChannel: IrcNetworkSink['botLostChannel'] = (e) => this.record('botLostChannel', e);
   puppetFailed: IrcNetworkSink['puppetFailed'] = (e) => this.record('puppetFailed', e);
+  sent: IrcNetworkSink['sent'] = (e) => this.record('sent', e);
+  redacted: IrcNetworkSink['redacted'] = (e) => this.record('redacted', e);
 }
