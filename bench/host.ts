@@ -6,10 +6,13 @@
 //   non-durable baseline;
 // - latency: from the homeserver sending a transaction to the handler starting on each of its events,
 //   with 1 and 2 worker processes, at a steady offered load;
-// - drain: how fast 1 and 2 worker processes empty a backlog (no-op handler).
+// - drain: how fast 1 and 2 worker processes empty a backlog (no-op handler);
+// - order: events handled out of room order by one BullMQ queue at concurrency 50 (what BullMQ offers
+//   without groups) and by the partitioned pipeline, with a handler that takes 0-9 ms: an event counts
+//   when its handler finishes (has its effect) before the handler of an earlier event of its room.
 //
 // Options: --transactions N (per ingest run, default 300), --events N (per transaction, default 100),
-// --partitions N (default 16), --only ingest,latency,drain (default all three).
+// --partitions N (default 16), --only ingest,latency,drain,order (default all).
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { Agent, request } from 'node:http';
@@ -31,7 +34,7 @@ const CHILD_ENV = 'PATCHBAY_BENCH_HOST_WORKER';
 const SENDER_ENV = 'PATCHBAY_BENCH_HOST_SENDER';
 const ROOMS = 200;
 
-type Part = 'ingest' | 'latency' | 'drain';
+type Part = 'ingest' | 'latency' | 'drain' | 'order';
 
 interface Options {
   transactions: number;
@@ -48,9 +51,10 @@ function parseOptions(args: string[]): Options {
     return value;
   };
   const only = args.indexOf('--only');
-  const parts = (only >= 0 ? (args[only + 1] ?? '').split(',') : ['ingest', 'latency', 'drain']) as Part[];
+  const all: Part[] = ['ingest', 'latency', 'drain', 'order'];
+  const parts = (only >= 0 ? (args[only + 1] ?? '').split(',') : all) as Part[];
   for (const part of parts) {
-    if (!['ingest', 'latency', 'drain'].includes(part)) throw new Error(`--only takes ingest, latency, drain (comma-separated), not "${part}"`);
+    if (!all.includes(part)) throw new Error(`--only takes ${all.join(', ')} (comma-separated), not "${part}"`);
   }
   return { transactions: get('transactions', 300), events: get('events', 100), partitions: get('partitions', 16), parts };
 }
@@ -354,6 +358,97 @@ async function measureDrain(redis: ManagedRedis, o: Options, workers: number, ba
   }
 }
 
+const ORDER_EVENTS = 3_000;
+const ORDER_ROOMS = 20;
+
+function randomPause(): Promise<void> {
+  return sleep(Math.floor(Math.random() * 10));
+}
+
+/** Counts events whose handler finished (its effect, e.g. a message sent on) before an earlier event of the same room's. */
+function reorderCounter(): { seen(roomId: string, seq: number): void; readonly outOfOrder: number } {
+  const last = new Map<string, number>();
+  let outOfOrder = 0;
+  return {
+    seen(roomId, seq) {
+      if (seq < (last.get(roomId) ?? -1)) outOfOrder++;
+      else last.set(roomId, seq);
+    },
+    get outOfOrder() {
+      return outOfOrder;
+    },
+  };
+}
+
+/** One BullMQ queue, one job per event, a worker at concurrency 50 (no per-room ordering). */
+async function reorderSingleQueue(redis: ManagedRedis): Promise<number> {
+  const connection = { path: redis.socketPath, maxRetriesPerRequest: null };
+  const queue = new Queue('bench-order-single', { connection, prefix: 'bench' });
+  const counter = reorderCounter();
+  let handled = 0;
+  const { Worker } = await import('bullmq');
+  const worker = new Worker(
+    'bench-order-single',
+    async (job) => {
+      const { room, seq } = job.data as { room: string; seq: number };
+      await randomPause();
+      counter.seen(room, seq);
+      handled++;
+    },
+    { connection, prefix: 'bench', concurrency: 50, autorun: false },
+  );
+  const jobs = Array.from({ length: ORDER_EVENTS }, (_, i) => ({ name: 'event', data: { room: `!r${i % ORDER_ROOMS}`, seq: i } }));
+  for (let i = 0; i < jobs.length; i += 500) await queue.addBulk(jobs.slice(i, i + 500));
+  void worker.run();
+  while (handled < ORDER_EVENTS) await sleep(20);
+  await worker.close();
+  await queue.obliterate({ force: true });
+  await queue.close();
+  return counter.outOfOrder;
+}
+
+/** The same events through the pipeline (partitioned queues, global concurrency 1). */
+async function reorderPipeline(redis: ManagedRedis, o: Options): Promise<number> {
+  const counter = reorderCounter();
+  let handled = 0;
+  const pipeline = createEventPipeline({
+    registration: { id: 'bench-order', hs_token: HS_TOKEN },
+    redis: redis.connection,
+    partitions: o.partitions,
+    handlerAttempts: 5,
+    role: 'both',
+    dispatcher: {
+      async dispatch(event: MatrixEvent): Promise<void> {
+        await randomPause();
+        counter.seen(event.room_id, Number(event.content['seq']));
+        handled++;
+      },
+      async dispatchEphemeral(): Promise<void> {},
+      async deadLettered(): Promise<void> {},
+    },
+    logger: pino({ level: 'warn' }),
+    metrics: new Registry(),
+    http: { bind: '127.0.0.1', port: 0 },
+  });
+  await pipeline.start();
+  try {
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    for (let t = 0; t < ORDER_EVENTS / 100; t++) {
+      const events = Array.from({ length: 100 }, (_, i) => {
+        const seq = t * 100 + i;
+        return { event_id: `$order-${seq}`, room_id: `!r${seq % ORDER_ROOMS}`, type: 'm.room.message', sender: '@a:bench', origin_server_ts: 0, content: { seq } };
+      });
+      const status = await put(agent, pipeline.port!, `/_matrix/app/v1/transactions/order-${t}`, JSON.stringify({ events }));
+      if (status !== 200) throw new Error(`order transaction answered ${status}`);
+    }
+    agent.destroy();
+    while (handled < ORDER_EVENTS) await sleep(20);
+    return counter.outOfOrder;
+  } finally {
+    await pipeline.stop();
+  }
+}
+
 /** The bench's worker process: the pipeline's `work` role with a no-op handler that notes latencies. */
 async function workerChildMain(): Promise<void> {
   const { socket, id, partitions } = JSON.parse(process.env[CHILD_ENV]!) as { socket: string; id: string; partitions: number };
@@ -436,6 +531,15 @@ export async function run(args: string[] = []): Promise<BenchResult> {
       result['drain'] = {
         workers_1: await measureDrain(redis, o, 1, 400),
         workers_2: await measureDrain(redis, o, 2, 400),
+      };
+    }
+    if (o.parts.includes('order')) {
+      progress('ordering: one queue at concurrency 50 against the partitioned pipeline');
+      result['order'] = {
+        events: ORDER_EVENTS,
+        rooms: ORDER_ROOMS,
+        out_of_order_single_queue_concurrency_50: await reorderSingleQueue(redis),
+        out_of_order_partitioned_pipeline: await reorderPipeline(redis, o),
       };
     }
     return result;

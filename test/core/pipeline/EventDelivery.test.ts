@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { Registry } from 'prom-client';
 import {
@@ -79,7 +80,8 @@ describe('event delivery through the pipeline', () => {
 
   it('hands each room its events in transaction order', async () => {
     const dispatcher = new RecordingDispatcher();
-    const pipeline = await start({ dispatcher, partitions: 4 });
+    const id = `as${nextId++}`;
+    const pipeline = await start({ id, dispatcher, partitions: 4 });
     const rooms = ['!a:test', '!b:test', '!c:test'];
     const expected = new Map<string, string[]>(rooms.map((r) => [r, []]));
     for (let t = 0; t < 5; t++) {
@@ -94,6 +96,13 @@ describe('event delivery through the pipeline', () => {
     await waitFor(() => dispatcher.calls.length >= 150, 20_000, '150 events');
     for (const room of rooms) expect(dispatcher.idsIn(room)).toEqual(expected.get(room));
     expect(dispatcher.calls.every((c) => c.attempt === 1)).toBe(true);
+    // What keeps it so across processes: every partition queue has BullMQ global concurrency 1.
+    const keys = new PipelineKeys(id);
+    for (let p = 0; p < 4; p++) {
+      const queue = new Queue(keys.queueName(p), { connection: redis.connection, prefix: keys.queuePrefix });
+      expect(await queue.getGlobalConcurrency()).toBe(1);
+      await queue.close();
+    }
     await stop(pipeline);
   });
 
@@ -125,14 +134,15 @@ describe('event delivery through the pipeline', () => {
     await stop(pipeline);
   });
 
-  it('skips at the worker what was queued twice (crash between enqueue and marking)', async () => {
+  it('skips at the worker what was queued twice (two requests raced past the ingest check)', async () => {
     const id = `as${nextId++}`;
     const keys = new PipelineKeys(id);
     // Ingest only: the jobs stay queued.
     const ingest = await start({ id, role: 'ingest' });
     const body = { events: [roomEvent('$twice-1', '!r:test'), roomEvent('$twice-2', '!r:test')] };
     await send(ingest, 'twice', body);
-    // What a crash after the enqueue and before the marks leaves behind: jobs, but no marks.
+    // What two concurrent requests with the same events leave behind: both passed the check before
+    // either was marked, so the jobs are queued twice. Deleting the marks reproduces it.
     await client.del(keys.transaction('twice'), keys.event('$twice-1'), keys.event('$twice-2'));
     await send(ingest, 'twice', body);
     expect((await ingest.health()).queues?.waiting).toBe(2);
