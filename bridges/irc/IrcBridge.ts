@@ -19,6 +19,7 @@ import type {
 import { ADMIN_HELP, runAdminCommand } from './AdminCommands.js';
 import { type IrcPluginConfig, ircConfigSchema, normalizeNetworks } from './IrcConfig.js';
 import { IrcBridgeState, type PendingMessage, type RoomRole } from './IrcBridgeState.js';
+import type { GhostIdentityStore } from './GhostIdentities.js';
 import { IrcNetwork } from './IrcNetwork.js';
 import { isValidChannelName } from './IrcTextSanitizer.js';
 import { IrcToMatrix } from './IrcToMatrix.js';
@@ -34,6 +35,8 @@ const MEDIA = new Set(['m.image', 'm.file', 'm.audio', 'm.video', 'm.sticker']);
 const DELAY_NOTICE_EVERY_MS = 120_000;
 /** How long a message's IRC msgids are kept for a later redaction. */
 const REDACTABLE_TTL_SECONDS = 7 * 86400;
+/** An IRC account keeps its ghost this long after it was last seen (refreshed once per bridge run). */
+const ACCOUNT_TTL_SECONDS = 180 * 86400;
 
 type ChannelRole = Extract<RoomRole, { kind: 'channel' }>;
 
@@ -91,7 +94,9 @@ export class IrcBridge implements BridgePlugin<IrcPluginConfig>, UserQueryHandle
         // Not on shutdown: those puppets are reconnected after the restart.
         if (!this.stopping) void this.state.setPuppetChannels(settings.id, userId, null).catch(() => undefined);
       };
-      this.networks.set(settings.id, new IrcNetwork(settings, sink, ctx.logger.child({ irc_network: settings.id }), forget));
+      const network = new IrcNetwork(settings, sink, ctx.logger.child({ irc_network: settings.id }), forget, this.identityStore(settings.id));
+      network.ghosts.restore(await this.storedMap(`ghost/${settings.id}/nick/`), await this.storedMap(`ghost/${settings.id}/account/`));
+      this.networks.set(settings.id, network);
     }
     for (const network of this.networks.values()) {
       for (const mapping of network.settings.mappings) await this.applyMapping(network, mapping);
@@ -102,6 +107,34 @@ export class IrcBridge implements BridgePlugin<IrcPluginConfig>, UserQueryHandle
     for (const message of pending) await this.send(message);
     if (this.networks.size === 0) ctx.logger.warn('the IRC bridge is enabled but bridges.irc.networks is empty: nothing to bridge');
     ctx.logger.info({ networks: [...this.networks.keys()], resent: pending.length }, 'IRC bridge started');
+  }
+
+  /**
+   * Ghost identities of one network in the plugin store (`ghost/<network>/nick/<nick>` and
+   * `.../account/<account>`), written behind: a crash loses at most the last changes before it.
+   */
+  private identityStore(networkId: string): GhostIdentityStore {
+    const key = (kind: string, name: string): string => `ghost/${networkId}/${kind}/${encodeURIComponent(name)}`;
+    const failed = (err: unknown): void => this.context?.logger.warn({ err, irc_network: networkId }, 'could not persist a ghost identity');
+    return {
+      nick: (nick, ghostKey) => void (ghostKey === null ? this.ctx.store.delete(key('nick', nick)) : this.ctx.store.set(key('nick', nick), ghostKey)).catch(failed),
+      account: (account, ghostKey) => void this.ctx.store.set(key('account', account), ghostKey, ACCOUNT_TTL_SECONDS).catch(failed),
+    };
+  }
+
+  /** Entries under a store prefix as [decoded name, value]. */
+  private async storedMap(prefix: string): Promise<Array<[string, string]>> {
+    const out: Array<[string, string]> = [];
+    for (const key of await this.ctx.store.keys(prefix)) {
+      const value = await this.ctx.store.get(key);
+      if (value === null) continue;
+      try {
+        out.push([decodeURIComponent(key.slice(prefix.length)), value]);
+      } catch {
+        // A key that is not ours to decode.
+      }
+    }
+    return out;
   }
 
   async stop(): Promise<void> {

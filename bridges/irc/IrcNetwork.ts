@@ -4,7 +4,7 @@
 import type { Logger } from 'pino';
 import { ChannelRoster } from './ChannelRoster.js';
 import { ConnectPacer } from './ConnectPacer.js';
-import { GhostIdentities } from './GhostIdentities.js';
+import { type AccountFact, GhostIdentities, type GhostIdentityStore } from './GhostIdentities.js';
 import type { NetworkSettings } from './IrcConfig.js';
 import { IrcConnection, type MessageKind } from './IrcConnection.js';
 import { type CaseMapping, foldCase, parseCaseMapping } from './IrcCaseMapping.js';
@@ -41,6 +41,8 @@ export interface IrcNetworkSink {
 }
 
 const BOT_REJOIN_MS = 30_000;
+/** After the bot's first registration, restored nick mappings nobody came back with are dropped after this. */
+const SETTLE_RESTORED_MS = 120_000;
 
 export class IrcNetwork {
   readonly bot: IrcConnection;
@@ -53,6 +55,9 @@ export class IrcNetwork {
   private readonly chains = new Map<string, Promise<void>>();
   private readonly botChannels = new Map<string, { name: string; key?: string }>();
   private stopped = false;
+  /** Channels whose member list the bot has not had since its first registration (null: settled). */
+  private unsettled: Set<string> | null = null;
+  private settleTimer: ReturnType<typeof setTimeout> | null = null;
 
   constructor(
     readonly settings: NetworkSettings,
@@ -60,10 +65,12 @@ export class IrcNetwork {
     private readonly logger: Logger,
     /** A puppet was disconnected and dropped from the pool (idle timeout, eviction, `!quit`). */
     private readonly onPuppetRemoved: (userId: string, reason: string) => void = () => undefined,
+    /** Where ghost identities persist across restarts (none: they last as long as the process). */
+    identityStore: GhostIdentityStore | null = null,
   ) {
     this.pacer = new ConnectPacer({ concurrency: settings.connectConcurrency, intervalMs: settings.connectIntervalMs });
     this.roster = new ChannelRoster('rfc1459');
-    this.ghosts = new GhostIdentities('rfc1459');
+    this.ghosts = new GhostIdentities('rfc1459', identityStore);
     this.bot = new IrcConnection(
       {
         host: settings.host,
@@ -88,6 +95,7 @@ export class IrcNetwork {
           const mapping = parseCaseMapping(this.bot.client.network.options.CASEMAPPING);
           this.roster.setCaseMapping(mapping);
           this.ghosts.setCaseMapping(mapping);
+          this.startSettling();
         },
         onDisconnected: () => {
           // Everything we knew about channels is stale; NAMES after the rejoin rebuilds it.
@@ -135,8 +143,43 @@ export class IrcNetwork {
     return `${this.id}_${this.ghosts.keyFor(nick)}`;
   }
 
-  person(nick: string): IrcPerson {
-    return { nick, ghost: this.ghostFor(nick) };
+  /**
+   * The IRC person behind a nick, told what the server said of their account. When that fact moves an
+   * already-known nick to another ghost (the account's own, or away from an account that is not theirs),
+   * the old ghost leaves and the new one joins the nick's channels first.
+   */
+  person(nick: string, account?: AccountFact): IrcPerson {
+    const { key, previous } = this.ghosts.identify(nick, account);
+    const who = { nick, ghost: `${this.id}_${key}` };
+    if (previous !== undefined) {
+      const was = { nick, ghost: `${this.id}_${previous}` };
+      for (const channel of this.roster.channelsOf(nick)) {
+        this.run(channel, async () => {
+          await this.sink.left({ network: this.id, channel, who: was, reason: 'Identified as another IRC account', kickedBy: null, time: Date.now() });
+          await this.sink.joined({ network: this.id, channel, who, time: Date.now() });
+        });
+      }
+    }
+    return who;
+  }
+
+  /** An account as a message's account-tag tells it: absent means "not logged in" only where the tag is on. */
+  private accountOfMessage(e: MessageEvent, connection: IrcConnection): AccountFact {
+    if (typeof e.account === 'string' && e.account !== '') return e.account;
+    return connection.client.network.cap.isEnabled('account-tag') ? null : undefined;
+  }
+
+  private startSettling(): void {
+    if (this.unsettled !== null || this.settleTimer !== null) return;
+    this.unsettled = new Set(this.botChannels.keys());
+    this.settleTimer = setTimeout(() => this.settle(), SETTLE_RESTORED_MS);
+    this.settleTimer.unref();
+  }
+
+  private settle(): void {
+    if (this.settleTimer !== null) clearTimeout(this.settleTimer);
+    this.ghosts.settle();
+    this.unsettled = new Set();
   }
 
   /** The live nick behind a ghost remote id, or the nick it was named after if that person is not in sight. */
@@ -161,6 +204,7 @@ export class IrcNetwork {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    if (this.settleTimer !== null) clearTimeout(this.settleTimer);
     this.debouncer.clear();
     await this.puppets.stop();
     await this.bot.quit('Bridge shutting down', 2000);
@@ -242,7 +286,7 @@ export class IrcNetwork {
     }
     if (this.isOurs(e.nick)) return;
     const channel = e.target;
-    const from = this.person(e.nick);
+    const from = this.person(e.nick, this.accountOfMessage(e, this.bot));
     const time = e.time ?? Date.now();
     const msgid = e.tags?.msgid ?? null;
     this.run(this.fold(channel), () => this.sink.message({ network: this.id, channel, toUserId: null, from, kind, text: e.message, time, msgid }));
@@ -257,16 +301,23 @@ export class IrcNetwork {
       const nicks = users.map((u) => u.nick).filter((n) => n !== undefined && n !== '');
       this.roster.setMembers(channel, nicks);
       const members = nicks.filter((n) => !this.isOurs(n)).map((n) => this.person(n));
+      // Every channel's members seen once since the restart: restored nicks still unseen are stale.
+      if (this.unsettled !== null && this.unsettled.size > 0 && this.unsettled.delete(this.fold(channel)) && this.unsettled.size === 0) this.settle();
       if (!this.settings.syncNames) return;
       this.run(this.fold(channel), () => this.sink.members({ network: this.id, channel, members }));
     });
-    c.on('join', ({ nick, channel, time }) => {
+    c.on('join', ({ nick, channel, time, account }) => {
       this.roster.add(channel, nick);
       if (this.isOurs(nick)) return;
       const key = this.fold(nick);
+      // extended-join: the account, or false for none.
+      const fact: AccountFact = typeof account === 'string' ? account : account === false ? null : undefined;
       // Back from a netsplit before the debounced quit fired: they never left Matrix.
-      if (this.debouncer.returned(key)) return;
-      const who = this.person(nick);
+      if (this.debouncer.returned(key)) {
+        this.person(nick, fact);
+        return;
+      }
+      const who = this.person(nick, fact);
       this.run(this.fold(channel), () => this.sink.joined({ network: this.id, channel, who, time: time ?? Date.now() }));
     });
     c.on('part', ({ nick, channel, message, time }) => {
@@ -330,6 +381,11 @@ export class IrcNetwork {
       if (nick !== undefined && nick !== '' && this.isOurs(nick)) return;
       this.run(this.fold(channel), () => this.sink.topic({ network: this.id, channel, topic, by, time: time ?? Date.now() }));
     });
+    c.on('account', ({ nick, account }) => {
+      // account-notify: someone logged in or out of services.
+      if (nick === undefined || nick === '' || this.isOurs(nick) || this.ghosts.peek(nick) === undefined) return;
+      this.person(nick, account === false ? null : account);
+    });
     c.on('unknown command', (e) => {
       const redaction = this.redactionOf(e);
       // Our puppets' own REDACTs came from Matrix, where the event is already redacted.
@@ -365,7 +421,7 @@ export class IrcNetwork {
       if (e.from_server || e.nick === undefined || e.nick === '') return;
       // Channel traffic is relayed by the bot; echoes of our own lines and other puppets are not people.
       if (this.isChannelName(e.target) || this.isOurs(e.nick)) return;
-      const from = this.person(e.nick);
+      const from = this.person(e.nick, this.accountOfMessage(e, puppet.connection));
       const time = e.time ?? Date.now();
       this.run(`pm:${puppet.userId}:${from.ghost}`, () =>
         this.sink.message({ network: this.id, channel: null, toUserId: puppet.userId, from, kind, text: e.message, time, msgid: e.tags?.msgid ?? null }),

@@ -1,5 +1,5 @@
 import { describe, expect, test } from '@jest/globals';
-import { GhostIdentities } from '../GhostIdentities.js';
+import { GhostIdentities, type GhostIdentityStore } from '../GhostIdentities.js';
 import { foldCase, parseCaseMapping } from '../IrcCaseMapping.js';
 import { alternativeNick, isValidNick, nickFromTemplate, toNickChars } from '../PuppetNickPolicy.js';
 
@@ -71,5 +71,97 @@ describe('ghost identities', () => {
   test('case mapping decides sameness', () => {
     const g = new GhostIdentities('rfc1459');
     expect(g.keyFor('Nick[1]')).toBe(g.keyFor('nick{1}'));
+  });
+});
+
+/** A store like the bridge's: what a restarted process would read back. */
+class MemoryIdentityStore implements GhostIdentityStore {
+  readonly nicks = new Map<string, string>();
+  readonly accounts = new Map<string, string>();
+  writes = 0;
+  nick(nick: string, key: string | null): void {
+    this.writes++;
+    if (key === null) this.nicks.delete(nick);
+    else this.nicks.set(nick, key);
+  }
+  account(account: string, key: string): void {
+    this.writes++;
+    this.accounts.set(account, key);
+  }
+  restart(): GhostIdentities {
+    const g = new GhostIdentities('rfc1459', this);
+    g.restore([...this.nicks], [...this.accounts]);
+    return g;
+  }
+}
+
+describe('ghost identities across restarts', () => {
+  test('by nick: a person who renamed before the restart is the same ghost under the new nick', () => {
+    const store = new MemoryIdentityStore();
+    const before = new GhostIdentities('rfc1459', store);
+    before.keyFor('alice');
+    before.keyFor('bob');
+    before.rename('alice', 'alice_away');
+    before.keyFor('alice'); // a newcomer: alice.2
+    // Only nicks whose ghost is not their own name are stored.
+    expect([...store.nicks]).toEqual([['alice_away', 'alice'], ['alice', 'alice.2']]);
+    const after = store.restart();
+    // The newcomer is seen first this time: the renamed person's ghost stays reserved for them.
+    expect(after.keyFor('Alice')).toBe('alice.2');
+    expect(after.keyFor('alice_away')).toBe('alice');
+    expect(after.keyFor('bob')).toBe('bob');
+    // A stranger with a new nick takes no one's ghost.
+    expect(after.keyFor('carol')).toBe('carol');
+  });
+
+  test('restored nicks nobody came back with are dropped when the network settles; leaving forgets', () => {
+    const store = new MemoryIdentityStore();
+    const before = new GhostIdentities('rfc1459', store);
+    before.keyFor('dave');
+    before.rename('dave', 'dave_afk');
+    const after = store.restart();
+    expect(after.keyFor('dave')).toBe('dave.2'); // reserved while dave_afk may come back
+    after.forget('dave');
+    after.settle();
+    expect(store.nicks.has('dave_afk')).toBe(false);
+    expect(after.keyFor('dave')).toBe('dave');
+    expect(after.keyFor('dave_afk')).toBe('dave_afk');
+    expect([...store.nicks]).toEqual([]);
+  });
+
+  test('by account: the account keeps its ghost whatever the nick, and nobody without it gets that ghost', () => {
+    const store = new MemoryIdentityStore();
+    const before = new GhostIdentities('rfc1459', store);
+    expect(before.identify('Carol', 'CarolAcct').key).toBe('carol');
+    before.rename('Carol', 'carol_phone');
+    expect([...store.accounts]).toEqual([['carolacct', 'carol']]);
+    const after = store.restart();
+    // Back with a nick never seen before: the account decides.
+    expect(after.identify('cazza', 'carolacct')).toEqual({ key: 'carol' });
+    // Someone else with her old nick: without the account they get a ghost of their own.
+    expect(after.identify('carol', null).key).toBe('carol.2');
+    expect(after.identify('carol_phone', 'someoneelse').key).toBe('carol_phone');
+  });
+
+  test("an account learned after the nick was placed moves it to the account's ghost; an anonymous nick leaves an account's ghost", () => {
+    const store = new MemoryIdentityStore();
+    const g = new GhostIdentities('rfc1459', store);
+    g.identify('erin', 'erinacct');
+    g.forget('erin');
+    // Seen in NAMES (no account information) under another nick, then speaking with the account tag.
+    expect(g.identify('erin_m', undefined)).toEqual({ key: 'erin_m' });
+    expect(g.identify('erin_m', 'erinacct')).toEqual({ key: 'erin', previous: 'erin_m' });
+    expect(g.identify('erin_m', 'erinacct')).toEqual({ key: 'erin' });
+    // Unknown account first took the account's ghost by its nick; the server then says "not logged in".
+    g.forget('erin_m');
+    expect(g.identify('erin', undefined)).toEqual({ key: 'erin' });
+    expect(g.identify('erin', null)).toEqual({ key: 'erin.2', previous: 'erin' });
+  });
+
+  test('two connections of one account: the second keeps a ghost of its own instead of taking the first one\'s', () => {
+    const g = new GhostIdentities('rfc1459', new MemoryIdentityStore());
+    expect(g.identify('frank', 'frankacct').key).toBe('frank');
+    expect(g.identify('frank_laptop', 'frankacct').key).toBe('frank_laptop');
+    expect(g.identify('frank_laptop', 'frankacct').key).toBe('frank_laptop');
   });
 });
