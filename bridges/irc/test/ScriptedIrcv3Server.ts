@@ -48,8 +48,9 @@ export class ScriptedIrcv3Server {
     for (const c of this.clients) if (!c.socket.destroyed) c.socket.write(`${line}\r\n`);
   }
 
+  /** The newest open connection with this nick. */
   client(nick: string): ScriptedClient | undefined {
-    return this.clients.find((c) => c.nick.toLowerCase() === nick.toLowerCase() && !c.socket.destroyed);
+    return [...this.clients].reverse().find((c) => c.nick.toLowerCase() === nick.toLowerCase() && !c.socket.destroyed);
   }
 
   /** Lines a client sent with this command, e.g. every REDACT. */
@@ -125,6 +126,11 @@ export class ScriptedIrcv3Server {
           }
           case 'PING':
             send(`:srv PONG srv :${p[0] ?? ''}`);
+            break;
+          case 'QUIT':
+            send(`ERROR :Closing link (${p[0] ?? ''})`);
+            socket.end();
+            socket.destroy();
             break;
           case 'JOIN': {
             const channel = p[0] ?? '';
