@@ -50,7 +50,9 @@ const stamp = join(root, 'node_modules', '.package-lock.json');
 const lock = join(root, 'package-lock.json');
 if (!existsSync(stamp) || statSync(stamp).mtimeMs < statSync(lock).mtimeMs) {
   console.log('bootstrap: installing npm dependencies');
-  sh('npm', ['ci', '--no-audit', '--no-fund']);
+  // Not `npm ci`: npm 11 leaves other platforms' optional packages out of the lock file and then ci
+  // refuses it as out of sync. `install --no-save` installs the locked versions and leaves the lock alone.
+  sh('npm', ['install', '--no-save', '--no-audit', '--no-fund']);
 }
 // npm may skip install scripts it has not been told to trust; the homeserver cannot start without
 // the native SQLite module, so check it really built.
