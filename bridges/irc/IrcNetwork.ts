@@ -125,6 +125,11 @@ export class IrcNetwork {
     return this.settings.id;
   }
 
+  /** The network's connect pacer: every (re)connect of the bot and the puppets takes a slot of it. */
+  get connectPacer(): ConnectPacer {
+    return this.pacer;
+  }
+
   get caseMapping(): CaseMapping {
     return parseCaseMapping(this.bot.client.network.options.CASEMAPPING);
   }

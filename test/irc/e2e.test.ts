@@ -1,5 +1,6 @@
 // The IRC plugin through the real stack: event pipeline (AS API, Redis queues), PluginHost and the
-// embedded homeserver over HTTP on the Matrix side; a real ngircd on the IRC side.
+// embedded homeserver over HTTP on the Matrix side; a real ngircd on the IRC side. One ngircd, one
+// homeserver and one Redis for the suite; the tests run in order and build on each other (nicks, rooms).
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,7 +15,8 @@ import { PluginLoader } from '../../core/plugin/PluginLoader.js';
 import { registrationInputsFor } from '../../core/plugin/RegistrationInputs.js';
 import { ManagedRedis } from '../../core/redis/ManagedRedis.js';
 import { generateRegistration, writeRegistrationFile } from '../../registration/index.js';
-import { IrcTestClient } from '../../bridges/irc/test/IrcTestClient.js';
+import type { IrcBridge } from '../../bridges/irc/IrcBridge.js';
+import { IrcTestClient, type ParsedLine } from '../../bridges/irc/test/IrcTestClient.js';
 import { NgircdServer } from '../../bridges/irc/test/NgircdServer.js';
 import { enc, registerUser, startTestHomeserver, waitFor, type TestHomeserver, type TestUser } from '../harness/index.js';
 
@@ -37,27 +39,78 @@ describe('IRC bridge end to end (pipeline + host + embedded homeserver + ngircd)
   let hs: TestHomeserver;
   let pipeline: EventPipeline;
   let host: PluginHost;
+  /** Resolves while a host runs; the pipeline waits on it while the host restarts. */
+  let hostReady: Promise<void> = new Promise(() => undefined);
   let alice: TestUser;
   let bob: IrcTestClient;
   let roomId = '';
+  let txn = 0;
+  let asToken = '';
+  const metrics = new Registry();
+  const appserviceId = 'irc-e2e';
+  const bridgeConfig = () => ({
+    irc: {
+      enabled: true,
+      networks: {
+        test: {
+          host: ircd.host,
+          port: ircd.port,
+          // One connect at a time: the restart test holds the only slot to order reconnects.
+          limits: { lines_per_second: 50, burst: 10, connect_concurrency: 1, connect_interval_ms: 0, reconnect_initial_ms: 50, reconnect_max_ms: 400 },
+          quit_debounce: { delay_ms: 0 },
+          delay_notice_ms: 1500,
+        },
+      },
+    },
+  });
 
+  const waitHost = async <T>(f: () => Promise<T>): Promise<T> => {
+    await hostReady;
+    return f();
+  };
   const forward = {
-    dispatch: (e, a) => host.dispatch(e, a),
-    dispatchEphemeral: (e) => host.dispatchEphemeral(e),
-    deadLettered: (e, err) => host.deadLettered(e, err),
-    userExists: (u) => host.userExists(u),
-    aliasExists: (a) => host.aliasExists(a),
+    dispatch: (e, a) => waitHost(() => host.dispatch(e, a)),
+    dispatchEphemeral: (e) => waitHost(() => host.dispatchEphemeral(e)),
+    deadLettered: (e, err) => waitHost(() => host.deadLettered(e, err)),
+    userExists: (u) => waitHost(() => host.userExists(u)),
+    aliasExists: (a) => waitHost(() => host.aliasExists(a)),
     protocol: (p) => host.protocol(p),
-    users: (p, f) => host.users(p, f),
-    locations: (p, f) => host.locations(p, f),
-    usersByMatrixId: (u) => host.usersByMatrixId(u),
-    locationsByAlias: (a) => host.locationsByAlias(a),
+    users: (p, f) => waitHost(() => host.users(p, f)),
+    locations: (p, f) => waitHost(() => host.locations(p, f)),
+    usersByMatrixId: (u) => waitHost(() => host.usersByMatrixId(u)),
+    locationsByAlias: (a) => waitHost(() => host.locationsByAlias(a)),
   } satisfies EventDispatcher & QueryResolver & ThirdPartyResolver;
 
   const timeline = async (room: string): Promise<TimelineEvent[]> => {
-    const res = await alice.http.get<{ chunk: TimelineEvent[] }>(`/rooms/${enc(room)}/messages`, { query: { dir: 'b', limit: 200 } });
+    const res = await alice.http.get<{ chunk: TimelineEvent[] }>(`/rooms/${enc(room)}/messages`, { query: { dir: 'b', limit: 500 } });
     return res.body.chunk.reverse();
   };
+  const send = async (room: string, content: Record<string, unknown>, type = 'm.room.message'): Promise<string> =>
+    (await alice.http.ok<{ event_id: string }>('PUT', `/rooms/${enc(room)}/send/${type}/e2e${++txn}`, { body: content })).event_id;
+  const say = (body: string, extra: Record<string, unknown> = {}): Promise<string> => send(roomId, { msgtype: 'm.text', body, ...extra });
+  const inMatrix = (room: string, predicate: (e: TimelineEvent) => boolean, what: string): Promise<TimelineEvent> =>
+    waitFor(async () => (await timeline(room)).find(predicate), 20_000, what);
+  const onIrc = (predicate: (l: ParsedLine) => boolean): Promise<ParsedLine> => bob.waitFor(predicate, 20_000);
+  const privmsg = (from: string, text: string) => (l: ParsedLine) => l.command === 'PRIVMSG' && l.nick === from && l.params[1] === text;
+  const ircBridge = (): IrcBridge => host.bridge('irc')?.loaded.plugin as IrcBridge;
+
+  async function startHost(): Promise<void> {
+    const plugins = await new PluginLoader({ builtins }).load(bridgeConfig());
+    host = new PluginHost({
+      plugins,
+      appserviceId,
+      homeserverUrl: hs.url,
+      asToken,
+      serverName: hs.serverName,
+      senderLocalpart: 'patchbay',
+      redis: redis.connection,
+      logger,
+      metrics,
+      outbox: { partitions: 4, attempts: 3, initialBackoffMs: 20, maxBackoffMs: 100, sendTimeoutMs: 30_000 },
+    });
+    await host.start();
+    hostReady = Promise.resolve();
+  }
 
   beforeAll(async () => {
     await redis.start();
@@ -65,24 +118,11 @@ describe('IRC bridge end to end (pipeline + host + embedded homeserver + ngircd)
     bob = new IrcTestClient(ircd.host, ircd.port, 'bob');
     await bob.connect();
     await bob.join('#chat');
-    const plugins = await new PluginLoader({ builtins }).load({
-      irc: {
-        enabled: true,
-        networks: {
-          test: {
-            host: ircd.host,
-            port: ircd.port,
-            limits: { lines_per_second: 50, burst: 10, connect_interval_ms: 0, reconnect_initial_ms: 50 },
-            quit_debounce: { delay_ms: 0 },
-          },
-        },
-      },
-    });
-    const metrics = new Registry();
-    const id = 'irc-e2e';
-    const reg = generateRegistration(registrationInputsFor(plugins, { id, url: null, serverName: 'localhost', senderLocalpart: 'patchbay' }));
+    const plugins = await new PluginLoader({ builtins }).load(bridgeConfig());
+    const reg = generateRegistration(registrationInputsFor(plugins, { id: appserviceId, url: null, serverName: 'localhost', senderLocalpart: 'patchbay' }));
+    asToken = reg.as_token;
     pipeline = createEventPipeline({
-      registration: { id, hs_token: reg.hs_token },
+      registration: { id: appserviceId, hs_token: reg.hs_token },
       redis: redis.connection,
       partitions: 4,
       handlerAttempts: 3,
@@ -100,19 +140,7 @@ describe('IRC bridge end to end (pipeline + host + embedded homeserver + ngircd)
     const regPath = join(dir, 'registration.yaml');
     await writeRegistrationFile(regPath, reg);
     hs = await startTestHomeserver({ appserviceConfigFiles: [regPath] });
-    host = new PluginHost({
-      plugins,
-      appserviceId: id,
-      homeserverUrl: hs.url,
-      asToken: reg.as_token,
-      serverName: hs.serverName,
-      senderLocalpart: 'patchbay',
-      redis: redis.connection,
-      logger,
-      metrics,
-      outbox: { partitions: 4, attempts: 3, initialBackoffMs: 20, maxBackoffMs: 100, sendTimeoutMs: 30_000 },
-    });
-    await host.start();
+    await startHost();
     alice = await registerUser(hs.url, 'alice');
     await alice.http.ok('PUT', `/profile/${enc(alice.userId)}/displayname`, { body: { displayname: 'Alice' } });
   });
@@ -146,6 +174,33 @@ describe('IRC bridge end to end (pipeline + host + embedded homeserver + ngircd)
     expect(event.sender).toBe('@irc_test_bob:localhost');
   });
 
+  it('emote and notice, both ways', async () => {
+    await send(roomId, { msgtype: 'm.emote', body: 'waves' });
+    await onIrc(privmsg('Alice[m]', '\x01ACTION waves\x01'));
+    await send(roomId, { msgtype: 'm.notice', body: 'for your information' });
+    await onIrc((l) => l.command === 'NOTICE' && l.nick === 'Alice[m]' && l.params[0] === '#chat' && l.params[1] === 'for your information');
+    bob.send('PRIVMSG #chat :\x01ACTION dances\x01');
+    bob.send('NOTICE #chat :bob notices');
+    const emote = await inMatrix(roomId, (e) => e.content.body === 'dances', 'the IRC action');
+    expect(emote).toMatchObject({ sender: '@irc_test_bob:localhost', content: { msgtype: 'm.emote' } });
+    const notice = await inMatrix(roomId, (e) => e.content.body === 'bob notices', 'the IRC notice');
+    expect(notice).toMatchObject({ sender: '@irc_test_bob:localhost', content: { msgtype: 'm.notice' } });
+  });
+
+  it('topic both ways', async () => {
+    bob.send('TOPIC #chat :set on IRC');
+    await waitFor(async () => {
+      const topic = await alice.http.get<{ topic?: string }>(`/rooms/${enc(roomId)}/state/m.room.topic/`);
+      return topic.status === 200 && topic.body.topic === 'set on IRC';
+    }, 20_000, 'the IRC topic in Matrix');
+    // The portal's bot gives alice the power a channel operator would have to change the topic.
+    const bot = host.bridge('irc')?.bot;
+    const levels = (await bot?.getStateEvent(roomId, 'm.room.power_levels', '')) ?? {};
+    await bot?.sendState(roomId, 'm.room.power_levels', '', { ...levels, users: { ...(levels.users as Record<string, number>), [alice.userId]: 50 } });
+    await alice.http.ok('PUT', `/rooms/${enc(roomId)}/state/m.room.topic/`, { body: { topic: 'set in Matrix' } });
+    await onIrc((l) => l.command === 'TOPIC' && l.nick === 'Alice[m]' && l.params[1] === 'set in Matrix');
+  });
+
   it('a DM with a ghost reaches the nick, and the answer comes back', async () => {
     const dm = await alice.http.ok<{ room_id: string }>('POST', '/createRoom', { body: { is_direct: true, invite: ['@irc_test_bob:localhost'], preset: 'trusted_private_chat' } });
     await waitFor(async () => {
@@ -156,6 +211,10 @@ describe('IRC bridge end to end (pipeline + host + embedded homeserver + ngircd)
     await bob.waitFor((l) => l.command === 'PRIVMSG' && l.params[0] === 'bob' && l.params[1] === 'psst bob', 20_000);
     bob.send('PRIVMSG Alice[m] :psst alice');
     await waitFor(async () => (await timeline(dm.room_id)).find((e) => e.content.body === 'psst alice'), 20_000, 'the PM in the DM');
+    // A file cannot go to IRC; the bot is not in this DM, so the ghost says so (ctx.notice from a member).
+    await send(dm.room_id, { msgtype: 'm.file', body: 'report.pdf', url: 'mxc://localhost/none' });
+    const notice = await inMatrix(dm.room_id, (e) => e.content.msgtype === 'm.notice' && String(e.content.body).startsWith('Files are not bridged'), 'the file notice');
+    expect(notice.sender).toBe('@irc_test_bob:localhost');
   });
 
   it('admin room: inviting @irc_bridge gives the help; !whois answers', async () => {
@@ -174,5 +233,72 @@ describe('IRC bridge end to end (pipeline + host + embedded homeserver + ngircd)
     expect(protocol.body.instances.map((i) => i.network_id)).toEqual(['test']);
     const users = await alice.http.get<Array<{ userid: string }>>('/thirdparty/user/irc', { query: { network: 'test', nickname: 'bob' } });
     expect(users.body.map((u) => u.userid)).toEqual(['@irc_test_bob:localhost']);
+  });
+
+  it('an IRC kick of a Matrix user\'s puppet is told in the room; the next message rejoins the channel', async () => {
+    bob.send('KICK #chat Alice[m] :take a break');
+    const notice = await inMatrix(roomId, (e) => e.content.msgtype === 'm.notice' && String(e.content.body).includes('was kicked from #chat'), 'the kick notice');
+    expect(notice.sender).toBe('@patchbay:localhost');
+    expect(notice.content.body).toBe(`${alice.userId} was kicked from #chat on IRC by bob (take a break). Messages are not reaching IRC; the next one will try to rejoin.`);
+    await say('back after the kick');
+    await onIrc((l) => l.command === 'JOIN' && l.nick === 'Alice[m]' && l.params[0] === '#chat' && bob.lines.indexOf(l) > bob.lines.findIndex((k) => k.command === 'KICK'));
+    await onIrc(privmsg('Alice[m]', 'back after the kick'));
+  });
+
+  it('nick changes: an IRC rename renames the same ghost; a Matrix display name change renames the puppet', async () => {
+    bob.send('NICK bobby');
+    await waitFor(async () => (await alice.http.ok<{ displayname?: string }>('GET', `/profile/${enc('@irc_test_bob:localhost')}`)).displayname === 'bobby', 20_000, 'the ghost renamed');
+    const member = await alice.http.ok<{ displayname?: string }>('GET', `/rooms/${enc(roomId)}/state/m.room.member/${enc('@irc_test_bob:localhost')}`);
+    expect(member.displayname).toBe('bobby');
+    bob.send('PRIVMSG #chat :same person');
+    expect((await inMatrix(roomId, (e) => e.content.body === 'same person', 'a message after the rename')).sender).toBe('@irc_test_bob:localhost');
+    await alice.http.ok('PUT', `/profile/${enc(alice.userId)}/displayname`, { body: { displayname: 'Alicia' } });
+    await onIrc((l) => l.command === 'NICK' && l.nick === 'Alice[m]' && l.params[0] === 'Alicia[m]');
+    await say('as Alicia');
+    await onIrc(privmsg('Alicia[m]', 'as Alicia'));
+  });
+
+  it('after a bridge restart: the renamed IRC user is still the same ghost, and replies still quote', async () => {
+    const before = await inMatrix(roomId, (e) => e.content.body === 'hello from irc', 'the earlier IRC message');
+    hostReady = new Promise(() => undefined);
+    await host.stop();
+    await startHost();
+    // The bot and the puppet come back to the channel.
+    await onIrc((l) => l.command === 'JOIN' && l.nick === 'Alicia[m]' && bob.lines.indexOf(l) > bob.lines.findIndex((k) => k.command === 'QUIT' && k.nick === 'Alicia[m]'));
+    await waitFor(() => ircBridge().network('test')?.roster.members('#chat').includes('bobby'), 20_000, 'the bot back in #chat');
+    bob.send('PRIVMSG #chat :still bobby');
+    expect((await inMatrix(roomId, (e) => e.content.body === 'still bobby', 'bobby after the restart')).sender).toBe('@irc_test_bob:localhost');
+    // The reply's quote comes from the homeserver (the bridge's memory of the message is gone).
+    await say('welcome back', { 'm.relates_to': { 'm.in_reply_to': { event_id: before.event_id } } });
+    await onIrc(privmsg('Alicia[m]', 'bobby: "hello from irc" <- welcome back'));
+  });
+
+  it('ngircd killed and restarted mid-conversation: no queued message is lost, and both directions work again', async () => {
+    const received = (): string[] =>
+      bob.lines.filter((l) => l.command === 'PRIVMSG' && l.params[0] === '#chat' && l.nick === 'Alicia[m]' && l.params[1]?.startsWith('conversation ')).map((l) => l.params[1] ?? '');
+    for (let i = 1; i <= 3; i++) await say(`conversation ${i}`);
+    await onIrc(privmsg('Alicia[m]', 'conversation 3'));
+    // Hold the bridge's only connect slot: it cannot reconnect before bob is back in the channel
+    // (lines said to a channel nobody is in reach nobody, on any IRC server).
+    const hold = await ircBridge().network('test')!.connectPacer.acquire();
+    await say('conversation 4');
+    await ircd.kill();
+    for (let i = 5; i <= 8; i++) await say(`conversation ${i}`);
+    // Matrix is told the messages wait.
+    await inMatrix(roomId, (e) => e.content.msgtype === 'm.notice' && String(e.content.body).includes('is not on IRC yet'), 'the delay notice');
+    const beforeKill = received();
+    await ircd.start();
+    bob.close();
+    bob = new IrcTestClient(ircd.host, ircd.port, 'bobby');
+    await bob.connect();
+    await bob.join('#chat');
+    hold();
+    await onIrc(privmsg('Alicia[m]', 'conversation 8'));
+    const all = [...beforeKill, ...received()];
+    // Every message arrived in order; one the dead server read may arrive twice, never out of order.
+    expect([...new Set(all)]).toEqual(Array.from({ length: 8 }, (_, i) => `conversation ${i + 1}`));
+    await waitFor(() => ircBridge().network('test')?.roster.members('#chat').includes('bobby'), 20_000, 'the bot back in #chat');
+    bob.send('PRIVMSG #chat :after the outage');
+    expect((await inMatrix(roomId, (e) => e.content.body === 'after the outage', 'IRC -> Matrix after the outage')).sender).toBe('@irc_test_bob:localhost');
   });
 });
