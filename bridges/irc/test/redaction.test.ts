@@ -121,6 +121,16 @@ describe('redactions over IRCv3 message-redaction', () => {
   });
 });
 
+describe('redactions in a PM', () => {
+  test('a REDACT of a PM to a Matrix user\'s puppet redacts it in the DM', async () => {
+    redacting.broadcast('@msgid=pm1 :carol!c@h PRIVMSG Alice[m] :a secret');
+    const pm = await fake.hs.waitFor(() => fake.hs.events.find((e) => e.type === 'm.room.message' && e.content.body === 'a secret'), 10_000, 'the PM');
+    redacting.broadcast(':carol!c@h REDACT Alice[m] pm1');
+    const redaction = await fake.hs.waitFor(() => fake.hs.events.find((e) => e.type === 'm.room.redaction' && e.content.redacts === pm.eventId), 10_000, 'the PM redaction');
+    expect(redaction).toMatchObject({ roomId: pm.roomId, sender: '@irc_v3_carol:hs.test' });
+  });
+});
+
 describe('where IRC cannot redact', () => {
   test('no message-redaction on the server: nothing is sent, nothing is said in the room', async () => {
     const roomId = await portal('plain', plain);
