@@ -92,7 +92,8 @@ describe('transaction delivery', () => {
     const file = writeRegistration(dir, registrationFor('restart', as.url));
     const dbPath = join(dir, 'restart.sqlite');
     const stream = new FakeEventStream();
-    const first = makeService([file], { dbPath, stream });
+    // A long backoff, so no retry of the first instance is still on the wire when it stops.
+    const first = makeService([file], { dbPath, stream, retry: { initialMs: 60_000, maxMs: 60_000 } });
     await first.service.start();
     const [lost] = stream.append({ room_id: ROOM, sender: ghost('restart'), content: { body: 'must survive' } });
     await waitFor(() => as.transactions().length >= 1, 10_000, 'a failed attempt');
