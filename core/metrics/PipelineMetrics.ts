@@ -25,6 +25,8 @@ export class PipelineMetrics {
   readonly deadLetters: Counter;
   readonly eventsHandled: Counter<'outcome'>;
   readonly ephemeralHandled: Counter<'outcome'>;
+  readonly outageWaits: Counter<'dependency'>;
+  readonly outagePartitions: Gauge;
 
   private depthSource: DepthSource | null = null;
   private static readonly byRegistry = new WeakMap<Registry, PipelineMetrics>();
@@ -143,6 +145,17 @@ export class PipelineMetrics {
       name: 'patchbay_pipeline_ephemeral_total',
       help: 'Ephemeral events (typing, receipts, presence) handed to the plugins, by outcome (handled, failed)',
       labelNames: ['outcome'],
+      registers,
+    });
+    this.outageWaits = new Counter({
+      name: 'patchbay_handler_outage_waits_total',
+      help: 'Pauses of a partition whose handler failed because a dependency was down, by dependency (redis, homeserver); no handler attempt is spent',
+      labelNames: ['dependency'],
+      registers,
+    });
+    this.outagePartitions = new Gauge({
+      name: 'patchbay_handler_outage_partitions',
+      help: 'Partitions waiting now for Redis or the homeserver to come back before retrying their event',
       registers,
     });
   }

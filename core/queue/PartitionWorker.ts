@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Worker, type Job } from 'bullmq';
+import { WaitingError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { EventDispatcher } from '../contracts.js';
@@ -7,6 +7,7 @@ import type { PipelineMetrics } from '../metrics/PipelineMetrics.js';
 import type { MatrixEvent } from '../plugin/api.js';
 import type { DeadLetters } from './DeadLetters.js';
 import type { EventLedger } from './EventLedger.js';
+import { outageOf, type OutageSource } from './OutageClassifier.js';
 import type { PartitionSlice } from './PartitionSlice.js';
 import type { PipelineKeys } from './PipelineKeys.js';
 import { RedisErrorLog } from './RedisErrorLog.js';
@@ -24,6 +25,11 @@ export interface PartitionWorkerOptions {
   handlerAttempts: number;
   /** Pause before try n+1 after try n failed; default 250 ms doubling, at most 30 s. */
   retryDelayMs?: (failedAttempt: number) => number;
+  /**
+   * Pause n while Redis or the homeserver is down (OutageClassifier); default 500 ms doubling, at most
+   * 30 s. A wait ends early when the worker's Redis connection is ready again.
+   */
+  outageDelayMs?: (wait: number) => number;
   /** How long a job's lock lives without renewal: a dead worker's job is taken over after about this long. */
   lockDurationMs?: number;
   /** How often each worker looks for jobs whose worker died. */
@@ -31,6 +37,22 @@ export interface PartitionWorkerOptions {
 }
 
 const defaultRetryDelay = (attempt: number): number => Math.min(250 * 2 ** (attempt - 1), 30_000);
+const defaultOutageDelay = (wait: number): number => Math.min(500 * 2 ** Math.min(wait - 1, 10), 30_000);
+/** How long a worker that is stopping tries to hand a job back before leaving it to the stalled check. */
+const HAND_BACK_TIMEOUT_MS = 5_000;
+
+/** An event whose handler is waiting for Redis or the homeserver to come back. */
+interface OutageWait {
+  source: OutageSource;
+  since: number;
+  /** Pauses so far (metric and log); `step` is the backoff's position, reset when Redis is back. */
+  waits: number;
+  step: number;
+}
+
+/** How a handler run ended; `lost_lock` and `stopping` leave the event to the job's next run. */
+type HandleOutcome = 'handled' | 'dead' | 'lost_lock' | 'stopping';
+type WakeReason = 'ready' | 'lost_lock' | 'stopping';
 
 /**
  * Consumes the partition queues: one BullMQ Worker per partition, concurrency 1 (and global concurrency 1
@@ -40,6 +62,12 @@ const defaultRetryDelay = (attempt: number): number => Math.min(250 * 2 ** (atte
  * retried here, inside the processor (the job never fails, so nothing behind it can overtake), and
  * after `handlerAttempts` tries it goes to the dead-letter set and the room is told. Each handled event
  * is recorded in the EventLedger, so a job that runs again after its worker died skips what is done.
+ *
+ * A failure caused by an outage of Redis or the homeserver (OutageClassifier) spends no attempt: the
+ * partition waits (capped backoff, logged once per outage, counted in patchbay_handler_outage_waits_total)
+ * and retries the same event for as long as the outage lasts, so the room's order holds and nothing is
+ * dead-lettered because infrastructure was down. The number handed to the dispatcher still grows with
+ * every call, so a plugin (and PluginHost's per-bridge markers) knows a retry from a first try.
  */
 export class PartitionWorker {
   private readonly workers = new Map<number, Worker<PartitionSlice>>();
@@ -48,14 +76,21 @@ export class PartitionWorker {
   /** Jobs whose lock this process lost (Redis away too long): stop handling them, another worker took over. */
   private readonly lostLocks = new Set<string>();
   private readonly retryDelay: (attempt: number) => number;
+  private readonly outageDelay: (wait: number) => number;
   private readonly errors: RedisErrorLog;
+  /** Ends every outage pause now: Redis is back, a lock was lost, or the worker is stopping. */
+  private readonly wakers = new Set<(why: WakeReason) => void>();
+  private readonly wakeOnReady = (): void => this.wakeAll('ready');
+  private stopping = false;
 
   constructor(private readonly options: PartitionWorkerOptions) {
     if (!Number.isInteger(options.handlerAttempts) || options.handlerAttempts < 1) {
       throw new RangeError(`handler_attempts must be a positive integer (got ${options.handlerAttempts})`);
     }
     this.retryDelay = options.retryDelayMs ?? defaultRetryDelay;
+    this.outageDelay = options.outageDelayMs ?? defaultOutageDelay;
     this.errors = new RedisErrorLog(options.logger, 'partition workers');
+    options.connection.on('ready', this.wakeOnReady);
   }
 
   /** Partitions this process consumes now. */
@@ -90,12 +125,16 @@ export class PartitionWorker {
   async close(force = false): Promise<void> {
     const workers = [...this.workers.values()];
     this.workers.clear();
+    // A job waiting out an outage is handed back (it would otherwise hold the stop until the outage ends).
+    this.stopping = true;
+    this.wakeAll('stopping');
+    this.options.connection.off('ready', this.wakeOnReady);
     await Promise.all([...workers.map((w) => w.close(force)), ...this.retiring]);
   }
 
   private createWorker(partition: number): Worker<PartitionSlice> {
     const { connection, keys, logger } = this.options;
-    const worker = new Worker<PartitionSlice>(keys.queueName(partition), (job) => this.process(job, partition), {
+    const worker = new Worker<PartitionSlice>(keys.queueName(partition), (job, token) => this.process(job, partition, token), {
       connection,
       prefix: keys.queuePrefix,
       concurrency: 1,
@@ -113,6 +152,7 @@ export class PartitionWorker {
     worker.on('error', (err) => this.errors.report(err, { partition }));
     worker.on('lockRenewalFailed', (jobIds: string[]) => {
       for (const id of jobIds) this.lostLocks.add(id);
+      this.wakeAll('lost_lock');
       logger.warn({ partition, jobs: jobIds }, 'partition worker: lost the lock of a running job; another worker takes it over');
     });
     worker.on('failed', (job, err) =>
@@ -123,7 +163,7 @@ export class PartitionWorker {
     return worker;
   }
 
-  private async process(job: Job<PartitionSlice>, partition: number): Promise<void> {
+  private async process(job: Job<PartitionSlice>, partition: number, token: string | undefined): Promise<void> {
     const { ledger, metrics, logger } = this.options;
     const slice = job.data;
     const jobId = job.id ?? '';
@@ -150,8 +190,13 @@ export class PartitionWorker {
           }
         }
         metrics.deliverySeconds.observe(Math.max(0, Date.now() - slice.enqueuedAt) / 1000);
-        const handled = await this.handle(event, partition, previousStarts);
-        if (handled) marks.push(ledger.markHandled(event.event_id));
+        const outcome = await this.handle(event, partition, previousStarts, jobId);
+        if (outcome === 'handled') marks.push(ledger.markHandled(event.event_id));
+        else if (outcome === 'lost_lock') return;
+        else if (outcome === 'stopping') {
+          await this.handBack(job, token, partition);
+          throw new WaitingError();
+        }
       }
       for (const ephemeral of slice.ephemeral) {
         try {
@@ -170,30 +215,113 @@ export class PartitionWorker {
     }
   }
 
-  /** Runs the handler with retries; true when it succeeded, false when the event was dead-lettered. */
-  private async handle(event: MatrixEvent, partition: number, previousStarts: number): Promise<boolean> {
+  /**
+   * Runs the handler with retries. Failures of the event count towards handlerAttempts (then it is
+   * dead-lettered); outages of Redis or the homeserver are waited out without counting.
+   */
+  private async handle(event: MatrixEvent, partition: number, previousStarts: number, jobId: string): Promise<HandleOutcome> {
     const { dispatcher, metrics, logger, handlerAttempts } = this.options;
     let lastError: Error | undefined;
-    for (let attempt = 1; attempt <= handlerAttempts; attempt++) {
+    let attempt = 1;
+    let calls = 0;
+    let outage: OutageWait | null = null;
+    for (;;) {
+      calls++;
       const started = performance.now();
       try {
-        await dispatcher.dispatch(event, previousStarts + attempt);
+        await dispatcher.dispatch(event, previousStarts + calls);
         metrics.handlerSeconds.observe((performance.now() - started) / 1000);
         metrics.eventsHandled.inc({ outcome: 'handled' });
-        return true;
+        this.endOutage(outage, event, partition, 'handled');
+        return 'handled';
       } catch (err: unknown) {
         metrics.handlerSeconds.observe((performance.now() - started) / 1000);
-        metrics.handlerFailures.inc();
         lastError = err instanceof Error ? err : new Error(String(err));
+        const source = outageOf(err);
+        if (source !== null) {
+          if (outage === null) {
+            outage = { source, since: Date.now(), waits: 0, step: 0 };
+            metrics.outagePartitions.inc();
+            logger.warn(
+              { err: lastError, room_id: event.room_id, event_id: event.event_id, partition, dependency: source, attempt },
+              `${source} is unavailable: the partition waits and retries this event without spending a handler attempt`,
+            );
+          }
+          outage.source = source;
+          outage.waits++;
+          outage.step++;
+          metrics.outageWaits.inc({ dependency: source });
+          const woken = await this.pause(this.outageDelay(outage.step));
+          if (woken === 'ready') outage.step = 0;
+          if (this.lostLocks.has(jobId) || this.stopping) {
+            const why = this.lostLocks.has(jobId) ? 'lost_lock' : 'stopping';
+            this.endOutage(outage, event, partition, why);
+            return why;
+          }
+          continue;
+        }
+        this.endOutage(outage, event, partition, 'event_failed');
+        outage = null;
+        metrics.handlerFailures.inc();
         logger.warn(
           { err: lastError, room_id: event.room_id, event_id: event.event_id, attempt, of: handlerAttempts },
           'event handler failed',
         );
-        if (attempt < handlerAttempts) await sleep(this.retryDelay(attempt));
+        if (attempt >= handlerAttempts) break;
+        await sleep(this.retryDelay(attempt));
+        attempt++;
       }
     }
     await this.deadLetter(event, lastError ?? new Error('handler failed'), previousStarts + handlerAttempts, partition);
-    return false;
+    return 'dead';
+  }
+
+  private endOutage(outage: OutageWait | null, event: MatrixEvent, partition: number, outcome: string): void {
+    if (outage === null) return;
+    this.options.metrics.outagePartitions.dec();
+    this.options.logger.info(
+      { room_id: event.room_id, event_id: event.event_id, partition, dependency: outage.source, waits: outage.waits, waited_ms: Date.now() - outage.since, outcome },
+      'outage wait over',
+    );
+  }
+
+  /** Sleeps `ms` unless woken first; says what ended it. */
+  private pause(ms: number): Promise<WakeReason | 'timer'> {
+    if (this.stopping) return Promise.resolve('stopping');
+    return new Promise((resolve) => {
+      const wake = (why: WakeReason | 'timer'): void => {
+        clearTimeout(timer);
+        this.wakers.delete(wake);
+        resolve(why);
+      };
+      const timer = setTimeout(() => wake('timer'), ms);
+      this.wakers.add(wake);
+    });
+  }
+
+  private wakeAll(why: WakeReason): void {
+    for (const wake of [...this.wakers]) wake(why);
+  }
+
+  /**
+   * Puts a job this stopping worker gives up back at the head of its queue (moveToWait pushes to the
+   * end that is taken next), so the next owner resumes it in order. If Redis does not answer in time,
+   * the job's lock lapses and the stalled check does the same.
+   */
+  private async handBack(job: Job<PartitionSlice>, token: string | undefined, partition: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        job.moveToWait(token),
+        new Promise((_, reject) => {
+          timer = setTimeout(() => reject(new Error('Redis did not answer')), HAND_BACK_TIMEOUT_MS);
+        }),
+      ]);
+    } catch (err: unknown) {
+      this.options.logger.warn({ err, partition, job: job.id }, 'could not hand a job back while stopping; the stalled check re-queues it');
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   private async deadLetter(event: MatrixEvent, error: Error, attempts: number, partition: number): Promise<void> {
