@@ -51,9 +51,9 @@ describe('handler failures during outages', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  async function start(dispatcher: RecordingDispatcher): Promise<EventPipeline> {
+  async function start(dispatcher: RecordingDispatcher, id = `outage${nextId++}`): Promise<EventPipeline> {
     const pipeline = createEventPipeline({
-      registration: { id: `outage${nextId++}`, hs_token: HS_TOKEN },
+      registration: { id, hs_token: HS_TOKEN },
       redis: redis.connection,
       partitions: 1,
       handlerAttempts: ATTEMPTS,
@@ -117,43 +117,18 @@ describe('handler failures during outages', () => {
   }, 90_000);
 
   it('waits out an unavailable homeserver (502, lost connections) but dead-letters a 403 after its attempts', async () => {
-    // A homeserver stand-in: 502 or a dropped connection while "down"; a 403 for the event $denied always.
-    let mode: 'up' | '502' | 'reset' = '502';
-    const sent: string[] = [];
-    const server: Server = createServer((req, res) => {
-      const url = req.url ?? '';
-      if (url.endsWith('/' + encodeURIComponent('$denied'))) {
-        res.writeHead(403, { 'content-type': 'application/json' }).end(JSON.stringify({ errcode: 'M_FORBIDDEN', error: 'not in room' }));
-      } else if (mode === 'reset') {
-        req.socket.destroy();
-      } else if (mode === '502') {
-        res.writeHead(502, { 'content-type': 'text/html' }).end('<h1>Bad Gateway</h1>');
-      } else {
-        sent.push(url);
-        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ event_id: `$sent${sent.length}` }));
-      }
-    });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const api = new ClientServerApi({
-      homeserverUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-      asToken: 'as-token',
-      logger: quietLogger(),
-      // The client's own bounded retries give up at once; the worker is what waits.
-      retry: { maxRetries: 0 },
-    });
+    const hs = await homeserverStandIn();
     const dispatcher = new WorkingDispatcher();
-    dispatcher.work = async (event) => {
-      const path = `/_matrix/client/v3` + encodePath`/rooms/${event.room_id}/send/m.room.message/${event.event_id}`;
-      await api.request('PUT', path, { body: event.content });
-    };
+    dispatcher.work = sendThrough(hs.api);
     const pipeline = await start(dispatcher);
     try {
+      hs.mode = '502';
       await send(pipeline, 'hs-1', [roomEvent('$hs-1', '!r:test'), roomEvent('$hs-2', '!r:test')]);
       await waitFor(() => dispatcher.count('$hs-1') >= 2, 20_000, 'two tries of $hs-1 answered 502');
-      mode = 'reset';
+      hs.mode = 'reset';
       await waitFor(() => dispatcher.count('$hs-1') > ATTEMPTS + 1, 30_000, `more than ${ATTEMPTS + 1} tries of $hs-1`);
       expect(dispatcher.succeeded).toEqual([]);
-      mode = 'up';
+      hs.mode = 'up';
       await waitFor(() => dispatcher.succeeded.includes('$hs-2'), 30_000, '$hs-2 sent once the homeserver is back');
       expect(dispatcher.succeeded).toEqual(['$hs-1', '$hs-2']);
       expect(dispatcher.count('$hs-2')).toBe(1);
@@ -171,7 +146,80 @@ describe('handler failures during outages', () => {
       expect(metricValue(metrics, 'patchbay_handler_outage_waits_total{dependency="homeserver"}')).toBeGreaterThan(ATTEMPTS);
       expect(metricValue(metrics, 'patchbay_pipeline_handler_failures_total')).toBe(ATTEMPTS);
     } finally {
-      await new Promise((r) => server.close(r));
+      await hs.close();
+    }
+  }, 90_000);
+
+  it('hands a job waiting out an outage back when stopped; the next worker resumes it in order', async () => {
+    const hs = await homeserverStandIn();
+    hs.mode = '502';
+    const id = `outage${nextId++}`;
+    const first = new WorkingDispatcher();
+    first.work = sendThrough(hs.api);
+    const stopping = await start(first, id);
+    try {
+      await send(stopping, 'stop-1', [roomEvent('$s-1', '!r:test'), roomEvent('$s-2', '!r:test')]);
+      await send(stopping, 'stop-2', [roomEvent('$s-3', '!r:test')]);
+      await waitFor(() => first.count('$s-1') >= 2, 20_000, 'two tries of $s-1 answered 502');
+      // A graceful stop does not wait for the homeserver.
+      await stopping.stop();
+      running.delete(stopping);
+      expect(first.succeeded).toEqual([]);
+
+      hs.mode = 'up';
+      const second = new WorkingDispatcher();
+      second.work = sendThrough(hs.api);
+      const resuming = await start(second, id);
+      await waitFor(() => second.succeeded.includes('$s-3'), 30_000, '$s-3 handled by the next worker');
+      expect(second.succeeded).toEqual(['$s-1', '$s-2', '$s-3']);
+      expect(first.deadLetteredCalls).toEqual([]);
+      expect(second.deadLetteredCalls).toEqual([]);
+      expect(await resuming.deadLetters.count()).toBe(0);
+    } finally {
+      await hs.close();
     }
   }, 90_000);
 });
+
+interface HomeserverStandIn {
+  api: ClientServerApi;
+  mode: 'up' | '502' | 'reset';
+  close(): Promise<void>;
+}
+
+/** A homeserver stand-in: 502 or a dropped connection while "down"; a 403 for the event $denied always. */
+async function homeserverStandIn(): Promise<HomeserverStandIn> {
+  const server: Server = createServer((req, res) => {
+    const url = req.url ?? '';
+    if (url.endsWith('/' + encodeURIComponent('$denied'))) {
+      res.writeHead(403, { 'content-type': 'application/json' }).end(JSON.stringify({ errcode: 'M_FORBIDDEN', error: 'not in room' }));
+    } else if (standIn.mode === 'reset') {
+      req.socket.destroy();
+    } else if (standIn.mode === '502') {
+      res.writeHead(502, { 'content-type': 'text/html' }).end('<h1>Bad Gateway</h1>');
+    } else {
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ event_id: '$sent' }));
+    }
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const standIn: HomeserverStandIn = {
+    mode: 'up',
+    api: new ClientServerApi({
+      homeserverUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+      asToken: 'as-token',
+      logger: quietLogger(),
+      // The client's own bounded retries give up at once; the worker is what waits.
+      retry: { maxRetries: 0 },
+    }),
+    close: () => new Promise((r) => server.close(() => r())),
+  };
+  return standIn;
+}
+
+/** A handler that sends each event to the homeserver (txnId = event id). */
+function sendThrough(api: ClientServerApi): (event: MatrixEvent) => Promise<void> {
+  return async (event) => {
+    const path = `/_matrix/client/v3` + encodePath`/rooms/${event.room_id}/send/m.room.message/${event.event_id}`;
+    await api.request('PUT', path, { body: event.content });
+  };
+}
