@@ -7,3 +7,4 @@ export { writeAppserviceRegistration } from './appserviceRegistration.js';
 export { registerUser, loginUser, uniqueLocalpart, type TestUser } from './testUsers.js';
 export { startSdkClient, timelineOf, type SdkClientOptions } from './sdkClient.js';
 export { waitFor } from './waitFor.js';
+export { startBridgeStack, type BridgeStack, type BridgeStackOptions } from './bridgeStack.js';

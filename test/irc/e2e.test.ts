@@ -2,23 +2,12 @@
 // embedded homeserver over HTTP on the Matrix side; a real ngircd on the IRC side. One ngircd, one
 // homeserver and one Redis for the suite; the tests run in order and build on each other (nicks, rooms).
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { pino } from 'pino';
-import { Registry } from 'prom-client';
-import type { EventDispatcher, QueryResolver, ThirdPartyResolver } from '../../core/contracts.js';
-import { createEventPipeline, type EventPipeline } from '../../core/host/index.js';
 import type { BuiltinBridgeRegistry } from '../../core/plugin/api.js';
-import { PluginHost } from '../../core/plugin/PluginHost.js';
 import { PluginLoader } from '../../core/plugin/PluginLoader.js';
-import { registrationInputsFor } from '../../core/plugin/RegistrationInputs.js';
-import { ManagedRedis } from '../../core/redis/ManagedRedis.js';
-import { generateRegistration, writeRegistrationFile } from '../../registration/index.js';
 import type { IrcBridge } from '../../bridges/irc/IrcBridge.js';
 import { IrcTestClient, type ParsedLine } from '../../bridges/irc/test/IrcTestClient.js';
 import { NgircdServer } from '../../bridges/irc/test/NgircdServer.js';
-import { enc, registerUser, startTestHomeserver, waitFor, type TestHomeserver, type TestUser } from '../harness/index.js';
+import { enc, registerUser, startBridgeStack, waitFor, type BridgeStack, type TestUser } from '../harness/index.js';
 
 interface TimelineEvent {
   event_id: string;
@@ -32,22 +21,12 @@ interface TimelineEvent {
 const builtins: BuiltinBridgeRegistry = { irc: async () => (await import('../../bridges/irc/index.js')).default };
 
 describe('IRC bridge end to end (pipeline + host + embedded homeserver + ngircd)', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'patchbay-irc-e2e-'));
-  const redis = new ManagedRedis({ dir, appendOnly: false });
   const ircd = new NgircdServer();
-  const logger = pino({ level: process.env.PATCHBAY_TEST_LOG ?? 'silent' });
-  let hs: TestHomeserver;
-  let pipeline: EventPipeline;
-  let host: PluginHost;
-  /** Resolves while a host runs; the pipeline waits on it while the host restarts. */
-  let hostReady: Promise<void> = new Promise(() => undefined);
+  let stack: BridgeStack;
   let alice: TestUser;
   let bob: IrcTestClient;
   let roomId = '';
   let txn = 0;
-  let asToken = '';
-  const metrics = new Registry();
-  const appserviceId = 'irc-e2e';
   const bridgeConfig = () => ({
     irc: {
       enabled: true,
@@ -64,23 +43,6 @@ describe('IRC bridge end to end (pipeline + host + embedded homeserver + ngircd)
     },
   });
 
-  const waitHost = async <T>(f: () => Promise<T>): Promise<T> => {
-    await hostReady;
-    return f();
-  };
-  const forward = {
-    dispatch: (e, a) => waitHost(() => host.dispatch(e, a)),
-    dispatchEphemeral: (e) => waitHost(() => host.dispatchEphemeral(e)),
-    deadLettered: (e, err) => waitHost(() => host.deadLettered(e, err)),
-    userExists: (u) => waitHost(() => host.userExists(u)),
-    aliasExists: (a) => waitHost(() => host.aliasExists(a)),
-    protocol: (p) => host.protocol(p),
-    users: (p, f) => waitHost(() => host.users(p, f)),
-    locations: (p, f) => waitHost(() => host.locations(p, f)),
-    usersByMatrixId: (u) => waitHost(() => host.usersByMatrixId(u)),
-    locationsByAlias: (a) => waitHost(() => host.locationsByAlias(a)),
-  } satisfies EventDispatcher & QueryResolver & ThirdPartyResolver;
-
   const timeline = async (room: string): Promise<TimelineEvent[]> => {
     const res = await alice.http.get<{ chunk: TimelineEvent[] }>(`/rooms/${enc(room)}/messages`, { query: { dir: 'b', limit: 500 } });
     return res.body.chunk.reverse();
@@ -92,67 +54,22 @@ describe('IRC bridge end to end (pipeline + host + embedded homeserver + ngircd)
     waitFor(async () => (await timeline(room)).find(predicate), 20_000, what);
   const onIrc = (predicate: (l: ParsedLine) => boolean): Promise<ParsedLine> => bob.waitFor(predicate, 20_000);
   const privmsg = (from: string, text: string) => (l: ParsedLine) => l.command === 'PRIVMSG' && l.nick === from && l.params[1] === text;
-  const ircBridge = (): IrcBridge => host.bridge('irc')?.loaded.plugin as IrcBridge;
-
-  async function startHost(): Promise<void> {
-    const plugins = await new PluginLoader({ builtins }).load(bridgeConfig());
-    host = new PluginHost({
-      plugins,
-      appserviceId,
-      homeserverUrl: hs.url,
-      asToken,
-      serverName: hs.serverName,
-      senderLocalpart: 'patchbay',
-      redis: redis.connection,
-      logger,
-      metrics,
-      outbox: { partitions: 4, attempts: 3, initialBackoffMs: 20, maxBackoffMs: 100, sendTimeoutMs: 30_000 },
-    });
-    await host.start();
-    hostReady = Promise.resolve();
-  }
+  const ircBridge = (): IrcBridge => stack.host.bridge('irc')?.loaded.plugin as IrcBridge;
 
   beforeAll(async () => {
-    await redis.start();
     await ircd.start();
     bob = new IrcTestClient(ircd.host, ircd.port, 'bob');
     await bob.connect();
     await bob.join('#chat');
-    const plugins = await new PluginLoader({ builtins }).load(bridgeConfig());
-    const reg = generateRegistration(registrationInputsFor(plugins, { id: appserviceId, url: null, serverName: 'localhost', senderLocalpart: 'patchbay' }));
-    asToken = reg.as_token;
-    pipeline = createEventPipeline({
-      registration: { id: appserviceId, hs_token: reg.hs_token },
-      redis: redis.connection,
-      partitions: 4,
-      handlerAttempts: 3,
-      role: 'both',
-      dispatcher: forward,
-      queries: forward,
-      thirdParty: forward,
-      logger,
-      metrics,
-      http: { bind: '127.0.0.1', port: 0 },
-      tuning: { retryDelayMs: () => 20 },
-    });
-    await pipeline.start();
-    reg.url = pipeline.url;
-    const regPath = join(dir, 'registration.yaml');
-    await writeRegistrationFile(regPath, reg);
-    hs = await startTestHomeserver({ appserviceConfigFiles: [regPath] });
-    await startHost();
-    alice = await registerUser(hs.url, 'alice');
+    stack = await startBridgeStack({ appserviceId: 'irc-e2e', bridges: () => new PluginLoader({ builtins }).load(bridgeConfig()) });
+    alice = await registerUser(stack.hs.url, 'alice');
     await alice.http.ok('PUT', `/profile/${enc(alice.userId)}/displayname`, { body: { displayname: 'Alice' } });
   });
 
   afterAll(async () => {
-    await host?.stop();
-    await pipeline?.stop();
-    await hs?.stop();
+    await stack?.stop();
     bob?.close();
     await ircd.stop();
-    await redis.stop();
-    rmSync(dir, { recursive: true, force: true });
   });
 
   it('joining #irc_test_#chat creates the portal; the bot joins the channel; bob appears as a ghost', async () => {
@@ -194,7 +111,7 @@ describe('IRC bridge end to end (pipeline + host + embedded homeserver + ngircd)
       return topic.status === 200 && topic.body.topic === 'set on IRC';
     }, 20_000, 'the IRC topic in Matrix');
     // The portal's bot gives alice the power a channel operator would have to change the topic.
-    const bot = host.bridge('irc')?.bot;
+    const bot = stack.host.bridge('irc')?.bot;
     const levels = (await bot?.getStateEvent(roomId, 'm.room.power_levels', '')) ?? {};
     await bot?.sendState(roomId, 'm.room.power_levels', '', { ...levels, users: { ...(levels.users as Record<string, number>), [alice.userId]: 50 } });
     await alice.http.ok('PUT', `/rooms/${enc(roomId)}/state/m.room.topic/`, { body: { topic: 'set in Matrix' } });
@@ -260,9 +177,7 @@ describe('IRC bridge end to end (pipeline + host + embedded homeserver + ngircd)
 
   it('after a bridge restart: the renamed IRC user is still the same ghost, and replies still quote', async () => {
     const before = await inMatrix(roomId, (e) => e.content.body === 'hello from irc', 'the earlier IRC message');
-    hostReady = new Promise(() => undefined);
-    await host.stop();
-    await startHost();
+    await stack.restartHost();
     // The bot and the puppet come back to the channel.
     await onIrc((l) => l.command === 'JOIN' && l.nick === 'Alicia[m]' && bob.lines.indexOf(l) > bob.lines.findIndex((k) => k.command === 'QUIT' && k.nick === 'Alicia[m]'));
     await waitFor(() => ircBridge().network('test')?.roster.members('#chat').includes('bobby'), 20_000, 'the bot back in #chat');

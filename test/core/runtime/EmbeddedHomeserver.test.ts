@@ -1,26 +1,15 @@
 // The plugin runtime against the real embedded homeserver, over HTTP only, with the real event pipeline
 // in front of it: what `patchbay start` composes, with the example bridge.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { pino } from 'pino';
-import { Registry } from 'prom-client';
 import { builtinBridges } from '../../../bridges/registry.js';
 import type { ExampleRecord } from '../../../bridges/example/index.js';
-import type { EventDispatcher, QueryResolver, ThirdPartyResolver } from '../../../core/contracts.js';
-import { createEventPipeline, type EventPipeline } from '../../../core/host/index.js';
 import { ClientServerApi } from '../../../core/matrix/ClientServerApi.js';
 import { IntentCaches } from '../../../core/matrix/IntentCaches.js';
 import { MatrixIntent } from '../../../core/matrix/MatrixIntent.js';
 import { outboxTxnId } from '../../../core/matrix/OutboxJob.js';
 import type { BridgeContext } from '../../../core/plugin/api.js';
-import { PluginHost } from '../../../core/plugin/PluginHost.js';
 import { PluginLoader } from '../../../core/plugin/PluginLoader.js';
-import { registrationInputsFor } from '../../../core/plugin/RegistrationInputs.js';
-import { ManagedRedis } from '../../../core/redis/ManagedRedis.js';
-import { generateRegistration, writeRegistrationFile } from '../../../registration/index.js';
-import { enc, registerUser, startTestHomeserver, waitFor, type TestHomeserver, type TestUser } from '../../harness/index.js';
+import { enc, registerUser, startBridgeStack, waitFor, type BridgeStack, type TestHomeserver, type TestUser } from '../../harness/index.js';
 
 interface TimelineEvent {
   event_id: string;
@@ -31,30 +20,11 @@ interface TimelineEvent {
 }
 
 describe('plugin runtime with the embedded homeserver and the event pipeline', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'patchbay-runtime-e2e-'));
-  const redis = new ManagedRedis({ dir, appendOnly: false });
-  const logger = pino({ level: process.env.PATCHBAY_TEST_LOG_LEVEL ?? 'silent' });
+  let stack: BridgeStack;
   let hs: TestHomeserver;
-  let pipeline: EventPipeline;
-  let host: PluginHost;
   let asToken = '';
   let alice: TestUser;
   let ctx: BridgeContext;
-
-  // The pipeline is built before the host exists (the registration needs the pipeline's URL, the host the
-  // homeserver's): these forward to the host once it is there.
-  const forward = {
-    dispatch: (e, a) => host.dispatch(e, a),
-    dispatchEphemeral: (e) => host.dispatchEphemeral(e),
-    deadLettered: (e, err) => host.deadLettered(e, err),
-    userExists: (u) => host.userExists(u),
-    aliasExists: (a) => host.aliasExists(a),
-    protocol: (p) => host.protocol(p),
-    users: (p, f) => host.users(p, f),
-    locations: (p, f) => host.locations(p, f),
-    usersByMatrixId: (u) => host.usersByMatrixId(u),
-    locationsByAlias: (a) => host.locationsByAlias(a),
-  } satisfies EventDispatcher & QueryResolver & ThirdPartyResolver;
 
   const timeline = async (roomId: string): Promise<TimelineEvent[]> => {
     const res = await alice.http.get<{ chunk: TimelineEvent[] }>(`/rooms/${enc(roomId)}/messages`, { query: { dir: 'b', limit: 200 } });
@@ -64,56 +34,17 @@ describe('plugin runtime with the embedded homeserver and the event pipeline', (
   const records = async (): Promise<ExampleRecord[]> => (await ctx.store.readList('received')).map((r) => JSON.parse(r) as ExampleRecord);
 
   beforeAll(async () => {
-    await redis.start();
-    const plugins = await new PluginLoader({ builtins: builtinBridges }).load({ example: { enabled: true } });
-    const metrics = new Registry();
-    const id = 'runtime-e2e';
-    // The hs_token is only known once the registration is generated, and that needs the pipeline's URL:
-    // generate with a placeholder URL first, then fix the URL before writing the file.
-    const reg = generateRegistration(registrationInputsFor(plugins, { id, url: null, serverName: 'localhost', senderLocalpart: 'patchbay' }));
-    pipeline = createEventPipeline({
-      registration: { id, hs_token: reg.hs_token },
-      redis: redis.connection,
-      partitions: 4,
-      handlerAttempts: 3,
-      role: 'both',
-      dispatcher: forward,
-      queries: forward,
-      thirdParty: forward,
-      logger,
-      metrics,
-      http: { bind: '127.0.0.1', port: 0 },
-      tuning: { retryDelayMs: () => 20 },
+    stack = await startBridgeStack({
+      appserviceId: 'runtime-e2e',
+      bridges: () => new PluginLoader({ builtins: builtinBridges }).load({ example: { enabled: true } }),
     });
-    await pipeline.start();
-    reg.url = pipeline.url;
-    asToken = reg.as_token;
-    const regPath = join(dir, 'registration.yaml');
-    await writeRegistrationFile(regPath, reg);
-    hs = await startTestHomeserver({ appserviceConfigFiles: [regPath] });
-    host = new PluginHost({
-      plugins,
-      appserviceId: id,
-      homeserverUrl: hs.url,
-      asToken,
-      serverName: hs.serverName,
-      senderLocalpart: 'patchbay',
-      redis: redis.connection,
-      logger,
-      metrics,
-      outbox: { partitions: 4, attempts: 3, initialBackoffMs: 20, maxBackoffMs: 100, sendTimeoutMs: 30_000 },
-    });
-    await host.start();
-    ctx = host.bridge('example')!.context;
+    ({ hs, asToken } = stack);
+    ctx = stack.host.bridge('example')!.context;
     alice = await registerUser(hs.url, 'alice');
   });
 
   afterAll(async () => {
-    await host?.stop();
-    await pipeline?.stop();
-    await hs?.stop();
-    await redis.stop();
-    rmSync(dir, { recursive: true, force: true });
+    await stack?.stop();
   });
 
   it('registers a ghost with its profile and joins it to a room on first use', async () => {
@@ -132,7 +63,7 @@ describe('plugin runtime with the embedded homeserver and the event pipeline', (
   it('writes a ghost profile only when it differs, also after a restart (no extra member events)', async () => {
     const room = await alice.http.ok<{ room_id: string }>('POST', '/createRoom', { body: { preset: 'public_chat' } });
     const userId = '@example_bob:localhost';
-    const api = new ClientServerApi({ homeserverUrl: hs.url, asToken, logger });
+    const api = new ClientServerApi({ homeserverUrl: hs.url, asToken, logger: stack.logger });
     const fresh = (): MatrixIntent => new MatrixIntent({ userId, api, caches: new IntentCaches(), isSender: false });
     const first = fresh();
     await first.ensureJoined(room.room_id);
@@ -153,7 +84,7 @@ describe('plugin runtime with the embedded homeserver and the event pipeline', (
     await ctx.outbox.enqueue(message);
     const eventId = await ctx.outbox.send(message);
     // Even with the outbox's memory of it gone, the homeserver's txnId makes a replay return the same event.
-    await host.outbox.connection.del(host.keys.outboxResult(outboxTxnId('example', room.room_id, 'irc-msg-42')));
+    await stack.host.outbox.connection.del(stack.host.keys.outboxResult(outboxTxnId('example', room.room_id, 'irc-msg-42')));
     expect(await ctx.outbox.send(message)).toBe(eventId);
     const posted = (await timeline(room.room_id)).filter((e) => e.type === 'm.room.message');
     expect(posted.map((e) => e.event_id)).toEqual([eventId]);

@@ -2,17 +2,9 @@
 // Intent.getEvent() and ctx.notice() posting from a member ghost where the bot is not in the room.
 // Real embedded homeserver over HTTP, real Redis; no event pipeline (nothing here needs transactions).
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { pino } from 'pino';
-import { Registry } from 'prom-client';
 import type { BridgeContext } from '../../../core/plugin/api.js';
-import { PluginHost } from '../../../core/plugin/PluginHost.js';
-import { registrationInputsFor } from '../../../core/plugin/RegistrationInputs.js';
-import { ManagedRedis } from '../../../core/redis/ManagedRedis.js';
-import { generateRegistration, writeRegistrationFile } from '../../../registration/index.js';
-import { enc, registerUser, startTestHomeserver, type TestHomeserver, type TestUser } from '../../harness/index.js';
+import { enc, registerUser, startBridgeStack, type BridgeStack, type TestUser } from '../../harness/index.js';
 import { loadedPlugin, RecordingPlugin } from './RecordingPlugin.js';
 
 interface TimelineEvent {
@@ -23,11 +15,8 @@ interface TimelineEvent {
 }
 
 describe('plugin API: RoomLinks.all, Intent.getEvent, ctx.notice from a member (embedded homeserver, Redis)', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'patchbay-api-additions-'));
-  const redis = new ManagedRedis({ dir, appendOnly: false });
   const plugin = new RecordingPlugin({ protocol: 'gamma', ghostPrefix: 'gamma_', aliasPrefix: 'gamma_' });
-  let hs: TestHomeserver;
-  let host: PluginHost;
+  let stack: BridgeStack;
   let alice: TestUser;
   let ctx: BridgeContext;
 
@@ -35,37 +24,21 @@ describe('plugin API: RoomLinks.all, Intent.getEvent, ctx.notice from a member (
     (await alice.http.ok<{ chunk: TimelineEvent[] }>('GET', `/rooms/${enc(roomId)}/messages`, { query: { dir: 'b', limit: 100 } })).chunk.reverse();
 
   beforeAll(async () => {
-    await redis.start();
-    const plugins = [loadedPlugin('gamma', plugin)];
-    const id = 'api-additions';
-    // url null: the homeserver sends this appservice nothing; the test drives the intents directly.
-    const reg = generateRegistration(registrationInputsFor(plugins, { id, url: null, serverName: 'localhost', senderLocalpart: 'patchbay' }));
-    const regPath = join(dir, 'registration.yaml');
-    await writeRegistrationFile(regPath, reg);
-    hs = await startTestHomeserver({ appserviceConfigFiles: [regPath] });
-    host = new PluginHost({
-      plugins,
-      appserviceId: id,
-      homeserverUrl: hs.url,
-      asToken: reg.as_token,
-      serverName: hs.serverName,
-      senderLocalpart: 'patchbay',
-      redis: redis.connection,
+    stack = await startBridgeStack({
+      appserviceId: 'api-additions',
+      bridges: async () => [loadedPlugin('gamma', plugin)],
+      // No URL: the homeserver sends this appservice nothing; the test drives the intents directly.
+      pipeline: false,
       logger: pino({ level: 'silent' }),
-      metrics: new Registry(),
-      outboxWorker: false,
-      matrixRetry: { maxRetries: 1, initialBackoffMs: 5, maxBackoffMs: 10 },
+      // The host's default outbox settings (outbox: {}); this host drains no outbox anyway.
+      host: { outbox: {}, outboxWorker: false, matrixRetry: { maxRetries: 1, initialBackoffMs: 5, maxBackoffMs: 10 } },
     });
-    await host.start();
     ctx = plugin.ctx as BridgeContext;
-    alice = await registerUser(hs.url, 'alice');
+    alice = await registerUser(stack.hs.url, 'alice');
   });
 
   afterAll(async () => {
-    await host?.stop();
-    await hs?.stop();
-    await redis.stop();
-    rmSync(dir, { recursive: true, force: true });
+    await stack?.stop();
   });
 
   it('RoomLinks.all lists every link with its data, or those of one network, and follows relinks and unlinks', async () => {
