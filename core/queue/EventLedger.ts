@@ -74,6 +74,18 @@ export class EventLedger {
     chain.set(this.keys.event(eventId), CODE[state], 'EX', this.ttlSeconds);
   }
 
+  /**
+   * Takes back one start: the job's run ended because this live worker lost its lock (Redis was away
+   * longer than the lock), not because a worker died, so its re-run must not count as a crash. Either
+   * order with the re-run's countCrashStart gives the same total.
+   */
+  async forgiveCrashStart(eventId: string): Promise<void> {
+    const key = this.keys.crashStarts(eventId);
+    const result = await this.redis.multi().decr(key).expire(key, this.ttlSeconds).exec();
+    const [err] = result?.[0] ?? [new Error('MULTI aborted')];
+    if (err) throw err;
+  }
+
   /** Counts a start of the event in a re-run job; returns how many such starts there were. */
   async countCrashStart(eventId: string): Promise<number> {
     const key = this.keys.crashStarts(eventId);

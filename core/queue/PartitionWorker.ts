@@ -173,8 +173,11 @@ export class PartitionWorker {
     const marks: Array<Promise<unknown>> = [];
     try {
       for (let i = 0; i < slice.events.length; i++) {
-        if (this.lostLocks.has(jobId)) return;
         const event = slice.events[i]!;
+        if (this.lostLocks.has(jobId)) {
+          marks.push(this.forgive(event, partition));
+          return;
+        }
         const state = states[i];
         if (state === 'handled' || state === 'dead') {
           metrics.eventsDuplicate.inc({ stage: 'worker' });
@@ -192,9 +195,14 @@ export class PartitionWorker {
         metrics.deliverySeconds.observe(Math.max(0, Date.now() - slice.enqueuedAt) / 1000);
         const outcome = await this.handle(event, partition, previousStarts, jobId);
         if (outcome === 'handled') marks.push(ledger.markHandled(event.event_id));
-        else if (outcome === 'lost_lock') return;
-        else if (outcome === 'stopping') {
+        else if (outcome === 'lost_lock') {
+          marks.push(this.forgive(event, partition));
+          return;
+        } else if (outcome === 'stopping') {
+          // Neither a lost lock nor a stop is a crash: the re-run must not count towards the crash limit.
+          marks.push(this.forgive(event, partition));
           await this.handBack(job, token, partition);
+          // Not a failure: BullMQ leaves the job where handBack put it.
           throw new WaitingError();
         }
       }
@@ -274,6 +282,13 @@ export class PartitionWorker {
     }
     await this.deadLetter(event, lastError ?? new Error('handler failed'), previousStarts + handlerAttempts, partition);
     return 'dead';
+  }
+
+  /** The job's re-run starts at this event; it was not a crash (see EventLedger.forgiveCrashStart). */
+  private forgive(event: MatrixEvent, partition: number): Promise<void> {
+    return this.options.ledger
+      .forgiveCrashStart(event.event_id)
+      .catch((err: unknown) => this.options.logger.warn({ err, partition, room_id: event.room_id, event_id: event.event_id }, 'could not record a lost lock as no crash'));
   }
 
   private endOutage(outage: OutageWait | null, event: MatrixEvent, partition: number, outcome: string): void {

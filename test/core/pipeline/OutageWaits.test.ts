@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { Registry } from 'prom-client';
-import { createEventPipeline, type EventPipeline } from '../../../core/host/index.js';
+import { createEventPipeline, PipelineKeys, type EventPipeline } from '../../../core/host/index.js';
+import { EventLedger } from '../../../core/queue/EventLedger.js';
 import { ClientServerApi, encodePath } from '../../../core/matrix/ClientServerApi.js';
 import type { MatrixEvent } from '../../../core/plugin/api.js';
 import { ManagedRedis } from '../../../core/redis/ManagedRedis.js';
@@ -115,6 +116,23 @@ describe('handler failures during outages', () => {
       pluginRedis.disconnect();
     }
   }, 90_000);
+
+  it('does not count a run that ended with a lost lock (Redis away longer than the lock) as a crash', async () => {
+    const client = new Redis(redis.connection);
+    try {
+      const ledger = new EventLedger(client, new PipelineKeys(`outage${nextId++}`), 60);
+      // The worker that lost the lock forgives before or after the re-run counts its start.
+      await ledger.forgiveCrashStart('$a');
+      expect(await ledger.countCrashStart('$a')).toBe(0);
+      expect(await ledger.countCrashStart('$b')).toBe(1);
+      await ledger.forgiveCrashStart('$b');
+      // A real crash after that still counts.
+      expect(await ledger.countCrashStart('$a')).toBe(1);
+      expect(await ledger.countCrashStart('$b')).toBe(1);
+    } finally {
+      client.disconnect();
+    }
+  });
 
   it('waits out an unavailable homeserver (502, lost connections) but dead-letters a 403 after its attempts', async () => {
     const hs = await homeserverStandIn();
