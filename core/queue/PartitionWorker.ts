@@ -186,7 +186,8 @@ export class PartitionWorker {
         }
         let previousStarts = 0;
         if (rerun) {
-          previousStarts = await ledger.countCrashStart(event.event_id);
+          // Below 0 when runs ended by lost locks were forgiven (EventLedger.forgiveCrashStart).
+          previousStarts = Math.max(0, await ledger.countCrashStart(event.event_id));
           if (previousStarts > this.options.handlerAttempts) {
             await this.deadLetter(event, new Error(`the worker died while handling this event (${previousStarts} runs did not finish)`), previousStarts, partition);
             continue;
