@@ -379,7 +379,10 @@ export class PluginHost implements EventDispatcher, QueryResolver, ThirdPartyRes
         for (const member of await b.interest.members(event.room_id)) {
           if (member === this.botUserId) continue;
           try {
-            await b.intent(member).sendEventAt(event.room_id, 'm.room.message', content, txnId);
+            // Checked, not assumed: sending as a ghost that left would make it join again just to say this.
+            const intent = b.intent(member);
+            if (!(await intent.isJoined(event.room_id))) continue;
+            await intent.sendEventAt(event.room_id, 'm.room.message', content, txnId);
             return;
           } catch (err) {
             b.logger.debug({ err, member }, 'member ghost could not post the dead-letter notice');

@@ -157,6 +157,26 @@ describe('PluginHost routing, queries and dead letters (fake homeserver, real Re
     expect(hs.sent.filter((s) => s.roomId === '!dead:hs')).toHaveLength(1);
   });
 
+  it('posts a dead-letter notice from a ghost still in the room, and never makes a ghost that left rejoin to say it', async () => {
+    const joinOf = (room: string, ghost: string) =>
+      event({ room_id: room, sender: ghost, type: 'm.room.member', state_key: ghost, content: { membership: 'join' } });
+    // The bridge saw both ghosts join; on the homeserver one of them has since left (a stale record).
+    for (const ghost of ['@alpha_gone:hs', '@alpha_stays:hs']) hs.registered.add(ghost);
+    hs.addRoom('!stale:hs', [ALICE]);
+    hs.addRoom('!stays:hs', [ALICE, '@alpha_stays:hs']);
+    await host.dispatch(joinOf('!stale:hs', '@alpha_gone:hs'), 1);
+    await host.dispatch(joinOf('!stays:hs', '@alpha_stays:hs'), 1);
+
+    await host.deadLettered(event({ room_id: '!stale:hs', sender: ALICE }), new Error('refused'));
+    expect(hs.sent.filter((s) => s.roomId === '!stale:hs')).toHaveLength(0);
+    expect(hs.members.get('!stale:hs')?.has('@alpha_gone:hs')).toBe(false);
+
+    await host.deadLettered(event({ room_id: '!stays:hs', sender: ALICE }), new Error('refused'));
+    const notices = hs.sent.filter((s) => s.roomId === '!stays:hs');
+    expect(notices).toHaveLength(1);
+    expect(notices[0]).toMatchObject({ sender: '@alpha_stays:hs', content: { msgtype: 'm.notice' } });
+  });
+
   it('answers user queries through the owning bridge (creating the ghost) and alias queries without a handler with false', async () => {
     expect(await host.userExists('@alpha_zed:hs')).toBe(true);
     expect(hs.registered.has('@alpha_zed:hs')).toBe(true);
