@@ -48,7 +48,12 @@ export function eventPipelineOptions(config: PatchbayConfig, parts: PipelinePart
     logger: parts.logger,
     metrics: parts.metrics,
     http,
-    ...(parts.workerPartitions && { tuning: { workerPartitions: parts.workerPartitions } }),
+    tuning: {
+      // The lock a worker renews while it runs a job, and how often workers look for expired ones.
+      lockDurationMs: host.job_takeover_ms,
+      stalledIntervalMs: host.job_takeover_ms,
+      ...(parts.workerPartitions && { workerPartitions: parts.workerPartitions }),
+    },
   };
 }
 

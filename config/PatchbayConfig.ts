@@ -53,6 +53,8 @@ export interface HostConfig {
   workers: number;
   max_body_bytes: number;
   handler_attempts: number;
+  /** A job whose worker died is taken over by another worker after about this long. */
+  job_takeover_ms: number;
   metrics: boolean;
 }
 

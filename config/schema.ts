@@ -192,7 +192,7 @@ export const configSchema: SchemaObject = {
       ...section('host', '{ port: 9000 }'),
       required: keys<HostConfig>(
         'bind', 'port', 'url', 'homeserver_url', 'server_name', 'registration', 'partitions', 'workers',
-        'max_body_bytes', 'handler_attempts', 'metrics',
+        'max_body_bytes', 'handler_attempts', 'job_takeover_ms', 'metrics',
       ),
       properties: {
         bind: text('an IP address or host name to listen on', '127.0.0.1'),
@@ -211,6 +211,7 @@ export const configSchema: SchemaObject = {
         workers: count('0 (ingest only) or 1 (handle events here)', 0, 1, 1),
         max_body_bytes: count('a size in bytes', 1024, 1073741824, 10485760),
         handler_attempts: count('a number of tries', 1, 100, 5),
+        job_takeover_ms: count('a time in milliseconds', 2000, 600000, 30000),
         metrics: bool(true),
       },
     },

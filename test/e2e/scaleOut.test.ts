@@ -86,6 +86,8 @@ describe('homeserver + patchbay host + two patchbay workers sharing a Redis', ()
         'host:',
         `  port: ${hostPort}`,
         '  partitions: 8',
+        // A killed worker's job is taken over in seconds rather than the default 30 s.
+        '  job_takeover_ms: 5000',
         '',
       ].join('\n'),
     );
