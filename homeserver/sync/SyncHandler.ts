@@ -14,6 +14,7 @@ import { receiptContent, type ReceiptStore } from '../ephemeral/ReceiptStore.js'
 import type { ToDeviceInbox } from '../ephemeral/ToDeviceInbox.js';
 import type { TypingTracker } from '../ephemeral/TypingTracker.js';
 import type { PushRuleStore } from '../push/PushRuleStore.js';
+import type { HistoryVisibility, RoomReader } from '../rooms/HistoryVisibility.js';
 import { txnKeyOf } from '../rooms/TxnKey.js';
 import type { StreamCounter } from '../storage/StreamCounter.js';
 import { isDisabled, matchesEvent, roomAllowed, type SyncFilter } from './EventFilter.js';
@@ -33,6 +34,7 @@ export interface SyncRequest {
 
 export interface SyncDeps {
   events: EventStore;
+  history: HistoryVisibility;
   formatter: ClientEventFormatter;
   receipts: ReceiptStore;
   typing: TypingTracker;
@@ -181,9 +183,10 @@ export class SyncHandler {
     const roomId = m.room_id;
     const userId = req.requester.userId;
     const after = newlyJoined ? 0 : snap.P;
-    const slice = newestEvents(this.d.events, roomId, after, snap.now, f.timelineLimit, (e) => matchesEvent(f.timeline, e));
+    const reader = this.d.history.readerOf(m);
+    const slice = newestEvents(this.d.events, roomId, reader.visible(after, snap.now), f.timelineLimit, { keep: (e) => matchesEvent(f.timeline, e) });
     const timeline = slice.events;
-    const state = this.stateBefore(roomId, timeline, snap, newlyJoined || req.fullState, slice.more);
+    const state = this.stateBefore(reader, timeline, snap, newlyJoined || req.fullState, slice.more);
 
     const ephemeral: Json[] = [];
     if (!isDisabled(f.ephemeral)) {
@@ -203,7 +206,8 @@ export class SyncHandler {
     if (!newlyJoined && !req.fullState && timeline.length === 0 && ephemeral.length === 0 && roomAccountData.length === 0) {
       return null;
     }
-    const readPos = Math.max(this.d.receipts.readUpTo(roomId, userId), this.d.events.lastOwnEventPos(roomId, userId));
+    // Nothing from before the user's join counts as unread.
+    const readPos = Math.max(this.d.receipts.readUpTo(roomId, userId), this.d.events.lastOwnEventPos(roomId, userId), m.pos);
     const unread = this.d.events.unreadCounts(roomId, readPos, userId);
     return {
       timeline: {
@@ -241,10 +245,12 @@ export class SyncHandler {
       const before = this.d.events.stateEventAt(roomId, 'm.room.member', userId, snap.P);
       after = before?.content['membership'] === 'join' ? snap.P : m.pos - 1;
     }
-    const slice = newestEvents(this.d.events, roomId, after, m.pos, f.timelineLimit, (e) => matchesEvent(f.timeline, e) || e.pos === m.pos);
+    const reader = this.d.history.readerOf(m);
+    const keep = (e: StoredEvent): boolean => matchesEvent(f.timeline, e) || e.pos === m.pos;
+    const slice = newestEvents(this.d.events, roomId, reader.visible(after, m.pos), f.timelineLimit, { keep });
     const timeline = slice.events;
     const full = snap.initial || req.fullState || after !== snap.P;
-    const state = this.stateBefore(roomId, timeline, { ...snap, now: m.pos }, full, slice.more);
+    const state = this.stateBefore(reader, timeline, { ...snap, now: m.pos }, full, slice.more);
     return {
       timeline: {
         events: this.d.formatter.formatAll(timeline, { txnKey }),
@@ -269,14 +275,17 @@ export class SyncHandler {
 
   /**
    * State up to the start of the timeline: all of it for a full snapshot, otherwise what changed between
-   * the since token and the timeline's start (which only a gappy, `limited` timeline can hide).
+   * the since token and the timeline's start (which only a gappy, `limited` timeline can hide); in both
+   * cases only what the reader may see of it.
    */
-  private stateBefore(roomId: string, timeline: StoredEvent[], snap: Snapshot, full: boolean, limited: boolean): StoredEvent[] {
+  private stateBefore(reader: RoomReader, timeline: StoredEvent[], snap: Snapshot, full: boolean, limited: boolean): StoredEvent[] {
+    const roomId = reader.roomId;
     const start = timeline.length > 0 ? timeline[0]!.pos - 1 : snap.now;
-    if (full) return this.d.events.stateAt(roomId, start);
-    if (!limited) return [];
+    if (!full && !limited) return [];
+    const state = this.d.events.stateAt(roomId, start).filter((e) => reader.maySeeState(e));
+    if (full) return state;
     const before = this.d.events.stateMapAt(roomId, snap.P);
-    return this.d.events.stateAt(roomId, start).filter((e) => before.get(`${e.type}\u0000${e.state_key}`)?.event_id !== e.event_id);
+    return state.filter((e) => before.get(`${e.type}\u0000${e.state_key}`)?.event_id !== e.event_id);
   }
 
   private formatState(state: StoredEvent[], f: SyncFilter): ClientEvent[] {
