@@ -3,6 +3,7 @@ import type { Request } from 'express';
 import { MatrixError } from '../MatrixError.js';
 import type { Requester } from '../contracts.js';
 import type { HomeserverContext } from '../HomeserverContext.js';
+import { ByteBudget, RESPONSE_BUDGET } from '../events/ResponseBudget.js';
 import type { StoredEvent } from '../events/StoredEvent.js';
 import { body, isJsonObject, param, query, queryInt, requesterOf } from '../http/RequestReader.js';
 import type { RouteTable } from '../http/RouteTable.js';
@@ -102,17 +103,18 @@ export function roomEventRoutes(r: RouteTable, hs: HomeserverContext): void {
     const now = hs.counter.current();
     const keep = (e: StoredEvent): boolean => matchesEvent(filter, e);
     const txnKey = txnKeyOf(me);
+    const opts = { keep, budget: new ByteBudget(RESPONSE_BUDGET.messagesBytes, (e) => formatter.serializedSize(e, { txnKey })) };
     let chunk;
     let end: string | undefined;
     let start: number;
     if (dir === 'b') {
       start = Math.min(from ?? now, now);
-      const slice = newestEvents(events, roomId, reader.visible(to ?? 0, start), limit, { keep });
+      const slice = newestEvents(events, roomId, reader.visible(to ?? 0, start), limit, opts);
       chunk = slice.events.reverse();
       if (slice.more && chunk.length > 0) end = paginationToken(chunk[chunk.length - 1]!.pos - 1);
     } else {
       start = from ?? 0;
-      const slice = oldestEvents(events, roomId, reader.visible(start, Math.min(to ?? now, now)), limit, { keep });
+      const slice = oldestEvents(events, roomId, reader.visible(start, Math.min(to ?? now, now)), limit, opts);
       chunk = slice.events;
       if (slice.more && chunk.length > 0) end = paginationToken(chunk[chunk.length - 1]!.pos);
     }
@@ -177,9 +179,12 @@ export function roomEventRoutes(r: RouteTable, hs: HomeserverContext): void {
     const limit = Math.min(queryInt(req, 'limit') ?? 10, MAX_LIMIT);
     const filter = jsonFilter(req);
     const keep = (e: StoredEvent): boolean => matchesEvent(filter, e);
-    const before = newestEvents(events, roomId, reader.visible(0, ev.pos - 1), Math.floor(limit / 2), { keep }).events.reverse();
-    const after = oldestEvents(events, roomId, reader.visible(ev.pos, hs.counter.current()), Math.ceil(limit / 2), { keep }).events;
     const txnKey = txnKeyOf(me);
+    const sizeOf = (e: StoredEvent): number => formatter.serializedSize(e, { txnKey });
+    // Half the budget for each side; the start and end tokens follow what was returned.
+    const half = (): ByteBudget => new ByteBudget(RESPONSE_BUDGET.messagesBytes / 2, sizeOf);
+    const before = newestEvents(events, roomId, reader.visible(0, ev.pos - 1), Math.floor(limit / 2), { keep, budget: half() }).events.reverse();
+    const after = oldestEvents(events, roomId, reader.visible(ev.pos, hs.counter.current()), Math.ceil(limit / 2), { keep, budget: half() }).events;
     const endPos = after.length > 0 ? after[after.length - 1]!.pos : ev.pos;
     res.json({
       event: formatter.format(ev, { txnKey }),

@@ -1,6 +1,8 @@
-// Reads the newest (or oldest) events of a room that the reader may see and that pass a filter, without
-// loading the whole room: only the visible stretches of the stream are read, a batch at a time.
+// Reads the newest (or oldest) events of a room that the reader may see and that pass a filter, up to a
+// count and a byte budget, without loading the whole room: only the visible stretches of the stream are
+// read, a batch at a time.
 import type { EventStore } from '../events/EventStore.js';
+import type { ByteBudget } from '../events/ResponseBudget.js';
 import type { StoredEvent } from '../events/StoredEvent.js';
 import type { StreamRange } from '../events/StreamRanges.js';
 
@@ -13,6 +15,8 @@ export interface TimelineSlice {
 
 export interface TimelineOptions {
   keep?: (e: StoredEvent) => boolean;
+  /** Ends the slice early (with `more`) once its events would go over this many bytes. */
+  budget?: ByteBudget;
 }
 
 const BATCH = 100;
@@ -52,7 +56,7 @@ function take(events: Iterable<StoredEvent>, limit: number, opts: TimelineOption
   const picked: StoredEvent[] = [];
   for (const e of events) {
     if (opts.keep && !opts.keep(e)) continue;
-    if (picked.length >= limit) return { events: picked, more: true };
+    if (picked.length >= limit || (opts.budget && !opts.budget.take(e))) return { events: picked, more: true };
     picked.push(e);
   }
   return { events: picked, more: false };

@@ -6,6 +6,7 @@ import type { ClientEvent, Requester } from '../contracts.js';
 import type { AccountDataStore, AccountDataRow } from '../accounts/AccountDataStore.js';
 import type { ClientEventFormatter } from '../events/ClientEventFormatter.js';
 import type { EventStore, MembershipRow } from '../events/EventStore.js';
+import { ByteBudget, RESPONSE_BUDGET } from '../events/ResponseBudget.js';
 import type { StoredEvent } from '../events/StoredEvent.js';
 import { strip, strippedState } from '../events/StrippedState.js';
 import type { EphemeralCounter } from '../ephemeral/EphemeralCounter.js';
@@ -18,7 +19,7 @@ import type { HistoryVisibility, RoomReader } from '../rooms/HistoryVisibility.j
 import { txnKeyOf } from '../rooms/TxnKey.js';
 import type { StreamCounter } from '../storage/StreamCounter.js';
 import { isDisabled, matchesEvent, roomAllowed, type SyncFilter } from './EventFilter.js';
-import { newestEvents } from './RoomTimeline.js';
+import { newestEvents, type TimelineSlice } from './RoomTimeline.js';
 import type { SyncNotifier } from './SyncNotifier.js';
 import { paginationToken, syncToken, type StreamToken } from './SyncToken.js';
 
@@ -58,6 +59,8 @@ interface Snapshot {
   P: number;
   E: number;
   initial: boolean;
+  /** What is left of the response's byte budget for timelines (shared by all rooms of one response). */
+  timelineBytes: { left: number };
 }
 
 export class SyncHandler {
@@ -93,6 +96,7 @@ export class SyncHandler {
       // A token from before a restart may carry a larger ephemeral serial: then everything is new.
       E: since && since.eph <= eph ? since.eph : 0,
       initial: since === null,
+      timelineBytes: { left: RESPONSE_BUDGET.syncBytes },
     };
     const userId = req.requester.userId;
     const f = req.filter;
@@ -184,7 +188,7 @@ export class SyncHandler {
     const userId = req.requester.userId;
     const after = newlyJoined ? 0 : snap.P;
     const reader = this.d.history.readerOf(m);
-    const slice = newestEvents(this.d.events, roomId, reader.visible(after, snap.now), f.timelineLimit, { keep: (e) => matchesEvent(f.timeline, e) });
+    const slice = this.timeline(reader, after, snap.now, snap, txnKey, f.timelineLimit, (e) => matchesEvent(f.timeline, e));
     const timeline = slice.events;
     const state = this.stateBefore(reader, timeline, snap, newlyJoined || req.fullState, slice.more);
 
@@ -247,7 +251,7 @@ export class SyncHandler {
     }
     const reader = this.d.history.readerOf(m);
     const keep = (e: StoredEvent): boolean => matchesEvent(f.timeline, e) || e.pos === m.pos;
-    const slice = newestEvents(this.d.events, roomId, reader.visible(after, m.pos), f.timelineLimit, { keep });
+    const slice = this.timeline(reader, after, m.pos, snap, txnKey, f.timelineLimit, keep);
     const timeline = slice.events;
     const full = snap.initial || req.fullState || after !== snap.P;
     const state = this.stateBefore(reader, timeline, { ...snap, now: m.pos }, full, slice.more);
@@ -262,6 +266,23 @@ export class SyncHandler {
         events: accountData.map((r) => ({ type: r.type, content: r.content })),
       },
     };
+  }
+
+  /** The newest events the reader may see in (after, upTo], within the room's and the response's byte budget. */
+  private timeline(
+    reader: RoomReader,
+    after: number,
+    upTo: number,
+    snap: Snapshot,
+    txnKey: string,
+    limit: number,
+    keep: (e: StoredEvent) => boolean,
+  ): TimelineSlice {
+    const bytes = Math.min(RESPONSE_BUDGET.syncRoomBytes, snap.timelineBytes.left);
+    const budget = new ByteBudget(bytes, (e) => this.d.formatter.serializedSize(e, { txnKey }));
+    const slice = newestEvents(this.d.events, reader.roomId, reader.visible(after, upTo), limit, { keep, budget });
+    snap.timelineBytes.left -= budget.used;
+    return slice;
   }
 
   private wasJoinedBefore(roomId: string, userId: string, pos: number): boolean {
