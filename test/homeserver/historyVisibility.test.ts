@@ -306,6 +306,20 @@ describe('history visibility', () => {
       expect((await readers.never.http.get(`/rooms/${enc(roomId)}/members`)).status).toBe(403);
     });
 
+    it('a rejected invite shows up in sync as the leave, without the room\'s history or state', async () => {
+      const room = await createRoom('shared');
+      await alice.http.ok('PUT', `/rooms/${enc(room)}/state/m.room.topic`, { body: { topic: 'members only' } });
+      await send(alice, room, 'members talk');
+      const carol = await registerUser(hs.url, 'carol_rejects');
+      await alice.http.ok('POST', `/rooms/${enc(room)}/invite`, { body: { user_id: carol.userId } });
+      await carol.http.ok('POST', `/rooms/${enc(room)}/leave`, { body: {} });
+      const sync = await carol.http.ok<SyncBody>('GET', '/sync', { query: { filter: JSON.stringify({ room: { include_leave: true } }) } });
+      const left = sync.rooms.leave[room]!;
+      expect(left.timeline.events.map((e) => [e.type, e.content['membership']])).toEqual([['m.room.member', 'leave']]);
+      // Her own invite is all the state she may see.
+      expect(left.state.events.map((e) => [e.type, e.state_key])).toEqual([['m.room.member', carol.userId]]);
+    });
+
     it('joined_members: current members, and an appservice with one of its users in the room', async () => {
       const members = await alice.http.ok<{ joined: Record<string, unknown> }>('GET', `/rooms/${enc(roomId)}/joined_members`);
       expect(Object.keys(members.joined).sort()).toEqual([alice.userId, readers.ghost.userId].sort());
