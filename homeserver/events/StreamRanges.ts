@@ -11,12 +11,6 @@ export interface StreamRange {
 export class StreamRanges {
   private constructor(private readonly list: readonly StreamRange[]) {}
 
-  static readonly EMPTY = new StreamRanges([]);
-
-  static span(after: number, upTo: number): StreamRanges {
-    return after < upTo ? new StreamRanges([{ after, upTo }]) : StreamRanges.EMPTY;
-  }
-
   /** From intervals in ascending order (touching ones are merged; empty ones dropped). */
   static fromSorted(ranges: Iterable<StreamRange>): StreamRanges {
     const out: StreamRange[] = [];
@@ -27,10 +21,6 @@ export class StreamRanges {
       else out.push({ ...r });
     }
     return new StreamRanges(out);
-  }
-
-  get isEmpty(): boolean {
-    return this.list.length === 0;
   }
 
   contains(pos: number): boolean {
