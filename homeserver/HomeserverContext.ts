@@ -19,6 +19,7 @@ import type { MembershipService } from './rooms/MembershipService.js';
 import type { RoomCreator } from './rooms/RoomCreator.js';
 import type { RoomDirectory } from './rooms/RoomDirectory.js';
 import type { RoomEventService } from './rooms/RoomEventService.js';
+import type { HistoryVisibility } from './rooms/HistoryVisibility.js';
 import type { StreamCounter } from './storage/StreamCounter.js';
 import type { FilterStore } from './sync/FilterStore.js';
 import type { SyncHandler } from './sync/SyncHandler.js';
@@ -43,6 +44,7 @@ export interface HomeserverContext {
   resolver: EntityResolver;
   memberships: MembershipService;
   roomEvents: RoomEventService;
+  history: HistoryVisibility;
   creator: RoomCreator;
   typing: TypingTracker;
   receipts: ReceiptStore;

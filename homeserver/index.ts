@@ -23,6 +23,7 @@ import { MediaStore } from './media/MediaStore.js';
 import { PushRuleStore } from './push/PushRuleStore.js';
 import { EntityResolver } from './rooms/EntityResolver.js';
 import { EventAppender } from './rooms/EventAppender.js';
+import { HistoryVisibility } from './rooms/HistoryVisibility.js';
 import { MembershipService } from './rooms/MembershipService.js';
 import { RoomCreator } from './rooms/RoomCreator.js';
 import { RoomDirectory } from './rooms/RoomDirectory.js';
@@ -68,6 +69,7 @@ export async function startHomeserver(options: HomeserverOptions): Promise<Runni
     const resolver = new EntityResolver(serverName, accounts, directory, gateway);
     const memberships = new MembershipService(events, appender, accounts, resolver);
     const roomEvents = new RoomEventService(events, appender, directory);
+    const history = new HistoryVisibility(events, (userId) => appservice.appserviceForUser(userId)?.id ?? null);
     const creator = new RoomCreator(serverName, events, appender, memberships, directory, resolver, gateway);
     const typing = new TypingTracker(ephemeralCounter);
     const presence = new PresenceTracker(ephemeralCounter);
@@ -78,6 +80,7 @@ export async function startHomeserver(options: HomeserverOptions): Promise<Runni
     const notifier = new SyncNotifier();
     const sync = new SyncHandler({
       events,
+      history,
       formatter,
       receipts,
       typing,
@@ -149,6 +152,7 @@ export async function startHomeserver(options: HomeserverOptions): Promise<Runni
       resolver,
       memberships,
       roomEvents,
+      history,
       creator,
       typing,
       receipts,

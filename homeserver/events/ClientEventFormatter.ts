@@ -41,6 +41,11 @@ export class ClientEventFormatter {
     return out;
   }
 
+  /** The bytes the event takes in a response, for the response budgets. */
+  serializedSize(ev: StoredEvent, opts: FormatOptions = {}): number {
+    return Buffer.byteLength(JSON.stringify(this.format(ev, opts)));
+  }
+
   formatAll(evs: StoredEvent[], opts: FormatOptions = {}): ClientEvent[] {
     return evs.map((e) => this.format(e, opts));
   }

@@ -79,6 +79,9 @@ export class EventStore {
            SELECT MAX(pos) AS p FROM events WHERE room_id = ? AND state_key IS NOT NULL AND pos <= ? GROUP BY type, state_key
          ) s ON e.pos = s.p ORDER BY e.pos`,
       ),
+      stateHistory: db.prepare(
+        'SELECT pos, content FROM events WHERE room_id = ? AND type = ? AND state_key = ? ORDER BY pos',
+      ),
       stateEventAt: db.prepare(
         `SELECT * FROM events WHERE room_id = ? AND type = ? AND state_key = ? AND pos <= ? ORDER BY pos DESC LIMIT 1`,
       ),
@@ -206,6 +209,14 @@ export class EventStore {
   stateEventAt(roomId: string, type: string, stateKey: string, pos: number): StoredEvent | null {
     const row = this.s.stateEventAt.get(roomId, type, stateKey, pos) as EventRow | undefined;
     return row ? fromRow(row) : null;
+  }
+
+  /** Every value one piece of state has had, oldest first (a user's memberships, the history visibility). */
+  stateHistory(roomId: string, type: string, stateKey: string): Array<{ pos: number; content: Record<string, unknown> }> {
+    return (this.s.stateHistory.all(roomId, type, stateKey) as Array<{ pos: number; content: string }>).map((r) => ({
+      pos: r.pos,
+      content: JSON.parse(r.content) as Record<string, unknown>,
+    }));
   }
 
   currentState(roomId: string): StoredEvent[] {

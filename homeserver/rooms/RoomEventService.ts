@@ -1,9 +1,8 @@
-// Sending messages and state, redacting, and deciding how much of a room a user may read.
+// Sending messages and state, and redacting. What a user may read of a room is HistoryVisibility's.
 import { isDeepStrictEqual } from 'node:util';
 import { MatrixError } from '../MatrixError.js';
 import type { Requester } from '../contracts.js';
 import type { EventStore, RoomRow } from '../events/EventStore.js';
-import type { StoredEvent } from '../events/StoredEvent.js';
 import { PowerLevels } from './PowerLevels.js';
 import { redactContent } from './Redaction.js';
 import { redactsInContent } from './RoomVersions.js';
@@ -94,41 +93,6 @@ export class RoomEventService {
       }
       return redaction.event_id;
     });
-  }
-
-  /**
-   * The last stream position `userId` may read in the room: everything while joined (shared history),
-   * up to the leave or ban for former members, everything in world-readable rooms. Throws 403 otherwise.
-   */
-  readableUpTo(userId: string, roomId: string): number {
-    const m = this.events.membership(roomId, userId);
-    if (m?.membership === 'join') return Infinity;
-    if (m && (m.membership === 'leave' || m.membership === 'ban') && m.forgotten === 0 && this.wasJoined(m.event_id)) {
-      return m.pos;
-    }
-    const hv = this.events.stateEvent(roomId, 'm.room.history_visibility', '');
-    if (hv?.content['history_visibility'] === 'world_readable') return Infinity;
-    throw new MatrixError(403, 'M_FORBIDDEN', `User ${userId} is not in room ${roomId}`);
-  }
-
-  /** An event the user may see, or 404. */
-  visibleEvent(userId: string, roomId: string, eventId: string): StoredEvent {
-    const upTo = this.readableUpTo(userId, roomId);
-    const ev = this.events.event(eventId);
-    if (!ev || ev.room_id !== roomId || ev.pos > upTo) {
-      throw new MatrixError(404, 'M_NOT_FOUND', 'Event not found');
-    }
-    return ev;
-  }
-
-  /** Whether a member event follows a join (a rejected invite does not: it shows no history). */
-  private wasJoined(memberEventId: string): boolean {
-    let ev = this.events.event(memberEventId);
-    for (let hops = 0; ev && hops < 20; hops++) {
-      if (ev.content['membership'] === 'join') return true;
-      ev = ev.replaces_state ? this.events.event(ev.replaces_state) : null;
-    }
-    return false;
   }
 
   room(roomId: string): RoomRow | null {

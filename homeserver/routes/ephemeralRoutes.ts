@@ -33,7 +33,7 @@ export function ephemeralRoutes(r: RouteTable, hs: HomeserverContext): void {
 
   /** Records one receipt or marker; unknown or invisible events are 404. */
   const mark = (me: Requester, roomId: string, type: string, eventId: string, threadId: string): void => {
-    const ev = hs.roomEvents.visibleEvent(me.userId, roomId, eventId);
+    const ev = hs.history.visibleEvent(me.userId, roomId, eventId);
     if (type === 'm.fully_read') {
       hs.accountData.set(me.userId, roomId, 'm.fully_read', { event_id: eventId });
       return;

@@ -3,6 +3,8 @@ import type { Request } from 'express';
 import { MatrixError } from '../MatrixError.js';
 import type { Requester } from '../contracts.js';
 import type { HomeserverContext } from '../HomeserverContext.js';
+import { ByteBudget, RESPONSE_BUDGET } from '../events/ResponseBudget.js';
+import type { StoredEvent } from '../events/StoredEvent.js';
 import { body, isJsonObject, param, query, queryInt, requesterOf } from '../http/RequestReader.js';
 import type { RouteTable } from '../http/RouteTable.js';
 import { isValidEventId } from '../ids/MatrixIds.js';
@@ -43,7 +45,7 @@ function jsonFilter(req: Request): ReturnType<typeof parseEventMatcher> & { lazy
 
 export function roomEventRoutes(r: RouteTable, hs: HomeserverContext): void {
   const auth = hs.auth.required;
-  const { events, formatter, roomEvents } = hs;
+  const { events, formatter, roomEvents, history } = hs;
 
   r.put('/rooms/:roomId/send/:eventType/:txnId', auth, (req, res) => {
     const me = requesterOf(res);
@@ -71,7 +73,7 @@ export function roomEventRoutes(r: RouteTable, hs: HomeserverContext): void {
   r.get('/rooms/:roomId/state/:eventType{/:stateKey}', auth, (req, res) => {
     const me = requesterOf(res);
     const roomId = roomIdParam(req);
-    const upTo = roomEvents.readableUpTo(me.userId, roomId);
+    const upTo = history.stateUpTo(me.userId, roomId);
     const type = eventType(req);
     const stateKey = param(req, 'stateKey');
     const ev = Number.isFinite(upTo) ? events.stateEventAt(roomId, type, stateKey, upTo) : events.stateEvent(roomId, type, stateKey);
@@ -82,7 +84,7 @@ export function roomEventRoutes(r: RouteTable, hs: HomeserverContext): void {
   r.get('/rooms/:roomId/state', auth, (req, res) => {
     const me = requesterOf(res);
     const roomId = roomIdParam(req);
-    const upTo = roomEvents.readableUpTo(me.userId, roomId);
+    const upTo = history.stateUpTo(me.userId, roomId);
     res.json(formatter.formatAll(events.stateAt(roomId, upTo)));
   });
 
@@ -97,21 +99,22 @@ export function roomEventRoutes(r: RouteTable, hs: HomeserverContext): void {
     const from = fromRaw ? parseToken(fromRaw, 'from').pos : null;
     const to = toRaw ? parseToken(toRaw, 'to').pos : null;
     const filter = jsonFilter(req);
-    const upTo = Math.min(roomEvents.readableUpTo(me.userId, roomId), hs.counter.current());
-    const keep = (e: { type: string; sender: string; content: Record<string, unknown> }): boolean => matchesEvent(filter, e);
+    const reader = history.reader(me.userId, roomId);
+    const now = hs.counter.current();
+    const keep = (e: StoredEvent): boolean => matchesEvent(filter, e);
     const txnKey = txnKeyOf(me);
+    const opts = { keep, budget: new ByteBudget(RESPONSE_BUDGET.messagesBytes, (e) => formatter.serializedSize(e, { txnKey })) };
     let chunk;
     let end: string | undefined;
     let start: number;
     if (dir === 'b') {
-      start = Math.min(from ?? upTo, upTo);
-      const slice = newestEvents(events, roomId, to ?? 0, start, limit, keep);
+      start = Math.min(from ?? now, now);
+      const slice = newestEvents(events, roomId, reader.visible(to ?? 0, start), limit, opts);
       chunk = slice.events.reverse();
       if (slice.more && chunk.length > 0) end = paginationToken(chunk[chunk.length - 1]!.pos - 1);
     } else {
       start = from ?? 0;
-      const upper = Math.min(to ?? upTo, upTo);
-      const slice = oldestEvents(events, roomId, start, upper, limit, keep);
+      const slice = oldestEvents(events, roomId, reader.visible(start, Math.min(to ?? now, now)), limit, opts);
       chunk = slice.events;
       if (slice.more && chunk.length > 0) end = paginationToken(chunk[chunk.length - 1]!.pos);
     }
@@ -121,9 +124,11 @@ export function roomEventRoutes(r: RouteTable, hs: HomeserverContext): void {
     };
     if (end !== undefined) out['end'] = end;
     if (filter.lazyLoadMembers) {
+      // The senders' member events as of the newest event of the page, as far as the reader may see them.
+      const at = chunk.reduce((p, e) => Math.max(p, e.pos), 0);
       const senders = new Set(chunk.map((e) => e.sender));
       out['state'] = formatter.formatAll(
-        [...senders].map((s) => events.stateEventAt(roomId, 'm.room.member', s, upTo)).filter((e) => e !== null),
+        [...senders].map((s) => events.stateEventAt(roomId, 'm.room.member', s, at)).filter((e): e is StoredEvent => e !== null && reader.maySeeState(e)),
       );
     }
     res.json(out);
@@ -132,7 +137,7 @@ export function roomEventRoutes(r: RouteTable, hs: HomeserverContext): void {
   r.get('/rooms/:roomId/members', auth, (req, res) => {
     const me = requesterOf(res);
     const roomId = roomIdParam(req);
-    let upTo = roomEvents.readableUpTo(me.userId, roomId);
+    let upTo = history.stateUpTo(me.userId, roomId);
     const at = query(req, 'at');
     if (at) upTo = Math.min(upTo, parseToken(at, 'at').pos);
     const membership = query(req, 'membership');
@@ -148,10 +153,10 @@ export function roomEventRoutes(r: RouteTable, hs: HomeserverContext): void {
   r.get('/rooms/:roomId/joined_members', auth, (req, res) => {
     const me = requesterOf(res);
     const roomId = roomIdParam(req);
-    const upTo = roomEvents.readableUpTo(me.userId, roomId);
+    const members = events.currentState(roomId).filter((e) => e.type === 'm.room.member' && e.content['membership'] === 'join');
+    history.checkJoinedMembersAccess(me, roomId, members.map((e) => e.state_key!));
     const joined: Record<string, Record<string, unknown>> = {};
-    for (const e of events.stateAt(roomId, upTo)) {
-      if (e.type !== 'm.room.member' || e.content['membership'] !== 'join') continue;
+    for (const e of members) {
       const info: Record<string, unknown> = {};
       if (typeof e.content['displayname'] === 'string') info['display_name'] = e.content['displayname'];
       if (typeof e.content['avatar_url'] === 'string') info['avatar_url'] = e.content['avatar_url'];
@@ -162,21 +167,24 @@ export function roomEventRoutes(r: RouteTable, hs: HomeserverContext): void {
 
   r.get('/rooms/:roomId/event/:eventId', auth, (req, res) => {
     const me = requesterOf(res);
-    const ev = roomEvents.visibleEvent(me.userId, roomIdParam(req), param(req, 'eventId'));
+    const ev = history.visibleEvent(me.userId, roomIdParam(req), param(req, 'eventId'));
     res.json(formatter.format(ev, { txnKey: txnKeyOf(me) }));
   });
 
   r.get('/rooms/:roomId/context/:eventId', auth, (req, res) => {
     const me = requesterOf(res);
     const roomId = roomIdParam(req);
-    const ev = roomEvents.visibleEvent(me.userId, roomId, param(req, 'eventId'));
+    const reader = history.reader(me.userId, roomId);
+    const ev = reader.event(param(req, 'eventId'));
     const limit = Math.min(queryInt(req, 'limit') ?? 10, MAX_LIMIT);
-    const upTo = Math.min(roomEvents.readableUpTo(me.userId, roomId), hs.counter.current());
     const filter = jsonFilter(req);
-    const keep = (e: { type: string; sender: string; content: Record<string, unknown> }): boolean => matchesEvent(filter, e);
-    const before = newestEvents(events, roomId, 0, ev.pos - 1, Math.floor(limit / 2), keep).events.reverse();
-    const after = oldestEvents(events, roomId, ev.pos, upTo, Math.ceil(limit / 2), keep).events;
+    const keep = (e: StoredEvent): boolean => matchesEvent(filter, e);
     const txnKey = txnKeyOf(me);
+    const sizeOf = (e: StoredEvent): number => formatter.serializedSize(e, { txnKey });
+    // Half the budget for each side; the start and end tokens follow what was returned.
+    const half = (): ByteBudget => new ByteBudget(RESPONSE_BUDGET.messagesBytes / 2, sizeOf);
+    const before = newestEvents(events, roomId, reader.visible(0, ev.pos - 1), Math.floor(limit / 2), { keep, budget: half() }).events.reverse();
+    const after = oldestEvents(events, roomId, reader.visible(ev.pos, hs.counter.current()), Math.ceil(limit / 2), { keep, budget: half() }).events;
     const endPos = after.length > 0 ? after[after.length - 1]!.pos : ev.pos;
     res.json({
       event: formatter.format(ev, { txnKey }),
@@ -184,7 +192,7 @@ export function roomEventRoutes(r: RouteTable, hs: HomeserverContext): void {
       events_after: formatter.formatAll(after, { txnKey }),
       start: paginationToken((before.length > 0 ? before[before.length - 1]!.pos : ev.pos) - 1),
       end: paginationToken(endPos),
-      state: formatter.formatAll(events.stateAt(roomId, endPos)),
+      state: formatter.formatAll(events.stateAt(roomId, endPos).filter((e) => reader.maySeeState(e))),
     });
   });
 
@@ -204,7 +212,7 @@ export function roomEventRoutes(r: RouteTable, hs: HomeserverContext): void {
   r.get('/rooms/:roomId/aliases', auth, (req, res) => {
     const me = requesterOf(res);
     const roomId = roomIdParam(req);
-    roomEvents.readableUpTo(me.userId, roomId);
+    history.stateUpTo(me.userId, roomId);
     res.json({ aliases: hs.directory.aliasesOf(roomId) });
   });
 }

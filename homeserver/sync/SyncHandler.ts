@@ -6,6 +6,7 @@ import type { ClientEvent, Requester } from '../contracts.js';
 import type { AccountDataStore, AccountDataRow } from '../accounts/AccountDataStore.js';
 import type { ClientEventFormatter } from '../events/ClientEventFormatter.js';
 import type { EventStore, MembershipRow } from '../events/EventStore.js';
+import { ByteBudget, RESPONSE_BUDGET } from '../events/ResponseBudget.js';
 import type { StoredEvent } from '../events/StoredEvent.js';
 import { strip, strippedState } from '../events/StrippedState.js';
 import type { EphemeralCounter } from '../ephemeral/EphemeralCounter.js';
@@ -14,10 +15,11 @@ import { receiptContent, type ReceiptStore } from '../ephemeral/ReceiptStore.js'
 import type { ToDeviceInbox } from '../ephemeral/ToDeviceInbox.js';
 import type { TypingTracker } from '../ephemeral/TypingTracker.js';
 import type { PushRuleStore } from '../push/PushRuleStore.js';
+import type { HistoryVisibility, RoomReader } from '../rooms/HistoryVisibility.js';
 import { txnKeyOf } from '../rooms/TxnKey.js';
 import type { StreamCounter } from '../storage/StreamCounter.js';
 import { isDisabled, matchesEvent, roomAllowed, type SyncFilter } from './EventFilter.js';
-import { newestEvents } from './RoomTimeline.js';
+import { newestEvents, type TimelineSlice } from './RoomTimeline.js';
 import type { SyncNotifier } from './SyncNotifier.js';
 import { paginationToken, syncToken, type StreamToken } from './SyncToken.js';
 
@@ -33,6 +35,7 @@ export interface SyncRequest {
 
 export interface SyncDeps {
   events: EventStore;
+  history: HistoryVisibility;
   formatter: ClientEventFormatter;
   receipts: ReceiptStore;
   typing: TypingTracker;
@@ -56,6 +59,8 @@ interface Snapshot {
   P: number;
   E: number;
   initial: boolean;
+  /** What is left of the response's byte budget for timelines (shared by all rooms of one response). */
+  timelineBytes: { left: number };
 }
 
 export class SyncHandler {
@@ -91,6 +96,7 @@ export class SyncHandler {
       // A token from before a restart may carry a larger ephemeral serial: then everything is new.
       E: since && since.eph <= eph ? since.eph : 0,
       initial: since === null,
+      timelineBytes: { left: RESPONSE_BUDGET.syncBytes },
     };
     const userId = req.requester.userId;
     const f = req.filter;
@@ -181,9 +187,10 @@ export class SyncHandler {
     const roomId = m.room_id;
     const userId = req.requester.userId;
     const after = newlyJoined ? 0 : snap.P;
-    const slice = newestEvents(this.d.events, roomId, after, snap.now, f.timelineLimit, (e) => matchesEvent(f.timeline, e));
+    const reader = this.d.history.readerOf(m);
+    const slice = this.timeline(reader, after, snap.now, snap, txnKey, f.timelineLimit, (e) => matchesEvent(f.timeline, e));
     const timeline = slice.events;
-    const state = this.stateBefore(roomId, timeline, snap, newlyJoined || req.fullState, slice.more);
+    const state = this.stateBefore(reader, timeline, snap, newlyJoined || req.fullState, slice.more);
 
     const ephemeral: Json[] = [];
     if (!isDisabled(f.ephemeral)) {
@@ -203,7 +210,8 @@ export class SyncHandler {
     if (!newlyJoined && !req.fullState && timeline.length === 0 && ephemeral.length === 0 && roomAccountData.length === 0) {
       return null;
     }
-    const readPos = Math.max(this.d.receipts.readUpTo(roomId, userId), this.d.events.lastOwnEventPos(roomId, userId));
+    // Nothing from before the user's join counts as unread.
+    const readPos = Math.max(this.d.receipts.readUpTo(roomId, userId), this.d.events.lastOwnEventPos(roomId, userId), m.pos);
     const unread = this.d.events.unreadCounts(roomId, readPos, userId);
     return {
       timeline: {
@@ -241,10 +249,12 @@ export class SyncHandler {
       const before = this.d.events.stateEventAt(roomId, 'm.room.member', userId, snap.P);
       after = before?.content['membership'] === 'join' ? snap.P : m.pos - 1;
     }
-    const slice = newestEvents(this.d.events, roomId, after, m.pos, f.timelineLimit, (e) => matchesEvent(f.timeline, e) || e.pos === m.pos);
+    const reader = this.d.history.readerOf(m);
+    const keep = (e: StoredEvent): boolean => matchesEvent(f.timeline, e) || e.pos === m.pos;
+    const slice = this.timeline(reader, after, m.pos, snap, txnKey, f.timelineLimit, keep);
     const timeline = slice.events;
     const full = snap.initial || req.fullState || after !== snap.P;
-    const state = this.stateBefore(roomId, timeline, { ...snap, now: m.pos }, full, slice.more);
+    const state = this.stateBefore(reader, timeline, { ...snap, now: m.pos }, full, slice.more);
     return {
       timeline: {
         events: this.d.formatter.formatAll(timeline, { txnKey }),
@@ -258,6 +268,23 @@ export class SyncHandler {
     };
   }
 
+  /** The newest events the reader may see in (after, upTo], within the room's and the response's byte budget. */
+  private timeline(
+    reader: RoomReader,
+    after: number,
+    upTo: number,
+    snap: Snapshot,
+    txnKey: string,
+    limit: number,
+    keep: (e: StoredEvent) => boolean,
+  ): TimelineSlice {
+    const bytes = Math.min(RESPONSE_BUDGET.syncRoomBytes, snap.timelineBytes.left);
+    const budget = new ByteBudget(bytes, (e) => this.d.formatter.serializedSize(e, { txnKey }));
+    const slice = newestEvents(this.d.events, reader.roomId, reader.visible(after, upTo), limit, { keep, budget });
+    snap.timelineBytes.left -= budget.used;
+    return slice;
+  }
+
   private wasJoinedBefore(roomId: string, userId: string, pos: number): boolean {
     let ev = this.d.events.stateEventAt(roomId, 'm.room.member', userId, pos);
     for (let hops = 0; ev && hops < 20; hops++) {
@@ -269,14 +296,17 @@ export class SyncHandler {
 
   /**
    * State up to the start of the timeline: all of it for a full snapshot, otherwise what changed between
-   * the since token and the timeline's start (which only a gappy, `limited` timeline can hide).
+   * the since token and the timeline's start (which only a gappy, `limited` timeline can hide); in both
+   * cases only what the reader may see of it.
    */
-  private stateBefore(roomId: string, timeline: StoredEvent[], snap: Snapshot, full: boolean, limited: boolean): StoredEvent[] {
+  private stateBefore(reader: RoomReader, timeline: StoredEvent[], snap: Snapshot, full: boolean, limited: boolean): StoredEvent[] {
+    const roomId = reader.roomId;
     const start = timeline.length > 0 ? timeline[0]!.pos - 1 : snap.now;
-    if (full) return this.d.events.stateAt(roomId, start);
-    if (!limited) return [];
+    if (!full && !limited) return [];
+    const state = this.d.events.stateAt(roomId, start).filter((e) => reader.maySeeState(e));
+    if (full) return state;
     const before = this.d.events.stateMapAt(roomId, snap.P);
-    return this.d.events.stateAt(roomId, start).filter((e) => before.get(`${e.type}\u0000${e.state_key}`)?.event_id !== e.event_id);
+    return state.filter((e) => before.get(`${e.type}\u0000${e.state_key}`)?.event_id !== e.event_id);
   }
 
   private formatState(state: StoredEvent[], f: SyncFilter): ClientEvent[] {

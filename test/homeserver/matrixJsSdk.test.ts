@@ -141,6 +141,23 @@ describe('matrix-js-sdk against the embedded homeserver', () => {
     expect(history()).toEqual(Array.from({ length: 30 }, (_, i) => `history ${i}`));
   });
 
+  it('shows a later joiner of a "joined" room nothing from before the join, even scrolling back', async () => {
+    const { room_id: quiet } = await alice.createRoom({
+      preset: sdk.Preset.PublicChat,
+      initial_state: [{ type: 'm.room.history_visibility', state_key: '', content: { history_visibility: 'joined' } }],
+    });
+    await alice.sendTextMessage(quiet, 'before carol');
+    await carol.joinRoom(quiet);
+    await alice.sendTextMessage(quiet, 'after carol');
+    const room = await waitFor(() => carol.getRoom(quiet), 20_000, 'the room at carol');
+    const bodies = (): string[] =>
+      room.getLiveTimeline().getEvents().filter((e) => e.getType() === 'm.room.message').map((e) => String(e.getContent().body));
+    await waitFor(() => bodies().includes('after carol'), 20_000, 'the message after her join');
+    for (let page = 0; page < 10 && room.oldState.paginationToken !== null; page += 1) await carol.scrollback(room, 30);
+    expect(room.oldState.paginationToken).toBeNull();
+    expect(bodies()).toEqual(['after carol']);
+  });
+
   it('lets bob leave; both sides see it', async () => {
     await bob.leave(roomId);
     await waitFor(() => alice.getRoom(roomId)?.getMember('@bob:localhost')?.membership === sdk.KnownMembership.Leave, 20_000, 'bob\'s leave at alice');
