@@ -25,6 +25,7 @@ import type { SyncHandler } from './sync/SyncHandler.js';
 import type { SyncNotifier } from './sync/SyncNotifier.js';
 import type { UiaSessions } from './accounts/UiaSessions.js';
 import type { HomeserverMetrics } from './HomeserverMetrics.js';
+import type { RateLimits } from './limits/RateLimits.js';
 
 export interface HomeserverContext {
   options: HomeserverOptions;
@@ -56,4 +57,5 @@ export interface HomeserverContext {
   auth: AccessTokenAuth;
   appservice: AppserviceService;
   metrics: HomeserverMetrics;
+  limits: RateLimits;
 }

@@ -18,6 +18,9 @@ import { RoomEventStream } from './events/RoomEventStream.js';
 import type { HomeserverContext } from './HomeserverContext.js';
 import { AccessTokenAuth } from './http/AccessTokenAuth.js';
 import { buildClientApp } from './http/ClientApp.js';
+import { ClientConnections } from './http/ClientConnections.js';
+import { trustedProxies } from './http/TrustedProxies.js';
+import { RateLimits } from './limits/RateLimits.js';
 import { FileBlobStore, MemoryBlobStore } from './media/BlobStore.js';
 import { MediaStore } from './media/MediaStore.js';
 import { PushRuleStore } from './push/PushRuleStore.js';
@@ -42,6 +45,7 @@ export async function startHomeserver(options: HomeserverOptions): Promise<Runni
   const db = openDatabase(options.storage);
   const metrics = homeserverMetrics();
   let stopAppservice: (() => Promise<void>) | null = null;
+  let stopConnections: (() => void) | null = null;
   try {
     const counter = new StreamCounter(db);
     const ephemeralCounter = new EphemeralCounter();
@@ -162,15 +166,15 @@ export async function startHomeserver(options: HomeserverOptions): Promise<Runni
       auth: new AccessTokenAuth(accounts, gateway),
       appservice,
       metrics,
+      limits: new RateLimits(options.rateLimits, metrics.rateLimited),
     };
 
     await appservice.start();
     stopAppservice = () => appservice.stop();
-    const server: Server = createServer(buildClientApp(hs));
-    // Long-polling /sync holds requests for up to minutes; do not let Node's defaults cut them.
-    server.requestTimeout = 0;
-    server.headersTimeout = 60_000;
-    server.keepAliveTimeout = 65_000;
+    const connections = new ClientConnections(options.connections, trustedProxies(options.trustedProxies), metrics.connectionsCut, logger);
+    const server: Server = createServer(connections.serverOptions(), connections.handler(buildClientApp(hs)));
+    connections.attach(server);
+    stopConnections = () => connections.close();
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(options.port, options.bind, () => {
@@ -194,6 +198,7 @@ export async function startHomeserver(options: HomeserverOptions): Promise<Runni
           notifier.close();
           server.closeAllConnections();
           await closed;
+          connections.close();
           typing.stop();
           await appservice.stop();
           db.close();
@@ -202,6 +207,7 @@ export async function startHomeserver(options: HomeserverOptions): Promise<Runni
     };
   } catch (err) {
     // e.g. the port is taken: leave nothing running behind.
+    stopConnections?.();
     await stopAppservice?.().catch((stopErr: unknown) => logger.warn({ err: stopErr }, 'appservice stop failed'));
     db.close();
     throw err;

@@ -30,7 +30,7 @@ export class AccessTokenAuth {
   /** The requester for a token; throws 401 M_UNKNOWN_TOKEN for tokens nobody issued. */
   resolve(token: string, req: Request): Requester {
     const session = this.accounts.sessionForToken(token);
-    if (session) return { userId: session.userId, deviceId: session.deviceId, appserviceId: null, accessToken: token };
+    if (session) return { userId: session.userId, deviceId: session.deviceId, appserviceId: null, accessToken: token, rateLimited: true };
     const deviceId = query(req, 'device_id') ?? query(req, 'org.matrix.msc3202.device_id');
     const asRequester = this.gateway().authenticate(token, query(req, 'user_id'), deviceId);
     if (!asRequester) throw new MatrixError(401, 'M_UNKNOWN_TOKEN', 'Unknown access token', { soft_logout: false });

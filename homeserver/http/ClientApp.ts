@@ -16,6 +16,7 @@ import { errorHandler, methodNotAllowed, unrecognized } from './ErrorResponses.j
 import { requestLog } from './RequestLog.js';
 import { RouteTable } from './RouteTable.js';
 import { limitJsonDepth } from './JsonDepthLimit.js';
+import { trustedProxies } from './TrustedProxies.js';
 
 /** Spec versions whose Client-Server API this server implements (enough of it for real clients). */
 export const SUPPORTED_VERSIONS = [
@@ -39,6 +40,8 @@ export function buildClientApp(hs: HomeserverContext): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
+  // req.ip is the client behind a trusted reverse proxy (rate limits, devices' last_seen_ip).
+  app.set('trust proxy', trustedProxies(hs.options.trustedProxies));
   app.use(cors);
   app.use(requestLog(hs.logger, hs.metrics));
 

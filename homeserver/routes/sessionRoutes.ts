@@ -7,6 +7,7 @@ import { accessTokenOf } from '../http/AccessTokenAuth.js';
 import { body, isJsonObject, param, query, requesterOf, type Body } from '../http/RequestReader.js';
 import type { RouteTable } from '../http/RouteTable.js';
 import { checkNewLocalpart, parseId, randomLetters } from '../ids/MatrixIds.js';
+import { clientAddressOf } from '../limits/RateLimits.js';
 import type { Requester } from '../contracts.js';
 
 export function sessionRoutes(r: RouteTable, hs: HomeserverContext): void {
@@ -64,10 +65,14 @@ export function sessionRoutes(r: RouteTable, hs: HomeserverContext): void {
     const deviceId = b.optString('device_id') ?? null;
     const displayName = b.optString('initial_device_display_name') ?? null;
     if (type === 'm.login.password') {
+      hs.limits.take('login_per_ip', clientAddressOf(req));
       const userId = loginUserId(b);
       const password = b.string('password');
+      // Wrong passwords count against the account, from whichever address they come.
+      hs.limits.check('failed_login_per_account', userId);
       const hash = accounts.passwordHash(userId);
       if (!hash || !(await verifyPassword(password, hash))) {
+        hs.limits.spend('failed_login_per_account', userId);
         throw new MatrixError(403, 'M_FORBIDDEN', 'Invalid username or password');
       }
       res.json(loginResponse(userId, deviceId, displayName));
@@ -122,6 +127,9 @@ export function sessionRoutes(r: RouteTable, hs: HomeserverContext): void {
     }
 
     if (!hs.options.registrationEnabled) throw new MatrixError(403, 'M_FORBIDDEN', 'Registration has been disabled');
+    // Checked first (so a client that must wait learns it before the UIA round trip), spent on success.
+    const address = clientAddressOf(req);
+    hs.limits.check('registration_per_ip', address);
     const username = b.optString('username');
     const password = b.optString('password');
     let userId = username !== undefined ? checkLocalUsername(username.toLowerCase(), null) : null;
@@ -144,6 +152,7 @@ export function sessionRoutes(r: RouteTable, hs: HomeserverContext): void {
       return;
     }
     const hash = password !== undefined ? await hashPassword(password) : null;
+    hs.limits.take('registration_per_ip', address);
     if (userId === null) {
       do userId = `@${randomLetters(10).toLowerCase()}:${serverName}`;
       while (accounts.exists(userId));
