@@ -53,8 +53,8 @@ export function buildClientApp(hs: HomeserverContext): express.Express {
   });
   app.all(['/.well-known/matrix/client', '/_matrix/client/versions'], methodNotAllowed);
 
-  app.use(['/_matrix/media/v3', '/_matrix/media/r0', '/_matrix/media/v1'], mediaRoutes(hs, false).finish());
-  app.use('/_matrix/client/v1/media', mediaRoutes(hs, true).finish());
+  app.use(['/_matrix/media/v3', '/_matrix/media/r0', '/_matrix/media/v1'], mediaRoutes(hs, 'legacy').finish());
+  app.use('/_matrix/client/v1/media', mediaRoutes(hs, 'authenticated').finish());
 
   const client = new RouteTable();
   sessionRoutes(client, hs);
