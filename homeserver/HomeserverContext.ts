@@ -3,6 +3,8 @@ import type Database from 'better-sqlite3';
 import type { Logger } from 'pino';
 import type { AccountDataStore } from './accounts/AccountDataStore.js';
 import type { AccountStore } from './accounts/AccountStore.js';
+import type { DeviceActivity } from './accounts/DeviceActivity.js';
+import type { OpenIdTokens } from './accounts/OpenIdTokens.js';
 import type { AppserviceService, HomeserverOptions } from './contracts.js';
 import type { EphemeralCounter } from './ephemeral/EphemeralCounter.js';
 import type { PresenceTracker } from './ephemeral/PresenceTracker.js';
@@ -36,6 +38,8 @@ export interface HomeserverContext {
   counter: StreamCounter;
   ephemeralCounter: EphemeralCounter;
   accounts: AccountStore;
+  deviceActivity: DeviceActivity;
+  openid: OpenIdTokens;
   uia: UiaSessions;
   accountData: AccountDataStore;
   events: EventStore;

@@ -3,6 +3,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { AccountDataStore } from './accounts/AccountDataStore.js';
 import { AccountStore } from './accounts/AccountStore.js';
+import { DeviceActivity } from './accounts/DeviceActivity.js';
+import { OpenIdTokens } from './accounts/OpenIdTokens.js';
 import { UiaSessions } from './accounts/UiaSessions.js';
 import { createAppserviceService } from './appservice/index.js';
 import type { AppserviceService, HomeserverOptions, RunningHomeserver } from './contracts.js';
@@ -46,10 +48,13 @@ export async function startHomeserver(options: HomeserverOptions): Promise<Runni
   const metrics = homeserverMetrics();
   let stopAppservice: (() => Promise<void>) | null = null;
   let stopConnections: (() => void) | null = null;
+  let deviceActivity: DeviceActivity | null = null;
   try {
     const counter = new StreamCounter(db);
     const ephemeralCounter = new EphemeralCounter();
     const accounts = new AccountStore(db);
+    const activity = new DeviceActivity(accounts, logger);
+    deviceActivity = activity;
     const accountData = new AccountDataStore(db, counter);
     const events = new EventStore(db, counter);
     events.onListenerError = (err) => logger.error({ err }, 'event listener failed');
@@ -145,6 +150,8 @@ export async function startHomeserver(options: HomeserverOptions): Promise<Runni
       counter,
       ephemeralCounter,
       accounts,
+      deviceActivity: activity,
+      openid: new OpenIdTokens(db),
       uia: new UiaSessions(),
       accountData,
       events,
@@ -163,7 +170,7 @@ export async function startHomeserver(options: HomeserverOptions): Promise<Runni
       notifier,
       sync,
       media,
-      auth: new AccessTokenAuth(accounts, gateway),
+      auth: new AccessTokenAuth(accounts, gateway, activity),
       appservice,
       metrics,
       limits: new RateLimits(options.rateLimits, metrics.rateLimited),
@@ -201,6 +208,7 @@ export async function startHomeserver(options: HomeserverOptions): Promise<Runni
           connections.close();
           typing.stop();
           await appservice.stop();
+          activity.stop();
           db.close();
           logger.info('homeserver stopped');
         })()),
@@ -208,6 +216,7 @@ export async function startHomeserver(options: HomeserverOptions): Promise<Runni
   } catch (err) {
     // e.g. the port is taken: leave nothing running behind.
     stopConnections?.();
+    deviceActivity?.stop();
     await stopAppservice?.().catch((stopErr: unknown) => logger.warn({ err: stopErr }, 'appservice stop failed'));
     db.close();
     throw err;

@@ -6,6 +6,7 @@ import { clientConfigRoutes } from '../routes/clientConfigRoutes.js';
 import { directoryRoutes } from '../routes/directoryRoutes.js';
 import { ephemeralRoutes } from '../routes/ephemeralRoutes.js';
 import { mediaRoutes } from '../routes/mediaRoutes.js';
+import { openidRoutes, openidUserinfoRoutes } from '../routes/openidRoutes.js';
 import { roomEventRoutes } from '../routes/roomEventRoutes.js';
 import { roomMembershipRoutes } from '../routes/roomMembershipRoutes.js';
 import { sessionRoutes } from '../routes/sessionRoutes.js';
@@ -55,6 +56,7 @@ export function buildClientApp(hs: HomeserverContext): express.Express {
 
   app.use(['/_matrix/media/v3', '/_matrix/media/r0', '/_matrix/media/v1'], mediaRoutes(hs, 'legacy').finish());
   app.use('/_matrix/client/v1/media', mediaRoutes(hs, 'authenticated').finish());
+  app.use('/_matrix/federation/v1', openidUserinfoRoutes(hs).finish());
 
   const client = new RouteTable();
   sessionRoutes(client, hs);
@@ -65,6 +67,7 @@ export function buildClientApp(hs: HomeserverContext): express.Express {
   ephemeralRoutes(client, hs);
   directoryRoutes(client, hs);
   syncRoutes(client, hs);
+  openidRoutes(client, hs);
   const clientRouter = client.finish();
 
   // The appservice side's routes (third-party lookups, ping) need a requester; nothing else of theirs

@@ -5,6 +5,11 @@ import { isIP } from 'node:net';
 
 const V4_MAPPED = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i;
 
+/** The address as people write it: an IPv4-mapped IPv6 address (::ffff:1.2.3.4) as IPv4. */
+export function plainAddress(address: string): string {
+  return V4_MAPPED.exec(address)?.[1] ?? address;
+}
+
 export function addressKey(address: string): string {
   const mapped = V4_MAPPED.exec(address);
   if (mapped) return mapped[1]!;

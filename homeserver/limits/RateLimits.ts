@@ -7,7 +7,7 @@ import type { Counter } from 'prom-client';
 import type { RateLimitsConfig } from '../../config/index.js';
 import { MatrixError } from '../MatrixError.js';
 import { requesterOf } from '../http/RequestReader.js';
-import { addressKey } from './ClientAddress.js';
+import { addressKey, plainAddress } from './ClientAddress.js';
 import { TokenBuckets, type Clock } from './TokenBuckets.js';
 
 export type LimitName = Exclude<keyof RateLimitsConfig, 'enabled'>;
@@ -72,5 +72,10 @@ export class RateLimits {
 
 /** The client's address key for the per-IP limits (Express's req.ip honours homeserver.trusted_proxies). */
 export function clientAddressOf(req: Request): string {
-  return addressKey(req.ip ?? req.socket.remoteAddress ?? 'unknown');
+  return addressKey(clientIpOf(req));
+}
+
+/** The client's IP address (behind a trusted proxy, the one it names). */
+export function clientIpOf(req: Request): string {
+  return plainAddress(req.ip ?? req.socket.remoteAddress ?? 'unknown');
 }
