@@ -157,6 +157,8 @@ export class ClientConnections {
       socket.destroy();
       return;
     }
+    // No more of the body reaches its reader, so the request can never complete and be carried out.
+    w.req.pause();
     const body = JSON.stringify({
       errcode: 'M_UNKNOWN',
       error: `Request body too slow: it must arrive within ${this.config.body_timeout_ms} ms plus 1 s per ${this.config.body_min_bytes_per_second} bytes`,
