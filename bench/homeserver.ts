@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { enc } from '../test/harness/MatrixHttpClient.js';
 import { TestAppservice } from '../test/harness/TestAppservice.js';
 import { writeAppserviceRegistration } from '../test/harness/appserviceRegistration.js';
+import { rateLimitsWith } from '../test/harness/shippedDefaults.js';
 import { startTestHomeserver } from '../test/harness/testHomeserver.js';
 import { registerUser, type TestUser } from '../test/harness/testUsers.js';
 import { waitFor } from '../test/harness/waitFor.js';
@@ -44,6 +45,8 @@ export async function run(args: string[]): Promise<BenchResult> {
     appserviceConfigFiles: [await writeAppserviceRegistration(as, dir)],
     // Short backoff so the backlog starts draining as soon as the appservice answers again.
     appserviceRetry: { initialMs: 20, maxMs: 100 },
+    // Throughput is measured, not the limiter: the senders may send as fast as the server takes it.
+    rateLimits: rateLimitsWith({ sends_per_user: { per_second: 1_000_000, burst: 1_000_000 } }),
   });
   as.homeserverUrl = hs.url;
   try {

@@ -27,6 +27,9 @@ export function homeserverOptions(config: PatchbayConfig, logger: Logger): Homes
         ttlSeconds: turn.ttl_seconds,
       },
     }),
+    trustedProxies: hs.trusted_proxies,
+    connections: hs.connections,
+    rateLimits: hs.rate_limits,
     logger,
   };
 }

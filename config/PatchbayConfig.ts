@@ -11,6 +11,43 @@ export interface TurnConfig {
   ttl_seconds: number;
 }
 
+/** One token bucket: up to `burst` actions at once, refilled at `per_second` actions per second. */
+export interface RateLimitConfig {
+  per_second: number;
+  burst: number;
+}
+
+/** homeserver.rate_limits: what one user (or one client address) may do how often. */
+export interface RateLimitsConfig {
+  /** false turns every limit off. */
+  enabled: boolean;
+  /** Room events: messages, state events and redactions. */
+  sends_per_user: RateLimitConfig;
+  room_creation_per_user: RateLimitConfig;
+  /** Joins by room ID or alias. */
+  joins_per_user: RateLimitConfig;
+  invites_per_user: RateLimitConfig;
+  /** Accounts created (the UIA round trips are not counted). */
+  registration_per_ip: RateLimitConfig;
+  /** Every login attempt. */
+  login_per_ip: RateLimitConfig;
+  /** Wrong passwords, counted against the account tried: slows password guessing from many addresses. */
+  failed_login_per_account: RateLimitConfig;
+}
+
+/** homeserver.connections: how long a client may take to send a request, and how much it may hold open. */
+export interface ConnectionsConfig {
+  /** From connecting (or the end of the previous response) to the last header line. */
+  headers_timeout_ms: number;
+  /** A request body gets this long, plus one second for every `body_min_bytes_per_second` bytes received. */
+  body_timeout_ms: number;
+  body_min_bytes_per_second: number;
+  /** A keep-alive connection with no request is closed after this long. */
+  idle_timeout_ms: number;
+  /** Open connections per client address (trusted proxies are not counted). */
+  max_per_ip: number;
+}
+
 export interface HomeserverConfig {
   /** `patchbay start` runs the embedded homeserver; false when an external one (Synapse) is used. */
   enabled: boolean;
@@ -31,6 +68,10 @@ export interface HomeserverConfig {
   app_service_config_files: string[];
   appservice_retry: { initial_ms: number; max_ms: number };
   turn: TurnConfig;
+  /** Reverse proxies whose X-Forwarded-For names the client (IP addresses, CIDR ranges, or loopback). */
+  trusted_proxies: string[];
+  connections: ConnectionsConfig;
+  rate_limits: RateLimitsConfig;
 }
 
 export interface RedisConfig {

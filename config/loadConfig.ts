@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { isAbsolute, resolve } from 'node:path';
 import { Ajv, type SchemaObject, type ValidateFunction } from 'ajv';
 import yaml from 'js-yaml';
@@ -115,6 +116,14 @@ function crossCheck(config: PatchbayConfig): string[] {
         `Fix: set max_ms to at least ${retry.initial_ms}`,
     );
   }
+  config.homeserver.trusted_proxies.forEach((entry, i) => {
+    if (!isProxyAddress(entry)) {
+      problems.push(
+        `homeserver.trusted_proxies[${i}]: ${JSON.stringify(entry)} is not an IP address or CIDR range. ` +
+          'Fix: write an address such as 127.0.0.1 or ::1, a range such as 10.0.0.0/8, or loopback',
+      );
+    }
+  });
   if (!config.homeserver.enabled && config.host.homeserver_url === null) {
     problems.push(
       'host.homeserver_url: null, but homeserver.enabled is false, so there is no homeserver to act through. ' +
@@ -123,6 +132,15 @@ function crossCheck(config: PatchbayConfig): string[] {
     );
   }
   return problems;
+}
+
+/** An address or range Express's `trust proxy` accepts (the schema's pattern lets through 999.1.1.1). */
+function isProxyAddress(entry: string): boolean {
+  if (['loopback', 'linklocal', 'uniquelocal'].includes(entry)) return true;
+  const [address = '', bits, ...rest] = entry.split('/');
+  const family = isIP(address);
+  if (family === 0 || rest.length > 0) return false;
+  return bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128));
 }
 
 /**

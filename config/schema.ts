@@ -2,7 +2,14 @@
 // `title` (what the value is: "a port number"), `description` (what to set instead: "an integer
 // 1-65535") and `examples`; error messages are built from these three, so a new key needs them too.
 import type { SchemaObject } from 'ajv';
-import type { HomeserverConfig, HostConfig, PatchbayConfig, TurnConfig } from './PatchbayConfig.js';
+import type {
+  ConnectionsConfig,
+  HomeserverConfig,
+  HostConfig,
+  PatchbayConfig,
+  RateLimitsConfig,
+  TurnConfig,
+} from './PatchbayConfig.js';
 
 /** Keeps each `required` list in step with the TypeScript type (a key missing from the type fails tsc). */
 const keys = <T>(...names: Array<keyof T & string>): string[] => names;
@@ -62,6 +69,25 @@ const section = (name: string, example: string) => ({
   examples: [example],
 });
 
+/** One token bucket of homeserver.rate_limits. */
+const rateLimit = (name: string, perSecond: number, burst: number) => ({
+  ...section(`homeserver.rate_limits.${name}`, `{ per_second: ${perSecond}, burst: ${burst} }`),
+  required: ['per_second', 'burst'],
+  properties: {
+    per_second: {
+      type: 'number',
+      exclusiveMinimum: 0,
+      maximum: 1000000,
+      title: 'a rate per second',
+      description: 'a number above 0, e.g. 0.5 for one every two seconds',
+      examples: [perSecond],
+    },
+    burst: count('a number of actions', 1, 1000000, burst),
+  },
+});
+
+const PROXY = '^(loopback|linklocal|uniquelocal|[0-9]{1,3}(\\.[0-9]{1,3}){3}(/[0-9]{1,2})?|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*(/[0-9]{1,3})?)$';
+
 const bridgeSchema: SchemaObject = {
   type: 'object',
   title: 'a map of bridge settings',
@@ -109,7 +135,7 @@ export const configSchema: SchemaObject = {
       required: keys<HomeserverConfig>(
         'enabled', 'server_name', 'bind', 'port', 'public_base_url', 'storage', 'database', 'media_dir',
         'max_body_bytes', 'max_upload_bytes', 'registration_enabled', 'app_service_config_files',
-        'appservice_retry', 'turn',
+        'appservice_retry', 'turn', 'trusted_proxies', 'connections', 'rate_limits',
       ),
       properties: {
         enabled: bool(true),
@@ -171,6 +197,49 @@ export const configSchema: SchemaObject = {
             password: optionalText('a password', '${TURN_PASSWORD}'),
             shared_secret: optionalText('a shared secret', '${TURN_SECRET}'),
             ttl_seconds: count('a duration in seconds', 60, 604800, 86400),
+          },
+        },
+        trusted_proxies: {
+          type: 'array',
+          title: 'a list of proxy addresses',
+          description: 'a list of IP addresses or CIDR ranges (or loopback) of your reverse proxies',
+          examples: ['[ 127.0.0.1 ]'],
+          items: {
+            type: 'string',
+            pattern: PROXY,
+            title: 'an IP address, a CIDR range or loopback',
+            description: 'an IP address (127.0.0.1, ::1), a CIDR range (10.0.0.0/8) or one of loopback, linklocal, uniquelocal',
+            examples: ['127.0.0.1'],
+          },
+        },
+        connections: {
+          ...section('homeserver.connections', '{ headers_timeout_ms: 20000 }'),
+          required: keys<ConnectionsConfig>(
+            'headers_timeout_ms', 'body_timeout_ms', 'body_min_bytes_per_second', 'idle_timeout_ms', 'max_per_ip',
+          ),
+          properties: {
+            headers_timeout_ms: count('a time in milliseconds', 100, 600000, 20000),
+            body_timeout_ms: count('a time in milliseconds', 100, 600000, 20000),
+            body_min_bytes_per_second: count('a rate in bytes per second', 1, 1073741824, 1000),
+            idle_timeout_ms: count('a time in milliseconds', 100, 600000, 65000),
+            max_per_ip: count('a number of connections', 1, 1000000, 256),
+          },
+        },
+        rate_limits: {
+          ...section('homeserver.rate_limits', '{ enabled: true }'),
+          required: keys<RateLimitsConfig>(
+            'enabled', 'sends_per_user', 'room_creation_per_user', 'joins_per_user', 'invites_per_user',
+            'registration_per_ip', 'login_per_ip', 'failed_login_per_account',
+          ),
+          properties: {
+            enabled: bool(true),
+            sends_per_user: rateLimit('sends_per_user', 10, 100),
+            room_creation_per_user: rateLimit('room_creation_per_user', 0.2, 20),
+            joins_per_user: rateLimit('joins_per_user', 1, 50),
+            invites_per_user: rateLimit('invites_per_user', 1, 50),
+            registration_per_ip: rateLimit('registration_per_ip', 0.2, 30),
+            login_per_ip: rateLimit('login_per_ip', 1, 30),
+            failed_login_per_account: rateLimit('failed_login_per_account', 0.05, 10),
           },
         },
       },

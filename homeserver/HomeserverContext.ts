@@ -3,6 +3,8 @@ import type Database from 'better-sqlite3';
 import type { Logger } from 'pino';
 import type { AccountDataStore } from './accounts/AccountDataStore.js';
 import type { AccountStore } from './accounts/AccountStore.js';
+import type { DeviceActivity } from './accounts/DeviceActivity.js';
+import type { OpenIdTokens } from './accounts/OpenIdTokens.js';
 import type { AppserviceService, HomeserverOptions } from './contracts.js';
 import type { EphemeralCounter } from './ephemeral/EphemeralCounter.js';
 import type { PresenceTracker } from './ephemeral/PresenceTracker.js';
@@ -26,6 +28,7 @@ import type { SyncHandler } from './sync/SyncHandler.js';
 import type { SyncNotifier } from './sync/SyncNotifier.js';
 import type { UiaSessions } from './accounts/UiaSessions.js';
 import type { HomeserverMetrics } from './HomeserverMetrics.js';
+import type { RateLimits } from './limits/RateLimits.js';
 
 export interface HomeserverContext {
   options: HomeserverOptions;
@@ -36,6 +39,8 @@ export interface HomeserverContext {
   counter: StreamCounter;
   ephemeralCounter: EphemeralCounter;
   accounts: AccountStore;
+  deviceActivity: DeviceActivity;
+  openid: OpenIdTokens;
   uia: UiaSessions;
   accountData: AccountDataStore;
   events: EventStore;
@@ -58,4 +63,5 @@ export interface HomeserverContext {
   auth: AccessTokenAuth;
   appservice: AppserviceService;
   metrics: HomeserverMetrics;
+  limits: RateLimits;
 }

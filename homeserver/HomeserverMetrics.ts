@@ -11,6 +11,8 @@ export interface HomeserverMetrics {
   httpRequests: Counter<'method' | 'status'>;
   httpDuration: Histogram<'method'>;
   syncWaiting: Gauge;
+  rateLimited: Counter<'limit'>;
+  connectionsCut: Counter<'reason'>;
 }
 
 export function homeserverMetrics(): HomeserverMetrics {
@@ -41,6 +43,24 @@ export function homeserverMetrics(): HomeserverMetrics {
     syncWaiting: once(
       'patchbay_hs_sync_waiting',
       () => new Gauge({ name: 'patchbay_hs_sync_waiting', help: '/sync requests currently long-polling' }),
+    ),
+    rateLimited: once(
+      'patchbay_hs_rate_limited_total',
+      () =>
+        new Counter({
+          name: 'patchbay_hs_rate_limited_total',
+          help: 'Requests refused with 429 M_LIMIT_EXCEEDED, by limit (homeserver.rate_limits)',
+          labelNames: ['limit'],
+        }),
+    ),
+    connectionsCut: once(
+      'patchbay_hs_connections_cut_total',
+      () =>
+        new Counter({
+          name: 'patchbay_hs_connections_cut_total',
+          help: 'Client connections closed by homeserver.connections limits, by reason (headers_timeout, body_too_slow, too_many_per_ip)',
+          labelNames: ['reason'],
+        }),
     ),
   };
 }

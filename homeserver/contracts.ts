@@ -3,6 +3,7 @@
 import type Database from 'better-sqlite3';
 import type { Router } from 'express';
 import type { Logger } from 'pino';
+import type { ConnectionsConfig, RateLimitsConfig } from '../config/index.js';
 
 /** An event as clients and appservices see it (the spec's ClientEvent). */
 export interface ClientEvent {
@@ -41,6 +42,8 @@ export interface Requester {
   /** Set when the request authenticated with an appservice's as_token. */
   appserviceId: string | null;
   accessToken: string;
+  /** False for an appservice's sender, and for users an appservice with `rate_limited: false` acts as. */
+  rateLimited: boolean;
 }
 
 /** The persisted room event stream, read by the appservice sender (owned by the room core). */
@@ -138,6 +141,12 @@ export interface HomeserverOptions {
   appserviceConfigFiles: string[];
   appserviceRetry?: { initialMs: number; maxMs: number };
   turn?: TurnOptions;
+  /** homeserver.trusted_proxies: whose X-Forwarded-For names the client. */
+  trustedProxies: string[];
+  /** homeserver.connections, as configured. */
+  connections: ConnectionsConfig;
+  /** homeserver.rate_limits, as configured. */
+  rateLimits: RateLimitsConfig;
   logger: Logger;
 }
 

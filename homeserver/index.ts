@@ -3,6 +3,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { AccountDataStore } from './accounts/AccountDataStore.js';
 import { AccountStore } from './accounts/AccountStore.js';
+import { DeviceActivity } from './accounts/DeviceActivity.js';
+import { OpenIdTokens } from './accounts/OpenIdTokens.js';
 import { UiaSessions } from './accounts/UiaSessions.js';
 import { createAppserviceService } from './appservice/index.js';
 import type { AppserviceService, HomeserverOptions, RunningHomeserver } from './contracts.js';
@@ -18,6 +20,9 @@ import { RoomEventStream } from './events/RoomEventStream.js';
 import type { HomeserverContext } from './HomeserverContext.js';
 import { AccessTokenAuth } from './http/AccessTokenAuth.js';
 import { buildClientApp } from './http/ClientApp.js';
+import { ClientConnections } from './http/ClientConnections.js';
+import { trustedProxies } from './http/TrustedProxies.js';
+import { RateLimits } from './limits/RateLimits.js';
 import { FileBlobStore, MemoryBlobStore } from './media/BlobStore.js';
 import { MediaStore } from './media/MediaStore.js';
 import { PushRuleStore } from './push/PushRuleStore.js';
@@ -43,10 +48,14 @@ export async function startHomeserver(options: HomeserverOptions): Promise<Runni
   const db = openDatabase(options.storage);
   const metrics = homeserverMetrics();
   let stopAppservice: (() => Promise<void>) | null = null;
+  let stopConnections: (() => void) | null = null;
+  let deviceActivity: DeviceActivity | null = null;
   try {
     const counter = new StreamCounter(db);
     const ephemeralCounter = new EphemeralCounter();
     const accounts = new AccountStore(db);
+    const activity = new DeviceActivity(accounts, logger);
+    deviceActivity = activity;
     const accountData = new AccountDataStore(db, counter);
     const events = new EventStore(db, counter);
     events.onListenerError = (err) => logger.error({ err }, 'event listener failed');
@@ -144,6 +153,8 @@ export async function startHomeserver(options: HomeserverOptions): Promise<Runni
       counter,
       ephemeralCounter,
       accounts,
+      deviceActivity: activity,
+      openid: new OpenIdTokens(db),
       uia: new UiaSessions(),
       accountData,
       events,
@@ -163,18 +174,18 @@ export async function startHomeserver(options: HomeserverOptions): Promise<Runni
       notifier,
       sync,
       media,
-      auth: new AccessTokenAuth(accounts, gateway),
+      auth: new AccessTokenAuth(accounts, gateway, activity),
       appservice,
       metrics,
+      limits: new RateLimits(options.rateLimits, metrics.rateLimited),
     };
 
     await appservice.start();
     stopAppservice = () => appservice.stop();
-    const server: Server = createServer(buildClientApp(hs));
-    // Long-polling /sync holds requests for up to minutes; do not let Node's defaults cut them.
-    server.requestTimeout = 0;
-    server.headersTimeout = 60_000;
-    server.keepAliveTimeout = 65_000;
+    const connections = new ClientConnections(options.connections, trustedProxies(options.trustedProxies), metrics.connectionsCut, logger);
+    const server: Server = createServer(connections.serverOptions(), connections.handler(buildClientApp(hs)));
+    connections.attach(server);
+    stopConnections = () => connections.close();
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(options.port, options.bind, () => {
@@ -198,14 +209,18 @@ export async function startHomeserver(options: HomeserverOptions): Promise<Runni
           notifier.close();
           server.closeAllConnections();
           await closed;
+          connections.close();
           typing.stop();
           await appservice.stop();
+          activity.stop();
           db.close();
           logger.info('homeserver stopped');
         })()),
     };
   } catch (err) {
     // e.g. the port is taken: leave nothing running behind.
+    stopConnections?.();
+    deviceActivity?.stop();
     await stopAppservice?.().catch((stopErr: unknown) => logger.warn({ err: stopErr }, 'appservice stop failed'));
     db.close();
     throw err;

@@ -1,10 +1,11 @@
-// `patchbay homeserver`: the embedded homeserver alone, until SIGINT/SIGTERM; SIGHUP reloads the
-// appservice registrations.
+// `patchbay homeserver`: the embedded homeserver alone, until SIGINT/SIGTERM; SIGHUP re-reads the config
+// file (its log level and homeserver.app_service_config_files) and the registrations it lists.
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 // AppserviceRegistryError is not re-exported by homeserver/index.ts (yet); it marks a bad or clashing
 // registration file, which is a configuration problem rather than a crash.
 import { AppserviceRegistryError } from '../../homeserver/appservice/AppserviceRegistry.js';
+import { loadConfig, type LogLevel } from '../../config/index.js';
 import { startHomeserver, type RunningHomeserver } from '../../homeserver/index.js';
 import { ExitCode, type Command } from '../Command.js';
 import { homeserverOptions } from '../homeserverOptions.js';
@@ -15,13 +16,16 @@ export const command: Command = {
   usage: '[--config FILE]',
   description: [
     'Runs the embedded homeserver (the homeserver section of the configuration) until SIGINT or SIGTERM,',
-    'which stop it gracefully. SIGHUP re-reads homeserver.app_service_config_files.',
+    'which stop it gracefully. SIGHUP re-reads the config file (the log level and',
+    'homeserver.app_service_config_files) and every registration file it lists.',
   ].join('\n'),
   options: {},
   async run(ctx) {
     const config = ctx.config();
     const logger = createLogger(config.logging.level);
-    const options = homeserverOptions(config, logger);
+    // The homeserver reads this list on each reload; SIGHUP refills it from the re-read config.
+    const appserviceFiles = [...config.homeserver.app_service_config_files];
+    const options = { ...homeserverOptions(config, logger), appserviceConfigFiles: appserviceFiles };
     if (options.storage.kind === 'sqlite') {
       await mkdir(dirname(options.storage.path), { recursive: true });
       if (options.mediaDir) await mkdir(options.mediaDir, { recursive: true });
@@ -35,10 +39,21 @@ export const command: Command = {
       return ExitCode.config;
     }
     ctx.out(`patchbay homeserver: serving ${homeserver.url} (server name ${options.serverName})`);
-    const code = await serveUntilSignal(
-      { stop: () => homeserver.stop(), reload: () => homeserver.reloadAppservices() },
-      logger,
-    );
+    const reload = async (): Promise<void> => {
+      const configFile = ctx.option('config');
+      const fresh = loadConfig({ env: ctx.env, ...(configFile !== undefined && { file: configFile }) });
+      logger.level = fresh.logging.level satisfies LogLevel;
+      const previous = [...appserviceFiles];
+      appserviceFiles.splice(0, appserviceFiles.length, ...fresh.homeserver.app_service_config_files);
+      try {
+        await homeserver.reloadAppservices();
+      } catch (err) {
+        appserviceFiles.splice(0, appserviceFiles.length, ...previous);
+        throw err;
+      }
+      logger.info({ app_service_config_files: appserviceFiles }, 'homeserver: appservice registrations reloaded');
+    };
+    const code = await serveUntilSignal({ stop: () => homeserver.stop(), reload }, logger);
     return code === 0 ? ExitCode.ok : code;
   },
 };

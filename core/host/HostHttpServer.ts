@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express, { type Express, type Router } from 'express';
 import type { Logger } from 'pino';
@@ -17,7 +17,16 @@ export interface HostHttpServerOptions {
   /** Registry served on GET /metrics; null turns /metrics off (host.metrics: false). */
   metrics: Registry | null;
   logger: Logger;
+  /** How long a client may take for its headers, and for its whole request (tests shorten them). */
+  timeouts?: { headersMs: number; requestMs: number };
 }
+
+/**
+ * The homeserver is the only client, but the port is open: a request must arrive within a minute (a
+ * 10 MiB transaction takes milliseconds on a LAN), its headers within 20 s, so a stalled or dribbling
+ * connection cannot be held for ever. Nothing here long-polls.
+ */
+const DEFAULT_TIMEOUTS = { headersMs: 20_000, requestMs: 60_000 };
 
 /**
  * The host's HTTP server: the AS API for the homeserver, plus unauthenticated GET /health (JSON) and
@@ -59,7 +68,11 @@ export class HostHttpServer {
   }
 
   async listen(): Promise<void> {
-    const server = this.app.listen(this.options.port, this.options.bind);
+    const timeouts = this.options.timeouts ?? DEFAULT_TIMEOUTS;
+    const server = createServer({ connectionsCheckingInterval: Math.min(1_000, timeouts.headersMs / 4) }, this.app);
+    server.headersTimeout = timeouts.headersMs;
+    server.requestTimeout = timeouts.requestMs;
+    server.listen(this.options.port, this.options.bind);
     await Promise.race([
       once(server, 'listening'),
       once(server, 'error').then(([err]) => {

@@ -23,8 +23,8 @@ const DEAD_LETTERS_KEPT = 10_000;
 
 /**
  * Drains the outbox partitions: one BullMQ worker per partition at concurrency 1. Tries happen inside
- * the processor (a room's next message waits), 429s wait what the homeserver asks, and a message that
- * cannot be delivered goes to the dead-letter list with a notice in the room.
+ * the processor (a room's next message waits), 429s wait what the homeserver asks without spending a
+ * try, and a message that cannot be delivered goes to the dead-letter list with a notice in the room.
  */
 export class OutboxWorker {
   private readonly workers: Worker[] = [];
@@ -72,7 +72,9 @@ export class OutboxWorker {
       await this.redis.publish(this.keys.outboxDone, data.txnId);
       return;
     }
-    for (let attempt = 1; ; attempt++) {
+    let attempt = 1;
+    let rateLimited = 0;
+    for (;;) {
       try {
         const eventId = await this.deliver(data, log);
         await this.finish(data.txnId, { eventId });
@@ -80,19 +82,30 @@ export class OutboxWorker {
         log.debug({ event_id: eventId, attempt }, 'outbox message delivered');
         return;
       } catch (err) {
+        if (err instanceof MatrixApiError && err.status === 429) {
+          // The homeserver took nothing and said when to come back: that spends no attempt, so a rate
+          // limit, however long, never dead-letters a message. The room's later messages wait behind it.
+          rateLimited += 1;
+          const waitMs = err.retryAfterMs ?? this.backoff(rateLimited);
+          log.debug({ waitMs, rate_limited: rateLimited }, 'outbox delivery rate limited; waiting');
+          await new Promise((r) => setTimeout(r, waitMs));
+          continue;
+        }
         const retryable = err instanceof MatrixApiError ? err.transient : !(err instanceof TypeError || err instanceof RangeError);
         if (!retryable || attempt >= this.settings.attempts) {
           await this.deadLetter(data, err, attempt, log);
           return;
         }
-        const waitMs =
-          err instanceof MatrixApiError && err.retryAfterMs !== undefined
-            ? err.retryAfterMs
-            : Math.min(this.settings.maxBackoffMs, this.settings.initialBackoffMs * 2 ** (attempt - 1));
+        const waitMs = err instanceof MatrixApiError && err.retryAfterMs !== undefined ? err.retryAfterMs : this.backoff(attempt);
         log.warn({ err: describe(err), attempt, waitMs }, 'outbox delivery failed; retrying');
+        attempt += 1;
         await new Promise((r) => setTimeout(r, waitMs));
       }
     }
+  }
+
+  private backoff(failures: number): number {
+    return Math.min(this.settings.maxBackoffMs, this.settings.initialBackoffMs * 2 ** (failures - 1));
   }
 
   private async deliver(data: OutboxJobData, log: Logger): Promise<string> {

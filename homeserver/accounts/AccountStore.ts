@@ -17,7 +17,16 @@ export interface Profile {
 export interface DeviceInfo {
   device_id: string;
   display_name: string | null;
+  last_seen_ip: string | null;
   last_seen_ts: number | null;
+}
+
+/** Where and when a device made an authenticated request. */
+export interface DeviceSighting {
+  userId: string;
+  deviceId: string;
+  ip: string;
+  ts: number;
 }
 
 export class AccountStore implements UserDirectory {
@@ -29,8 +38,8 @@ export class AccountStore implements UserDirectory {
       insertUser: db.prepare(
         'INSERT INTO users (user_id, password_hash, created_ts, appservice_id, displayname) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING',
       ),
-      device: db.prepare('SELECT device_id, display_name, last_seen_ts FROM devices WHERE user_id = ? AND device_id = ?'),
-      devices: db.prepare('SELECT device_id, display_name, last_seen_ts FROM devices WHERE user_id = ? ORDER BY device_id'),
+      device: db.prepare('SELECT device_id, display_name, last_seen_ip, last_seen_ts FROM devices WHERE user_id = ? AND device_id = ?'),
+      devices: db.prepare('SELECT device_id, display_name, last_seen_ip, last_seen_ts FROM devices WHERE user_id = ? ORDER BY device_id'),
       upsertDevice: db.prepare(
         `INSERT INTO devices (user_id, device_id, display_name, created_ts) VALUES (?, ?, ?, ?)
          ON CONFLICT(user_id, device_id) DO UPDATE SET display_name = COALESCE(excluded.display_name, devices.display_name)`,
@@ -45,7 +54,7 @@ export class AccountStore implements UserDirectory {
       deleteUserDevices: db.prepare('DELETE FROM devices WHERE user_id = ?'),
       setDisplayname: db.prepare('UPDATE users SET displayname = ? WHERE user_id = ?'),
       setAvatar: db.prepare('UPDATE users SET avatar_url = ? WHERE user_id = ?'),
-      touchDevice: db.prepare('UPDATE devices SET last_seen_ts = ? WHERE user_id = ? AND device_id = ?'),
+      seenDevice: db.prepare('UPDATE devices SET last_seen_ip = ?, last_seen_ts = ? WHERE user_id = ? AND device_id = ?'),
       userCount: db.prepare('SELECT COUNT(*) AS n FROM users'),
     };
   }
@@ -127,8 +136,11 @@ export class AccountStore implements UserDirectory {
     })();
   }
 
-  touchDevice(userId: string, deviceId: string): void {
-    this.stmts.touchDevice.run(Date.now(), userId, deviceId);
+  /** Records many sightings in one transaction (DeviceActivity batches them). */
+  recordSightings(sightings: Iterable<DeviceSighting>): void {
+    this.db.transaction(() => {
+      for (const s of sightings) this.stmts.seenDevice.run(s.ip, s.ts, s.userId, s.deviceId);
+    })();
   }
 
   profile(userId: string): Profile | null {

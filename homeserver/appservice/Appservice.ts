@@ -25,6 +25,8 @@ export interface Appservice {
   readonly protocols: readonly string[];
   /** receive_ephemeral, or one of its unstable names (push_ephemeral, de.sorunome.msc2409.push_ephemeral). */
   readonly receivesEphemeral: boolean;
+  /** `rate_limited` (default true): whether the users it acts as are held to the rate limits. */
+  readonly rateLimited: boolean;
   readonly namespaces: NamespaceMatcher;
   /** The registration file it came from (for logs and errors). */
   readonly source: string;

@@ -28,6 +28,8 @@ export class AppserviceAuthenticator {
     if (assertedDeviceId !== undefined && !this.users.hasDevice(userId, assertedDeviceId)) {
       throw new MatrixError(400, 'M_UNKNOWN_DEVICE', `Device ${assertedDeviceId} does not belong to ${userId}`);
     }
-    return { userId, deviceId: assertedDeviceId ?? null, appserviceId: appservice.id, accessToken: token };
+    // The spec exempts the sender always, and the users it acts as when `rate_limited` is false.
+    const rateLimited = userId !== appservice.senderUserId && appservice.rateLimited;
+    return { userId, deviceId: assertedDeviceId ?? null, appserviceId: appservice.id, accessToken: token, rateLimited };
   }
 }

@@ -5,6 +5,8 @@ import type { NextFunction, Request, Response } from 'express';
 import type { AppserviceGateway, Requester } from '../contracts.js';
 import { MatrixError } from '../MatrixError.js';
 import type { AccountStore } from '../accounts/AccountStore.js';
+import type { DeviceActivity } from '../accounts/DeviceActivity.js';
+import { clientIpOf } from '../limits/RateLimits.js';
 import { query } from './RequestReader.js';
 
 export function accessTokenOf(req: Request): string | null {
@@ -25,17 +27,22 @@ export class AccessTokenAuth {
   constructor(
     private readonly accounts: AccountStore,
     private readonly gateway: () => AppserviceGateway,
+    private readonly activity: DeviceActivity,
   ) {}
 
   /** The requester for a token; throws 401 M_UNKNOWN_TOKEN for tokens nobody issued. */
   resolve(token: string, req: Request): Requester {
     const session = this.accounts.sessionForToken(token);
-    if (session) return { userId: session.userId, deviceId: session.deviceId, appserviceId: null, accessToken: token };
+    if (session) {
+      this.activity.seen(session.userId, session.deviceId, clientIpOf(req));
+      return { userId: session.userId, deviceId: session.deviceId, appserviceId: null, accessToken: token, rateLimited: true };
+    }
     const deviceId = query(req, 'device_id') ?? query(req, 'org.matrix.msc3202.device_id');
     const asRequester = this.gateway().authenticate(token, query(req, 'user_id'), deviceId);
     if (!asRequester) throw new MatrixError(401, 'M_UNKNOWN_TOKEN', 'Unknown access token', { soft_logout: false });
     // An appservice's sender user exists without registering: give it an account on first use.
     if (!this.accounts.exists(asRequester.userId)) this.accounts.createUser(asRequester.userId, null, asRequester.appserviceId);
+    if (asRequester.deviceId !== null) this.activity.seen(asRequester.userId, asRequester.deviceId, clientIpOf(req));
     return asRequester;
   }
 

@@ -6,6 +6,7 @@ import { clientConfigRoutes } from '../routes/clientConfigRoutes.js';
 import { directoryRoutes } from '../routes/directoryRoutes.js';
 import { ephemeralRoutes } from '../routes/ephemeralRoutes.js';
 import { mediaRoutes } from '../routes/mediaRoutes.js';
+import { openidRoutes, openidUserinfoRoutes } from '../routes/openidRoutes.js';
 import { roomEventRoutes } from '../routes/roomEventRoutes.js';
 import { roomMembershipRoutes } from '../routes/roomMembershipRoutes.js';
 import { sessionRoutes } from '../routes/sessionRoutes.js';
@@ -16,6 +17,7 @@ import { errorHandler, methodNotAllowed, unrecognized } from './ErrorResponses.j
 import { requestLog } from './RequestLog.js';
 import { RouteTable } from './RouteTable.js';
 import { limitJsonDepth } from './JsonDepthLimit.js';
+import { trustedProxies } from './TrustedProxies.js';
 
 /** Spec versions whose Client-Server API this server implements (enough of it for real clients). */
 export const SUPPORTED_VERSIONS = [
@@ -39,6 +41,8 @@ export function buildClientApp(hs: HomeserverContext): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
+  // req.ip is the client behind a trusted reverse proxy (rate limits, devices' last_seen_ip).
+  app.set('trust proxy', trustedProxies(hs.options.trustedProxies));
   app.use(cors);
   app.use(requestLog(hs.logger, hs.metrics));
 
@@ -50,8 +54,9 @@ export function buildClientApp(hs: HomeserverContext): express.Express {
   });
   app.all(['/.well-known/matrix/client', '/_matrix/client/versions'], methodNotAllowed);
 
-  app.use(['/_matrix/media/v3', '/_matrix/media/r0', '/_matrix/media/v1'], mediaRoutes(hs, false).finish());
-  app.use('/_matrix/client/v1/media', mediaRoutes(hs, true).finish());
+  app.use(['/_matrix/media/v3', '/_matrix/media/r0', '/_matrix/media/v1'], mediaRoutes(hs, 'legacy').finish());
+  app.use('/_matrix/client/v1/media', mediaRoutes(hs, 'authenticated').finish());
+  app.use('/_matrix/federation/v1', openidUserinfoRoutes(hs).finish());
 
   const client = new RouteTable();
   sessionRoutes(client, hs);
@@ -62,6 +67,7 @@ export function buildClientApp(hs: HomeserverContext): express.Express {
   ephemeralRoutes(client, hs);
   directoryRoutes(client, hs);
   syncRoutes(client, hs);
+  openidRoutes(client, hs);
   const clientRouter = client.finish();
 
   // The appservice side's routes (third-party lookups, ping) need a requester; nothing else of theirs

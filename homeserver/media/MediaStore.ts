@@ -18,6 +18,8 @@ export const UNUSED_EXPIRY_MS = 24 * 3600_000;
 
 export class MediaStore {
   private readonly s;
+  /** Downloads waiting for a reserved ID's upload, woken by uploadInto. */
+  private readonly waiters = new Map<string, Set<() => void>>();
 
   constructor(
     db: Database.Database,
@@ -55,6 +57,27 @@ export class MediaStore {
     if (info.uploaded) throw new MatrixError(409, 'M_CANNOT_OVERWRITE_MEDIA', 'Media already uploaded');
     await this.blobs.write(mediaId, data);
     this.s.finish.run(contentType, filename, data.length, mediaId);
+    for (const wake of this.waiters.get(mediaId) ?? []) wake();
+  }
+
+  /** Waits up to `timeoutMs` (or until `signal` aborts) for a reserved ID's upload; true once uploaded. */
+  async waitForUpload(mediaId: string, timeoutMs: number, signal: AbortSignal): Promise<boolean> {
+    if (this.info(mediaId)?.uploaded) return true;
+    await new Promise<void>((resolve) => {
+      const set = this.waiters.get(mediaId) ?? new Set();
+      this.waiters.set(mediaId, set);
+      const done = (): void => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', done);
+        set.delete(done);
+        if (set.size === 0) this.waiters.delete(mediaId);
+        resolve();
+      };
+      const timer = setTimeout(done, timeoutMs);
+      signal.addEventListener('abort', done);
+      set.add(done);
+    });
+    return Boolean(this.info(mediaId)?.uploaded);
   }
 
   info(mediaId: string): MediaInfo | null {

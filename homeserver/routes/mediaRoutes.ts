@@ -1,17 +1,23 @@
-// The content repository: upload (POST, or create + PUT), download, thumbnail (the original), config.
-// Mounted under /_matrix/media/{v3,r0,v1} (legacy, unauthenticated downloads) and under
-// /_matrix/client/v1/media (authenticated media, spec v1.11).
+// The content repository: upload (POST, or create + PUT), download, thumbnail (a picture is its own),
+// config. Mounted under /_matrix/media/{v3,r0,v1} (legacy, unauthenticated downloads) and under
+// /_matrix/client/v1/media (authenticated media, spec v1.11). Only the spec's inline-safe types are served
+// inline; everything is sandboxed by CSP and never sniffed.
 import express, { type Request, type Response } from 'express';
 import { MatrixError } from '../MatrixError.js';
 import type { HomeserverContext } from '../HomeserverContext.js';
-import { param, query, requesterOf } from '../http/RequestReader.js';
+import { param, query, queryInt, requesterOf } from '../http/RequestReader.js';
 import { RouteTable } from '../http/RouteTable.js';
+import { contentDisposition, isInlineSafe, isThumbnailType } from '../media/ContentDisposition.js';
 import { UNUSED_EXPIRY_MS } from '../media/MediaStore.js';
 
-export function mediaRoutes(hs: HomeserverContext, authenticatedDownloads: boolean): RouteTable {
+/**
+ * `legacy`: /_matrix/media/*, uploads and downloads without a token. `authenticated`: the spec's
+ * /_matrix/client/v1/media (v1.11), which has config, download and thumbnail only, each needing a token.
+ */
+export function mediaRoutes(hs: HomeserverContext, kind: 'legacy' | 'authenticated'): RouteTable {
   const r = new RouteTable();
   const auth = hs.auth.required;
-  const download = authenticatedDownloads ? auth : hs.auth.optional;
+  const download = kind === 'authenticated' ? auth : hs.auth.optional;
   const raw = express.raw({ type: () => true, limit: hs.options.maxUploadBytes });
 
   const uploaded = (req: Request): { data: Buffer; contentType: string | null; filename: string | null } => {
@@ -26,40 +32,64 @@ export function mediaRoutes(hs: HomeserverContext, authenticatedDownloads: boole
     res.json({ 'm.upload.size': hs.options.maxUploadBytes });
   });
 
-  r.post('/upload', auth, raw, async (req, res) => {
-    const me = requesterOf(res);
-    const u = uploaded(req);
-    const id = await hs.media.upload(me.userId, u.data, u.contentType, u.filename);
-    res.json({ content_uri: `mxc://${hs.serverName}/${id}` });
-  });
+  if (kind === 'legacy') {
+    r.post('/upload', auth, raw, async (req, res) => {
+      const me = requesterOf(res);
+      const u = uploaded(req);
+      const id = await hs.media.upload(me.userId, u.data, u.contentType, u.filename);
+      res.json({ content_uri: `mxc://${hs.serverName}/${id}` });
+    });
 
-  r.post('/create', auth, (_req, res) => {
-    const me = requesterOf(res);
-    const id = hs.media.reserve(me.userId);
-    res.json({ content_uri: `mxc://${hs.serverName}/${id}`, unused_expires_at: Date.now() + UNUSED_EXPIRY_MS });
-  });
+    r.post('/create', auth, (_req, res) => {
+      const me = requesterOf(res);
+      const id = hs.media.reserve(me.userId);
+      res.json({ content_uri: `mxc://${hs.serverName}/${id}`, unused_expires_at: Date.now() + UNUSED_EXPIRY_MS });
+    });
 
-  r.put('/upload/:serverName/:mediaId', auth, raw, async (req, res) => {
-    const me = requesterOf(res);
-    if (param(req, 'serverName') !== hs.serverName) throw new MatrixError(404, 'M_NOT_FOUND', 'Unknown media');
-    const u = uploaded(req);
-    await hs.media.uploadInto(me.userId, param(req, 'mediaId'), u.data, u.contentType, u.filename);
-    res.json({});
-  });
+    r.put('/upload/:serverName/:mediaId', auth, raw, async (req, res) => {
+      const me = requesterOf(res);
+      if (param(req, 'serverName') !== hs.serverName) throw new MatrixError(404, 'M_NOT_FOUND', 'Unknown media');
+      const u = uploaded(req);
+      await hs.media.uploadInto(me.userId, param(req, 'mediaId'), u.data, u.contentType, u.filename);
+      res.json({});
+    });
+  }
 
-  const serve = async (req: Request, res: Response): Promise<void> => {
+  /** Longest a download waits for an upload that was reserved (POST /create) but not made yet. */
+  const MAX_WAIT_MS = 120_000;
+
+  const serve = async (req: Request, res: Response, thumbnail: boolean): Promise<void> => {
     if (param(req, 'serverName') !== hs.serverName) throw new MatrixError(404, 'M_NOT_FOUND', 'Media not found (this server does not federate)');
-    const found = await hs.media.content(param(req, 'mediaId'));
-    if (!found) throw new MatrixError(404, 'M_NOT_FOUND', 'Media not found');
-    const name = param(req, 'fileName') || found.info.filename;
-    res.setHeader('Content-Type', found.info.content_type ?? 'application/octet-stream');
+    if (thumbnail) {
+      for (const name of ['width', 'height']) {
+        if (queryInt(req, name, 1) === undefined) throw new MatrixError(400, 'M_MISSING_PARAM', `Missing "${name}"`);
+      }
+    }
+    const mediaId = param(req, 'mediaId');
+    let found = await hs.media.content(mediaId);
+    if (!found) {
+      if (!hs.media.info(mediaId)) throw new MatrixError(404, 'M_NOT_FOUND', 'Media not found');
+      const gone = new AbortController();
+      res.on('close', () => gone.abort());
+      const waitMs = Math.min(queryInt(req, 'timeout_ms') ?? 20_000, MAX_WAIT_MS);
+      if (!(await hs.media.waitForUpload(mediaId, waitMs, gone.signal))) {
+        throw new MatrixError(504, 'M_NOT_YET_UPLOADED', 'The media has not been uploaded yet');
+      }
+      found = await hs.media.content(mediaId);
+      if (!found) throw new MatrixError(404, 'M_NOT_FOUND', 'Media not found');
+    }
+    const type = found.info.content_type ?? 'application/octet-stream';
+    // No image processing: a picture is its own thumbnail; anything else has none.
+    if (thumbnail && !isThumbnailType(type)) throw new MatrixError(400, 'M_UNKNOWN', 'Cannot generate thumbnails for the requested content');
+    const name = (thumbnail ? '' : param(req, 'fileName')) || found.info.filename;
+    res.setHeader('Content-Type', type);
+    res.setHeader('Content-Disposition', contentDisposition(thumbnail || isInlineSafe(type) ? 'inline' : 'attachment', name));
     res.setHeader('Content-Security-Policy', "sandbox; default-src 'none'; script-src 'none'; plugin-types application/pdf; style-src 'unsafe-inline'; media-src 'self'; object-src 'self';");
+    res.setHeader('X-Content-Type-Options', 'nosniff');
     res.setHeader('Cross-Origin-Resource-Policy', 'cross-origin');
-    if (name) res.setHeader('Content-Disposition', `inline; filename*=utf-8''${encodeURIComponent(name)}`);
     res.status(200).end(found.data);
   };
-  r.get('/download/:serverName/:mediaId{/:fileName}', download, serve);
-  // No image processing: the thumbnail is the original, which the spec allows.
-  r.get('/thumbnail/:serverName/:mediaId', download, serve);
+  r.get('/download/:serverName/:mediaId{/:fileName}', download, (req, res) => serve(req, res, false));
+  r.get('/thumbnail/:serverName/:mediaId', download, (req, res) => serve(req, res, true));
   return r;
 }

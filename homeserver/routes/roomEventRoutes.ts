@@ -45,9 +45,10 @@ function jsonFilter(req: Request): ReturnType<typeof parseEventMatcher> & { lazy
 
 export function roomEventRoutes(r: RouteTable, hs: HomeserverContext): void {
   const auth = hs.auth.required;
+  const sends = hs.limits.perUser('sends_per_user');
   const { events, formatter, roomEvents, history } = hs;
 
-  r.put('/rooms/:roomId/send/:eventType/:txnId', auth, (req, res) => {
+  r.put('/rooms/:roomId/send/:eventType/:txnId', auth, sends, (req, res) => {
     const me = requesterOf(res);
     const content = body(req).raw;
     const id = roomEvents.send(me, roomIdParam(req), eventType(req), content, param(req, 'txnId'), massagedTs(req, me));
@@ -55,13 +56,13 @@ export function roomEventRoutes(r: RouteTable, hs: HomeserverContext): void {
   });
 
   // Legacy (sytest): no transaction ID, so no idempotency.
-  r.post('/rooms/:roomId/send/:eventType', auth, (req, res) => {
+  r.post('/rooms/:roomId/send/:eventType', auth, sends, (req, res) => {
     const me = requesterOf(res);
     const id = roomEvents.send(me, roomIdParam(req), eventType(req), body(req).raw, null);
     res.json({ event_id: id });
   });
 
-  r.put('/rooms/:roomId/state/:eventType{/:stateKey}', auth, (req, res) => {
+  r.put('/rooms/:roomId/state/:eventType{/:stateKey}', auth, sends, (req, res) => {
     const me = requesterOf(res);
     const roomId = roomIdParam(req);
     const type = eventType(req);
@@ -201,11 +202,11 @@ export function roomEventRoutes(r: RouteTable, hs: HomeserverContext): void {
     if (!isValidEventId(eventId)) throw new MatrixError(400, 'M_INVALID_PARAM', 'Invalid event ID');
     return roomEvents.redact(me, roomIdParam(req), eventId, body(req).optString('reason'), txnId);
   };
-  r.put('/rooms/:roomId/redact/:eventId/:txnId', auth, (req, res) => {
+  r.put('/rooms/:roomId/redact/:eventId/:txnId', auth, sends, (req, res) => {
     const me = requesterOf(res);
     res.json({ event_id: redact(req, me, param(req, 'txnId')) });
   });
-  r.post('/rooms/:roomId/redact/:eventId', auth, (req, res) => {
+  r.post('/rooms/:roomId/redact/:eventId', auth, sends, (req, res) => {
     res.json({ event_id: redact(req, requesterOf(res), null) });
   });
 

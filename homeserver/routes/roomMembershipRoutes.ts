@@ -58,25 +58,26 @@ function parseCreateRoom(req: Request): CreateRoomInput {
 
 export function roomMembershipRoutes(r: RouteTable, hs: HomeserverContext): void {
   const auth = hs.auth.required;
+  const limit = hs.limits;
 
-  r.post('/createRoom', auth, async (req, res) => {
+  r.post('/createRoom', auth, limit.perUser('room_creation_per_user'), async (req, res) => {
     const me = requesterOf(res);
     const roomId = await hs.creator.create(me, parseCreateRoom(req));
     hs.logger.info({ room_id: roomId, user_id: me.userId }, 'room created');
     res.json({ room_id: roomId });
   });
 
-  r.post('/join/:roomIdOrAlias', auth, async (req, res) => {
+  r.post('/join/:roomIdOrAlias', auth, limit.perUser('joins_per_user'), async (req, res) => {
     const reason = body(req).optString('reason');
     res.json({ room_id: await hs.memberships.join(requesterOf(res), param(req, 'roomIdOrAlias'), reason) });
   });
 
-  r.post('/rooms/:roomId/join', auth, async (req, res) => {
+  r.post('/rooms/:roomId/join', auth, limit.perUser('joins_per_user'), async (req, res) => {
     const reason = body(req).optString('reason');
     res.json({ room_id: await hs.memberships.join(requesterOf(res), roomIdParam(req), reason) });
   });
 
-  r.post('/rooms/:roomId/invite', auth, async (req, res) => {
+  r.post('/rooms/:roomId/invite', auth, limit.perUser('invites_per_user'), async (req, res) => {
     const b = body(req);
     if (b.raw['user_id'] === undefined && b.raw['medium'] !== undefined) {
       throw new MatrixError(400, 'M_UNRECOGNIZED', 'Third-party invites are not supported');

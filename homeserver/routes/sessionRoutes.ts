@@ -7,6 +7,8 @@ import { accessTokenOf } from '../http/AccessTokenAuth.js';
 import { body, isJsonObject, param, query, requesterOf, type Body } from '../http/RequestReader.js';
 import type { RouteTable } from '../http/RouteTable.js';
 import { checkNewLocalpart, parseId, randomLetters } from '../ids/MatrixIds.js';
+import { clientAddressOf, clientIpOf } from '../limits/RateLimits.js';
+import type { DeviceInfo } from '../accounts/AccountStore.js';
 import type { Requester } from '../contracts.js';
 
 export function sessionRoutes(r: RouteTable, hs: HomeserverContext): void {
@@ -22,8 +24,9 @@ export function sessionRoutes(r: RouteTable, hs: HomeserverContext): void {
     return as;
   };
 
-  const loginResponse = (userId: string, deviceId: string | null, displayName: string | null): Record<string, unknown> => {
+  const loginResponse = (req: Request, userId: string, deviceId: string | null, displayName: string | null): Record<string, unknown> => {
     const s = accounts.createSession(userId, deviceId, displayName);
+    hs.deviceActivity.seen(s.userId, s.deviceId, clientIpOf(req));
     return {
       user_id: s.userId,
       access_token: s.accessToken,
@@ -64,13 +67,17 @@ export function sessionRoutes(r: RouteTable, hs: HomeserverContext): void {
     const deviceId = b.optString('device_id') ?? null;
     const displayName = b.optString('initial_device_display_name') ?? null;
     if (type === 'm.login.password') {
+      hs.limits.take('login_per_ip', clientAddressOf(req));
       const userId = loginUserId(b);
       const password = b.string('password');
+      // Wrong passwords count against the account, from whichever address they come.
+      hs.limits.check('failed_login_per_account', userId);
       const hash = accounts.passwordHash(userId);
       if (!hash || !(await verifyPassword(password, hash))) {
+        hs.limits.spend('failed_login_per_account', userId);
         throw new MatrixError(403, 'M_FORBIDDEN', 'Invalid username or password');
       }
-      res.json(loginResponse(userId, deviceId, displayName));
+      res.json(loginResponse(req, userId, deviceId, displayName));
       return;
     }
     if (type === 'm.login.application_service') {
@@ -80,7 +87,7 @@ export function sessionRoutes(r: RouteTable, hs: HomeserverContext): void {
         throw new MatrixError(403, 'M_EXCLUSIVE', `${userId} is not in this application service's namespace`);
       }
       if (!accounts.exists(userId)) throw new MatrixError(403, 'M_FORBIDDEN', `${userId} is not registered`);
-      res.json(loginResponse(userId, deviceId, displayName));
+      res.json(loginResponse(req, userId, deviceId, displayName));
       return;
     }
     throw new MatrixError(400, 'M_UNKNOWN', `Bad login type ${JSON.stringify(type)}`);
@@ -117,11 +124,14 @@ export function sessionRoutes(r: RouteTable, hs: HomeserverContext): void {
         throw new MatrixError(400, 'M_EXCLUSIVE', `${userId} is not in this application service's namespace`);
       }
       if (!accounts.createUser(userId, null, as.appserviceId)) throw new MatrixError(400, 'M_USER_IN_USE', 'User ID already taken');
-      res.json(inhibitLogin ? { user_id: userId, home_server: serverName } : loginResponse(userId, deviceId, displayName));
+      res.json(inhibitLogin ? { user_id: userId, home_server: serverName } : loginResponse(req, userId, deviceId, displayName));
       return;
     }
 
     if (!hs.options.registrationEnabled) throw new MatrixError(403, 'M_FORBIDDEN', 'Registration has been disabled');
+    // Checked first (so a client that must wait learns it before the UIA round trip), spent on success.
+    const address = clientAddressOf(req);
+    hs.limits.check('registration_per_ip', address);
     const username = b.optString('username');
     const password = b.optString('password');
     let userId = username !== undefined ? checkLocalUsername(username.toLowerCase(), null) : null;
@@ -144,6 +154,7 @@ export function sessionRoutes(r: RouteTable, hs: HomeserverContext): void {
       return;
     }
     const hash = password !== undefined ? await hashPassword(password) : null;
+    hs.limits.take('registration_per_ip', address);
     if (userId === null) {
       do userId = `@${randomLetters(10).toLowerCase()}:${serverName}`;
       while (accounts.exists(userId));
@@ -151,7 +162,7 @@ export function sessionRoutes(r: RouteTable, hs: HomeserverContext): void {
     if (!accounts.createUser(userId, hash, null)) throw new MatrixError(400, 'M_USER_IN_USE', 'User ID already taken');
     if (typeof session === 'string') hs.uia.delete(session);
     hs.logger.info({ user_id: userId }, 'registered user');
-    res.json(inhibitLogin ? { user_id: userId, home_server: serverName } : loginResponse(userId, deviceId, displayName));
+    res.json(inhibitLogin ? { user_id: userId, home_server: serverName } : loginResponse(req, userId, deviceId, displayName));
   });
 
   r.get('/register/available', (req, res) => {
@@ -181,21 +192,22 @@ export function sessionRoutes(r: RouteTable, hs: HomeserverContext): void {
   });
 
   // Devices. Appservices manage their users' devices without UIA (spec v1.17); users prove their password.
-  const deviceJson = (d: { device_id: string; display_name: string | null; last_seen_ts: number | null }): Record<string, unknown> => {
-    const out: Record<string, unknown> = { device_id: d.device_id };
-    if (d.display_name !== null) out['display_name'] = d.display_name;
-    if (d.last_seen_ts !== null) out['last_seen_ts'] = d.last_seen_ts;
-    return out;
+  // Every key is sent, null when unknown, as Synapse does: matrix-nio rejects a device list without them.
+  const deviceJson = (userId: string, stored: DeviceInfo): Record<string, unknown> => {
+    const d = hs.deviceActivity.current(userId, stored);
+    return { device_id: d.device_id, display_name: d.display_name, last_seen_ip: d.last_seen_ip, last_seen_ts: d.last_seen_ts };
   };
 
   r.get('/devices', hs.auth.required, (_req, res) => {
-    res.json({ devices: accounts.devices(requesterOf(res).userId).map(deviceJson) });
+    const me = requesterOf(res);
+    res.json({ devices: accounts.devices(me.userId).map((d) => deviceJson(me.userId, d)) });
   });
 
   r.get('/devices/:deviceId', hs.auth.required, (req, res) => {
-    const d = accounts.device(requesterOf(res).userId, param(req, 'deviceId'));
+    const me = requesterOf(res);
+    const d = accounts.device(me.userId, param(req, 'deviceId'));
     if (!d) throw new MatrixError(404, 'M_NOT_FOUND', 'Unknown device');
-    res.json(deviceJson(d));
+    res.json(deviceJson(me.userId, d));
   });
 
   r.put('/devices/:deviceId', hs.auth.required, (req, res) => {

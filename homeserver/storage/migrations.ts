@@ -167,4 +167,24 @@ CREATE TABLE to_device (
 CREATE INDEX to_device_by_device ON to_device(user_id, device_id, pos);
 `,
   },
+  {
+    version: 5,
+    sql: `
+-- GET /devices reports where a device was last seen (matrix-nio wants the key even when unknown).
+ALTER TABLE devices ADD COLUMN last_seen_ip TEXT;
+`,
+  },
+  {
+    version: 6,
+    sql: `
+-- OpenID tokens (POST /user/{userId}/openid/request_token): they prove who a user is to widgets and
+-- integrations, through /_matrix/federation/v1/openid/userinfo, and to nothing else.
+CREATE TABLE openid_tokens (
+  token TEXT PRIMARY KEY,
+  user_id TEXT NOT NULL,
+  expires_ts INTEGER NOT NULL
+);
+CREATE INDEX openid_tokens_by_expiry ON openid_tokens(expires_ts);
+`,
+  },
 ];

@@ -220,6 +220,20 @@ describe('patchbay homeserver', () => {
       await waitFor(() => /"msg":"reloaded"/.test(stdout), 30_000, 'the reload log line');
       expect((await fetch(`${url}/_matrix/client/versions`)).status).toBe(200);
 
+      // A registration added to app_service_config_files in the config is loaded by the next SIGHUP.
+      expect((await patchbay(['register', '--bridge', 'irc:second_:second_', '--id', 'second', '--sender', 'secondbot', '--out', 'hs-reg2.yaml'])).code).toBe(0);
+      const second = await readRegistrationFile(join(cwd, 'hs-reg2.yaml'));
+      const secondWhoami = async (): Promise<number> =>
+        (await fetch(`${url}/_matrix/client/v3/account/whoami`, { headers: { Authorization: `Bearer ${second.as_token}` } })).status;
+      expect(await secondWhoami()).toBe(401);
+      writeFileSync(
+        join(cwd, 'hs.yaml'),
+        'data_dir: hsdata\nhomeserver:\n  port: 0\n  storage: memory\n  app_service_config_files: [ hs-reg.yaml, hs-reg2.yaml ]\nlogging:\n  level: info\n',
+      );
+      child.kill('SIGHUP');
+      await waitFor(() => (stdout.match(/"msg":"reloaded"/g) ?? []).length === 2, 30_000, 'the second reload');
+      expect(await secondWhoami()).toBe(200);
+
       child.kill('SIGTERM');
       expect(await exited).toBe(0);
       expect(stderr).toBe('');

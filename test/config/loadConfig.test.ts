@@ -197,6 +197,26 @@ describe('error messages name the key, the bad value and the fix', () => {
     ]);
   });
 
+  test('rate limits, connection limits and trusted proxies', () => {
+    const config = load('homeserver:\n  rate_limits: { sends_per_user: { burst: 5 } }\n  trusted_proxies: [ 127.0.0.1, "10.0.0.0/8", "::1", loopback ]\n');
+    expect(config.homeserver.rate_limits.sends_per_user).toEqual({ per_second: 10, burst: 5 });
+    expect(config.homeserver.rate_limits.enabled).toBe(true);
+    expect(load('homeserver: { rate_limits: { enabled: false } }\n').homeserver.rate_limits.enabled).toBe(false);
+    expect(
+      problemsOf(
+        'homeserver:\n  rate_limits: { login_per_ip: { per_second: 0, burst: 0.5 } }\n  connections: { max_per_ip: 0 }\n  trusted_proxies: [ "999.1.1.1", nginx ]\n',
+      ),
+    ).toEqual([
+      expect.stringMatching(/^homeserver\.trusted_proxies\[1\]: "nginx" is not an IP address, a CIDR range or loopback\. Fix: /),
+      expect.stringMatching(/^homeserver\.connections\.max_per_ip: 0 is not a number of connections\. Fix: .*an integer 1-1000000/),
+      expect.stringMatching(/^homeserver\.rate_limits\.login_per_ip\.per_second: 0 is not a rate per second\. Fix: .*a number above 0/),
+      expect.stringMatching(/^homeserver\.rate_limits\.login_per_ip\.burst: 0\.5 is not a number of actions\. Fix: /),
+    ]);
+    expect(problemsOf('homeserver:\n  trusted_proxies: [ "999.1.1.1" ]\n')).toEqual([
+      'homeserver.trusted_proxies[0]: "999.1.1.1" is not an IP address or CIDR range. Fix: write an address such as 127.0.0.1 or ::1, a range such as 10.0.0.0/8, or loopback',
+    ]);
+  });
+
   test('a section that is not a map', () => {
     expect(problemsOf('host: 9000\n')).toEqual([expect.stringMatching(/^host: 9000 is not a map of host settings\. Fix: /)]);
   });

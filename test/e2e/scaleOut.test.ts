@@ -83,6 +83,8 @@ describe('homeserver + patchbay host + two patchbay workers sharing a Redis', ()
         `  port: ${hsPort}`,
         '  appservice_retry: { initial_ms: 100, max_ms: 1000 }',
         '  app_service_config_files: [ ./data/registration.yaml ]',
+        // alice floods 2,000 messages on purpose, beyond what the shipped limit lets one user send.
+        '  rate_limits: { sends_per_user: { per_second: 1000, burst: 1000 } }',
         'host:',
         `  port: ${hostPort}`,
         '  partitions: 8',

@@ -19,6 +19,8 @@ export interface TestAppserviceOptions {
   /** Answers user queries for these ids with 404 instead of creating them (default: localparts starting `<prefix>missing`). */
   refusesUser?: (userId: string) => boolean;
   receiveEphemeral?: boolean;
+  /** The registration's `rate_limited` (default false, as bridges usually register). */
+  rateLimited?: boolean;
 }
 
 export interface RecordedRequest {
@@ -74,6 +76,7 @@ export class TestAppservice {
   private readonly acceptedIds = new Set<string>();
   private readonly refusesUser: (userId: string) => boolean;
   private readonly receiveEphemeral: boolean;
+  private readonly rateLimited: boolean;
   private server: Server | null = null;
   private baseUrl: string | null = null;
 
@@ -84,6 +87,7 @@ export class TestAppservice {
     this.senderLocalpart = options.senderLocalpart ?? `${this.prefix}bot`;
     this.protocol = options.protocol ?? 'testproto';
     this.receiveEphemeral = options.receiveEphemeral ?? false;
+    this.rateLimited = options.rateLimited ?? false;
     this.refusesUser = options.refusesUser ?? ((userId) => userId.startsWith(`@${this.prefix}missing`));
   }
 
@@ -111,7 +115,7 @@ export class TestAppservice {
         aliases: [{ regex: `#${p}.*:${server}`, exclusive: true }],
         rooms: [],
       },
-      rate_limited: false,
+      rate_limited: this.rateLimited,
       protocols: [this.protocol],
       receive_ephemeral: this.receiveEphemeral,
     };

@@ -11,6 +11,7 @@ import { PluginHost, type PluginHostOptions } from '../../core/plugin/PluginHost
 import type { LoadedPlugin } from '../../core/plugin/PluginLoader.js';
 import { registrationInputsFor } from '../../core/plugin/RegistrationInputs.js';
 import { ManagedRedis } from '../../core/redis/ManagedRedis.js';
+import type { HomeserverOptions } from '../../homeserver/contracts.js';
 import { generateRegistration, writeRegistrationFile, type AppserviceRegistration } from '../../registration/index.js';
 import { startTestHomeserver, type TestHomeserver } from './testHomeserver.js';
 
@@ -25,6 +26,10 @@ export interface BridgeStackOptions {
   host?: Partial<Omit<PluginHostOptions, 'plugins' | 'appserviceId' | 'homeserverUrl' | 'asToken' | 'serverName' | 'redis' | 'logger' | 'metrics'>>;
   /** Default: pino at PATCHBAY_TEST_LOG_LEVEL (or PATCHBAY_TEST_LOG), else silent. */
   logger?: Logger;
+  /** Registration keys over the generated ones (e.g. `rate_limited: true`). */
+  registration?: Partial<Pick<AppserviceRegistration, 'rate_limited'>>;
+  /** Homeserver options over the test defaults (e.g. tighter rate limits). */
+  homeserver?: Partial<HomeserverOptions>;
 }
 
 export interface BridgeStack {
@@ -116,9 +121,12 @@ export async function startBridgeStack(options: BridgeStackOptions): Promise<Bri
     const plugins = await options.bridges();
     // The hs_token is only known once the registration is generated, and that needs the pipeline's URL:
     // generate without a URL first, then set it before writing the file.
-    const registration = generateRegistration(
-      registrationInputsFor(plugins, { id: options.appserviceId, url: null, serverName: 'localhost', senderLocalpart: SENDER_LOCALPART }),
-    );
+    const registration = {
+      ...generateRegistration(
+        registrationInputsFor(plugins, { id: options.appserviceId, url: null, serverName: 'localhost', senderLocalpart: SENDER_LOCALPART }),
+      ),
+      ...options.registration,
+    };
     if (options.pipeline !== false) {
       pipeline = createEventPipeline({
         registration: { id: options.appserviceId, hs_token: registration.hs_token },
@@ -139,7 +147,7 @@ export async function startBridgeStack(options: BridgeStackOptions): Promise<Bri
     }
     const regPath = join(dir, 'registration.yaml');
     await writeRegistrationFile(regPath, registration);
-    const homeserver = await startTestHomeserver({ appserviceConfigFiles: [regPath] });
+    const homeserver = await startTestHomeserver({ ...options.homeserver, appserviceConfigFiles: [regPath] });
     hs = homeserver;
     await startHost(plugins, registration, homeserver);
     return {

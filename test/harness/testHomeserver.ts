@@ -3,6 +3,7 @@ import { pino } from 'pino';
 import type { HomeserverOptions, RunningHomeserver } from '../../homeserver/contracts.js';
 import { startHomeserver } from '../../homeserver/index.js';
 import { MatrixHttpClient } from './MatrixHttpClient.js';
+import { shippedHomeserverLimits } from './shippedDefaults.js';
 
 export interface TestHomeserver {
   url: string;
@@ -27,6 +28,7 @@ export function testHomeserverOptions(overrides: Partial<HomeserverOptions> = {}
     registrationEnabled: true,
     appserviceConfigFiles: [],
     appserviceRetry: { initialMs: 50, maxMs: 500 },
+    ...shippedHomeserverLimits(),
     logger: pino({ level: process.env.PATCHBAY_TEST_LOG_LEVEL ?? 'silent' }),
     ...overrides,
   };

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ClientEvent } from '../../homeserver/contracts.js';
 import {
+  rateLimitsWith,
   enc,
   registerUser,
   startTestHomeserver,
@@ -44,7 +45,8 @@ describe('appservice API (homeserver side)', () => {
     await downAs.start();
     const files = [await writeAppserviceRegistration(as, dir), await writeAppserviceRegistration(downAs, dir)];
     await downAs.stop();
-    hs = await startTestHomeserver({ appserviceConfigFiles: files });
+    // alice sends 250 messages as fast as she can: more than the shipped sends_per_user allows, on purpose.
+    hs = await startTestHomeserver({ appserviceConfigFiles: files, rateLimits: rateLimitsWith({ sends_per_user: { per_second: 1000, burst: 1000 } }) });
     as.homeserverUrl = hs.url;
     downAs.homeserverUrl = hs.url;
     alice = await registerUser(hs.url, 'alice');

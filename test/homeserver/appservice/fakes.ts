@@ -243,7 +243,7 @@ export async function startClientApp(service: AppserviceService): Promise<{ base
       const q = req.query as Record<string, string | undefined>;
       const requester: Requester | null =
         service.authenticate(token, q['user_id'], q['device_id']) ??
-        (token === ALICE_TOKEN ? { userId: `@alice:${SERVER}`, deviceId: 'ALICEDEV', appserviceId: null, accessToken: token } : null);
+        (token === ALICE_TOKEN ? { userId: `@alice:${SERVER}`, deviceId: 'ALICEDEV', appserviceId: null, accessToken: token, rateLimited: true } : null);
       if (requester === null) {
         res.status(401).json({ errcode: 'M_UNKNOWN_TOKEN', error: 'unknown token' });
         return;

@@ -2,6 +2,7 @@
 import pino from 'pino';
 import { startHomeserver, type RunningHomeserver } from '../../../homeserver/index.js';
 import type { HomeserverOptions } from '../../../homeserver/contracts.js';
+import { shippedHomeserverLimits } from '../../harness/shippedDefaults.js';
 
 export interface Reply {
   status: number;
@@ -25,6 +26,7 @@ export function coreOptions(overrides: Partial<HomeserverOptions> = {}): Homeser
     maxUploadBytes: 1024 * 1024,
     registrationEnabled: true,
     appserviceConfigFiles: [],
+    ...shippedHomeserverLimits(),
     logger: pino({ level: process.env['PATCHBAY_TEST_LOG'] ?? 'silent' }),
     ...overrides,
   };
