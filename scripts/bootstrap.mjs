@@ -117,7 +117,8 @@ function sqliteDriver() {
 let sqlite = sqliteDriver();
 if (sqlite.error && (sqlite.requested === 'auto' || sqlite.requested === 'better-sqlite3')) {
   ensureDebianPackages(COMPILER, 'to compile better-sqlite3 for this Node');
-  log(`compiling better-sqlite3 for Node ${process.version}, which has no usable node:sqlite (about 80 s on 2 cores, once)`);
+  const why = sqlite.requested === 'better-sqlite3' ? 'PATCHBAY_SQLITE_DRIVER=better-sqlite3' : 'this Node has no usable node:sqlite';
+  log(`compiling better-sqlite3 for Node ${process.version} (${why}; about 80 s on 2 cores, once)`);
   const problem = buildBetterSqlite(root, env, log);
   if (problem) fail(problem);
   sqlite = sqliteDriver();

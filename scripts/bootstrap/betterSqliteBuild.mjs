@@ -20,24 +20,24 @@ export function buildBetterSqlite(root, env, log) {
   if (!existsSync(join(pkg, 'package.json'))) return 'better-sqlite3 is not in node_modules: run npm install, then this again.';
 
   rmSync(work, { recursive: true, force: true }); // left by an interrupted build
+  const headers = nodeHeaders(env);
+  if (headers.problem) return headers.problem;
   cpSync(pkg, work, { recursive: true, filter: (src) => src !== join(pkg, 'build') });
-  const headers = nodeHeaders(env, log);
+  const buildEnv = { ...env };
+  // No nodedir at all: node-gyp downloads this Node's headers itself.
+  if (headers.dir) buildEnv.npm_config_nodedir = headers.dir;
+  else delete buildEnv.npm_config_nodedir;
   const started = Date.now();
-  const r = spawnSync('npm', ['run', 'build-release'], {
-    cwd: work,
-    env: { ...env, npm_config_nodedir: headers ?? '' },
-    encoding: 'utf8',
-    maxBuffer: 64 * 1024 * 1024,
-  });
+  const r = spawnSync('npm', ['run', 'build-release'], { cwd: work, env: buildEnv, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
   writeFileSync(logFile, `${r.stdout ?? ''}${r.stderr ?? ''}${r.error ? String(r.error) : ''}`);
   const module = join(work, 'build', 'Release', 'better_sqlite3.node');
   const loadError = r.status === 0 ? loads(pkg, module, env) : null;
   if (r.status !== 0 || loadError !== null) {
     rmSync(work, { recursive: true, force: true });
     const why = r.status !== 0 ? `the compile failed (exit ${r.status ?? r.signal}); its output is in ${logFile}:\n${tail(logFile)}` : `the module it built does not load: ${loadError}`;
-    const noHeaders = headers === null ? `\n  No C headers for Node ${WANT} were found and node-gyp could not download them: set npm_config_nodedir to a folder with include/node for this Node.` : '';
+    const download = headers.dir ? '' : `\n  node-gyp had to download Node ${WANT}'s C headers (none were found here); offline, set npm_config_nodedir to a folder with include/node for this Node.`;
     return (
-      `better-sqlite3 could not be built for Node ${WANT}: ${why}${noHeaders}\n` +
+      `better-sqlite3 could not be built for Node ${WANT}: ${why}${download}\n` +
       '  It needs python3, make and g++ (apt-get install -y python3 make g++). Or run Patchbay on Node 22.16 or newer:\n' +
       '  it has node:sqlite built in and needs no compiled module.'
     );
@@ -53,19 +53,25 @@ export function buildBetterSqlite(root, env, log) {
   return null;
 }
 
-/** A folder whose include/node has this Node's headers: npm's nodedir when it matches, else the one beside this node binary. */
-function nodeHeaders(env, log) {
+/**
+ * Where node-gyp finds this Node's C headers: `{ dir }` (npm's nodedir when it matches this Node, else the
+ * folder beside this node binary), `{ dir: null }` when no nodedir is set and node-gyp may download them,
+ * or `{ problem }` when npm's nodedir is another Node's: compiling against it builds a module this Node
+ * cannot load, and node-gyp would not look elsewhere.
+ */
+function nodeHeaders(env) {
   const configured = env.npm_config_nodedir || npmConfig('nodedir', env);
-  const candidates = [configured, resolve(dirname(process.execPath), '..')].filter(Boolean);
-  const match = candidates.find((dir) => headerVersion(dir) === WANT) ?? null;
-  if (configured && match !== configured) {
-    const has = headerVersion(configured);
-    log(
-      `npm's nodedir (${configured}) has ${has ? `Node ${has}'s headers` : 'no Node headers'}, not Node ${WANT}'s: ` +
-        (match ? `compiling against ${match} instead` : 'leaving it to node-gyp to fetch the right ones'),
-    );
-  }
-  return match;
+  const beside = resolve(dirname(process.execPath), '..');
+  for (const dir of [configured, beside]) if (dir && headerVersion(dir) === WANT) return { dir };
+  if (!configured) return { dir: null };
+  const has = headerVersion(configured);
+  return {
+    problem:
+      `better-sqlite3 cannot be compiled for Node ${WANT} here: npm's nodedir (${configured}) has ${has ? `Node ${has}'s C headers` : 'no Node headers'}, ` +
+      `and none for Node ${WANT} were found beside ${process.execPath}.\n` +
+      `  Set npm_config_nodedir to a folder with this Node's include/node, or remove nodedir from your npm config so node-gyp downloads them.\n` +
+      '  Or run Patchbay on Node 22.16 or newer: it has node:sqlite built in and needs no compiled module.',
+  };
 }
 
 function headerVersion(dir) {
@@ -86,7 +92,10 @@ function npmConfig(key, env) {
 function loads(pkg, module, env) {
   const script = `new (require(${JSON.stringify(pkg)}))(':memory:', { nativeBinding: ${JSON.stringify(module)} }).close()`;
   const r = spawnSync(process.execPath, ['-e', script], { env, encoding: 'utf8' });
-  return r.status === 0 ? null : (r.stderr.split('\n').find((l) => /Error/.test(l)) ?? r.stderr.trim());
+  if (r.status === 0) return null;
+  const message = r.stderr.replace(/\s+/g, ' ');
+  const abi = /NODE_MODULE_VERSION (\d+)\. This version of Node\.js requires NODE_MODULE_VERSION (\d+)/.exec(message);
+  return abi ? `it was compiled for NODE_MODULE_VERSION ${abi[1]}, this Node needs ${abi[2]}` : message.slice(0, 400);
 }
 
 function tail(file, lines = 15) {
