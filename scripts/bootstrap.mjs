@@ -26,14 +26,15 @@ const COMPILER = ['python3', 'make', 'g++'];
 // npm and node-gyp run under this Node (they build for the Node they run on), not whichever is first on PATH.
 const env = { ...process.env, PATH: [dirname(process.execPath), process.env.PATH].join(delimiter) };
 
-const log = (line) => console.log(`bootstrap: ${line}`);
+// Progress goes to stderr, children's output too: stdout belongs to what runs after (the JSON of a benchmark).
+const log = (line) => console.error(`bootstrap: ${line}`);
 function fail(message) {
   console.error(`bootstrap: ${message}`);
   process.exit(1);
 }
 
 function sh(cmd, args, opts = {}) {
-  const r = spawnSync(cmd, args, { stdio: 'inherit', cwd: root, env, ...opts });
+  const r = spawnSync(cmd, args, { stdio: ['inherit', 2, 2], cwd: root, env, ...opts });
   if (r.status !== 0) fail(`'${cmd} ${args.join(' ')}' failed (exit ${r.status ?? r.signal})`);
 }
 

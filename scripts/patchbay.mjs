@@ -3,7 +3,7 @@
 // `npx patchbay doctor` inside the checkout). It is a file in the repository, not in dist/, so npm can
 // link it before the first build: npm skips a bin whose file is missing, and npx keeps that link-less
 // install in its cache for good. When dist/ or node_modules is missing or stale it runs the bootstrap
-// first (its progress on stderr, so the command's stdout stays clean), then runs the CLI in this process.
+// first (it reports on stderr, so the command's stdout stays clean), then runs the CLI in this process.
 import { spawnSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -24,7 +24,7 @@ function upToDate() {
 }
 
 if (!upToDate()) {
-  const r = spawnSync(process.execPath, [join(root, 'scripts', 'bootstrap.mjs'), 'run'], { stdio: ['inherit', 2, 2] });
+  const r = spawnSync(process.execPath, [join(root, 'scripts', 'bootstrap.mjs'), 'run'], { stdio: 'inherit' });
   if (r.status !== 0) process.exit(r.status ?? 1);
 }
 
