@@ -1,7 +1,7 @@
 // Picks the SQLite driver for this Node at run time. node:sqlite when the running Node has it with what
 // the seam needs (Node 22.16+), else better-sqlite3. Each is loaded only when it is tried, so a
 // better-sqlite3 built for another Node's ABI is never touched where node:sqlite serves.
-// PATCHBAY_SQLITE_DRIVER=node:sqlite|better-sqlite3 forces one (tests and CI run both this way).
+// PATCHBAY_SQLITE_DRIVER=node:sqlite|better-sqlite3 forces one (e.g. to compare them in a benchmark).
 import { createRequire } from 'node:module';
 import { BetterSqliteDatabase, type BetterSqliteModule } from './BetterSqliteDatabase.js';
 import { NodeSqliteDatabase, type NodeSqliteModule } from './NodeSqliteDatabase.js';
