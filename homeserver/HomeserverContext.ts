@@ -1,5 +1,5 @@
 // The services one running homeserver is made of, as the route modules see them.
-import type Database from 'better-sqlite3';
+import type { SqlDatabase } from './storage/SqlDatabase.js';
 import type { Logger } from 'pino';
 import type { AccountDataStore } from './accounts/AccountDataStore.js';
 import type { AccountStore } from './accounts/AccountStore.js';
@@ -35,7 +35,7 @@ export interface HomeserverContext {
   serverName: string;
   baseUrl: () => string;
   logger: Logger;
-  db: Database.Database;
+  db: SqlDatabase;
   counter: StreamCounter;
   ephemeralCounter: EphemeralCounter;
   accounts: AccountStore;

@@ -1,6 +1,7 @@
 // The seams inside homeserver/: the room core (Client-Server API, storage, sync) and the appservice
 // side (homeserver/appservice/) meet only through these types, so each can be read and tested alone.
-import type Database from 'better-sqlite3';
+import type { StorageOptions } from './storage/Database.js';
+import type { SqlDatabase } from './storage/SqlDatabase.js';
 import type { Router } from 'express';
 import type { Logger } from 'pino';
 import type { ConnectionsConfig, RateLimitsConfig } from '../config/index.js';
@@ -89,7 +90,7 @@ export interface AppserviceGateway {
 }
 
 export interface AppserviceServiceDeps {
-  db: Database.Database;
+  db: SqlDatabase;
   serverName: string;
   stream: EventStream;
   users: UserDirectory;
@@ -132,7 +133,8 @@ export interface HomeserverOptions {
   port: number;
   /** Base URL clients are told in .well-known; defaults to http://bind:port. */
   publicBaseUrl?: string;
-  storage: { kind: 'sqlite'; path: string } | { kind: 'memory' };
+  /** `driver` picks the SQLite driver (default: PATCHBAY_SQLITE_DRIVER, else the best this Node has). */
+  storage: StorageOptions;
   /** Where uploaded media is kept for sqlite storage; memory storage keeps media in memory. */
   mediaDir?: string;
   maxBodyBytes: number;

@@ -196,7 +196,7 @@ export async function startHomeserver(options: HomeserverOptions): Promise<Runni
     const address = server.address() as AddressInfo;
     const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
     boundUrl = `http://${host}:${address.port}`;
-    logger.info({ url: boundUrl, server_name: serverName, storage: options.storage.kind }, 'homeserver listening');
+    logger.info({ url: boundUrl, server_name: serverName, storage: options.storage.kind, sqlite_driver: db.driver }, 'homeserver listening');
 
     let stopped: Promise<void> | null = null;
     return {

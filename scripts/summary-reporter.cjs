@@ -1,5 +1,5 @@
-// Writes the run's counts to .ci/results.json and prints the plain "N passed, N failed" line that
-// .ci/run reports; jest's own summary is for humans and is not parsed.
+// Writes the run's counts to .ci/results.json (or PATCHBAY_TEST_RESULTS, which .ci/run sets per Node)
+// and prints a plain "N passed, N failed" line; jest's own summary is for humans and is not parsed.
 const fs = require('node:fs');
 const path = require('node:path');
 
@@ -12,11 +12,12 @@ class SummaryReporter {
       failed,
       skipped: results.numPendingTests + results.numTodoTests,
       suites: results.numTotalTestSuites,
+      node: process.version,
     };
-    const out = path.join(__dirname, '..', '.ci', 'results.json');
+    const out = process.env.PATCHBAY_TEST_RESULTS || path.join(__dirname, '..', '.ci', 'results.json');
     fs.mkdirSync(path.dirname(out), { recursive: true });
     fs.writeFileSync(out, JSON.stringify(summary) + '\n');
-    process.stdout.write(`\n${summary.passed} passed, ${summary.failed} failed, ${summary.skipped} skipped\n`);
+    process.stdout.write(`\n${summary.passed} passed, ${summary.failed} failed, ${summary.skipped} skipped (Node ${process.version})\n`);
   }
 }
 module.exports = SummaryReporter;

@@ -1,5 +1,5 @@
 // Per-user account data, global (room_id '') and per room, ordered on the shared stream for /sync.
-import type Database from 'better-sqlite3';
+import type { SqlDatabase } from '../storage/SqlDatabase.js';
 import type { StreamCounter } from '../storage/StreamCounter.js';
 
 export interface AccountDataRow {
@@ -14,7 +14,7 @@ export class AccountDataStore {
   private readonly listeners = new Set<(userId: string) => void>();
 
   constructor(
-    db: Database.Database,
+    db: SqlDatabase,
     private readonly counter: StreamCounter,
   ) {
     this.s = {

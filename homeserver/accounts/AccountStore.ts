@@ -1,5 +1,5 @@
 // Local accounts: users, their devices and access tokens, and their global profile.
-import type Database from 'better-sqlite3';
+import type { SqlDatabase } from '../storage/SqlDatabase.js';
 import type { UserDirectory } from '../contracts.js';
 import { randomLetters, randomToken } from '../ids/MatrixIds.js';
 
@@ -32,7 +32,7 @@ export interface DeviceSighting {
 export class AccountStore implements UserDirectory {
   private readonly stmts;
 
-  constructor(private readonly db: Database.Database) {
+  constructor(private readonly db: SqlDatabase) {
     this.stmts = {
       user: db.prepare('SELECT user_id, password_hash, appservice_id, displayname, avatar_url FROM users WHERE user_id = ?'),
       insertUser: db.prepare(

@@ -3,7 +3,7 @@
 // acknowledged (full payloads, so a retry or a restart resends exactly what was built), and the
 // ephemeral events waiting for the next transaction.
 import { randomBytes } from 'node:crypto';
-import type Database from 'better-sqlite3';
+import type { SqlDatabase } from '../storage/SqlDatabase.js';
 import type { EphemeralEvent } from '../contracts.js';
 
 export interface StoredTransaction {
@@ -27,7 +27,7 @@ interface StateRow {
 }
 
 export class AppserviceStore {
-  constructor(private readonly db: Database.Database) {
+  constructor(private readonly db: SqlDatabase) {
     db.exec(`
       CREATE TABLE IF NOT EXISTS as_state (
         appservice_id TEXT PRIMARY KEY,

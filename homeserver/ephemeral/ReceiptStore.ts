@@ -1,6 +1,6 @@
 // Read receipts (m.read, m.read.private), persisted and ordered on the shared stream. A receipt only
 // moves forward: one for an older event than the current one is kept as it was.
-import type Database from 'better-sqlite3';
+import type { SqlDatabase } from '../storage/SqlDatabase.js';
 import type { StreamCounter } from '../storage/StreamCounter.js';
 
 export interface ReceiptRow {
@@ -17,7 +17,7 @@ export class ReceiptStore {
   private readonly s;
 
   constructor(
-    private readonly db: Database.Database,
+    private readonly db: SqlDatabase,
     private readonly counter: StreamCounter,
   ) {
     this.s = {

@@ -1,6 +1,6 @@
 // Send-to-device messages: queued per device on the shared stream, handed out by /sync, and deleted once
 // a later /sync's since token shows the device received them.
-import type Database from 'better-sqlite3';
+import type { SqlDatabase } from '../storage/SqlDatabase.js';
 import type { StreamCounter } from '../storage/StreamCounter.js';
 
 export interface ToDeviceMessage {
@@ -13,7 +13,7 @@ export class ToDeviceInbox {
   private readonly s;
 
   constructor(
-    private readonly db: Database.Database,
+    private readonly db: SqlDatabase,
     private readonly counter: StreamCounter,
   ) {
     this.s = {

@@ -1,7 +1,7 @@
 // The events table and what is derived from it in the same transaction: current room state and
 // memberships. Every append happens inside write(), which is one SQLite transaction; listeners hear about
 // the new events only after it committed.
-import type Database from 'better-sqlite3';
+import type { SqlDatabase } from '../storage/SqlDatabase.js';
 import { newEventId } from '../ids/MatrixIds.js';
 import type { StreamCounter } from '../storage/StreamCounter.js';
 import type { RoomStateView, StateEntry } from '../rooms/RoomStateView.js';
@@ -44,7 +44,7 @@ export class EventStore {
   onListenerError: (err: unknown) => void = () => {};
 
   constructor(
-    private readonly db: Database.Database,
+    private readonly db: SqlDatabase,
     private readonly counter: StreamCounter,
   ) {
     this.s = {

@@ -1,5 +1,5 @@
 // The content repository: media IDs and metadata in the database, bytes in a BlobStore.
-import type Database from 'better-sqlite3';
+import type { SqlDatabase } from '../storage/SqlDatabase.js';
 import { MatrixError } from '../MatrixError.js';
 import { randomLetters } from '../ids/MatrixIds.js';
 import type { BlobStore } from './BlobStore.js';
@@ -22,7 +22,7 @@ export class MediaStore {
   private readonly waiters = new Map<string, Set<() => void>>();
 
   constructor(
-    db: Database.Database,
+    db: SqlDatabase,
     private readonly blobs: BlobStore,
   ) {
     this.s = {

@@ -1,7 +1,7 @@
 // A user's push rules: the server defaults (whose `enabled` and `actions` the user may change) merged with
 // the user's own rules. Every change is also written as the m.push_rules account data event, which is how
 // clients learn about push rules in /sync.
-import type Database from 'better-sqlite3';
+import type { SqlDatabase } from '../storage/SqlDatabase.js';
 import { MatrixError } from '../MatrixError.js';
 import type { AccountDataStore } from '../accounts/AccountDataStore.js';
 import { defaultPushRules, PUSH_KINDS, type PushKind, type PushRule, type Ruleset } from './DefaultPushRules.js';
@@ -23,7 +23,7 @@ export class PushRuleStore {
   private readonly s;
 
   constructor(
-    private readonly db: Database.Database,
+    private readonly db: SqlDatabase,
     private readonly accountData: AccountDataStore,
   ) {
     this.s = {

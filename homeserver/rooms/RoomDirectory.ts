@@ -1,6 +1,6 @@
 // Room aliases (#alias:server -> room ID) and the public room lists: the server's own list and one per
 // appservice network.
-import type Database from 'better-sqlite3';
+import type { SqlDatabase } from '../storage/SqlDatabase.js';
 
 export interface AliasRow {
   alias: string;
@@ -19,7 +19,7 @@ export const MAIN_LIST: DirectoryList = { appserviceId: '', networkId: '' };
 export class RoomDirectory {
   private readonly s;
 
-  constructor(db: Database.Database) {
+  constructor(db: SqlDatabase) {
     this.s = {
       alias: db.prepare('SELECT alias, room_id, creator FROM room_aliases WHERE alias = ?'),
       insertAlias: db.prepare(

@@ -1,14 +1,16 @@
 // Opens the homeserver's SQLite database (a WAL file, or ':memory:') and brings its schema up to date.
-import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { CORE_MIGRATIONS, type Migration } from './migrations.js';
+import { sqliteErrorCode, type SqlDatabase } from './SqlDatabase.js';
+import { openSqlite, type DriverChoice } from './SqliteDriver.js';
 
-export type StorageOptions = { kind: 'sqlite'; path: string } | { kind: 'memory' };
+/** `driver` overrides PATCHBAY_SQLITE_DRIVER (tests open the same store on each driver). */
+export type StorageOptions = ({ kind: 'sqlite'; path: string } | { kind: 'memory' }) & { driver?: DriverChoice };
 
-export function openDatabase(storage: StorageOptions): Database.Database {
+export function openDatabase(storage: StorageOptions): SqlDatabase {
   if (storage.kind === 'sqlite') mkdirSync(dirname(storage.path), { recursive: true });
-  const db = new Database(storage.kind === 'sqlite' ? storage.path : ':memory:');
+  const db = openSqlite(storage.kind === 'sqlite' ? storage.path : ':memory:', storage.driver === undefined ? {} : { driver: storage.driver });
   try {
     if (storage.kind === 'sqlite') {
       db.pragma('busy_timeout = 2000');
@@ -24,8 +26,8 @@ export function openDatabase(storage: StorageOptions): Database.Database {
     migrate(db, 'core', CORE_MIGRATIONS);
   } catch (err) {
     db.close();
-    const code = (err as { code?: unknown }).code;
-    if (storage.kind === 'sqlite' && (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED')) {
+    const code = sqliteErrorCode(err) ?? '';
+    if (storage.kind === 'sqlite' && (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'))) {
       throw new Error(`homeserver database ${storage.path} is in use by another process`);
     }
     throw err;
@@ -38,7 +40,7 @@ export function openDatabase(storage: StorageOptions): Database.Database {
  * per component in `schema_versions` so that other parts sharing this database (the appservice side)
  * can version their own tables the same way.
  */
-export function migrate(db: Database.Database, component: string, migrations: Migration[]): void {
+export function migrate(db: SqlDatabase, component: string, migrations: Migration[]): void {
   db.exec('CREATE TABLE IF NOT EXISTS schema_versions (component TEXT PRIMARY KEY, version INTEGER NOT NULL)');
   const row = db.prepare('SELECT version FROM schema_versions WHERE component = ?').get(component) as
     | { version: number }

@@ -1,11 +1,11 @@
 // One counter for everything /sync orders: events, receipts, account data and to-device messages. Positions are handed out
 // by the single writer (this process), so an in-memory counter seeded from the tables is enough.
-import type Database from 'better-sqlite3';
+import type { SqlDatabase } from './SqlDatabase.js';
 
 export class StreamCounter {
   private last: number;
 
-  constructor(db: Database.Database) {
+  constructor(db: SqlDatabase) {
     const row = db
       .prepare(
         `SELECT MAX(p) AS p FROM (

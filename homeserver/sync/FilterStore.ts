@@ -1,10 +1,10 @@
 // Filters uploaded with POST /user/{userId}/filter, numbered per user.
-import type Database from 'better-sqlite3';
+import type { SqlDatabase } from '../storage/SqlDatabase.js';
 
 export class FilterStore {
   private readonly s;
 
-  constructor(private readonly db: Database.Database) {
+  constructor(private readonly db: SqlDatabase) {
     this.s = {
       max: db.prepare('SELECT MAX(filter_id) AS m FROM filters WHERE user_id = ?'),
       same: db.prepare('SELECT filter_id FROM filters WHERE user_id = ? AND filter = ?'),

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import { openSqlite } from '../../../homeserver/storage/SqliteDriver.js';
 import { waitFor } from '../../harness/waitFor.js';
 import { FakeEventStream, makeService, registrationFor, ScriptedAppservice, SERVER, writeRegistration } from './fakes.js';
 
@@ -102,7 +102,7 @@ describe('transaction delivery', () => {
     const failed = as.transactions()[0]!;
 
     // The stored payload is on disk, not in memory.
-    const check = new Database(dbPath, { readonly: true });
+    const check = openSqlite(dbPath, { readonly: true });
     const row = check.prepare('SELECT txn_id, body FROM as_transactions').get() as { txn_id: string; body: string };
     check.close();
     expect(row).toEqual({ txn_id: failed.txnId, body: failed.raw });

@@ -5,13 +5,14 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { pino } from 'pino';
 import YAML from 'yaml';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { MatrixError } from '../../../homeserver/MatrixError.js';
 import type { Requester, AppserviceService, ClientEvent, EventStream, StrippedStateEvent, UserDirectory } from '../../../homeserver/contracts.js';
 import { createAppserviceService, type AppserviceServiceOptions } from '../../../homeserver/appservice/index.js';
+import type { SqlDatabase } from '../../../homeserver/storage/SqlDatabase.js';
+import { openSqlite } from '../../../homeserver/storage/SqliteDriver.js';
 
 export const SERVER = 'test.local';
 
@@ -117,7 +118,7 @@ export function writeRegistration(dir: string, reg: RegistrationFields | string,
 
 export interface ServiceUnderTest {
   service: AppserviceService;
-  db: Database.Database;
+  db: SqlDatabase;
   stream: FakeEventStream;
   users: FakeUserDirectory;
 }
@@ -132,7 +133,7 @@ export function makeService(
     options?: AppserviceServiceOptions;
   } = {},
 ): ServiceUnderTest {
-  const db = new Database(opts.dbPath ?? ':memory:');
+  const db = openSqlite(opts.dbPath ?? ':memory:');
   const stream = opts.stream ?? new FakeEventStream();
   const users = opts.users ?? new FakeUserDirectory();
   const service = createAppserviceService(

@@ -1,0 +1,40 @@
+// Whether dist/ was built from exactly the sources there are now: a hash of every file tsc reads from
+// the repository (the tsconfig's include folders, tsconfig.json, package.json and the lock, which pins
+// the compiler and the type packages), kept in dist/ after a successful build. Reading ~300 small files
+// takes milliseconds; an edit, a new or deleted file, a checkout or a lock change all change the hash.
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+
+const STAMP = join('dist', '.build-stamp');
+
+/** The hash of everything the TypeScript build reads from the repository. */
+export function sourceHash(root) {
+  const hash = createHash('sha256');
+  const add = (file) => hash.update(`${relative(root, file)}\0`).update(readFileSync(file)).update('\0');
+  for (const file of ['tsconfig.json', 'package.json', 'package-lock.json']) add(join(root, file));
+  const include = JSON.parse(readFileSync(join(root, 'tsconfig.json'), 'utf8')).include ?? [];
+  for (const dir of include) for (const file of filesUnder(join(root, dir))) add(file);
+  return hash.digest('hex');
+}
+
+/** True when dist/ holds a build of sources with this hash. */
+export function buildIsCurrent(root, hash) {
+  const stamp = join(root, STAMP);
+  return existsSync(stamp) && readFileSync(stamp, 'utf8') === hash;
+}
+
+export function recordBuild(root, hash) {
+  writeFileSync(join(root, STAMP), hash);
+}
+
+function filesUnder(dir) {
+  if (!existsSync(dir)) return [];
+  const out = [];
+  for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) out.push(...filesUnder(path));
+    else if (entry.isFile()) out.push(path);
+  }
+  return out;
+}
