@@ -1,7 +1,7 @@
 // OpenID tokens: short-lived proofs of a user's identity for widgets and integrations, good only for
 // /_matrix/federation/v1/openid/userinfo (never as access tokens). Kept in the database, so a restart
 // does not sign widgets out; expired ones are deleted as new ones are issued.
-import type Database from 'better-sqlite3';
+import type { SqlDatabase } from '../storage/SqlDatabase.js';
 import { randomToken } from '../ids/MatrixIds.js';
 
 /** How long a token is good for (what Synapse uses too). */
@@ -11,7 +11,7 @@ export class OpenIdTokens {
   private readonly s;
 
   constructor(
-    db: Database.Database,
+    db: SqlDatabase,
     private readonly clock: () => number = Date.now,
   ) {
     this.s = {
