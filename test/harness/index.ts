@@ -8,3 +8,4 @@ export { registerUser, loginUser, uniqueLocalpart, type TestUser } from './testU
 export { startSdkClient, timelineOf, type SdkClientOptions } from './sdkClient.js';
 export { waitFor } from './waitFor.js';
 export { startBridgeStack, type BridgeStack, type BridgeStackOptions } from './bridgeStack.js';
+export { SeededRandom } from './SeededRandom.js';
