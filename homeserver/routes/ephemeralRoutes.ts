@@ -4,7 +4,7 @@ import type { Requester } from '../contracts.js';
 import type { HomeserverContext } from '../HomeserverContext.js';
 import { body, isJsonObject, param, requesterOf } from '../http/RequestReader.js';
 import { isValidUserId } from '../ids/MatrixIds.js';
-import { txnKeyOf } from '../rooms/TxnKey.js';
+import { txnKeyOf, TxnScope } from '../rooms/TxnKey.js';
 import type { RouteTable } from '../http/RouteTable.js';
 import { roomIdParam } from './roomMembershipRoutes.js';
 
@@ -90,7 +90,7 @@ export function ephemeralRoutes(r: RouteTable, hs: HomeserverContext): void {
         for (const d of devices) targets.push({ userId, deviceId: d, content });
       }
     }
-    if (hs.events.recordTxn(txnKeyOf(me), 'to_device', param(req, 'txnId'))) {
+    if (hs.events.recordTxn({ key: txnKeyOf(me), scope: TxnScope.toDevice(type), id: param(req, 'txnId') })) {
       hs.toDevice.send(me.userId, type, targets);
       hs.notifier.notify({ users: targets.map((t) => t.userId) });
     }
