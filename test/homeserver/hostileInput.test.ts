@@ -167,3 +167,144 @@ describe('item 3 across an upgrade: transaction records written before the path 
     }
   });
 });
+
+describe('item 4: strict JSON, as canonical JSON requires', () => {
+  let hs: TestHomeserver;
+  let alice: TestUser;
+  let roomId = '';
+  let txn = 0;
+
+  beforeAll(async () => {
+    hs = await startTestHomeserver({ maxBodyBytes: 256 * 1024 });
+    alice = await registerUser(hs.url, 'alice');
+    roomId = (await alice.http.ok<{ room_id: string }>('POST', '/createRoom', { body: {} })).room_id;
+  });
+
+  afterAll(async () => {
+    await hs?.stop();
+  });
+
+  const sendPath = (): string => `/rooms/${enc(roomId)}/send/m.room.message/strict${++txn}`;
+  const sendRaw = (rawBody: string | Uint8Array) => alice.http.request('PUT', sendPath(), { rawBody });
+  const expectError = async (p: ReturnType<typeof sendRaw>, status: number, errcode: string): Promise<void> => {
+    const res = await p;
+    expect({ status: res.status, errcode: (res.body as JsonObject).errcode }).toEqual({ status, errcode });
+    expect(typeof (res.body as JsonObject).error).toBe('string');
+  };
+  const count = async (): Promise<number> => (await messages(alice, roomId)).length;
+
+  it('refuses invalid UTF-8 and unpaired surrogates with M_NOT_JSON, storing nothing', async () => {
+    const before = await count();
+    const prefix = new TextEncoder().encode('{"msgtype":"m.text","body":"');
+    const suffix = new TextEncoder().encode('"}');
+    for (const bad of [[0xff], [0xc3, 0x28], [0xed, 0xa0, 0x80], [0xe2, 0x82]]) {
+      await expectError(sendRaw(new Uint8Array([...prefix, ...bad, ...suffix])), 400, 'M_NOT_JSON');
+    }
+    for (const escape of ['\\ud800', '\\udfff', 'x\\ud83dy', '\\ude00\\ud83d']) {
+      await expectError(sendRaw(`{"msgtype":"m.text","body":"${escape}"}`), 400, 'M_NOT_JSON');
+    }
+    await expectError(alice.http.request('PUT', `/user/${enc(alice.userId)}/account_data/org.example.k`, { rawBody: '{"\\udc00":1}' }), 400, 'M_NOT_JSON');
+    expect(await count()).toBe(before);
+    // A proper pair, escaped or not, is text like any other.
+    const ok = await alice.http.ok<{ event_id: string }>('PUT', sendPath(), { rawBody: '{"msgtype":"m.text","body":"\\ud83d\\ude00 😀 \\\\ud800"}' });
+    const ev = await alice.http.ok<{ content: JsonObject }>('GET', `/rooms/${enc(roomId)}/event/${enc(ok.event_id)}`);
+    expect(ev.content['body']).toBe('😀 😀 \\ud800');
+  });
+
+  it('refuses numbers a double cannot keep, and fractions in events, with M_BAD_JSON', async () => {
+    const before = await count();
+    for (const n of ['1e400', '-1e400', '9007199254740992', '9007199254740993', '-9007199254740993', '123456789012345678901234567890']) {
+      await expectError(sendRaw(`{"msgtype":"m.text","body":"n","n":${n}}`), 400, 'M_BAD_JSON');
+    }
+    for (const n of ['1.5', '0.1', '1e300', '-2.5e-1']) {
+      await expectError(sendRaw(`{"msgtype":"m.text","body":"n","nested":[{"n":${n}}]}`), 400, 'M_BAD_JSON');
+    }
+    await expectError(
+      alice.http.request('PUT', `/rooms/${enc(roomId)}/state/org.example.float/`, { rawBody: '{"x":2.5}' }),
+      400,
+      'M_BAD_JSON',
+    );
+    await expectError(alice.http.request('POST', '/createRoom', { rawBody: '{"power_level_content_override":{"users_default":0.5}}' }), 400, 'M_BAD_JSON');
+    expect(await count()).toBe(before);
+    const edge = await alice.http.ok<{ event_id: string }>('PUT', sendPath(), { rawBody: '{"msgtype":"m.text","body":"edge","max":9007199254740991,"min":-9007199254740991,"e":1E2}' });
+    const ev = await alice.http.ok<{ content: JsonObject }>('GET', `/rooms/${enc(roomId)}/event/${enc(edge.event_id)}`);
+    expect(ev.content).toMatchObject({ max: 9007199254740991, min: -9007199254740991, e: 100 });
+    // Outside events fractions are fine: a room tag's order is one.
+    await alice.http.ok('PUT', `/user/${enc(alice.userId)}/rooms/${enc(roomId)}/tags/u.work`, { rawBody: '{"order":0.25}' });
+    await expectError(alice.http.request('PUT', `/user/${enc(alice.userId)}/rooms/${enc(roomId)}/tags/u.x`, { rawBody: '{"order":1e400}' }), 400, 'M_BAD_JSON');
+  });
+
+  it('refuses an empty body with M_NOT_JSON and a non-object with M_BAD_JSON where the body is the content', async () => {
+    const before = await count();
+    await expectError(sendRaw(''), 400, 'M_NOT_JSON');
+    await expectError(alice.http.request('PUT', sendPath()), 400, 'M_NOT_JSON');
+    await expectError(alice.http.request('POST', `/rooms/${enc(roomId)}/send/m.room.message`), 400, 'M_NOT_JSON');
+    await expectError(alice.http.request('PUT', `/rooms/${enc(roomId)}/state/org.example.s/`, { rawBody: '' }), 400, 'M_NOT_JSON');
+    await expectError(alice.http.request('PUT', `/user/${enc(alice.userId)}/account_data/org.example.e`, { rawBody: '' }), 400, 'M_NOT_JSON');
+    await expectError(alice.http.request('PUT', '/sendToDevice/org.example.t/e1', { rawBody: '' }), 400, 'M_NOT_JSON');
+    for (const rawBody of ['[]', '"text"', '42', 'null', 'true', '   ']) {
+      const res = await sendRaw(rawBody);
+      expect({ rawBody, status: res.status, errcode: (res.body as JsonObject).errcode }).toEqual({
+        rawBody,
+        status: 400,
+        errcode: rawBody.trim() === '' ? 'M_NOT_JSON' : 'M_BAD_JSON',
+      });
+    }
+    expect(await count()).toBe(before);
+    // Endpoints that only read optional keys still take no body, as clients send them.
+    await alice.http.ok('POST', `/rooms/${enc(roomId)}/join`);
+  });
+
+  it('refuses a state_key or event type over 255 bytes with 400, counting bytes not characters', async () => {
+    await alice.http.ok('PUT', `/rooms/${enc(roomId)}/state/org.example.k/${enc('k'.repeat(255))}`, { body: {} });
+    await expectError(alice.http.request('PUT', `/rooms/${enc(roomId)}/state/org.example.k/${enc('k'.repeat(256))}`, { body: {} }), 400, 'M_BAD_JSON');
+    await expectError(alice.http.request('PUT', `/rooms/${enc(roomId)}/state/org.example.k/${enc('é'.repeat(128))}`, { body: {} }), 400, 'M_BAD_JSON');
+    await expectError(alice.http.request('PUT', `/rooms/${enc(roomId)}/send/${enc('é'.repeat(128))}/longtype`, { body: {} }), 400, 'M_INVALID_PARAM');
+    await expectError(
+      alice.http.request('POST', '/createRoom', { body: { initial_state: [{ type: 'org.example.k', state_key: 'k'.repeat(256), content: {} }] } }),
+      400,
+      'M_BAD_JSON',
+    );
+  });
+
+  it('refuses an event over 65,536 bytes with 413 M_TOO_LARGE, counting the whole event in UTF-8', async () => {
+    await alice.http.ok('PUT', sendPath(), { body: { msgtype: 'm.text', body: 'x'.repeat(65_000) } });
+    await expectError(alice.http.request('PUT', sendPath(), { body: { msgtype: 'm.text', body: 'x'.repeat(65_400) } }), 413, 'M_TOO_LARGE');
+    await expectError(alice.http.request('PUT', sendPath(), { body: { msgtype: 'm.text', body: 'é'.repeat(33_000) } }), 413, 'M_TOO_LARGE');
+  });
+
+  it('refuses room IDs, aliases and user IDs over 255 bytes wherever they enter', async () => {
+    const long = (sigil: string, n: number): string => `${sigil}${'a'.repeat(n)}:localhost`;
+    const at255 = long('@', 255 - ':localhost'.length - 1);
+    expect(Buffer.byteLength(at255)).toBe(255);
+    const cases: Array<[string, string, unknown]> = [
+      ['POST', `/join/${enc(long('!', 260))}`, {}],
+      ['POST', `/join/${enc(long('#', 260))}`, {}],
+      ['POST', `/rooms/${enc(long('!', 260))}/join`, {}],
+      ['GET', `/rooms/${enc(long('!', 260))}/messages?dir=b`, undefined],
+      ['PUT', `/rooms/${enc(long('!', 260))}/send/m.room.message/long1`, { body: 'x' }],
+      ['GET', `/directory/room/${enc(long('#', 260))}`, undefined],
+      ['PUT', `/directory/room/${enc(long('#', 260))}`, { room_id: roomId }],
+      ['GET', `/profile/${enc(long('@', 260))}`, undefined],
+      ['POST', `/rooms/${enc(roomId)}/invite`, { user_id: long('@', 260) }],
+      ['POST', '/createRoom', { invite: [long('@', 260)] }],
+      ['POST', '/createRoom', { room_alias_name: 'a'.repeat(250) }],
+      ['PUT', `/rooms/${enc(roomId)}/state/m.room.member/${enc(long('@', 260))}`, { membership: 'invite' }],
+    ];
+    for (const [method, path, body] of cases) {
+      const res = await alice.http.request(method, path, body === undefined ? {} : { body });
+      expect({ method, path: path.slice(0, 40), status: res.status }).toEqual({ method, path: path.slice(0, 40), status: 400 });
+    }
+    const register = await hs.http.post('/register', { username: 'a'.repeat(250), password: 'pw', auth: { type: 'm.login.dummy' } });
+    expect(register.status).toBe(400);
+    expect(register.body).toMatchObject({ errcode: 'M_INVALID_USERNAME' });
+  });
+
+  it('keeps the body size limit (413) and the nesting limit (100 levels)', async () => {
+    await expectError(sendRaw(JSON.stringify({ body: 'x'.repeat(300 * 1024) })), 413, 'M_TOO_LARGE');
+    const nested = (depth: number): string => '{"msgtype":"m.text","body":"d","d":' + '['.repeat(depth - 1) + ']'.repeat(depth - 1) + '}';
+    await alice.http.ok('PUT', sendPath(), { rawBody: nested(100) });
+    await expectError(sendRaw(nested(101)), 400, 'M_BAD_JSON');
+    await expectError(sendRaw('['.repeat(200_000)), 400, 'M_BAD_JSON');
+  });
+});
