@@ -3,6 +3,7 @@
 import type Database from 'better-sqlite3';
 import type { Router } from 'express';
 import type { Logger } from 'pino';
+import type { RouteInfo } from './http/RouteListing.js';
 
 /** An event as clients and appservices see it (the spec's ClientEvent). */
 export interface ClientEvent {
@@ -146,5 +147,7 @@ export interface RunningHomeserver {
   readonly url: string;
   readonly port: number;
   reloadAppservices(): Promise<void>;
+  /** Every route the HTTP API answers (method and path pattern). */
+  routes(): RouteInfo[];
   stop(): Promise<void>;
 }

@@ -18,6 +18,8 @@ import { RoomEventStream } from './events/RoomEventStream.js';
 import type { HomeserverContext } from './HomeserverContext.js';
 import { AccessTokenAuth } from './http/AccessTokenAuth.js';
 import { buildClientApp } from './http/ClientApp.js';
+import { answerParserErrors } from './http/HttpParserErrors.js';
+import { listRoutes } from './http/RouteListing.js';
 import { FileBlobStore, MemoryBlobStore } from './media/BlobStore.js';
 import { MediaStore } from './media/MediaStore.js';
 import { PushRuleStore } from './push/PushRuleStore.js';
@@ -166,7 +168,9 @@ export async function startHomeserver(options: HomeserverOptions): Promise<Runni
 
     await appservice.start();
     stopAppservice = () => appservice.stop();
-    const server: Server = createServer(buildClientApp(hs));
+    const app = buildClientApp(hs);
+    const server: Server = createServer(app);
+    answerParserErrors(server);
     // Long-polling /sync holds requests for up to minutes; do not let Node's defaults cut them.
     server.requestTimeout = 0;
     server.headersTimeout = 60_000;
@@ -188,6 +192,7 @@ export async function startHomeserver(options: HomeserverOptions): Promise<Runni
       url: boundUrl,
       port: address.port,
       reloadAppservices: () => appservice.reload(),
+      routes: () => listRoutes(app),
       stop: () =>
         (stopped ??= (async () => {
           const closed = new Promise<void>((resolve) => server.close(() => resolve()));

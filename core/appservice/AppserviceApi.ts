@@ -41,6 +41,14 @@ function bodyError(err: unknown): AppserviceApiError | null {
   return null;
 }
 
+/** The 4xx status an error from express or its router carries (`status` / `statusCode`), or null. */
+function clientErrorStatus(err: unknown): number | null {
+  if (typeof err !== 'object' || err === null) return null;
+  const { status, statusCode } = err as { status?: unknown; statusCode?: unknown };
+  const code = typeof status === 'number' ? status : statusCode;
+  return typeof code === 'number' && code >= 400 && code < 500 ? code : null;
+}
+
 function fieldsOf(req: Request): Record<string, string> {
   const fields: Record<string, string> = {};
   for (const [key, value] of Object.entries(req.query)) {
@@ -199,6 +207,9 @@ export function createAppserviceRouter(options: AppserviceApiOptions): Router {
       // Permanent: a retry fails the same way. Logged with its cause, since a bug would show up here too.
       logger.error({ err, txn_id: txnId }, 'transaction refused: it cannot be stored');
       error = new AppserviceApiError(400, 'M_BAD_JSON', err.message, 'bad_json');
+    } else if (clientErrorStatus(err) !== null) {
+      // The router's own refusals, e.g. a path parameter that is not valid percent-encoded UTF-8.
+      error = new AppserviceApiError(clientErrorStatus(err)!, 'M_INVALID_PARAM', (err as Error).message, 'invalid_param');
     } else if (err instanceof StoreUnavailableError) {
       // 5xx makes the homeserver keep the transaction and send it again: nothing is lost.
       logger.warn({ err }, 'transaction not stored; the homeserver will retry');

@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import express, { type Express, type Router } from 'express';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
@@ -17,6 +18,25 @@ export interface HostHttpServerOptions {
   /** Registry served on GET /metrics; null turns /metrics off (host.metrics: false). */
   metrics: Registry | null;
   logger: Logger;
+}
+
+/**
+ * Requests Node's HTTP parser refuses before express sees them (headers or a request line over 16 KiB,
+ * bytes that are not HTTP) get a spec error body like every other refusal, not a bare status line.
+ */
+function answerParserError(err: NodeJS.ErrnoException, socket: Duplex): void {
+  if (err.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
+  const body = JSON.stringify(
+    tooLarge ? { errcode: 'M_TOO_LARGE', error: 'The request line or headers are too large' } : { errcode: 'M_UNKNOWN', error: 'Malformed HTTP request' },
+  );
+  socket.end(
+    `HTTP/1.1 ${tooLarge ? '431 Request Header Fields Too Large' : '400 Bad Request'}\r\nContent-Type: application/json\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
 }
 
 /**
@@ -60,6 +80,7 @@ export class HostHttpServer {
 
   async listen(): Promise<void> {
     const server = this.app.listen(this.options.port, this.options.bind);
+    server.on('clientError', answerParserError);
     await Promise.race([
       once(server, 'listening'),
       once(server, 'error').then(([err]) => {

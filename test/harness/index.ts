@@ -9,3 +9,4 @@ export { startSdkClient, timelineOf, type SdkClientOptions } from './sdkClient.j
 export { waitFor } from './waitFor.js';
 export { startBridgeStack, type BridgeStack, type BridgeStackOptions } from './bridgeStack.js';
 export { SeededRandom } from './SeededRandom.js';
+export { rawRequest, type RawAnswer } from './rawRequest.js';

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { enc, MatrixHttpClient, registerUser, startTestHomeserver, type JsonObject, type TestHomeserver, type TestUser } from '../harness/index.js';
+import { enc, MatrixHttpClient, rawRequest, registerUser, startTestHomeserver, type JsonObject, type TestHomeserver, type TestUser } from '../harness/index.js';
 
 interface SyncBody {
   rooms?: { join?: Record<string, { timeline: { events: Array<{ type: string; event_id: string; content: JsonObject }> } }> };
@@ -298,6 +298,13 @@ describe('item 4: strict JSON, as canonical JSON requires', () => {
     const register = await hs.http.post('/register', { username: 'a'.repeat(250), password: 'pw', auth: { type: 'm.login.dummy' } });
     expect(register.status).toBe(400);
     expect(register.body).toMatchObject({ errcode: 'M_INVALID_USERNAME' });
+  });
+
+  it('answers a request line too long for Node (a huge inline /sync filter) with a spec error body', async () => {
+    const filter = encodeURIComponent(JSON.stringify({ room: { timeline: { types: ['x'.repeat(20_000)] } } }));
+    const answer = await rawRequest(hs.url, 'GET', `/_matrix/client/v3/sync?timeout=0&filter=${filter}`, { headers: { authorization: `Bearer ${alice.accessToken}` } });
+    expect({ status: answer.status, body: JSON.parse(answer.text) as unknown }).toEqual({ status: 431, body: { errcode: 'M_TOO_LARGE', error: expect.any(String) } });
+    expect((await alice.http.get('/account/whoami')).status).toBe(200);
   });
 
   it('keeps the body size limit (413) and the nesting limit (100 levels)', async () => {

@@ -15,6 +15,7 @@ import { TransactionUnstorableError } from '../../../core/ingest/TransactionUnst
 import { PipelineMetrics } from '../../../core/metrics/PipelineMetrics.js';
 import type { PartitionQueues } from '../../../core/queue/PartitionQueues.js';
 import { ManagedRedis } from '../../../core/redis/ManagedRedis.js';
+import { rawRequest } from '../../harness/rawRequest.js';
 import { HS_TOKEN, putTransaction, quietLogger, roomEvent } from './pipelineTestKit.js';
 
 function nested(depth: number): unknown {
@@ -122,6 +123,15 @@ describe('hostile transactions at the appservice host', () => {
       expect(res.status).toBe(400);
       expect(res.body['errcode']).toBe('M_BAD_JSON');
     }
+  });
+
+  it('answers paths that are not valid percent-encoded UTF-8, and oversized request lines, with spec errors', async () => {
+    for (const path of ['/_matrix/app/v1/users/%FF', '/_matrix/app/v1/rooms/%', '/_matrix/app/v1/transactions/%ED%A0%80', '/_matrix/app/v1/thirdparty/protocol/%zz']) {
+      const answer = await rawRequest(base, path.includes('transactions') ? 'PUT' : 'GET', path, { headers: { authorization: `Bearer ${HS_TOKEN}` }, body: new TextEncoder().encode('{"events":[]}') });
+      expect({ path, status: answer.status, body: JSON.parse(answer.text) as unknown }).toEqual({ path, status: 400, body: { errcode: 'M_INVALID_PARAM', error: expect.any(String) } });
+    }
+    const long = await rawRequest(base, 'GET', `/_matrix/app/v1/thirdparty/user/irc?nickname=${'x'.repeat(20_000)}`, { headers: { authorization: `Bearer ${HS_TOKEN}` } });
+    expect({ status: long.status, body: JSON.parse(long.text) as unknown }).toEqual({ status: 431, body: { errcode: 'M_TOO_LARGE', error: expect.any(String) } });
   });
 
   describe('what storing may throw', () => {
