@@ -124,6 +124,15 @@ describe('Matrix HTML -> mIRC', () => {
     expect(htmlToMirc('<b>multi<br>line</b> &amp; &lt;t&gt;')).toBe('\x02multi\n\x02line\x02 & <t>');
   });
 
+  test('a message with a long run of spaces inside a line converts in one pass (64 KiB, as a Matrix user can send)', () => {
+    // `/ +$/` on such a line took seconds (quadratic backtracking), stalling every bridge in the process.
+    const spaces = ' '.repeat(65_000);
+    for (let round = 0; round < 20; round++) {
+      expect(htmlToMirc(`<pre>a${spaces}b</pre>`)).toBe(`a${spaces}b`);
+      expect(htmlToMirc(`<pre>a${spaces}</pre>`)).toBe('a');
+    }
+  });
+
   test('nearest colour', () => {
     expect(nearestMircColor('#fe0101')).toBe('04');
     expect(nearestMircColor('nonsense')).toBeNull();
