@@ -6,6 +6,7 @@ const BENCHMARKS: Record<string, () => Promise<BenchModule>> = {
   homeserver: () => import('./homeserver.js'),
   irc: () => import('./irc.js'),
   host: () => import('./host.js'),
+  input: () => import('./input.js'),
 };
 
 async function main(): Promise<void> {
