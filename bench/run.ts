@@ -7,6 +7,7 @@ const BENCHMARKS: Record<string, () => Promise<BenchModule>> = {
   irc: () => import('./irc.js'),
   host: () => import('./host.js'),
   responses: () => import('./responses.js'),
+  input: () => import('./input.js'),
 };
 
 async function main(): Promise<void> {

@@ -5,6 +5,7 @@ import type { SqlDatabase } from './storage/SqlDatabase.js';
 import type { Router } from 'express';
 import type { Logger } from 'pino';
 import type { ConnectionsConfig, RateLimitsConfig } from '../config/index.js';
+import type { RouteInfo } from './http/RouteListing.js';
 
 /** An event as clients and appservices see it (the spec's ClientEvent). */
 export interface ClientEvent {
@@ -157,5 +158,7 @@ export interface RunningHomeserver {
   readonly url: string;
   readonly port: number;
   reloadAppservices(): Promise<void>;
+  /** Every route the HTTP API answers (method and path pattern). */
+  routes(): RouteInfo[];
   stop(): Promise<void>;
 }

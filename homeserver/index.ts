@@ -23,6 +23,7 @@ import { buildClientApp } from './http/ClientApp.js';
 import { ClientConnections } from './http/ClientConnections.js';
 import { trustedProxies } from './http/TrustedProxies.js';
 import { RateLimits } from './limits/RateLimits.js';
+import { listRoutes } from './http/RouteListing.js';
 import { FileBlobStore, MemoryBlobStore } from './media/BlobStore.js';
 import { MediaStore } from './media/MediaStore.js';
 import { PushRuleStore } from './push/PushRuleStore.js';
@@ -183,7 +184,8 @@ export async function startHomeserver(options: HomeserverOptions): Promise<Runni
     await appservice.start();
     stopAppservice = () => appservice.stop();
     const connections = new ClientConnections(options.connections, trustedProxies(options.trustedProxies), metrics.connectionsCut, logger);
-    const server: Server = createServer(connections.serverOptions(), connections.handler(buildClientApp(hs)));
+    const app = buildClientApp(hs);
+    const server: Server = createServer(connections.serverOptions(), connections.handler(app));
     connections.attach(server);
     stopConnections = () => connections.close();
     await new Promise<void>((resolve, reject) => {
@@ -203,6 +205,7 @@ export async function startHomeserver(options: HomeserverOptions): Promise<Runni
       url: boundUrl,
       port: address.port,
       reloadAppservices: () => appservice.reload(),
+      routes: () => listRoutes(app),
       stop: () =>
         (stopped ??= (async () => {
           const closed = new Promise<void>((resolve) => server.close(() => resolve()));

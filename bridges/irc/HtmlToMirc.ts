@@ -73,6 +73,13 @@ interface OpenTag {
   text: string;
 }
 
+/** A loop, not `/ +$/`: that regex backtracks quadratically over a long run of spaces inside a line. */
+function withoutTrailingSpaces(line: string): string {
+  let end = line.length;
+  while (end > 0 && line.charCodeAt(end - 1) === 0x20) end--;
+  return line.slice(0, end);
+}
+
 export function htmlToMirc(html: string, options: HtmlToMircOptions = {}): string {
   const clean = sanitizeHtml(html, SANITIZE);
   const lines: string[] = [];
@@ -102,7 +109,7 @@ export function htmlToMirc(html: string, options: HtmlToMircOptions = {}): strin
     if (lineStarted) line += c;
   };
   const newline = (force = false): void => {
-    if (lineStarted || force) lines.push(lineStarted ? line.replace(/ +$/, '') : '> '.repeat(quote).trimEnd());
+    if (lineStarted || force) lines.push(lineStarted ? withoutTrailingSpaces(line) : '> '.repeat(quote).trimEnd());
     line = '';
     lineStarted = false;
   };

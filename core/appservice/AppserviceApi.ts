@@ -2,10 +2,12 @@ import express, { type NextFunction, type Request, type RequestHandler, type Res
 import type { Logger } from 'pino';
 import type { QueryResolver, ThirdPartyResolver } from '../contracts.js';
 import { StoreUnavailableError } from '../ingest/StoreUnavailableError.js';
+import { TransactionUnstorableError } from '../ingest/TransactionUnstorableError.js';
 import type { TransactionSink } from '../ingest/ValidTransaction.js';
 import type { PipelineMetrics } from '../metrics/PipelineMetrics.js';
 import { AppserviceApiError } from './AppserviceApiError.js';
 import { HomeserverTokenCheck } from './HomeserverTokenCheck.js';
+import { parseTransactionBody } from './TransactionBody.js';
 import { validateTransaction } from './TransactionValidator.js';
 
 export interface AppserviceApiOptions {
@@ -37,6 +39,14 @@ function bodyError(err: unknown): AppserviceApiError | null {
     return new AppserviceApiError(400, 'M_NOT_JSON', 'The request body was incomplete', 'not_json');
   }
   return null;
+}
+
+/** The 4xx status an error from express or its router carries (`status` / `statusCode`), or null. */
+function clientErrorStatus(err: unknown): number | null {
+  if (typeof err !== 'object' || err === null) return null;
+  const { status, statusCode } = err as { status?: unknown; statusCode?: unknown };
+  const code = typeof status === 'number' ? status : statusCode;
+  return typeof code === 'number' && code >= 400 && code < 500 ? code : null;
 }
 
 function fieldsOf(req: Request): Record<string, string> {
@@ -78,14 +88,16 @@ export function createAppserviceRouter(options: AppserviceApiOptions): Router {
     next();
   };
   const json = (limit: number): RequestHandler => {
-    const parse = express.json({ limit, strict: false, type: () => true });
+    const raw = express.raw({ limit, type: () => true });
     return (req, res, next) => {
-      // body-parser turns an empty body into {}; an empty body is not JSON.
-      if (req.headers['content-length'] === '0') {
-        return next(new AppserviceApiError(400, 'M_NOT_JSON', 'The request body is empty', 'not_json'));
-      }
-      parse(req, res, (err?: unknown) => {
+      raw(req, res, (err?: unknown) => {
         if (err) return next(bodyError(err) ?? err);
+        const bytes: unknown = req.body;
+        try {
+          req.body = Buffer.isBuffer(bytes) ? parseTransactionBody(bytes) : undefined;
+        } catch (parseError: unknown) {
+          return next(parseError);
+        }
         next();
       });
     };
@@ -166,8 +178,8 @@ export function createAppserviceRouter(options: AppserviceApiOptions): Router {
     res.status(200).json({});
   };
 
-  const markTransaction: RequestHandler = (_req, res, next) => {
-    res.locals['transaction'] = true;
+  const markTransaction: RequestHandler = (req, res, next) => {
+    res.locals['transaction'] = param(req, 'txnId');
     next();
   };
 
@@ -187,9 +199,17 @@ export function createAppserviceRouter(options: AppserviceApiOptions): Router {
 
   router.use((err: unknown, req: Request, res: Response, next: NextFunction) => {
     if (res.headersSent) return next(err);
+    const txnId: unknown = res.locals['transaction'];
     let error: AppserviceApiError;
     if (err instanceof AppserviceApiError) {
       error = err;
+    } else if (err instanceof TransactionUnstorableError) {
+      // Permanent: a retry fails the same way. Logged with its cause, since a bug would show up here too.
+      logger.error({ err, txn_id: txnId }, 'transaction refused: it cannot be stored');
+      error = new AppserviceApiError(400, 'M_BAD_JSON', err.message, 'bad_json');
+    } else if (clientErrorStatus(err) !== null) {
+      // The router's own refusals, e.g. a path parameter that is not valid percent-encoded UTF-8.
+      error = new AppserviceApiError(clientErrorStatus(err)!, 'M_INVALID_PARAM', (err as Error).message, 'invalid_param');
     } else if (err instanceof StoreUnavailableError) {
       // 5xx makes the homeserver keep the transaction and send it again: nothing is lost.
       logger.warn({ err }, 'transaction not stored; the homeserver will retry');
@@ -198,7 +218,12 @@ export function createAppserviceRouter(options: AppserviceApiOptions): Router {
       logger.error({ err, path: req.path }, 'AS API request failed');
       error = new AppserviceApiError(500, 'M_UNKNOWN', 'Internal error', 'internal');
     }
-    if (res.locals['transaction'] === true) metrics.transactionsRejected.inc({ reason: error.reason });
+    if (typeof txnId === 'string') {
+      metrics.transactionsRejected.inc({ reason: error.reason });
+      if (error.status >= 400 && error.status < 500 && error.status !== 401 && error.status !== 403) {
+        logger.warn({ txn_id: txnId, status: error.status, errcode: error.errcode, error: error.message }, 'transaction refused; nothing of it was stored');
+      }
+    }
     res.status(error.status).json(error.toJSON());
   });
   return router;

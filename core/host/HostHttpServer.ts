@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import express, { type Express, type Router } from 'express';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
@@ -27,6 +28,25 @@ export interface HostHttpServerOptions {
  * connection cannot be held for ever. Nothing here long-polls.
  */
 const DEFAULT_TIMEOUTS = { headersMs: 20_000, requestMs: 60_000 };
+
+/**
+ * Requests Node's HTTP parser refuses before express sees them (headers or a request line over 16 KiB,
+ * bytes that are not HTTP) get a spec error body like every other refusal, not a bare status line.
+ */
+function answerParserError(err: NodeJS.ErrnoException, socket: Duplex): void {
+  if (err.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const [status, errcode, error] =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? ['431 Request Header Fields Too Large', 'M_TOO_LARGE', 'The request line or headers are too large']
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? ['408 Request Timeout', 'M_UNKNOWN', 'The request took too long to arrive']
+        : ['400 Bad Request', 'M_UNKNOWN', 'Malformed HTTP request'];
+  const body = JSON.stringify({ errcode, error });
+  socket.end(`HTTP/1.1 ${status}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+}
 
 /**
  * The host's HTTP server: the AS API for the homeserver, plus unauthenticated GET /health (JSON) and
@@ -72,6 +92,7 @@ export class HostHttpServer {
     const server = createServer({ connectionsCheckingInterval: Math.min(1_000, timeouts.headersMs / 4) }, this.app);
     server.headersTimeout = timeouts.headersMs;
     server.requestTimeout = timeouts.requestMs;
+    server.on('clientError', answerParserError);
     server.listen(this.options.port, this.options.bind);
     await Promise.race([
       once(server, 'listening'),

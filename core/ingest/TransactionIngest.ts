@@ -9,6 +9,7 @@ import type { PipelineKeys } from '../queue/PipelineKeys.js';
 import type { RoomPartitioner } from '../queue/RoomPartitioner.js';
 import { IngestCommitScript } from './IngestCommitScript.js';
 import { StoreUnavailableError } from './StoreUnavailableError.js';
+import { TransactionUnstorableError } from './TransactionUnstorableError.js';
 import type { IngestOutcome, TransactionSink, ValidTransaction } from './ValidTransaction.js';
 
 export interface TransactionIngestOptions {
@@ -56,6 +57,8 @@ export class TransactionIngest implements TransactionSink {
     try {
       return await Promise.race([this.store(txnId, txn), timeout]);
     } catch (err: unknown) {
+      // Nothing was stored either way (the enqueue MULTI commits whole or not at all).
+      if (TransactionUnstorableError.isCausedBy(err)) throw new TransactionUnstorableError(err);
       throw new StoreUnavailableError(err);
     } finally {
       clearTimeout(timer);

@@ -5,6 +5,7 @@ import type { SqlDatabase } from '../storage/SqlDatabase.js';
 import { newEventId } from '../ids/MatrixIds.js';
 import type { StreamCounter } from '../storage/StreamCounter.js';
 import type { RoomStateView, StateEntry } from '../rooms/RoomStateView.js';
+import type { TxnRef } from '../rooms/TxnKey.js';
 import { fromRow, stateKeyOf, type EventRow, type StoredEvent } from './StoredEvent.js';
 
 export interface RoomRow {
@@ -22,7 +23,7 @@ export interface NewEvent {
   content: Record<string, unknown>;
   origin_server_ts?: number;
   redacts?: string;
-  txn?: { key: string; kind: string; id: string };
+  txn?: TxnRef;
 }
 
 export interface MembershipRow {
@@ -63,8 +64,8 @@ export class EventStore {
          ON CONFLICT(room_id, user_id) DO UPDATE SET membership = excluded.membership, event_id = excluded.event_id,
            pos = excluded.pos, forgotten = 0`,
       ),
-      insertTxn: db.prepare('INSERT INTO client_txns (txn_key, kind, txn_id, event_id, created_ts) VALUES (?, ?, ?, ?, ?)'),
-      txn: db.prepare('SELECT event_id FROM client_txns WHERE txn_key = ? AND kind = ? AND txn_id = ?'),
+      insertTxn: db.prepare('INSERT INTO client_txns (txn_key, scope, txn_id, event_id, created_ts) VALUES (?, ?, ?, ?, ?)'),
+      txn: db.prepare('SELECT event_id FROM client_txns WHERE txn_key = ? AND scope = ? AND txn_id = ?'),
       event: db.prepare('SELECT * FROM events WHERE event_id = ?'),
       stateEvent: db.prepare(
         `SELECT e.* FROM room_state s JOIN events e ON e.event_id = s.event_id
@@ -177,21 +178,21 @@ export class EventStore {
         this.s.upsertMembership.run(stored.room_id, stored.state_key, membership, stored.event_id, stored.pos);
       }
     }
-    if (ev.txn) this.s.insertTxn.run(ev.txn.key, ev.txn.kind, ev.txn.id, stored.event_id, Date.now());
+    if (ev.txn) this.s.insertTxn.run(ev.txn.key, ev.txn.scope, ev.txn.id, stored.event_id, Date.now());
     this.pending.push(stored);
     return stored;
   }
 
   /** The event a transaction ID already produced, for idempotent retries. */
-  txnEvent(key: string, kind: string, txnId: string): string | null {
-    const row = this.s.txn.get(key, kind, txnId) as { event_id: string } | undefined;
+  txnEvent(txn: TxnRef): string | null {
+    const row = this.s.txn.get(txn.key, txn.scope, txn.id) as { event_id: string } | undefined;
     return row?.event_id ?? null;
   }
 
   /** Remembers a transaction ID that produced no room event (e.g. send-to-device). False when seen before. */
-  recordTxn(key: string, kind: string, txnId: string): boolean {
-    if (this.txnEvent(key, kind, txnId) !== null) return false;
-    this.s.insertTxn.run(key, kind, txnId, '', Date.now());
+  recordTxn(txn: TxnRef): boolean {
+    if (this.txnEvent(txn) !== null) return false;
+    this.s.insertTxn.run(txn.key, txn.scope, txn.id, '', Date.now());
     return true;
   }
 

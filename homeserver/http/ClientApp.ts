@@ -14,9 +14,9 @@ import { syncRoutes } from '../routes/syncRoutes.js';
 import { userDataRoutes } from '../routes/userDataRoutes.js';
 import { cors } from './Cors.js';
 import { errorHandler, methodNotAllowed, unrecognized } from './ErrorResponses.js';
+import { jsonBody } from './JsonBody.js';
 import { requestLog } from './RequestLog.js';
 import { RouteTable } from './RouteTable.js';
-import { limitJsonDepth } from './JsonDepthLimit.js';
 import { trustedProxies } from './TrustedProxies.js';
 
 /** Spec versions whose Client-Server API this server implements (enough of it for real clients). */
@@ -76,7 +76,7 @@ export function buildClientApp(hs: HomeserverContext): express.Express {
   appserviceRoutes.use(['/thirdparty', '/appservice'], hs.auth.required);
   appserviceRoutes.use(hs.appservice.clientRouter);
 
-  const json = [express.json({ limit: hs.options.maxBodyBytes, type: () => true, strict: false }), limitJsonDepth];
+  const json = jsonBody(hs.options.maxBodyBytes);
   for (const prefix of ['/_matrix/client/v3', '/_matrix/client/r0', '/_matrix/client/unstable']) {
     app.use(prefix, json, clientRouter, appserviceRoutes);
   }

@@ -104,7 +104,7 @@ export class ClientConnections {
     const body = JSON.stringify({ errcode: answer.errcode, error: answer.error });
     socket.end(
       `HTTP/1.1 ${answer.status} ${answer.reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
-        `Connection: close\r\n\r\n${body}`,
+        `Access-Control-Allow-Origin: *\r\nConnection: close\r\n\r\n${body}`,
     );
     setTimeout(() => socket.destroy(), 1_000).unref();
   }
@@ -179,7 +179,7 @@ function clientErrorAnswer(code: string | undefined): { status: number; reason: 
     case 'ERR_HTTP_REQUEST_TIMEOUT':
       return { status: 408, reason: 'Request Timeout', errcode: 'M_UNKNOWN', error: 'Request headers not received in time' };
     case 'HPE_HEADER_OVERFLOW':
-      return { status: 431, reason: 'Request Header Fields Too Large', errcode: 'M_UNKNOWN', error: 'Request headers too large' };
+      return { status: 431, reason: 'Request Header Fields Too Large', errcode: 'M_TOO_LARGE', error: 'The request line or headers are too large' };
     case 'ECONNRESET':
     case 'EPIPE':
       return null;

@@ -74,8 +74,18 @@ export class Body {
   }
 }
 
+/** The body of an endpoint that reads keys from it; no body at all reads as `{}`. */
 export function body(req: Request): Body {
   return new Body(req.body);
+}
+
+/**
+ * The body of an endpoint whose body is the data itself (event content, account data, a tag): the spec
+ * requires a JSON object there, so an empty body is 400 M_NOT_JSON rather than an empty object.
+ */
+export function content(req: Request): JsonObject {
+  if (req.body === undefined) throw new MatrixError(400, 'M_NOT_JSON', 'The request body must be a JSON object');
+  return new Body(req.body).raw;
 }
 
 /** A single-valued query parameter; repeated parameters are an error. */

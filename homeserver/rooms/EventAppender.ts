@@ -4,7 +4,7 @@ import { MatrixError } from '../MatrixError.js';
 import type { EventStore, NewEvent, RoomRow } from '../events/EventStore.js';
 import type { StoredEvent } from '../events/StoredEvent.js';
 import { authorizeEvent } from './AuthRules.js';
-import { checkEventContent, checkEventSize } from './EventContentRules.js';
+import { checkCanonicalNumbers, checkEventContent, checkEventLimits } from './EventContentRules.js';
 
 export class EventAppender {
   constructor(private readonly events: EventStore) {}
@@ -17,7 +17,8 @@ export class EventAppender {
 
   append(room: RoomRow, ev: NewEvent): StoredEvent {
     checkEventContent(ev.type, ev.state_key, ev.content);
-    checkEventSize({ ...ev, txn: undefined });
+    checkCanonicalNumbers(ev.content);
+    checkEventLimits(ev);
     authorizeEvent(ev, this.events.liveState(room.room_id), room.room_version);
     return this.events.append(ev);
   }

@@ -1,9 +1,12 @@
 // Shape checks on event content that the spec turns into 400s before auth rules run: a client that sends a
 // string power level or a membership without `membership` gets M_BAD_JSON, not a silently broken room.
 import { MatrixError } from '../MatrixError.js';
-import { isValidUserId } from '../ids/MatrixIds.js';
+import type { NewEvent } from '../events/EventStore.js';
+import { isValidUserId, newEventId } from '../ids/MatrixIds.js';
 
 export const MAX_EVENT_BYTES = 65536;
+/** Longest event type and state_key, in bytes. */
+export const MAX_KEY_BYTES = 255;
 const MEMBERSHIPS = new Set(['join', 'invite', 'leave', 'ban', 'knock']);
 const PL_NUMBERS = ['ban', 'events_default', 'invite', 'kick', 'redact', 'state_default', 'users_default'];
 
@@ -57,8 +60,35 @@ export function checkEventContent(type: string, stateKey: string | undefined, co
   }
 }
 
-export function checkEventSize(event: Record<string, unknown>): void {
-  if (Buffer.byteLength(JSON.stringify(event)) > MAX_EVENT_BYTES) {
+/**
+ * The spec's per-event limits: type and state_key at most 255 bytes, and the whole event at most 65,536
+ * bytes of canonical JSON. The event is measured as clients and appservices receive it (event_id and
+ * origin_server_ts included; the JSON.stringify of a JSON value has the byte length of its canonical
+ * form, which only orders keys). A federated PDU would add hashes and signatures; there is none here.
+ */
+export function checkEventLimits(ev: NewEvent): void {
+  if (Buffer.byteLength(ev.type) > MAX_KEY_BYTES) bad(`Event type is longer than ${MAX_KEY_BYTES} bytes`);
+  if (ev.state_key !== undefined && Buffer.byteLength(ev.state_key) > MAX_KEY_BYTES) bad(`state_key is longer than ${MAX_KEY_BYTES} bytes`);
+  const asSent = { ...ev, txn: undefined, event_id: newEventId(), origin_server_ts: ev.origin_server_ts ?? Date.now() };
+  if (Buffer.byteLength(JSON.stringify(asSent)) > MAX_EVENT_BYTES) {
     throw new MatrixError(413, 'M_TOO_LARGE', `Event is larger than ${MAX_EVENT_BYTES} bytes`);
+  }
+}
+
+/**
+ * Canonical JSON allows only integers within ±(2^53−1) as numbers: a fraction (or NaN/Infinity) in
+ * event content is refused with the path to it, rather than stored and signed differently elsewhere.
+ */
+export function checkCanonicalNumbers(content: Record<string, unknown>): void {
+  const stack: Array<[unknown, string]> = [[content, 'content']];
+  while (stack.length > 0) {
+    const [value, path] = stack.pop()!;
+    if (typeof value === 'number') {
+      if (!Number.isSafeInteger(value)) bad(`${path} is ${value}: numbers in events must be integers within ±(2^53−1)`);
+    } else if (Array.isArray(value)) {
+      value.forEach((v, i) => stack.push([v, `${path}[${i}]`]));
+    } else if (typeof value === 'object' && value !== null) {
+      for (const [k, v] of Object.entries(value)) stack.push([v, `${path}.${k}`]);
+    }
   }
 }

@@ -8,7 +8,7 @@ import { redactContent } from './Redaction.js';
 import { redactsInContent } from './RoomVersions.js';
 import type { EventAppender } from './EventAppender.js';
 import type { RoomDirectory } from './RoomDirectory.js';
-import { txnKeyOf } from './TxnKey.js';
+import { txnKeyOf, TxnScope, type TxnRef } from './TxnKey.js';
 
 export class RoomEventService {
   constructor(
@@ -17,17 +17,17 @@ export class RoomEventService {
     private readonly directory: RoomDirectory,
   ) {}
 
-  /** PUT /send: idempotent per device and txnId. */
+  /** PUT /send: idempotent per device, room, event type and txnId. */
   send(r: Requester, roomId: string, type: string, content: Record<string, unknown>, txnId: string | null, ts?: number): string {
+    const txn: TxnRef | null = txnId === null ? null : { key: txnKeyOf(r), scope: TxnScope.send(roomId, type), id: txnId };
     if (type === 'm.room.redaction') {
       const target = content['redacts'];
       if (typeof target !== 'string') throw new MatrixError(400, 'M_BAD_JSON', 'm.room.redaction needs content.redacts');
-      return this.redact(r, roomId, target, typeof content['reason'] === 'string' ? content['reason'] : undefined, txnId);
+      return this.redactAs(r, roomId, target, typeof content['reason'] === 'string' ? content['reason'] : undefined, txn);
     }
-    const key = txnKeyOf(r);
     return this.events.write(() => {
-      if (txnId !== null) {
-        const earlier = this.events.txnEvent(key, 'send', txnId);
+      if (txn !== null) {
+        const earlier = this.events.txnEvent(txn);
         if (earlier) return earlier;
       }
       const room = this.appender.requireRoom(roomId);
@@ -37,7 +37,7 @@ export class RoomEventService {
         type,
         content,
         origin_server_ts: ts,
-        txn: txnId !== null ? { key, kind: 'send', id: txnId } : undefined,
+        txn: txn ?? undefined,
       });
       return ev.event_id;
     });
@@ -61,11 +61,16 @@ export class RoomEventService {
     });
   }
 
+  /** PUT /redact: idempotent per device, room, redacted event and txnId. */
   redact(r: Requester, roomId: string, eventId: string, reason: string | undefined, txnId: string | null): string {
-    const key = txnKeyOf(r);
+    const txn = txnId === null ? null : { key: txnKeyOf(r), scope: TxnScope.redact(roomId, eventId), id: txnId };
+    return this.redactAs(r, roomId, eventId, reason, txn);
+  }
+
+  private redactAs(r: Requester, roomId: string, eventId: string, reason: string | undefined, txn: TxnRef | null): string {
     return this.events.write(() => {
-      if (txnId !== null) {
-        const earlier = this.events.txnEvent(key, 'redact', txnId);
+      if (txn !== null) {
+        const earlier = this.events.txnEvent(txn);
         if (earlier) return earlier;
       }
       const room = this.appender.requireRoom(roomId);
@@ -86,7 +91,7 @@ export class RoomEventService {
         type: 'm.room.redaction',
         content,
         redacts: eventId,
-        txn: txnId !== null ? { key, kind: 'redact', id: txnId } : undefined,
+        txn: txn ?? undefined,
       });
       if (!target.redacted_by) {
         this.events.markRedacted(eventId, redactContent(room.room_version, target.type, target.content), redaction.event_id);

@@ -2,7 +2,7 @@
 import { createHmac } from 'node:crypto';
 import { MatrixError } from '../MatrixError.js';
 import type { HomeserverContext } from '../HomeserverContext.js';
-import { body, param, query, requesterOf } from '../http/RequestReader.js';
+import { body, content, param, query, requesterOf } from '../http/RequestReader.js';
 import type { RouteTable } from '../http/RouteTable.js';
 import { isPushKind } from '../push/PushRuleStore.js';
 import { DEFAULT_ROOM_VERSION, SUPPORTED_ROOM_VERSIONS } from '../rooms/RoomVersions.js';
@@ -97,7 +97,7 @@ export function clientConfigRoutes(r: RouteTable, hs: HomeserverContext): void {
   r.post('/user/:userId/filter', auth, (req, res) => {
     const me = requesterOf(res);
     ownUser(param(req, 'userId'), me.userId);
-    const raw = body(req).raw;
+    const raw = content(req);
     parseSyncFilter(raw);
     res.json({ filter_id: hs.filters.create(me.userId, raw) });
   });

@@ -2,9 +2,9 @@
 import { MatrixError } from '../MatrixError.js';
 import type { Requester } from '../contracts.js';
 import type { HomeserverContext } from '../HomeserverContext.js';
-import { body, isJsonObject, param, requesterOf } from '../http/RequestReader.js';
-import { isValidUserId } from '../ids/MatrixIds.js';
-import { txnKeyOf } from '../rooms/TxnKey.js';
+import { Body, body, content, isJsonObject, param, requesterOf } from '../http/RequestReader.js';
+import { isValidEventId, isValidUserId } from '../ids/MatrixIds.js';
+import { txnKeyOf, TxnScope } from '../rooms/TxnKey.js';
 import type { RouteTable } from '../http/RouteTable.js';
 import { roomIdParam } from './roomMembershipRoutes.js';
 
@@ -54,6 +54,9 @@ export function ephemeralRoutes(r: RouteTable, hs: HomeserverContext): void {
     const type = param(req, 'receiptType');
     if (!RECEIPT_TYPES.has(type)) throw new MatrixError(400, 'M_INVALID_PARAM', `Unknown receipt type ${JSON.stringify(type)}`);
     const threadId = body(req).optString('thread_id') ?? '';
+    if (threadId !== '' && threadId !== 'main' && !isValidEventId(threadId)) {
+      throw new MatrixError(400, 'M_INVALID_PARAM', 'thread_id must be "main" or the ID of a thread root');
+    }
     if (type === 'm.fully_read' && threadId !== '') {
       throw new MatrixError(400, 'M_INVALID_PARAM', 'm.fully_read cannot be set per thread');
     }
@@ -77,7 +80,7 @@ export function ephemeralRoutes(r: RouteTable, hs: HomeserverContext): void {
   r.put('/sendToDevice/:eventType/:txnId', auth, (req, res) => {
     const me = requesterOf(res);
     const type = param(req, 'eventType');
-    const messages = body(req).optObject('messages');
+    const messages = new Body(content(req)).optObject('messages');
     if (!messages) throw new MatrixError(400, 'M_MISSING_PARAM', 'Missing "messages"');
     const targets: Array<{ userId: string; deviceId: string; content: Record<string, unknown> }> = [];
     for (const [userId, byDevice] of Object.entries(messages)) {
@@ -90,7 +93,7 @@ export function ephemeralRoutes(r: RouteTable, hs: HomeserverContext): void {
         for (const d of devices) targets.push({ userId, deviceId: d, content });
       }
     }
-    if (hs.events.recordTxn(txnKeyOf(me), 'to_device', param(req, 'txnId'))) {
+    if (hs.events.recordTxn({ key: txnKeyOf(me), scope: TxnScope.toDevice(type), id: param(req, 'txnId') })) {
       hs.toDevice.send(me.userId, type, targets);
       hs.notifier.notify({ users: targets.map((t) => t.userId) });
     }

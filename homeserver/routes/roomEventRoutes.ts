@@ -5,7 +5,7 @@ import type { Requester } from '../contracts.js';
 import type { HomeserverContext } from '../HomeserverContext.js';
 import { ByteBudget, RESPONSE_BUDGET } from '../events/ResponseBudget.js';
 import type { StoredEvent } from '../events/StoredEvent.js';
-import { body, isJsonObject, param, query, queryInt, requesterOf } from '../http/RequestReader.js';
+import { body, content, isJsonObject, param, query, queryInt, requesterOf } from '../http/RequestReader.js';
 import type { RouteTable } from '../http/RouteTable.js';
 import { isValidEventId } from '../ids/MatrixIds.js';
 import { txnKeyOf } from '../rooms/TxnKey.js';
@@ -50,15 +50,14 @@ export function roomEventRoutes(r: RouteTable, hs: HomeserverContext): void {
 
   r.put('/rooms/:roomId/send/:eventType/:txnId', auth, sends, (req, res) => {
     const me = requesterOf(res);
-    const content = body(req).raw;
-    const id = roomEvents.send(me, roomIdParam(req), eventType(req), content, param(req, 'txnId'), massagedTs(req, me));
+    const id = roomEvents.send(me, roomIdParam(req), eventType(req), content(req), param(req, 'txnId'), massagedTs(req, me));
     res.json({ event_id: id });
   });
 
   // Legacy (sytest): no transaction ID, so no idempotency.
   r.post('/rooms/:roomId/send/:eventType', auth, sends, (req, res) => {
     const me = requesterOf(res);
-    const id = roomEvents.send(me, roomIdParam(req), eventType(req), body(req).raw, null);
+    const id = roomEvents.send(me, roomIdParam(req), eventType(req), content(req), null);
     res.json({ event_id: id });
   });
 
@@ -67,7 +66,7 @@ export function roomEventRoutes(r: RouteTable, hs: HomeserverContext): void {
     const roomId = roomIdParam(req);
     const type = eventType(req);
     const stateKey = param(req, 'stateKey');
-    const id = roomEvents.setState(me, roomId, type, stateKey, body(req).raw, massagedTs(req, me));
+    const id = roomEvents.setState(me, roomId, type, stateKey, content(req), massagedTs(req, me));
     res.json({ event_id: id });
   });
 

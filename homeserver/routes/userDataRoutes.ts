@@ -1,7 +1,7 @@
 // Profiles, account data (global and per room, incl. tags) and presence.
 import { MatrixError } from '../MatrixError.js';
 import type { HomeserverContext } from '../HomeserverContext.js';
-import { body, isJsonObject, param, requesterOf } from '../http/RequestReader.js';
+import { body, content, isJsonObject, param, requesterOf } from '../http/RequestReader.js';
 import type { RouteTable } from '../http/RouteTable.js';
 import { isValidRoomId, isValidUserId } from '../ids/MatrixIds.js';
 import type { PresenceState } from '../ephemeral/PresenceTracker.js';
@@ -66,7 +66,7 @@ export function userDataRoutes(r: RouteTable, hs: HomeserverContext): void {
     self(param(req, 'userId'), me.userId, 'set account data');
     const type = dataType(param(req, 'type'));
     if (SERVER_MANAGED_TYPES.has(type)) throw new MatrixError(405, 'M_BAD_JSON', `Cannot set ${type} through the account data API`);
-    hs.accountData.set(me.userId, null, type, body(req).raw);
+    hs.accountData.set(me.userId, null, type, content(req));
     res.json({});
   });
   r.get('/user/:userId/account_data/:type', auth, (req, res) => {
@@ -84,7 +84,7 @@ export function userDataRoutes(r: RouteTable, hs: HomeserverContext): void {
     const roomId = roomOf(param(req, 'roomId'));
     const type = dataType(param(req, 'type'));
     if (SERVER_MANAGED_TYPES.has(type)) throw new MatrixError(405, 'M_BAD_JSON', `Cannot set ${type} through the account data API`);
-    hs.accountData.set(me.userId, roomId, type, body(req).raw);
+    hs.accountData.set(me.userId, roomId, type, content(req));
     res.json({});
   });
   r.get('/user/:userId/rooms/:roomId/account_data/:type', auth, (req, res) => {
@@ -109,11 +109,11 @@ export function userDataRoutes(r: RouteTable, hs: HomeserverContext): void {
     const me = requesterOf(res);
     self(param(req, 'userId'), me.userId, 'set tags');
     const roomId = roomOf(param(req, 'roomId'));
-    const b = body(req);
-    const order = b.raw['order'];
+    const tag = content(req);
+    const order = tag['order'];
     if (order !== undefined && typeof order !== 'number') throw new MatrixError(400, 'M_BAD_JSON', '"order" must be a number');
     const tags = tagsOf(me.userId, roomId);
-    tags[param(req, 'tag')] = b.raw;
+    tags[param(req, 'tag')] = tag;
     hs.accountData.set(me.userId, roomId, 'm.tag', { tags });
     res.json({});
   });

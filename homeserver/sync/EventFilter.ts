@@ -2,10 +2,14 @@
 // lists (with '*' wildcards), include_leave, and switching account data, presence or ephemeral off.
 // lazy_load_members is accepted and ignored (full member state is always sent, which the spec allows).
 import { MatrixError } from '../MatrixError.js';
+import { GlobList } from '../matching/GlobList.js';
+
+/** Most patterns one `types` or `not_types` list may hold: each costs O(n·m) per distinct event type. */
+export const MAX_TYPE_PATTERNS = 100;
 
 export interface EventMatcher {
-  types?: string[];
-  notTypes: string[];
+  types?: GlobList;
+  notTypes: GlobList;
   senders?: string[];
   notSenders: string[];
   containsUrl?: boolean;
@@ -43,11 +47,19 @@ function strings(v: unknown, what: string): string[] | undefined {
   return v as string[];
 }
 
+// Filters take `*` as "any run of characters"; `?` is an ordinary character there (the spec names only `*`).
+function typePatterns(v: unknown, what: string): GlobList | undefined {
+  const list = strings(v, what);
+  if (list === undefined) return undefined;
+  if (list.length > MAX_TYPE_PATTERNS) bad(`${what} may list at most ${MAX_TYPE_PATTERNS} patterns`);
+  return new GlobList(list, { questionMark: false });
+}
+
 export function parseEventMatcher(v: unknown, what: string): EventMatcher & { limit?: number } {
   const o = obj(v, what);
   const m: EventMatcher & { limit?: number } = {
-    types: strings(o['types'], `${what}.types`),
-    notTypes: strings(o['not_types'], `${what}.not_types`) ?? [],
+    types: typePatterns(o['types'], `${what}.types`),
+    notTypes: typePatterns(o['not_types'], `${what}.not_types`) ?? new GlobList([], { questionMark: false }),
     senders: strings(o['senders'], `${what}.senders`),
     notSenders: strings(o['not_senders'], `${what}.not_senders`) ?? [],
   };
@@ -88,15 +100,9 @@ export function parseSyncFilter(raw: Record<string, unknown>): SyncFilter {
   };
 }
 
-function globMatch(pattern: string, value: string): boolean {
-  if (!pattern.includes('*')) return pattern === value;
-  const re = new RegExp('^' + pattern.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*') + '$');
-  return re.test(value);
-}
-
 export function matchesEvent(m: EventMatcher, ev: { type: string; sender?: string; content?: Record<string, unknown> }): boolean {
-  if (m.notTypes.some((p) => globMatch(p, ev.type))) return false;
-  if (m.types && !m.types.some((p) => globMatch(p, ev.type))) return false;
+  if (m.notTypes.matchesAny(ev.type)) return false;
+  if (m.types && !m.types.matchesAny(ev.type)) return false;
   if (ev.sender !== undefined) {
     if (m.notSenders.includes(ev.sender)) return false;
     if (m.senders && !m.senders.includes(ev.sender)) return false;
@@ -110,7 +116,7 @@ export function matchesEvent(m: EventMatcher, ev: { type: string; sender?: strin
 
 /** A filter section that lets nothing through (e.g. `"presence": {"types": []}`): skip computing it. */
 export function isDisabled(m: EventMatcher): boolean {
-  return m.types !== undefined && m.types.length === 0;
+  return m.types !== undefined && m.types.isEmpty;
 }
 
 export function roomAllowed(f: SyncFilter, roomId: string): boolean {

@@ -9,3 +9,5 @@ export { startSdkClient, timelineOf, type SdkClientOptions } from './sdkClient.j
 export { waitFor } from './waitFor.js';
 export { startBridgeStack, type BridgeStack, type BridgeStackOptions } from './bridgeStack.js';
 export { shippedHomeserverLimits, rateLimitsWith, type ShippedLimits } from './shippedDefaults.js';
+export { SeededRandom } from './SeededRandom.js';
+export { rawRequest, type RawAnswer } from './rawRequest.js';

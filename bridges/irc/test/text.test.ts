@@ -124,6 +124,17 @@ describe('Matrix HTML -> mIRC', () => {
     expect(htmlToMirc('<b>multi<br>line</b> &amp; &lt;t&gt;')).toBe('\x02multi\n\x02line\x02 & <t>');
   });
 
+  test('a message with a long run of spaces inside a line converts in one pass (64 KiB, as a Matrix user can send)', async () => {
+    // `/ +$/` on such a line took seconds (quadratic backtracking), stalling every bridge in the process:
+    // 30 such messages outlast the suite's timeout. Now all of them take well under a second.
+    const spaces = ' '.repeat(65_000);
+    for (let round = 0; round < 30; round++) {
+      expect(htmlToMirc(`<pre>a${spaces}b</pre>`)).toBe(`a${spaces}b`);
+      expect(htmlToMirc(`<pre>a${spaces}</pre>`)).toBe('a');
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  });
+
   test('nearest colour', () => {
     expect(nearestMircColor('#fe0101')).toBe('04');
     expect(nearestMircColor('nonsense')).toBeNull();
