@@ -5,11 +5,11 @@
 // compiles better-sqlite3 for this Node). Says what it does and how long it takes. Uses nothing but Node,
 // because it runs before node_modules exists.
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, statSync } from 'node:fs';
 import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { buildBetterSqlite } from './bootstrap/betterSqliteBuild.mjs';
-import { buildIsCurrent, recordBuild, sourceHash } from './bootstrap/buildStamp.mjs';
+import { buildIsCurrent, pruneStaleOutput, recordBuild, sourceHash } from './bootstrap/buildStamp.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const mode = process.argv[2] ?? 'run';
@@ -96,11 +96,11 @@ if (buildIsCurrent(root, hash)) {
   log('build is up to date (no source changed since the last one)');
 } else {
   log('compiling TypeScript (about 10 s)');
-  // From scratch: tsc never deletes output, and jest would still run the compiled copy of a deleted test.
-  rmSync(join(root, 'dist'), { recursive: true, force: true });
   timed('built', () => sh(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json']));
   // tsc writes files 0644; the CLI entry must stay executable.
   chmodSync(join(root, 'dist', 'bin', 'patchbay.js'), 0o755);
+  const stale = pruneStaleOutput(root);
+  if (stale.length > 0) log(`removed ${stale.length} compiled files whose sources are gone`);
   recordBuild(root, hash);
 }
 

@@ -3,7 +3,7 @@
 // the compiler and the type packages), kept in dist/ after a successful build. Reading ~300 small files
 // takes milliseconds; an edit, a new or deleted file, a checkout or a lock change all change the hash.
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 
 const STAMP = join('dist', '.build-stamp');
@@ -26,6 +26,25 @@ export function buildIsCurrent(root, hash) {
 
 export function recordBuild(root, hash) {
   writeFileSync(join(root, STAMP), hash);
+}
+
+/**
+ * Deletes what tsc emitted for sources that no longer exist: tsc never deletes output, and jest would
+ * still run the compiled copy of a deleted or moved test. Done after a build rather than by emptying dist/
+ * first, so a process running from dist/ meanwhile never loses a file it needs. Returns what it deleted.
+ */
+export function pruneStaleOutput(root) {
+  const dist = join(root, 'dist');
+  const deleted = [];
+  for (const file of filesUnder(dist)) {
+    const emitted = /\.(?:d\.ts|js)(?:\.map)?$/.exec(file);
+    if (!emitted) continue;
+    const source = join(root, relative(dist, file.slice(0, emitted.index)) + '.ts');
+    if (existsSync(source)) continue;
+    rmSync(file);
+    deleted.push(relative(root, file));
+  }
+  return deleted;
 }
 
 function filesUnder(dir) {

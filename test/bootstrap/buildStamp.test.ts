@@ -1,7 +1,7 @@
 // The bootstrap skips the TypeScript build only when nothing the build reads has changed: an edited, added
 // or deleted source, tsconfig.json, package.json or the lock file each make it build again.
 import { afterEach, beforeEach, describe, expect, test } from '@jest/globals';
-import { mkdirSync, mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -10,6 +10,7 @@ interface BuildStamp {
   sourceHash(root: string): string;
   buildIsCurrent(root: string, hash: string): boolean;
   recordBuild(root: string, hash: string): void;
+  pruneStaleOutput(root: string): string[];
 }
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -21,6 +22,11 @@ describe('the build stamp', () => {
     mkdirSync(dirname(join(root, file)), { recursive: true });
     writeFileSync(join(root, file), text);
   };
+  const filesIn = (dir: string): string[] =>
+    (readdirSync(join(root, dir), { recursive: true, withFileTypes: true }) as Array<{ isFile(): boolean; parentPath: string; name: string }>)
+      .filter((e) => e.isFile())
+      .map((e) => join(e.parentPath, e.name).slice(join(root, dir).length + 1))
+      .sort();
   const built = (): void => stamp.recordBuild(root, stamp.sourceHash(root));
   const current = (): boolean => stamp.buildIsCurrent(root, stamp.sourceHash(root));
 
@@ -59,5 +65,15 @@ describe('the build stamp', () => {
     built();
     change();
     expect(current()).toBe(false);
+  });
+
+  test('output of a deleted or moved source is pruned after a build; everything else in dist/ stays', () => {
+    for (const file of ['dist/src/a.js', 'dist/src/a.js.map', 'dist/src/deep/b.js', 'dist/test/a.test.js', 'dist/.build-stamp']) write(file, '');
+    for (const file of ['dist/test/gone.test.js', 'dist/test/gone.test.js.map', 'dist/src/moved.d.ts', 'dist/src/moved.d.ts.map']) write(file, '');
+    expect(stamp.pruneStaleOutput(root).sort()).toEqual(
+      ['dist/src/moved.d.ts', 'dist/src/moved.d.ts.map', 'dist/test/gone.test.js', 'dist/test/gone.test.js.map'].map((f) => join(f)),
+    );
+    expect(stamp.pruneStaleOutput(root)).toEqual([]);
+    expect(filesIn('dist')).toEqual(['.build-stamp', 'src/a.js', 'src/a.js.map', 'src/deep/b.js', 'test/a.test.js'].map((f) => join(f)));
   });
 });
