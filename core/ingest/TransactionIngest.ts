@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { PipelineMetrics } from '../metrics/PipelineMetrics.js';
-import type { MatrixEphemeralEvent } from '../plugin/api.js';
+import type { MatrixEphemeralEvent } from '../plugin-api/api.js';
 import type { PartitionQueues } from '../queue/PartitionQueues.js';
 import type { PartitionSlice } from '../queue/PartitionSlice.js';
 import type { PipelineKeys } from '../queue/PipelineKeys.js';

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { MatrixEvent } from '../plugin/api.js';
+import type { MatrixEvent } from '../plugin-api/api.js';
 import { MatrixApiError } from './MatrixApiError.js';
 import type { RuntimeMetrics } from './RuntimeMetrics.js';
 

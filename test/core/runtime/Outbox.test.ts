@@ -7,7 +7,7 @@ import { Registry } from 'prom-client';
 import { OutboxDeliveryError } from '../../../core/matrix/OutboxQueues.js';
 import { outboxTxnId } from '../../../core/matrix/OutboxJob.js';
 import { OutboundMessageError } from '../../../core/matrix/BridgeOutbox.js';
-import type { BridgeContext } from '../../../core/plugin/api.js';
+import type { BridgeContext } from '../../../core/plugin-api/api.js';
 import { PluginHost } from '../../../core/plugin/PluginHost.js';
 import { ManagedRedis } from '../../../core/redis/ManagedRedis.js';
 import { FakeHomeserver } from './FakeHomeserver.js';
