@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { MatrixEvent } from '../plugin-api/api.js';
-import { MatrixApiError } from './MatrixApiError.js';
+import { MatrixApiError } from '../plugin-api/MatrixApiError.js';
 import type { RuntimeMetrics } from './RuntimeMetrics.js';
 
 export interface RetryOptions {

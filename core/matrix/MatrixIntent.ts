@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { GhostProfile, Intent, MatrixEvent, MediaContent } from '../plugin-api/api.js';
 import type { ClientServerApi } from './ClientServerApi.js';
 import type { IntentCaches } from './IntentCaches.js';
-import { MatrixApiError } from './MatrixApiError.js';
+import { MatrixApiError } from '../plugin-api/MatrixApiError.js';
 
 /** Told when an intent's user joins or leaves a room through it (the host tracks its rooms). */
 export interface MembershipListener {

@@ -4,7 +4,7 @@ import type { Redis } from 'ioredis';
 import { openRedis, type RedisConnection } from '../store/RedisConnection.js';
 import type { Logger } from 'pino';
 import type { MessageMap } from '../plugin-api/api.js';
-import { MatrixApiError } from './MatrixApiError.js';
+import { MatrixApiError } from '../plugin-api/MatrixApiError.js';
 import type { MatrixIntent } from './MatrixIntent.js';
 import type { OutboxJobData, OutboxResult } from './OutboxJob.js';
 import type { OutboxSettings } from './OutboxQueues.js';

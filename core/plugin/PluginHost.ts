@@ -5,7 +5,7 @@ import type { Registry } from 'prom-client';
 import type { EventDispatcher, QueryResolver, ThirdPartyResolver } from '../contracts.js';
 import { ClientServerApi, type RetryOptions } from '../matrix/ClientServerApi.js';
 import { IntentCaches, type IntentCacheSizes } from '../matrix/IntentCaches.js';
-import { MatrixApiError } from '../matrix/MatrixApiError.js';
+import { MatrixApiError } from '../plugin-api/MatrixApiError.js';
 import { MatrixIntent, type MembershipListener } from '../matrix/MatrixIntent.js';
 import { DEFAULT_OUTBOX_SETTINGS, OutboxQueues, type OutboxSettings } from '../matrix/OutboxQueues.js';
 import { OutboxWorker, shortReason } from '../matrix/OutboxWorker.js';
