@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { MatrixEvent } from '../plugin-api/api.js';
 import { MatrixApiError } from '../plugin-api/MatrixApiError.js';
-import type { RuntimeMetrics } from './RuntimeMetrics.js';
+import type { RuntimeMetrics } from '../metrics/RuntimeMetrics.js';
 
 export interface RetryOptions {
   /** Further tries after the first, for transient failures (5xx, lost connections, 429). */

@@ -9,7 +9,7 @@ import type { MatrixIntent } from './MatrixIntent.js';
 import type { OutboxJobData, OutboxResult } from './OutboxJob.js';
 import type { OutboxSettings } from './OutboxQueues.js';
 import type { RuntimeKeys } from '../store/BridgeKeyspace.js';
-import type { RuntimeMetrics } from './RuntimeMetrics.js';
+import type { RuntimeMetrics } from '../metrics/RuntimeMetrics.js';
 
 /** What the worker needs of the host: who sends, where the message pairing is recorded. */
 export interface OutboxDelivery {

@@ -9,7 +9,7 @@ import { MatrixApiError } from '../plugin-api/MatrixApiError.js';
 import { MatrixIntent, type MembershipListener } from '../matrix/MatrixIntent.js';
 import { DEFAULT_OUTBOX_SETTINGS, OutboxQueues, type OutboxSettings } from '../matrix/OutboxQueues.js';
 import { OutboxWorker, shortReason } from '../matrix/OutboxWorker.js';
-import { RuntimeMetrics } from '../matrix/RuntimeMetrics.js';
+import { RuntimeMetrics } from '../metrics/RuntimeMetrics.js';
 import { RedisMessageMap } from '../links/RedisMessageMap.js';
 import { RuntimeKeys } from '../store/BridgeKeyspace.js';
 import { openRedis, type RedisConnection } from '../store/RedisConnection.js';
