@@ -7,8 +7,8 @@ import { ClientServerApi, type RetryOptions } from '../matrix/ClientServerApi.js
 import { IntentCaches, type IntentCacheSizes } from '../matrix/IntentCaches.js';
 import { MatrixApiError } from '../plugin-api/MatrixApiError.js';
 import { MatrixIntent, type MembershipListener } from '../matrix/MatrixIntent.js';
-import { DEFAULT_OUTBOX_SETTINGS, OutboxQueues, type OutboxSettings } from '../matrix/OutboxQueues.js';
-import { OutboxWorker, shortReason } from '../matrix/OutboxWorker.js';
+import { DEFAULT_OUTBOX_SETTINGS, OutboxQueues, type OutboxSettings } from '../outbox/OutboxQueues.js';
+import { OutboxWorker, shortReason } from '../outbox/OutboxWorker.js';
 import { RuntimeMetrics } from '../metrics/RuntimeMetrics.js';
 import { RedisMessageMap } from '../links/RedisMessageMap.js';
 import { RuntimeKeys } from '../store/BridgeKeyspace.js';

@@ -5,7 +5,7 @@ import { openRedis, type RedisConnection } from '../store/RedisConnection.js';
 import type { Logger } from 'pino';
 import type { MessageMap } from '../plugin-api/api.js';
 import { MatrixApiError } from '../plugin-api/MatrixApiError.js';
-import type { MatrixIntent } from './MatrixIntent.js';
+import type { MatrixIntent } from '../matrix/MatrixIntent.js';
 import type { OutboxJobData, OutboxResult } from './OutboxJob.js';
 import type { OutboxSettings } from './OutboxQueues.js';
 import type { RuntimeKeys } from '../store/BridgeKeyspace.js';
