@@ -12,7 +12,7 @@ import { PartitionAssignment } from '../queue/PartitionAssignment.js';
 import { PartitionQueues } from '../queue/PartitionQueues.js';
 import { PartitionWorker } from '../queue/PartitionWorker.js';
 import { PipelineKeys } from '../queue/PipelineKeys.js';
-import { RoomPartitioner } from '../queue/RoomPartitioner.js';
+import { RoomPartitioner } from '../partitioning/RoomPartitioner.js';
 import { HostHttpServer } from './HostHttpServer.js';
 import { PipelineHealth, type HealthReport, type PipelineRole } from './PipelineHealth.js';
 import { openFailFastRedis, openWorkerRedis, whenReady, type RedisConnectionOptions } from './RedisConnections.js';

@@ -6,7 +6,7 @@ import type { MatrixEphemeralEvent } from '../plugin-api/api.js';
 import type { PartitionQueues } from '../queue/PartitionQueues.js';
 import type { PartitionSlice } from '../queue/PartitionSlice.js';
 import type { PipelineKeys } from '../queue/PipelineKeys.js';
-import type { RoomPartitioner } from '../queue/RoomPartitioner.js';
+import type { RoomPartitioner } from '../partitioning/RoomPartitioner.js';
 import { IngestCommitScript } from './IngestCommitScript.js';
 import { StoreUnavailableError } from './StoreUnavailableError.js';
 import type { IngestOutcome, TransactionSink, ValidTransaction } from './ValidTransaction.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { RoomPartitioner } from '../../../core/queue/RoomPartitioner.js';
+import { RoomPartitioner } from '../../../core/partitioning/RoomPartitioner.js';
 
 describe('RoomPartitioner', () => {
   it('uses 32-bit FNV-1a (published test vectors)', () => {
