@@ -3,20 +3,10 @@
 // interface, and optional capabilities as extra interfaces the host detects at load time.
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import type { ClientEvent } from '../../matrix-types/index.js';
 
-/** A Matrix room event as the host delivers it (the spec's ClientEvent). */
-export interface MatrixEvent {
-  event_id: string;
-  room_id: string;
-  sender: string;
-  type: string;
-  state_key?: string;
-  content: Record<string, unknown>;
-  origin_server_ts: number;
-  unsigned?: Record<string, unknown>;
-  /** Redactions: the redacted event (top level up to room version 10; version 11 has it in content). */
-  redacts?: string;
-}
+/** A Matrix room event as the host delivers it (the spec's ClientEvent, shared with the homeserver). */
+export type MatrixEvent = ClientEvent;
 
 /** Typing, receipts, presence (only for plugins implementing EphemeralHandler). */
 export interface MatrixEphemeralEvent {
