@@ -81,5 +81,6 @@ export function pluginHostOptions(config: PatchbayConfig, parts: PluginHostParts
     metrics: parts.metrics,
     connectRemote: parts.worksEvents,
     outboxWorker: parts.worksEvents,
+    outbox: { partitions: config.host.outbox_partitions },
   };
 }

@@ -50,6 +50,7 @@ export interface HostConfig {
   /** Absolute: resolved against data_dir by loadConfig. */
   registration: string;
   partitions: number;
+  outbox_partitions: number;
   workers: number;
   max_body_bytes: number;
   handler_attempts: number;

@@ -4,6 +4,7 @@ export { ConfigError } from './ConfigError.js';
 export { didYouMean } from './didYouMean.js';
 export { describeSchemaErrors } from './describeSchemaErrors.js';
 export { packageRoot, defaultsFile } from './packageRoot.js';
+export { MAX_PARTITIONS } from './schema.js';
 export type {
   PatchbayConfig,
   LogLevel,

@@ -7,6 +7,13 @@ import type { HomeserverConfig, HostConfig, PatchbayConfig, TurnConfig } from '.
 /** Keeps each `required` list in step with the TypeScript type (a key missing from the type fails tsc). */
 const keys = <T>(...names: Array<keyof T & string>): string[] => names;
 
+/**
+ * The most ordered queues rooms may be hashed onto (host.partitions, host.outbox_partitions). Each is a
+ * BullMQ queue with a worker and a blocking Redis connection per process that consumes it, so a few
+ * hundred is already a lot; the partitioner enforces the same bound.
+ */
+export const MAX_PARTITIONS = 1024;
+
 const HTTP_URL = '^https?://[^\\s/]+';
 const SERVER_NAME = '^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?$';
 
@@ -191,7 +198,7 @@ export const configSchema: SchemaObject = {
     host: {
       ...section('host', '{ port: 9000 }'),
       required: keys<HostConfig>(
-        'bind', 'port', 'url', 'homeserver_url', 'server_name', 'registration', 'partitions', 'workers',
+        'bind', 'port', 'url', 'homeserver_url', 'server_name', 'registration', 'partitions', 'outbox_partitions', 'workers',
         'max_body_bytes', 'handler_attempts', 'job_takeover_ms', 'metrics',
       ),
       properties: {
@@ -207,7 +214,8 @@ export const configSchema: SchemaObject = {
           examples: ['example.org'],
         },
         registration: text('a file path', 'registration.yaml'),
-        partitions: count('a number of partitions', 1, 4096, 16),
+        partitions: count('a number of partitions', 1, MAX_PARTITIONS, 16),
+        outbox_partitions: count('a number of partitions', 1, MAX_PARTITIONS, 16),
         workers: count('0 (ingest only) or 1 (handle events here)', 0, 1, 1),
         max_body_bytes: count('a size in bytes', 1024, 1073741824, 10485760),
         handler_attempts: count('a number of tries', 1, 100, 5),

@@ -31,11 +31,6 @@ export function outboxTxnId(bridge: string, roomId: string, remoteId: string): s
   return `pbo_${digest.slice(0, 40)}`;
 }
 
-/** The outbox partition of a room: a stable hash, so one room's messages always share one ordered queue. */
-export function outboxPartition(roomId: string, partitions: number): number {
-  return createHash('sha256').update(roomId).digest().readUInt32BE(0) % partitions;
-}
-
 export function isOutboxResult(value: unknown): value is OutboxResult {
   if (typeof value !== 'object' || value === null) return false;
   const v = value as Record<string, unknown>;

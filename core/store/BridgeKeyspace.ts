@@ -42,6 +42,11 @@ export class RuntimeKeys {
     return `o${partition}`;
   }
 
+  /** The partition count the outbox queues were made with (a change re-maps rooms). */
+  get outboxPartitionCount(): string {
+    return `${this.root}:ob:partitions`;
+  }
+
   /** What became of one outbox message (JSON), kept for the result TTL. */
   outboxResult(txnId: string): string {
     return `${this.root}:ob:result:${txnId}`;

@@ -180,6 +180,16 @@ describe('configuration errors', () => {
     }
   });
 
+  test('host.partitions beyond what the partitioner takes is refused at startup, naming the key, before anything starts', async () => {
+    writeFileSync(join(cwd, 'partitions.yaml'), 'data_dir: ./partitions-data\nhomeserver:\n  storage: memory\n  port: 0\nhost:\n  port: 0\n  partitions: 2000\n');
+    const r = await patchbay(['start', '--config', 'partitions.yaml']);
+    expect(r.code).toBe(78);
+    expect(r.stderr).toContain('host.partitions: 2000 is');
+    expect(r.stderr).toMatch(/Fix: set host\.partitions to an integer 1-1024/);
+    // Refused before Redis or anything else was started under data_dir.
+    expect(existsSync(join(cwd, 'partitions-data'))).toBe(false);
+  });
+
   test('a missing environment variable names the key and the variable', async () => {
     writeFileSync(join(cwd, 'secret.yaml'), 'homeserver:\n  turn:\n    uris: [ "turn:t.example" ]\n    shared_secret: ${TURN_SECRET}\n');
     const missing = await patchbay(['register', '--bridge', 'irc', '--config', 'secret.yaml', '--out', 'y.yaml']);

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { OutboxDeliveryError } from '../../../core/outbox/OutboxQueues.js';
+import { PartitionCountChangedError } from '../../../core/partitioning/PartitionCount.js';
 import { outboxTxnId } from '../../../core/outbox/OutboxJob.js';
 import { OutboundMessageError } from '../../../core/outbox/BridgeOutbox.js';
 import type { BridgeContext } from '../../../core/plugin-api/api.js';
@@ -141,5 +142,31 @@ describe('Outbox (fake homeserver, real Redis)', () => {
     await expect(ctx.outbox.enqueue({ remoteId: '', roomId: '!o1:hs', senderRemoteId: null, type: 'm.room.message', content: {} })).rejects.toThrow(OutboundMessageError);
     await expect(ctx.outbox.enqueue({ remoteId: 'x', roomId: '#alias:hs', senderRemoteId: null, type: 'm.room.message', content: {} })).rejects.toThrow(/room id/);
     await expect(ctx.outbox.enqueue({ remoteId: 'x', roomId: '!o1:hs', senderRemoteId: null, type: 'm.room.message', content: {}, timestamp: -5 })).rejects.toThrow(/timestamp/);
+  });
+
+  it('refuses another host.outbox_partitions while messages queued under the old count wait', async () => {
+    const hostWith = (partitions: number): PluginHost =>
+      new PluginHost({
+        plugins: [loadedPlugin('net', new RecordingPlugin({ protocol: 'net', ghostPrefix: 'net_', aliasPrefix: 'net_' }))],
+        appserviceId: 'outbox-count-test',
+        homeserverUrl: hs.url,
+        asToken: 'as-token',
+        serverName: 'hs',
+        senderLocalpart: 'patchbay',
+        redis: redis.connection,
+        logger: pino({ level: 'silent' }),
+        metrics: new Registry(),
+        outbox: { partitions },
+        outboxWorker: false,
+      });
+    const first = hostWith(3);
+    await first.start();
+    await first.bridge('net')!.context.outbox.enqueue({ remoteId: 'waiting-1', roomId: '!o1:hs', senderRemoteId: null, type: 'm.room.message', content: { msgtype: 'm.text', body: 'x' } });
+    await first.stop();
+    const changed = hostWith(5);
+    const refused: unknown = await changed.start().catch((err: unknown) => err);
+    await changed.stop();
+    expect(refused).toBeInstanceOf(PartitionCountChangedError);
+    expect((refused as Error).message).toMatch(/^host\.outbox_partitions is 5 but the queues in Redis were made with 3 and still hold 1 job/);
   });
 });
