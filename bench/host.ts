@@ -25,7 +25,7 @@ import { pino } from 'pino';
 import type { EventDispatcher } from '../core/contracts.js';
 import { Queue } from 'bullmq';
 import { createEventPipeline, PipelineKeys, type EventPipeline } from '../core/host/index.js';
-import type { MatrixEvent } from '../core/plugin-api/api.js';
+import type { MatrixEvent } from '../core/plugin-api/index.js';
 import { ManagedRedis } from '../core/redis/ManagedRedis.js';
 import { percentile, progress, round, type BenchResult } from './BenchModule.js';
 

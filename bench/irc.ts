@@ -5,7 +5,7 @@
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { pino } from 'pino';
-import type { EventContext, MatrixEvent } from '../core/plugin-api/api.js';
+import type { EventContext, MatrixEvent } from '../core/plugin-api/index.js';
 import { IrcBridge } from '../bridges/irc/IrcBridge.js';
 import type { IrcPluginConfig } from '../bridges/irc/IrcConfig.js';
 import { normalizeNetworks } from '../bridges/irc/IrcConfig.js';

@@ -14,7 +14,7 @@ import type {
   ThirdPartyProtocol,
   ThirdPartyUser,
   UserQueryHandler,
-} from '../../core/plugin-api/api.js';
+} from '../../core/plugin-api/index.js';
 
 /** The config section `bridges.example`, after validation against `configSchema` (defaults filled in). */
 export interface ExampleConfig {

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { MessageMap, RemoteLocation } from '../plugin-api/api.js';
+import type { MessageMap, RemoteLocation } from '../plugin-api/index.js';
 import type { BridgeKeyspace } from '../store/BridgeKeyspace.js';
 
 type RemoteMessage = RemoteLocation & { messageId: string };

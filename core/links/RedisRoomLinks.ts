@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { RemoteLocation, RoomLink, RoomLinks } from '../plugin-api/api.js';
+import type { RemoteLocation, RoomLink, RoomLinks } from '../plugin-api/index.js';
 import type { BridgeKeyspace } from '../store/BridgeKeyspace.js';
 
 // A remote location belongs to at most one room; a room may carry several remotes. `by-remote` maps

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { MatrixEvent } from '../plugin-api/api.js';
+import type { MatrixEvent } from '../plugin-api/index.js';
 import { MatrixApiError } from '../plugin-api/MatrixApiError.js';
 import type { RuntimeMetrics } from '../metrics/RuntimeMetrics.js';
 

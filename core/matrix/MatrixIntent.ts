@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { GhostProfile, Intent, MatrixEvent, MediaContent } from '../plugin-api/api.js';
+import type { GhostProfile, Intent, MatrixEvent, MediaContent } from '../plugin-api/index.js';
 import type { ClientServerApi } from './ClientServerApi.js';
 import type { IntentCaches } from './IntentCaches.js';
 import { MatrixApiError } from '../plugin-api/MatrixApiError.js';

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { GhostProfile, RemoteLocation } from '../plugin-api/api.js';
+import type { GhostProfile, RemoteLocation } from '../plugin-api/index.js';
 
 /** One queued remote->Matrix message, as stored in the outbox (JSON in Redis). */
 export interface OutboxJobData {

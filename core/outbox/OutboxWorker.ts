@@ -3,7 +3,7 @@ import { Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { openRedis, type RedisConnection } from '../store/RedisConnection.js';
 import type { Logger } from 'pino';
-import type { MessageMap } from '../plugin-api/api.js';
+import type { MessageMap } from '../plugin-api/index.js';
 import { MatrixApiError } from '../plugin-api/MatrixApiError.js';
 import type { MatrixIntent } from '../matrix/MatrixIntent.js';
 import type { OutboxJobData, OutboxResult } from './OutboxJob.js';

@@ -1,5 +1,5 @@
 import { MAX_PARTITIONS } from '../../config/index.js';
-import type { MatrixEphemeralEvent } from '../plugin-api/api.js';
+import type { MatrixEphemeralEvent } from '../plugin-api/index.js';
 
 /**
  * The one place that decides which of N ordered partitions a room's work goes to: `fnv1a32(room_id) mod

@@ -10,7 +10,7 @@ import type { MatrixIntent, MembershipListener } from '../matrix/MatrixIntent.js
 import type { OutboxQueues } from '../outbox/OutboxQueues.js';
 import type { BridgeKeyspace } from '../store/BridgeKeyspace.js';
 import { RedisPluginStore } from '../store/RedisPluginStore.js';
-import type { BridgeContext } from '../plugin-api/api.js';
+import type { BridgeContext } from '../plugin-api/index.js';
 import type { LoadedPlugin } from './PluginLoader.js';
 import { RoomInterest } from './RoomInterest.js';
 

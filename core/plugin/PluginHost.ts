@@ -21,7 +21,7 @@ import type {
   ThirdPartyLocation,
   ThirdPartyProtocol,
   ThirdPartyUser,
-} from '../plugin-api/api.js';
+} from '../plugin-api/index.js';
 import { BridgeRuntime } from './BridgeRuntime.js';
 import { normaliseCallEvent } from './CallEventNormaliser.js';
 import { relationOf } from './EventRelations.js';

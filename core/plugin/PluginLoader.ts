@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ConfigError } from '../../config/index.js';
-import type { BridgeDescriptor, BridgePlugin, BuiltinBridgeRegistry, PluginFactory } from '../plugin-api/api.js';
+import type { BridgeDescriptor, BridgePlugin, BuiltinBridgeRegistry, PluginFactory } from '../plugin-api/index.js';
 import { detectCapabilities, type PluginCapabilities } from './PluginCapabilities.js';
 import { PluginConfigValidator } from './PluginConfigValidator.js';
 

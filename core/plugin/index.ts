@@ -6,4 +6,4 @@ export { registrationInputsFor, type RegistrationInputs } from './RegistrationIn
 export { detectCapabilities, capabilityNames, type PluginCapabilities } from './PluginCapabilities.js';
 export { DEFAULT_OUTBOX_SETTINGS, OutboxDeliveryError, type OutboxSettings } from '../outbox/OutboxQueues.js';
 export type { RedisConnection } from '../store/RedisConnection.js';
-export type * from '../plugin-api/api.js';
+export type * from '../plugin-api/index.js';

@@ -4,7 +4,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { EventDispatcher } from '../contracts.js';
 import type { PipelineMetrics } from '../metrics/PipelineMetrics.js';
-import type { MatrixEvent } from '../plugin-api/api.js';
+import type { MatrixEvent } from '../plugin-api/index.js';
 import type { DeadLetters } from './DeadLetters.js';
 import type { EventLedger } from './EventLedger.js';
 import { outageOf, type OutageSource } from './OutageClassifier.js';

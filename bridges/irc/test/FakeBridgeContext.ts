@@ -18,7 +18,7 @@ import type {
   RemoteLocation,
   RoomLink,
   RoomLinks,
-} from '../../../core/plugin-api/api.js';
+} from '../../../core/plugin-api/index.js';
 
 export interface RecordedEvent {
   eventId: string;

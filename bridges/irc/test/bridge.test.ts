@@ -2,7 +2,7 @@
 // hand-written BridgeContext on the Matrix side and a real ngircd on the IRC side.
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { pino } from 'pino';
-import type { EventContext, MatrixEvent } from '../../../core/plugin-api/api.js';
+import type { EventContext, MatrixEvent } from '../../../core/plugin-api/index.js';
 import { IrcBridge } from '../IrcBridge.js';
 import type { IrcPluginConfig } from '../IrcConfig.js';
 import createIrcBridge from '../index.js';

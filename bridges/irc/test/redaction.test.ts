@@ -3,7 +3,7 @@
 // servers, one offering message-redaction and one not.
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { pino } from 'pino';
-import type { EventContext, MatrixEvent } from '../../../core/plugin-api/api.js';
+import type { EventContext, MatrixEvent } from '../../../core/plugin-api/index.js';
 import type { IrcBridge } from '../IrcBridge.js';
 import type { IrcPluginConfig } from '../IrcConfig.js';
 import createIrcBridge from '../index.js';

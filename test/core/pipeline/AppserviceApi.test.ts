@@ -8,7 +8,7 @@ import { Redis } from 'ioredis';
 import { Registry } from 'prom-client';
 import type { QueryResolver, ThirdPartyResolver } from '../../../core/contracts.js';
 import { createEventPipeline, PipelineKeys, type EventPipeline } from '../../../core/host/index.js';
-import type { ThirdPartyProtocol } from '../../../core/plugin-api/api.js';
+import type { ThirdPartyProtocol } from '../../../core/plugin-api/index.js';
 import { ManagedRedis } from '../../../core/redis/ManagedRedis.js';
 import { SpecValidator } from '../../harness/SpecValidator.js';
 import { HS_TOKEN, putTransaction, quietLogger, roomEvent } from './pipelineTestKit.js';

@@ -12,7 +12,7 @@ import { Registry } from 'prom-client';
 import { createEventPipeline, PipelineKeys, type EventPipeline } from '../../../core/host/index.js';
 import { EventLedger } from '../../../core/queue/EventLedger.js';
 import { ClientServerApi, encodePath } from '../../../core/matrix/ClientServerApi.js';
-import type { MatrixEvent } from '../../../core/plugin-api/api.js';
+import type { MatrixEvent } from '../../../core/plugin-api/index.js';
 import { ManagedRedis } from '../../../core/redis/ManagedRedis.js';
 import { waitFor } from '../../harness/waitFor.js';
 import { HS_TOKEN, putTransaction, quietLogger, RecordingDispatcher, roomEvent } from './pipelineTestKit.js';

@@ -8,7 +8,7 @@ import { OutboxDeliveryError } from '../../../core/outbox/OutboxQueues.js';
 import { PartitionCountChangedError } from '../../../core/partitioning/PartitionCount.js';
 import { outboxTxnId } from '../../../core/outbox/OutboxJob.js';
 import { OutboundMessageError } from '../../../core/outbox/BridgeOutbox.js';
-import type { BridgeContext } from '../../../core/plugin-api/api.js';
+import type { BridgeContext } from '../../../core/plugin-api/index.js';
 import { PluginHost } from '../../../core/plugin/PluginHost.js';
 import { ManagedRedis } from '../../../core/redis/ManagedRedis.js';
 import { FakeHomeserver } from './FakeHomeserver.js';
