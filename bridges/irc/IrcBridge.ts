@@ -2,12 +2,12 @@
 // for IRC users, PMs as DMs with ghosts, an admin room per user, and the `irc` third-party protocol.
 // Matrix -> IRC messages are recorded in the plugin store until IRC has proven it read them, so neither
 // an IRC outage nor a bridge restart loses one; anything that cannot be delivered is said in the room.
-import { Counter, Gauge } from 'prom-client';
 import type {
   AliasQueryHandler,
   BridgeContext,
   BridgeDescriptor,
   BridgePlugin,
+  Counter,
   EventContext,
   MatrixEvent,
   ThirdPartyHandler,
@@ -145,30 +145,22 @@ export class IrcBridge implements BridgePlugin<IrcPluginConfig>, UserQueryHandle
   }
 
   private setupMetrics(ctx: BridgeContext<IrcPluginConfig>): void {
-    const existing = ctx.metrics.getSingleMetric('patchbay_irc_messages_total');
-    this.messagesTotal =
-      (existing as Counter<'network' | 'direction'> | undefined) ??
-      new Counter({ name: 'patchbay_irc_messages_total', help: 'Messages bridged, by IRC network and direction', labelNames: ['network', 'direction'], registers: [ctx.metrics] });
-    this.undeliveredTotal =
-      (ctx.metrics.getSingleMetric('patchbay_irc_undelivered_total') as Counter<'network'> | undefined) ??
-      new Counter({ name: 'patchbay_irc_undelivered_total', help: 'Matrix messages that could not be delivered to IRC (a notice was posted)', labelNames: ['network'], registers: [ctx.metrics] });
-    if (ctx.metrics.getSingleMetric('patchbay_irc_connections') === undefined) {
-      const networks = this.networks;
-      new Gauge({
-        name: 'patchbay_irc_connections',
-        help: 'IRC connections (bot and puppets) by network and state',
-        labelNames: ['network', 'state'],
-        registers: [ctx.metrics],
-        collect() {
-          this.reset();
-          for (const n of networks.values()) {
-            this.inc({ network: n.id, state: n.bot.state }, 1);
-            for (const p of n.puppets.all()) this.inc({ network: n.id, state: p.connection.state }, 1);
-          }
-        },
-      });
-    }
+    this.messagesTotal = ctx.metrics.counter({ name: 'patchbay_irc_messages_total', help: 'Messages bridged, by IRC network and direction', labelNames: ['network', 'direction'] });
+    this.undeliveredTotal = ctx.metrics.counter({ name: 'patchbay_irc_undelivered_total', help: 'Matrix messages that could not be delivered to IRC (a notice was posted)', labelNames: ['network'] });
+    const networks = this.networks;
+    ctx.metrics.gauge({
+      name: 'patchbay_irc_connections',
+      help: 'IRC connections (bot and puppets) by network and state',
+      labelNames: ['network', 'state'],
+      collect(gauge) {
+        for (const n of networks.values()) {
+          gauge.inc({ network: n.id, state: n.bot.state }, 1);
+          for (const p of n.puppets.all()) gauge.inc({ network: n.id, state: p.connection.state }, 1);
+        }
+      },
+    });
   }
+
 
   private async applyMapping(network: IrcNetwork, mapping: { channel: string; room: string; key?: string }): Promise<void> {
     try {

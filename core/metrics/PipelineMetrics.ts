@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { onePerRegistry } from './onePerRegistry.js';
 import type { PartitionDepth } from '../queue/PartitionQueues.js';
 
 /** Something that can report queue depths when /metrics is scraped. */
@@ -29,15 +30,10 @@ export class PipelineMetrics {
   readonly outagePartitions: Gauge;
 
   private depthSource: DepthSource | null = null;
-  private static readonly byRegistry = new WeakMap<Registry, PipelineMetrics>();
 
+  /** The runtime's metrics of this registry (made once per registry). */
   static for(registry: Registry): PipelineMetrics {
-    let metrics = PipelineMetrics.byRegistry.get(registry);
-    if (!metrics) {
-      metrics = new PipelineMetrics(registry);
-      PipelineMetrics.byRegistry.set(registry, metrics);
-    }
-    return metrics;
+    return onePerRegistry(registry, PipelineMetrics);
   }
 
   /** The queues whose depth and lag the gauges read on each scrape. */
@@ -45,7 +41,8 @@ export class PipelineMetrics {
     this.depthSource = source;
   }
 
-  private constructor(registry: Registry) {
+  /** Use `for(registry)`: constructing twice on one registry trips prom-client's duplicate-name check. */
+  constructor(registry: Registry) {
     const registers = [registry];
     const latencyBuckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
     this.transactionsReceived = new Counter({

@@ -1,4 +1,5 @@
 import { Counter, type Registry } from 'prom-client';
+import { onePerRegistry } from './onePerRegistry.js';
 
 /**
  * The plugin runtime's metrics, created once per registry (a second host on the same registry, as in
@@ -11,18 +12,14 @@ export class RuntimeMetrics {
   readonly deadLetters: Counter<'bridge' | 'direction'>;
   readonly outboxSent: Counter<'bridge'>;
 
-  private static readonly byRegistry = new WeakMap<Registry, RuntimeMetrics>();
 
+  /** The runtime's metrics of this registry (made once per registry). */
   static for(registry: Registry): RuntimeMetrics {
-    let metrics = RuntimeMetrics.byRegistry.get(registry);
-    if (!metrics) {
-      metrics = new RuntimeMetrics(registry);
-      RuntimeMetrics.byRegistry.set(registry, metrics);
-    }
-    return metrics;
+    return onePerRegistry(registry, RuntimeMetrics);
   }
 
-  private constructor(registry: Registry) {
+  /** Use `for(registry)`: constructing twice on one registry trips prom-client's duplicate-name check. */
+  constructor(registry: Registry) {
     const registers = [registry];
     this.matrixRequests = new Counter({
       name: 'patchbay_matrix_requests_total',

@@ -1,7 +1,7 @@
-import type { Registry } from 'prom-client';
 import type { EventRelation } from './events.js';
 import type { GhostDirectory, Intent } from './intent.js';
 import type { Logger } from './Logger.js';
+import type { PluginMetrics } from './metrics.js';
 import type { Outbox } from './outbox.js';
 import type { IdentityMap, MessageMap, PluginStore, RoomLinks } from './stores.js';
 
@@ -11,8 +11,8 @@ export interface BridgeContext<Config = Record<string, unknown>> {
   readonly config: Config;
   readonly serverName: string;
   readonly logger: Logger;
-  /** Create metrics here, named `patchbay_<protocol>_...`; they appear on the host's /metrics. */
-  readonly metrics: Registry;
+  /** Counters, gauges and histograms named `patchbay_<protocol>_...`, served on the host's /metrics. */
+  readonly metrics: PluginMetrics;
   /** The bridge's bot user (the registration's sender_localpart). */
   readonly bot: Intent;
   readonly ghosts: GhostDirectory;

@@ -6,6 +6,7 @@ export type { BridgeContext, EventContext } from './context.js';
 export type { EventRelation, MatrixCallEvent, MatrixEphemeralEvent, MatrixEvent, MediaContent } from './events.js';
 export type { GhostDirectory, GhostProfile, Intent } from './intent.js';
 export type { LogFn, Logger } from './Logger.js';
+export type { Counter, Gauge, Histogram, MetricLabels, MetricOptions, PluginMetrics } from './metrics.js';
 export { MatrixApiError } from './MatrixApiError.js';
 export type { OutboundMessage, Outbox } from './outbox.js';
 export type {

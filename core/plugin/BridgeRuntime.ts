@@ -5,6 +5,7 @@ import { NamespacedGhostDirectory } from '../identity/GhostDirectory.js';
 import { RedisIdentityMap } from '../identity/RedisIdentityMap.js';
 import { RedisMessageMap } from '../links/RedisMessageMap.js';
 import { RedisRoomLinks } from '../links/RedisRoomLinks.js';
+import { PluginMetricsRegistry } from '../metrics/PluginMetricsRegistry.js';
 import { BridgeOutbox } from '../outbox/BridgeOutbox.js';
 import type { MatrixIntent, MembershipListener } from '../matrix/MatrixIntent.js';
 import type { OutboxQueues } from '../outbox/OutboxQueues.js';
@@ -73,7 +74,7 @@ export class BridgeRuntime {
       config: loaded.config,
       serverName,
       logger: this.logger,
-      metrics: deps.metrics,
+      metrics: new PluginMetricsRegistry(deps.metrics, d.protocol),
       bot,
       ghosts: this.ghosts,
       identities: this.identities,

@@ -3,6 +3,7 @@
 // and homeserver replace it in the end-to-end tests.
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
+import { PluginMetricsRegistry } from '../../../core/metrics/PluginMetricsRegistry.js';
 import type {
   BridgeContext,
   GhostDirectory,
@@ -382,7 +383,7 @@ export function createFakeContext<Config>(config: Config, serverName = 'hs.test'
     config,
     serverName,
     logger: pino({ level: process.env.PATCHBAY_TEST_LOG ?? 'silent' }),
-    metrics: new Registry(),
+    metrics: new PluginMetricsRegistry(new Registry(), 'irc'),
     bot,
     ghosts,
     identities,
