@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
@@ -14,6 +15,7 @@ import { RedisPluginStore } from '../store/RedisPluginStore.js';
 import type { BridgeContext } from '../plugin-api/index.js';
 import type { LoadedPlugin } from './PluginLoader.js';
 import { RoomInterest } from './RoomInterest.js';
+import { RoomVoice } from './RoomVoice.js';
 
 export interface BridgeRuntimeDeps {
   redis: Redis;
@@ -43,6 +45,8 @@ export class BridgeRuntime {
   readonly bot: MatrixIntent;
   readonly logger: Logger;
   readonly context: BridgeContext;
+  /** Who speaks for this bridge in a room (notices, dead-letter notices, the outbox's bot messages). */
+  readonly voice: RoomVoice;
   private readonly aliasHead: string;
   private readonly aliasTail: string;
 
@@ -67,6 +71,7 @@ export class BridgeRuntime {
     });
     this.outbox = new BridgeOutbox(loaded.name, this.ghosts, deps.outboxQueues);
     this.bot = this.intent(deps.botUserId);
+    this.voice = new RoomVoice({ bot: this.bot, botUserId: deps.botUserId, interest: this.interest, intent: (userId) => this.intent(userId), logger: this.logger });
     this.aliasHead = `#${d.aliasPrefix}`;
     this.aliasTail = `:${serverName}`;
     const bot = this.bot;
@@ -82,37 +87,11 @@ export class BridgeRuntime {
       messages: this.messages,
       outbox: this.outbox,
       store: this.store,
-      notice: (roomId: string, text: string) => this.notice(roomId, text),
+      notice: async (roomId: string, text: string) => {
+        await this.voice.say(roomId, 'm.room.message', { msgtype: 'm.notice', body: text }, randomUUID());
+      },
       connectRemote: deps.connectRemote,
     };
-  }
-
-  /**
-   * A visible notice in a room: from the bot where it is a member; otherwise from one of this bridge's
-   * ghosts that is (rooms only a ghost was invited to: DMs, admin rooms); otherwise the bot tries to join
-   * (a public room) and rejects if it cannot. Membership is checked, never assumed, so a stale record
-   * cannot make a ghost join a room it left just to say something there.
-   */
-  async notice(roomId: string, text: string, txnId?: string): Promise<void> {
-    const content = { msgtype: 'm.notice', body: text };
-    const send = (intent: MatrixIntent): Promise<string> =>
-      txnId !== undefined ? intent.sendEventAt(roomId, 'm.room.message', content, txnId) : intent.sendEvent(roomId, 'm.room.message', content);
-    if (await this.bot.isJoined(roomId)) {
-      await send(this.bot);
-      return;
-    }
-    for (const member of await this.interest.members(roomId)) {
-      if (member === this.deps.botUserId) continue;
-      const intent = this.intent(member);
-      try {
-        if (!(await intent.isJoined(roomId))) continue;
-        await send(intent);
-        return;
-      } catch (err) {
-        this.logger.debug({ err, room_id: roomId, user_id: member }, 'a member ghost could not post a notice');
-      }
-    }
-    await send(this.bot);
   }
 
   /** An intent of this bridge (a ghost or the bot) whose joins and leaves this bridge tracks. */
