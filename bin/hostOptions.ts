@@ -33,27 +33,18 @@ export interface PipelineParts {
 
 export function eventPipelineOptions(config: PatchbayConfig, parts: PipelineParts): EventPipelineOptions {
   const host = config.host;
-  const http =
-    parts.http === null
-      ? null
-      : { bind: host.bind, port: parts.http === 'host' ? host.port : parts.http.port, maxBodyBytes: host.max_body_bytes, metrics: host.metrics };
+  const http = parts.http === null ? null : { bind: host.bind, port: parts.http === 'host' ? host.port : parts.http.port };
   return {
     registration: { id: parts.registration.id, hs_token: parts.registration.hs_token },
     redis: parts.redis,
-    partitions: host.partitions,
-    handlerAttempts: host.handler_attempts,
+    host,
     role: parts.role,
     ...(parts.dispatcher && { dispatcher: parts.dispatcher }),
     ...(parts.resolver && { queries: parts.resolver, thirdParty: parts.resolver }),
     logger: parts.logger,
     metrics: parts.metrics,
     http,
-    tuning: {
-      // The lock a worker renews while it runs a job, and how often workers look for expired ones.
-      lockDurationMs: host.job_takeover_ms,
-      stalledIntervalMs: host.job_takeover_ms,
-      ...(parts.workerPartitions && { workerPartitions: parts.workerPartitions }),
-    },
+    ...(parts.workerPartitions && { tuning: { workerPartitions: parts.workerPartitions } }),
   };
 }
 
@@ -81,6 +72,6 @@ export function pluginHostOptions(config: PatchbayConfig, parts: PluginHostParts
     metrics: parts.metrics,
     connectRemote: parts.worksEvents,
     outboxWorker: parts.worksEvents,
-    outbox: { partitions: config.host.outbox_partitions },
+    host: config.host,
   };
 }

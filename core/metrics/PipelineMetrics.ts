@@ -27,6 +27,7 @@ export class PipelineMetrics {
   readonly eventsHandled: Counter<'outcome'>;
   readonly ephemeralHandled: Counter<'outcome'>;
   readonly outageWaits: Counter<'dependency'>;
+  readonly retryLaterWaits: Counter;
   readonly outagePartitions: Gauge;
 
   private depthSource: DepthSource | null = null;
@@ -148,6 +149,11 @@ export class PipelineMetrics {
       name: 'patchbay_handler_outage_waits_total',
       help: 'Pauses of a partition whose handler failed because a dependency was down, by dependency (redis, homeserver); no handler attempt is spent',
       labelNames: ['dependency'],
+      registers,
+    });
+    this.retryLaterWaits = new Counter({
+      name: 'patchbay_handler_retry_later_waits_total',
+      help: 'Pauses of a partition because a bridge asked to retry an event later (RetryLaterError); within host.retry_later_budget_ms no handler attempt is spent',
       registers,
     });
     this.outagePartitions = new Gauge({

@@ -35,7 +35,7 @@ export class RuntimeMetrics {
     });
     this.pluginEvents = new Counter({
       name: 'patchbay_plugin_events_total',
-      help: 'Matrix events handed to plugins, by outcome (ok, error, skipped_done)',
+      help: 'Matrix events handed to plugins, by outcome (ok, ignored, error, permanent, retry_later, skipped_done)',
       labelNames: ['bridge', 'outcome'],
       registers,
     });

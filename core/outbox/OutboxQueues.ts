@@ -20,8 +20,8 @@ export interface OutboxSettings {
   sendTimeoutMs: number;
 }
 
-export const DEFAULT_OUTBOX_SETTINGS: OutboxSettings = {
-  partitions: 16,
+/** The outbox's own defaults; its partition count is a host setting (host.outbox_partitions). */
+export const DEFAULT_OUTBOX_SETTINGS: Omit<OutboxSettings, 'partitions'> = {
   attempts: 6,
   initialBackoffMs: 1_000,
   maxBackoffMs: 60_000,

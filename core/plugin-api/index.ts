@@ -7,6 +7,7 @@ export type { EventRelation, MatrixCallEvent, MatrixEphemeralEvent, MatrixEvent,
 export type { GhostDirectory, GhostProfile, Intent } from './intent.js';
 export type { LogFn, Logger } from './Logger.js';
 export type { Counter, Gauge, Histogram, MetricLabels, MetricOptions, PluginMetrics } from './metrics.js';
+export { failureKindOf, IgnoredEventError, PermanentError, RetryLaterError, type FailureKind } from './errors.js';
 export { MatrixApiError } from './MatrixApiError.js';
 export type { OutboundMessage, Outbox } from './outbox.js';
 export type {

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { RuntimeMetrics } from '../metrics/RuntimeMetrics.js';
 import { shortReason } from '../outbox/OutboxWorker.js';
-import type { MatrixEvent } from '../plugin-api/index.js';
+import { failureKindOf, type MatrixEvent, type PermanentError } from '../plugin-api/index.js';
 import type { BridgeRuntime } from './BridgeRuntime.js';
 import type { EventRouter } from './EventRouter.js';
 
@@ -36,6 +36,8 @@ export class DeadLetterNotices {
     }
     // A notice about the bridge's own notice (or a ghost's echo) could loop: log only.
     if (event.sender === botUserId || bridges.some((b) => b.ghosts.ownsUserId(event.sender))) return;
+    // A PermanentError with `notice: false`: recorded and logged, the room is not told.
+    if (failureKindOf(error) === 'permanent' && (error as PermanentError).notice === false) return;
     const what = event.type === 'm.room.message' ? 'a message' : `a ${event.type} event`;
     const content = { msgtype: 'm.notice', body: `⚠️ Could not bridge ${what} from ${event.sender} (${event.event_id}): ${shortReason(error)}` };
     const txnId = `pbd_${createHash('sha256').update(event.event_id).digest('base64url').slice(0, 40)}`;

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { IntentCaches } from '../matrix/IntentCaches.js';
 import type { RuntimeMetrics } from '../metrics/RuntimeMetrics.js';
-import { MatrixApiError, type EventContext, type MatrixEphemeralEvent, type MatrixEvent, type MediaContent } from '../plugin-api/index.js';
+import { failureKindOf, MatrixApiError, type EventContext, type MatrixEphemeralEvent, type MatrixEvent, type MediaContent } from '../plugin-api/index.js';
 import type { RuntimeKeys } from '../store/BridgeKeyspace.js';
 import type { BridgeRuntime } from './BridgeRuntime.js';
 import { normaliseCallEvent } from './CallEventNormaliser.js';
@@ -54,7 +54,15 @@ export class EventRouter {
         if (shared) await redis.set(handledKey, '1', 'EX', handledTtlSeconds);
         metrics.pluginEvents.inc({ bridge: b.name, outcome: 'ok' });
       } catch (error) {
-        metrics.pluginEvents.inc({ bridge: b.name, outcome: 'error' });
+        const kind = failureKindOf(error);
+        if (kind === 'ignored') {
+          // The bridge does not carry this event: acknowledged like a success, and counted.
+          if (shared) await redis.set(handledKey, '1', 'EX', handledTtlSeconds);
+          metrics.pluginEvents.inc({ bridge: b.name, outcome: 'ignored' });
+          b.logger.debug({ reason: (error as Error).message, room_id: event.room_id, event_id: event.event_id }, 'event ignored by the bridge');
+          continue;
+        }
+        metrics.pluginEvents.inc({ bridge: b.name, outcome: kind === 'permanent' ? 'permanent' : kind === 'retry-later' ? 'retry_later' : 'error' });
         b.logger.warn({ err: error, room_id: event.room_id, event_id: event.event_id, attempt }, 'plugin failed on an event');
         failures.push({ bridge: b.name, error });
       }

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { hostSettings, type HostConfig } from '../../config/index.js';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { EventDispatcher, QueryResolver, ThirdPartyResolver } from '../contracts.js';
@@ -31,7 +32,10 @@ export interface PluginHostOptions {
   redis: RedisConnection;
   logger: Logger;
   metrics: Registry;
-  outbox?: Partial<OutboxSettings>;
+  /** The config's host section (outbox_partitions is read here); keys left out take the shipped defaults. */
+  host?: Partial<HostConfig>;
+  /** The outbox's tries and timings (tests shorten them). */
+  outbox?: Partial<Omit<OutboxSettings, 'partitions'>>;
   /**
    * Outbox partitions this process drains: true = all (default; `patchbay start`), false = none (a
    * process that must not send), or a list (several worker processes sharing the outbox).
@@ -87,7 +91,7 @@ export class PluginHost implements EventDispatcher, QueryResolver, ThirdPartyRes
     this.keys = new RuntimeKeys(options.appserviceId);
     this.metrics = RuntimeMetrics.for(options.metrics);
     this.caches = new IntentCaches(options.cacheSizes);
-    this.settings = { ...DEFAULT_OUTBOX_SETTINGS, ...options.outbox };
+    this.settings = { ...DEFAULT_OUTBOX_SETTINGS, ...options.outbox, partitions: hostSettings(options.host).outbox_partitions };
     this.api = new ClientServerApi({
       homeserverUrl: options.homeserverUrl,
       asToken: options.asToken,

@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
+import type { HostConfig } from '../../config/index.js';
 import { Registry } from 'prom-client';
 import type { EventDispatcher, QueryResolver, ThirdPartyResolver } from '../../core/contracts.js';
 import { createEventPipeline, type EventPipeline } from '../../core/host/index.js';
@@ -21,6 +22,8 @@ export interface BridgeStackOptions {
   appserviceId: string;
   /** False: no event pipeline, and the registration has no URL (the homeserver sends the appservice nothing). */
   pipeline?: boolean;
+  /** Host settings (the config's host section) for the pipeline and the plugin host, over the test's. */
+  settings?: Partial<HostConfig>;
   /** PluginHost options over the test defaults (a short outbox backoff). */
   host?: Partial<Omit<PluginHostOptions, 'plugins' | 'appserviceId' | 'homeserverUrl' | 'asToken' | 'serverName' | 'redis' | 'logger' | 'metrics'>>;
   /** Default: pino at PATCHBAY_TEST_LOG_LEVEL (or PATCHBAY_TEST_LOG), else silent. */
@@ -46,7 +49,7 @@ export interface BridgeStack {
   stop(): Promise<void>;
 }
 
-const TEST_OUTBOX = { partitions: 4, attempts: 3, initialBackoffMs: 20, maxBackoffMs: 100, sendTimeoutMs: 30_000 };
+const TEST_OUTBOX = { attempts: 3, initialBackoffMs: 20, maxBackoffMs: 100, sendTimeoutMs: 30_000 };
 const SENDER_LOCALPART = 'patchbay';
 
 /**
@@ -95,6 +98,7 @@ export async function startBridgeStack(options: BridgeStackOptions): Promise<Bri
       redis: redis.connection,
       logger,
       metrics,
+      host: { outbox_partitions: 4, ...options.settings },
       outbox: TEST_OUTBOX,
       ...options.host,
     });
@@ -123,8 +127,7 @@ export async function startBridgeStack(options: BridgeStackOptions): Promise<Bri
       pipeline = createEventPipeline({
         registration: { id: options.appserviceId, hs_token: registration.hs_token },
         redis: redis.connection,
-        partitions: 4,
-        handlerAttempts: 3,
+        host: { partitions: 4, handler_attempts: 3, ...options.settings },
         role: 'both',
         dispatcher: forward,
         queries: forward,

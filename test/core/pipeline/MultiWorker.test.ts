@@ -100,8 +100,7 @@ describe('the pipeline with two worker processes', () => {
     const pipeline = createEventPipeline({
       registration: { id: appserviceId, hs_token: HS_TOKEN },
       redis: redis.connection,
-      partitions: PARTITIONS,
-      handlerAttempts: 3,
+      host: { partitions: PARTITIONS, handler_attempts: 3 },
       role: 'ingest',
       logger: quietLogger(),
       metrics: new Registry(),

@@ -56,8 +56,7 @@ describe('handler failures during outages', () => {
     const pipeline = createEventPipeline({
       registration: { id, hs_token: HS_TOKEN },
       redis: redis.connection,
-      partitions: 1,
-      handlerAttempts: ATTEMPTS,
+      host: { partitions: 1, handler_attempts: ATTEMPTS },
       role: 'both',
       dispatcher,
       logger: quietLogger(),

@@ -25,8 +25,7 @@ describe('the pipeline across a Redis crash', () => {
     pipeline = createEventPipeline({
       registration: { id: 'restart', hs_token: HS_TOKEN },
       redis: redis.connection,
-      partitions: 4,
-      handlerAttempts: 3,
+      host: { partitions: 4, handler_attempts: 3 },
       role: 'both',
       dispatcher,
       logger: quietLogger(),

@@ -37,7 +37,8 @@ describe('Outbox (fake homeserver, real Redis)', () => {
       redis: redis.connection,
       logger: pino({ level: 'silent' }),
       metrics,
-      outbox: { partitions: 3, attempts: 3, initialBackoffMs: 10, maxBackoffMs: 40, sendTimeoutMs: 20_000 },
+      host: { outbox_partitions: 3 },
+      outbox: { attempts: 3, initialBackoffMs: 10, maxBackoffMs: 40, sendTimeoutMs: 20_000 },
       matrixRetry: { maxRetries: 1, initialBackoffMs: 5, maxBackoffMs: 10, maxRateLimitWaitMs: 5_000 },
     });
     await host.start();
@@ -156,7 +157,7 @@ describe('Outbox (fake homeserver, real Redis)', () => {
         redis: redis.connection,
         logger: pino({ level: 'silent' }),
         metrics: new Registry(),
-        outbox: { partitions },
+        host: { outbox_partitions: partitions },
         outboxWorker: false,
       });
     const first = hostWith(3);
