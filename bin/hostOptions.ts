@@ -1,6 +1,7 @@
 // The appservice host's parts (event pipeline, plugin host) from the validated config, as
 // homeserverOptions.ts does for the homeserver: `start`, `host` and `worker` all build them here, so
 // what must match across processes (partitions, appservice id, Redis) comes from one place.
+import type { RequestHandler } from 'express';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { PatchbayConfig } from '../config/index.js';
@@ -26,6 +27,8 @@ export interface PipelineParts {
   /** The plugins (or a stand-in for them): required for `work` and `both`. */
   dispatcher?: EventDispatcher;
   resolver?: QueryResolver & ThirdPartyResolver;
+  /** The bridges' HTTP routes, on a process that runs the host (start, host); workers serve none. */
+  pluginRoutes?: RequestHandler;
   /** Listen on host.bind/host.port, or on this port (worker --http-port), or not at all (null). */
   http: 'host' | { port: number } | null;
   workerPartitions?: number[];
@@ -41,6 +44,7 @@ export function eventPipelineOptions(config: PatchbayConfig, parts: PipelinePart
     role: parts.role,
     ...(parts.dispatcher && { dispatcher: parts.dispatcher }),
     ...(parts.resolver && { queries: parts.resolver, thirdParty: parts.resolver }),
+    ...(parts.pluginRoutes && { pluginRoutes: parts.pluginRoutes }),
     logger: parts.logger,
     metrics: parts.metrics,
     http,
@@ -57,6 +61,8 @@ export interface PluginHostParts {
   metrics: Registry;
   /** False on an ingest-only host: plugins answer queries but keep off their networks and send nothing. */
   worksEvents: boolean;
+  /** The host's public URL (host.url, else where it listens); null on a worker that does not know it. */
+  publicUrl: string | null;
 }
 
 export function pluginHostOptions(config: PatchbayConfig, parts: PluginHostParts): PluginHostOptions {
@@ -73,5 +79,6 @@ export function pluginHostOptions(config: PatchbayConfig, parts: PluginHostParts
     connectRemote: parts.worksEvents,
     outboxWorker: parts.worksEvents,
     host: config.host,
+    publicUrl: parts.publicUrl,
   };
 }

@@ -1,3 +1,4 @@
+import type { RequestHandler } from 'express';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
@@ -70,6 +71,8 @@ export interface EventPipelineOptions {
   metrics: Registry;
   /** The HTTP server (AS API on ingest roles, /health and /metrics on all); null for none. */
   http: EventPipelineHttpOptions | null;
+  /** The bridges' HTTP routes, served beside the AS API (the plugin runtime's httpRoutes); absent: none. */
+  pluginRoutes?: RequestHandler;
   tuning?: EventPipelineTuning;
 }
 
@@ -182,6 +185,7 @@ export class EventPipeline {
                 maxBodyBytes: host.max_body_bytes,
               })
             : null,
+          pluginRoutes: options.pluginRoutes ?? null,
           health: () => this.health(),
           metrics: host.metrics ? options.metrics : null,
           logger,

@@ -11,6 +11,7 @@ export class RuntimeMetrics {
   readonly pluginEvents: Counter<'bridge' | 'outcome'>;
   readonly deadLetters: Counter<'bridge' | 'direction'>;
   readonly outboxSent: Counter<'bridge'>;
+  readonly httpRequests: Counter<'bridge' | 'route' | 'status'>;
 
 
   /** The runtime's metrics of this registry (made once per registry). */
@@ -43,6 +44,12 @@ export class RuntimeMetrics {
       name: 'patchbay_dead_letters_total',
       help: 'Events that could not be bridged after their tries (to_remote: Matrix events; to_matrix: outbox)',
       labelNames: ['bridge', 'direction'],
+      registers,
+    });
+    this.httpRequests = new Counter({
+      name: 'patchbay_plugin_http_requests_total',
+      help: "Requests to the bridges' HTTP routes, by bridge, route and response status",
+      labelNames: ['bridge', 'route', 'status'],
       registers,
     });
     this.outboxSent = new Counter({

@@ -1,4 +1,5 @@
 import type { EventRelation } from './events.js';
+import type { HttpRoutes } from './http.js';
 import type { GhostDirectory, Intent } from './intent.js';
 import type { Logger } from './Logger.js';
 import type { PluginMetrics } from './metrics.js';
@@ -22,6 +23,8 @@ export interface BridgeContext<Config = Record<string, unknown>> {
   readonly outbox: Outbox;
   /** A small durable key-value store in the plugin's own namespace. */
   readonly store: PluginStore;
+  /** HTTP routes on the appservice host, under the bridge's own path. */
+  readonly http: HttpRoutes;
   /**
    * Posts a visible m.notice, for anything that must not fail silently: from the bot where it is in the
    * room, otherwise from one of this bridge's ghosts that is (a DM only a ghost was invited to), and

@@ -15,6 +15,12 @@ export interface BridgeDescriptor {
   aliasPrefix: string;
   /** JSON Schema of the plugin's config section; validated once at startup. */
   configSchema?: JsonSchema;
+  /**
+   * URL paths beyond `/_patchbay/bridges/<name>` the bridge serves routes under (`/_matrix/provision/v1`
+   * for a provisioning API). Checked at startup: none may overlap the host's own paths or another
+   * bridge's.
+   */
+  httpPrefixes?: string[];
 }
 
 /** The required part of a bridge plugin. */

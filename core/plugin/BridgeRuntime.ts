@@ -14,6 +14,7 @@ import type { BridgeKeyspace } from '../store/BridgeKeyspace.js';
 import { RedisPluginStore } from '../store/RedisPluginStore.js';
 import type { BridgeContext } from '../plugin-api/index.js';
 import type { LoadedPlugin } from './PluginLoader.js';
+import { BridgeRoutes } from './BridgeRoutes.js';
 import { RoomInterest } from './RoomInterest.js';
 import { RoomVoice } from './RoomVoice.js';
 
@@ -29,6 +30,8 @@ export interface BridgeRuntimeDeps {
   intentFor(userId: string, listener: MembershipListener): MatrixIntent;
   botUserId: string;
   connectRemote: boolean;
+  /** The host's public URL (host.url), for ctx.http.baseUrl; null when not known. */
+  publicUrl: string | null;
 }
 
 /** One loaded plugin with everything the host wired for it: its stores, ghosts, bot, outbox and context. */
@@ -41,6 +44,8 @@ export class BridgeRuntime {
   readonly store: RedisPluginStore;
   readonly interest: RoomInterest;
   readonly outbox: BridgeOutbox;
+  /** The routes the bridge registers through ctx.http. */
+  readonly routes: BridgeRoutes;
   /** The shared bot, acting for this bridge: rooms it joins through here concern this bridge. */
   readonly bot: MatrixIntent;
   readonly logger: Logger;
@@ -70,6 +75,7 @@ export class BridgeRuntime {
       return intent;
     });
     this.outbox = new BridgeOutbox(loaded.name, this.ghosts, deps.outboxQueues);
+    this.routes = new BridgeRoutes(loaded.name, d.httpPrefixes ?? [], deps.publicUrl);
     this.bot = this.intent(deps.botUserId);
     this.voice = new RoomVoice({ bot: this.bot, botUserId: deps.botUserId, interest: this.interest, intent: (userId) => this.intent(userId), logger: this.logger });
     this.aliasHead = `#${d.aliasPrefix}`;
@@ -87,6 +93,7 @@ export class BridgeRuntime {
       messages: this.messages,
       outbox: this.outbox,
       store: this.store,
+      http: this.routes,
       notice: async (roomId: string, text: string) => {
         await this.voice.say(roomId, 'm.room.message', { msgtype: 'm.notice', body: text }, randomUUID());
       },

@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import { hostSettings, type HostConfig } from '../../config/index.js';
 import type { Logger } from 'pino';
+import type { RequestHandler, Router } from 'express';
 import type { Registry } from 'prom-client';
 import type { EventDispatcher, QueryResolver, ThirdPartyResolver } from '../contracts.js';
 import { RedisMessageMap } from '../links/RedisMessageMap.js';
@@ -17,6 +18,7 @@ import { BridgeRuntime } from './BridgeRuntime.js';
 import { DeadLetterNotices } from './DeadLetterNotices.js';
 import { EventRouter } from './EventRouter.js';
 import type { LoadedPlugin } from './PluginLoader.js';
+import { pluginRoutesRouter } from './PluginRoutesRouter.js';
 import { ThirdPartyLookups } from './ThirdPartyLookups.js';
 
 export interface PluginHostOptions {
@@ -54,6 +56,8 @@ export interface PluginHostOptions {
   messageTtlSeconds?: number;
   /** How long "plugin X handled event E" is remembered, so a retry skips plugins that succeeded. */
   handledTtlSeconds?: number;
+  /** The host's public URL (host.url), from which ctx.http.baseUrl is made; null or absent when unknown. */
+  publicUrl?: string | null;
 }
 
 const NO_LISTENER: MembershipListener = { joined: async () => undefined, left: async () => undefined };
@@ -63,6 +67,8 @@ interface Running {
   redis: Redis;
   router: EventRouter;
   notices: DeadLetterNotices;
+  /** The bridges' HTTP routes, once they all started. */
+  routes: Router | null;
 }
 
 /**
@@ -136,6 +142,7 @@ export class PluginHost implements EventDispatcher, QueryResolver, ThirdPartyRes
       redis,
       router,
       notices: new DeadLetterNotices({ bridges: this.bridges, router, botUserId: this.botUserId, metrics: this.metrics, logger: log }),
+      routes: null,
     };
     this.outboxQueues = new OutboxQueues(this.options.redis, this.keys, this.settings, log.child({ component: 'outbox' }));
     try {
@@ -157,6 +164,7 @@ export class PluginHost implements EventDispatcher, QueryResolver, ThirdPartyRes
           intentFor: (userId, listener) => this.intentFor(userId, listener),
           botUserId: this.botUserId,
           connectRemote: this.options.connectRemote ?? true,
+          publicUrl: this.options.publicUrl ?? null,
         }),
       );
     }
@@ -183,6 +191,7 @@ export class PluginHost implements EventDispatcher, QueryResolver, ThirdPartyRes
       try {
         await b.loaded.plugin.start(b.context);
         this.started.push(b);
+        b.routes.seal();
         b.logger.info({ source: b.loaded.source, protocol: b.protocol }, 'bridge started');
       } catch (err) {
         b.logger.error({ err }, 'bridge failed to start');
@@ -190,7 +199,18 @@ export class PluginHost implements EventDispatcher, QueryResolver, ThirdPartyRes
         throw new Error(`bridges.${b.name}: the plugin failed to start: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
       }
     }
+    this.state.routes = pluginRoutesRouter(this.bridges, hostSettings(this.options.host).max_body_bytes, this.metrics);
   }
+
+  /**
+   * The bridges' HTTP routes, for the host's HTTP server (`patchbay start` and `patchbay host` mount it;
+   * workers do not). Requests for paths no bridge registered go on to the next handler.
+   */
+  readonly httpRoutes: RequestHandler = (req, res, next) => {
+    const routes = this.state?.routes;
+    if (!routes) return next();
+    routes(req, res, next);
+  };
 
   /** Stops the plugins (last started first), then the outbox and the Redis connections. */
   async stop(): Promise<void> {

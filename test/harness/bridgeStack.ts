@@ -3,6 +3,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { RequestHandler } from 'express';
 import { pino, type Logger } from 'pino';
 import type { HostConfig } from '../../config/index.js';
 import { Registry } from 'prom-client';
@@ -86,6 +87,9 @@ export async function startBridgeStack(options: BridgeStackOptions): Promise<Bri
     usersByMatrixId: (u) => waitHost(() => running().usersByMatrixId(u)),
     locationsByAlias: (a) => waitHost(() => running().locationsByAlias(a)),
   } satisfies EventDispatcher & QueryResolver & ThirdPartyResolver;
+  const routes: RequestHandler = (req, res, next) => {
+    hostReady.then(() => running().httpRoutes(req, res, next), next);
+  };
 
   const startHost = async (plugins: LoadedPlugin[], registration: AppserviceRegistration, homeserver: TestHomeserver): Promise<void> => {
     host = new PluginHost({
@@ -99,6 +103,7 @@ export async function startBridgeStack(options: BridgeStackOptions): Promise<Bri
       logger,
       metrics,
       host: { outbox_partitions: 4, ...options.settings },
+      publicUrl: pipeline?.url ?? null,
       outbox: TEST_OUTBOX,
       ...options.host,
     });
@@ -132,6 +137,7 @@ export async function startBridgeStack(options: BridgeStackOptions): Promise<Bri
         dispatcher: forward,
         queries: forward,
         thirdParty: forward,
+        pluginRoutes: routes,
         logger,
         metrics,
         http: { bind: '127.0.0.1', port: 0 },

@@ -4,6 +4,7 @@
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { PluginMetricsRegistry } from '../../../core/metrics/PluginMetricsRegistry.js';
+import { BridgeRoutes } from '../../../core/plugin/BridgeRoutes.js';
 import type {
   BridgeContext,
   GhostDirectory,
@@ -391,6 +392,7 @@ export function createFakeContext<Config>(config: Config, serverName = 'hs.test'
     messages,
     outbox,
     store,
+    http: new BridgeRoutes('irc', [], null),
     // As the runtime does: the bot where it is joined, else a member ghost, else the bot (joining).
     notice: async (roomId, text) => {
       const room = hs.room(roomId);
