@@ -10,7 +10,7 @@ import { IrcBridge } from '../bridges/irc/IrcBridge.js';
 import type { IrcPluginConfig } from '../bridges/irc/IrcConfig.js';
 import { normalizeNetworks } from '../bridges/irc/IrcConfig.js';
 import { IrcNetwork } from '../bridges/irc/IrcNetwork.js';
-import { createFakeContext } from '../bridges/irc/test/FakeBridgeContext.js';
+import { createFakeContext } from '../testkit/FakeBridgeContext.js';
 import { IrcTestClient } from '../bridges/irc/test/IrcTestClient.js';
 import { NgircdServer } from '../bridges/irc/test/NgircdServer.js';
 import { RecordingSink } from '../bridges/irc/test/RecordingSink.js';

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readRegistrationFile, RegistrationNamespaces } from '../../registration/index.js';
-import { waitFor } from '../harness/waitFor.js';
+import { waitFor } from '../../testkit/waitFor.js';
 
 const distRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const cli = join(distRoot, 'bin', 'patchbay.js');

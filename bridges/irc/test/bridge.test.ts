@@ -6,7 +6,7 @@ import type { EventContext, MatrixEvent } from '../../../core/plugin-api/index.j
 import { IrcBridge } from '../IrcBridge.js';
 import type { IrcPluginConfig } from '../IrcConfig.js';
 import createIrcBridge from '../index.js';
-import { createFakeContext } from './FakeBridgeContext.js';
+import { createFakeContext } from '../../../testkit/FakeBridgeContext.js';
 import { IrcTestClient } from './IrcTestClient.js';
 import { NgircdServer } from './NgircdServer.js';
 

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import type { IrcBridge } from '../IrcBridge.js';
 import type { IrcPluginConfig } from '../IrcConfig.js';
 import createIrcBridge from '../index.js';
-import { createFakeContext } from './FakeBridgeContext.js';
+import { createFakeContext } from '../../../testkit/FakeBridgeContext.js';
 import { DEFAULT_CAPS, ScriptedIrcv3Server } from './ScriptedIrcv3Server.js';
 
 const server = new ScriptedIrcv3Server({ caps: [...DEFAULT_CAPS, 'extended-join', 'account-tag', 'account-notify'] });

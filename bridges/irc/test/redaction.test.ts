@@ -7,7 +7,7 @@ import type { EventContext, MatrixEvent } from '../../../core/plugin-api/index.j
 import type { IrcBridge } from '../IrcBridge.js';
 import type { IrcPluginConfig } from '../IrcConfig.js';
 import createIrcBridge from '../index.js';
-import { createFakeContext } from './FakeBridgeContext.js';
+import { createFakeContext } from '../../../testkit/FakeBridgeContext.js';
 import { DEFAULT_CAPS, ScriptedIrcv3Server } from './ScriptedIrcv3Server.js';
 
 const ALICE = '@alice:hs.test';

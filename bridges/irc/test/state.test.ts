@@ -3,7 +3,7 @@
 // plugin store move to the links once.
 import { describe, expect, test } from '@jest/globals';
 import { IrcBridgeState, linkOfRole, roleOfLink, type RoomRole } from '../IrcBridgeState.js';
-import { createFakeContext } from './FakeBridgeContext.js';
+import { createFakeContext } from '../../../testkit/FakeBridgeContext.js';
 
 describe('IrcBridgeState over RoomLinks', () => {
   const roles: Array<[string, RoomRole]> = [

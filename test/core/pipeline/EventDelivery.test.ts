@@ -16,7 +16,7 @@ import {
   type EventPipelineOptions,
 } from '../../../core/host/index.js';
 import { ManagedRedis } from '../../../core/redis/ManagedRedis.js';
-import { waitFor } from '../../harness/waitFor.js';
+import { waitFor } from '../../../testkit/waitFor.js';
 import { HS_TOKEN, putTransaction, quietLogger, RecordingDispatcher, roomEvent } from './pipelineTestKit.js';
 
 describe('event delivery through the pipeline', () => {

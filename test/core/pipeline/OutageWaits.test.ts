@@ -14,7 +14,7 @@ import { EventLedger } from '../../../core/queue/EventLedger.js';
 import { ClientServerApi, encodePath } from '../../../core/matrix/ClientServerApi.js';
 import type { MatrixEvent } from '../../../core/plugin-api/index.js';
 import { ManagedRedis } from '../../../core/redis/ManagedRedis.js';
-import { waitFor } from '../../harness/waitFor.js';
+import { waitFor } from '../../../testkit/waitFor.js';
 import { HS_TOKEN, putTransaction, quietLogger, RecordingDispatcher, roomEvent } from './pipelineTestKit.js';
 
 const ATTEMPTS = 3;

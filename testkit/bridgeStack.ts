@@ -5,15 +5,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RequestHandler } from 'express';
 import { pino, type Logger } from 'pino';
-import type { HostConfig } from '../../config/index.js';
+import type { HostConfig } from '../config/index.js';
 import { Registry } from 'prom-client';
-import type { EventDispatcher, QueryResolver, ThirdPartyResolver } from '../../core/contracts.js';
-import { createEventPipeline, type EventPipeline } from '../../core/host/index.js';
-import { PluginHost, type PluginHostOptions } from '../../core/plugin/PluginHost.js';
-import type { LoadedPlugin } from '../../core/plugin/PluginLoader.js';
-import { registrationInputsFor } from '../../core/plugin/RegistrationInputs.js';
-import { ManagedRedis } from '../../core/redis/ManagedRedis.js';
-import { generateRegistration, writeRegistrationFile, type AppserviceRegistration } from '../../registration/index.js';
+import type { EventDispatcher, QueryResolver, ThirdPartyResolver } from '../core/contracts.js';
+import { createEventPipeline, type EventPipeline } from '../core/host/index.js';
+import { PluginHost, type PluginHostOptions } from '../core/plugin/PluginHost.js';
+import type { LoadedPlugin } from '../core/plugin/PluginLoader.js';
+import { registrationInputsFor } from '../core/plugin/RegistrationInputs.js';
+import { ManagedRedis } from '../core/redis/ManagedRedis.js';
+import { generateRegistration, writeRegistrationFile, type AppserviceRegistration } from '../registration/index.js';
 import { startTestHomeserver, type TestHomeserver } from './testHomeserver.js';
 
 export interface BridgeStackOptions {

@@ -3,8 +3,8 @@
 // and homeserver replace it in the end-to-end tests.
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
-import { PluginMetricsRegistry } from '../../../core/metrics/PluginMetricsRegistry.js';
-import { BridgeRoutes } from '../../../core/plugin/BridgeRoutes.js';
+import { PluginMetricsRegistry } from '../core/metrics/PluginMetricsRegistry.js';
+import { BridgeRoutes } from '../core/plugin/BridgeRoutes.js';
 import type {
   BridgeContext,
   GhostDirectory,
@@ -20,7 +20,7 @@ import type {
   RemoteLocation,
   RoomLink,
   RoomLinks,
-} from '../../../core/plugin-api/index.js';
+} from '../core/plugin-api/index.js';
 
 export interface RecordedEvent {
   eventId: string;
