@@ -35,13 +35,17 @@ const MEDIA = new Set(['m.image', 'm.file', 'm.audio', 'm.video', 'm.sticker']);
 const DELAY_NOTICE_EVERY_MS = 120_000;
 /** How long a message's IRC msgids are kept for a later redaction. */
 const REDACTABLE_TTL_SECONDS = 7 * 86400;
+
+/** What the IRC bridge declares: ghosts `@irc_<network>_<nick>`, portals `#irc_<network>_<channel>`. */
+export const ircDescriptor: BridgeDescriptor = { protocol: 'irc', ghostPrefix: 'irc_', aliasPrefix: 'irc_', configSchema: ircConfigSchema };
+
 /** An IRC account keeps its ghost this long after it was last seen (refreshed once per bridge run). */
 const ACCOUNT_TTL_SECONDS = 180 * 86400;
 
 type ChannelRole = Extract<RoomRole, { kind: 'channel' }>;
 
 export class IrcBridge implements BridgePlugin<IrcPluginConfig>, UserQueryHandler, AliasQueryHandler, ThirdPartyHandler {
-  readonly descriptor: BridgeDescriptor = { protocol: 'irc', ghostPrefix: 'irc_', aliasPrefix: 'irc_', configSchema: ircConfigSchema };
+  readonly descriptor: BridgeDescriptor = ircDescriptor;
   private context: BridgeContext<IrcPluginConfig> | null = null;
   private readonly networks = new Map<string, IrcNetwork>();
   private stateValue: IrcBridgeState | null = null;

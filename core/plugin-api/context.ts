@@ -4,6 +4,7 @@ import type { GhostDirectory, Intent } from './intent.js';
 import type { Logger } from './Logger.js';
 import type { PluginMetrics } from './metrics.js';
 import type { Outbox } from './outbox.js';
+import type { Portals } from './portals.js';
 import type { IdentityMap, MessageMap, PluginStore, RoomLinks } from './stores.js';
 
 /** What the host gives a plugin at start: everything it needs, so a bridge keeps no index of its own. */
@@ -19,6 +20,8 @@ export interface BridgeContext<Config = Record<string, unknown>> {
   readonly ghosts: GhostDirectory;
   readonly identities: IdentityMap;
   readonly links: RoomLinks;
+  /** Portal rooms of remote places, made once across every worker. */
+  readonly portals: Portals;
   readonly messages: MessageMap;
   readonly outbox: Outbox;
   /** A small durable key-value store in the plugin's own namespace. */

@@ -11,6 +11,7 @@ export type { Counter, Gauge, Histogram, MetricLabels, MetricOptions, PluginMetr
 export { failureKindOf, IgnoredEventError, PermanentError, RetryLaterError, type FailureKind } from './errors.js';
 export { MatrixApiError } from './MatrixApiError.js';
 export type { OutboundMessage, Outbox } from './outbox.js';
+export type { Portal, PortalKey, PortalPowerLevels, PortalSpec, Portals } from './portals.js';
 export type {
   AliasQueryHandler,
   AttachmentHandler,

@@ -6,7 +6,10 @@ export interface OutboundMessage {
   /** Stable id of the remote message: the outbox derives the Matrix txnId from it, so a retry never posts twice. */
   remoteId: string;
   roomId: string;
-  /** The ghost that sends it (remote id), or null for the bot. */
+  /**
+   * The ghost that sends it (remote id), or null for the bridge itself: then the bot where it is in the
+   * room, else one of the bridge's ghosts that is (a DM only a ghost was invited to), as ctx.notice does.
+   */
   senderRemoteId: string | null;
   senderProfile?: GhostProfile;
   type: string;

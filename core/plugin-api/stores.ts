@@ -6,12 +6,18 @@ export interface IdentityMap {
   remove(protocol: string, thirdPartyId: string): Promise<void>;
 }
 
-/** A place on the remote network: an IRC channel, a phone number, a mailbox or thread. */
+/**
+ * A place on the remote network: an IRC channel (`{network: 'libera', location: '#matrix'}`), or a
+ * conversation one Matrix user has there: a phone number's texts and calls with @alice, an email
+ * correspondent of @bob (`{network: 'sip', location: '+14155550100', receiver: '@alice:example.org'}`).
+ */
 export interface RemoteLocation {
   /** Network/instance, e.g. `libera`, the SIP trunk, the mail domain. */
   network: string;
   /** Channel, number, address or thread id within the network. */
   location: string;
+  /** The Matrix user whose conversation this is, for per-user places; absent for shared ones. */
+  receiver?: string;
 }
 
 /** One room <-> remote link with the data it was linked with. */

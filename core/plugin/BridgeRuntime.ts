@@ -7,6 +7,8 @@ import { RedisIdentityMap } from '../identity/RedisIdentityMap.js';
 import { RedisMessageMap } from '../links/RedisMessageMap.js';
 import { RedisRoomLinks } from '../links/RedisRoomLinks.js';
 import { PluginMetricsRegistry } from '../metrics/PluginMetricsRegistry.js';
+import { BridgePortals } from '../portals/BridgePortals.js';
+import { PortalRooms } from '../portals/PortalRooms.js';
 import { BridgeOutbox } from '../outbox/BridgeOutbox.js';
 import type { MatrixIntent, MembershipListener } from '../matrix/MatrixIntent.js';
 import type { OutboxQueues } from '../outbox/OutboxQueues.js';
@@ -40,6 +42,7 @@ export class BridgeRuntime {
   readonly ghosts: NamespacedGhostDirectory;
   readonly identities: RedisIdentityMap;
   readonly links: RedisRoomLinks;
+  readonly portals: BridgePortals;
   readonly messages: RedisMessageMap;
   readonly store: RedisPluginStore;
   readonly interest: RoomInterest;
@@ -77,6 +80,8 @@ export class BridgeRuntime {
     this.outbox = new BridgeOutbox(loaded.name, this.ghosts, deps.outboxQueues);
     this.routes = new BridgeRoutes(loaded.name, d.httpPrefixes ?? [], deps.publicUrl);
     this.bot = this.intent(deps.botUserId);
+    const rooms = new PortalRooms({ ghosts: this.ghosts, bot: this.bot, serverName, aliasPrefix: d.aliasPrefix, logger: this.logger });
+    this.portals = new BridgePortals({ redis, keyspace, links: this.links, rooms, logger: this.logger });
     this.voice = new RoomVoice({ bot: this.bot, botUserId: deps.botUserId, interest: this.interest, intent: (userId) => this.intent(userId), logger: this.logger });
     this.aliasHead = `#${d.aliasPrefix}`;
     this.aliasTail = `:${serverName}`;
@@ -90,6 +95,7 @@ export class BridgeRuntime {
       ghosts: this.ghosts,
       identities: this.identities,
       links: this.links,
+      portals: this.portals,
       messages: this.messages,
       outbox: this.outbox,
       store: this.store,

@@ -18,6 +18,7 @@ import { BridgeRuntime } from './BridgeRuntime.js';
 import { DeadLetterNotices } from './DeadLetterNotices.js';
 import { EventRouter } from './EventRouter.js';
 import type { LoadedPlugin } from './PluginLoader.js';
+import { OwnAliasLookups } from './OwnAliasLookups.js';
 import { pluginRoutesRouter } from './PluginRoutesRouter.js';
 import { ThirdPartyLookups } from './ThirdPartyLookups.js';
 
@@ -87,6 +88,7 @@ export class PluginHost implements EventDispatcher, QueryResolver, ThirdPartyRes
   private readonly settings: OutboxSettings;
   private readonly bridges: BridgeRuntime[] = [];
   private readonly lookups: ThirdPartyLookups;
+  private readonly aliasLookups: OwnAliasLookups;
   private state: Running | null = null;
   private outboxQueues: OutboxQueues | null = null;
   private outboxWorker: OutboxWorker | null = null;
@@ -108,6 +110,7 @@ export class PluginHost implements EventDispatcher, QueryResolver, ThirdPartyRes
       maxDownloadBytes: options.maxAttachmentBytes ?? 50 * 1024 * 1024,
     });
     this.lookups = new ThirdPartyLookups(this.bridges, () => this.bot, options.logger);
+    this.aliasLookups = new OwnAliasLookups(() => this.running().redis, this.keys, (alias) => this.bridges.some((b) => b.ownsAlias(alias)));
   }
 
   /** Names of the running bridges, in config order. */
@@ -175,10 +178,10 @@ export class PluginHost implements EventDispatcher, QueryResolver, ThirdPartyRes
         this.keys,
         this.settings,
         {
-          intentFor: (bridge, sender) => {
-            const runtime = this.bridge(bridge);
-            return runtime ? runtime.intent(sender ?? this.botUserId) : this.intentFor(sender ?? this.botUserId, NO_LISTENER);
-          },
+          ghost: (bridge, userId) => this.bridge(bridge)?.intent(userId) ?? this.intentFor(userId, NO_LISTENER),
+          // A bridge that is no longer loaded (its messages still queued) has no voice: its bot speaks.
+          speak: (bridge, roomId, type, content, txnId, ts) =>
+            this.bridge(bridge)?.voice.say(roomId, type, content, txnId, ts) ?? this.bot.sendEventAt(roomId, type, content, txnId, ts),
           messagesOf: (bridge) => this.bridge(bridge)?.messages ?? new RedisMessageMap(redis, this.keys.bridge(bridge), this.options.messageTtlSeconds),
         },
         log.child({ component: 'outbox' }),
@@ -252,6 +255,7 @@ export class PluginHost implements EventDispatcher, QueryResolver, ThirdPartyRes
       isSender,
       ...(isSender ? {} : { inviter: () => this.intentFor(this.botUserId, listener) }),
       listener,
+      aliasLookups: this.aliasLookups,
     });
   }
 
@@ -288,6 +292,10 @@ export class PluginHost implements EventDispatcher, QueryResolver, ThirdPartyRes
     const handler = b?.loaded.capabilities.aliasQuery;
     if (!b || !handler) return false;
     try {
+      if (await this.aliasLookups.inProgress(alias)) {
+        b.logger.debug({ alias }, 'the homeserver asks about an alias the bridge itself is looking up: answering no');
+        return false;
+      }
       return (await handler.onAliasQuery(alias)) === true;
     } catch (err) {
       b.logger.error({ err, alias }, 'alias query failed');

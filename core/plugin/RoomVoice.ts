@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { MatrixIntent } from '../matrix/MatrixIntent.js';
+import { MatrixApiError } from '../plugin-api/index.js';
 import type { RoomInterest } from './RoomInterest.js';
 
 /** What a RoomVoice needs of its bridge. */
@@ -28,18 +29,36 @@ export class RoomVoice {
   async say(roomId: string, type: string, content: Record<string, unknown>, txnId: string, ts?: number): Promise<string>;
   async say(roomId: string, type: string, content: Record<string, unknown>, txnId: string, ts: number | undefined, joinIfNeeded: false): Promise<string | null>;
   async say(roomId: string, type: string, content: Record<string, unknown>, txnId: string, ts?: number, joinIfNeeded = true): Promise<string | null> {
-    const { bot, botUserId, interest, logger } = this.deps;
+    const { bot, logger } = this.deps;
     if (await bot.isJoined(roomId)) return bot.sendEventAt(roomId, type, content, txnId, ts);
-    for (const member of await interest.members(roomId)) {
-      if (member === botUserId) continue;
-      const intent = this.deps.intent(member);
+    const ghosts = await this.joinedGhosts(roomId);
+    // A join of the bot made by another process is not in its cache: ask once before a ghost speaks.
+    if (ghosts.length > 0 && (await bot.isJoined(roomId, true))) return bot.sendEventAt(roomId, type, content, txnId, ts);
+    for (const ghost of ghosts) {
       try {
-        if (!(await intent.isJoined(roomId))) continue;
-        return await intent.sendEventAt(roomId, type, content, txnId, ts);
+        return await ghost.sendEventAt(roomId, type, content, txnId, ts);
       } catch (err) {
-        logger.debug({ err, room_id: roomId, user_id: member }, 'a member ghost could not speak in the room');
+        // Only "not in the room any more" passes the word on; a refused message is refused for all.
+        if (!MatrixApiError.is(err, 'M_FORBIDDEN')) throw err;
+        logger.debug({ err, room_id: roomId, user_id: ghost.userId }, 'a member ghost could not speak in the room');
       }
     }
     return joinIfNeeded ? bot.sendEventAt(roomId, type, content, txnId, ts) : null;
   }
+
+  /** The bridge's ghosts recorded in the room that the homeserver (or the cache) says are joined. */
+  private async joinedGhosts(roomId: string): Promise<MatrixIntent[]> {
+    const out: MatrixIntent[] = [];
+    for (const member of await this.deps.interest.members(roomId)) {
+      if (member === this.deps.botUserId) continue;
+      const intent = this.deps.intent(member);
+      try {
+        if (await intent.isJoined(roomId)) out.push(intent);
+      } catch (err) {
+        this.deps.logger.debug({ err, room_id: roomId, user_id: member }, 'could not tell whether a member ghost is joined');
+      }
+    }
+    return out;
+  }
+
 }

@@ -62,6 +62,11 @@ export class RuntimeKeys {
     return `${this.root}:ob:dead`;
   }
 
+  /** Counts this appservice's own lookups of an alias in progress (OwnAliasLookups). */
+  aliasLookup(alias: string): string {
+    return `${this.root}:alias-lookup:${alias}`;
+  }
+
   /** Marks a (bridge, event) pair handled so a retried event skips the plugins that already had it. */
   handled(bridge: string, eventId: string): string {
     return `${this.bridge(bridge).root}:done:${eventId}`;

@@ -6,7 +6,8 @@ import type { EventContext, MatrixEvent } from '../../../core/plugin-api/index.j
 import { IrcBridge } from '../IrcBridge.js';
 import type { IrcPluginConfig } from '../IrcConfig.js';
 import createIrcBridge from '../index.js';
-import { createFakeContext } from '../../../testkit/FakeBridgeContext.js';
+import { createFakeContext } from '../../../testkit/index.js';
+import { ircDescriptor } from '../IrcBridge.js';
 import { IrcTestClient } from './IrcTestClient.js';
 import { NgircdServer } from './NgircdServer.js';
 
@@ -65,7 +66,7 @@ beforeAll(async () => {
   bob = new IrcTestClient(server.host, server.port, 'bob');
   await bob.connect();
   await bob.join('#chat');
-  fake = createFakeContext<IrcPluginConfig>(config());
+  fake = createFakeContext<IrcPluginConfig>(ircDescriptor, config());
   fake.hs.profiles.set(ALICE, { displayName: 'Alice' });
   bridge = createIrcBridge() as IrcBridge;
   await bridge.start(fake.ctx);

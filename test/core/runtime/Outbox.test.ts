@@ -11,6 +11,7 @@ import { OutboundMessageError } from '../../../core/outbox/BridgeOutbox.js';
 import type { BridgeContext } from '../../../core/plugin-api/index.js';
 import { PluginHost } from '../../../core/plugin/PluginHost.js';
 import { ManagedRedis } from '../../../core/redis/ManagedRedis.js';
+import { waitFor } from '../../harness/index.js';
 import { FakeHomeserver } from './FakeHomeserver.js';
 import { loadedPlugin, RecordingPlugin } from './RecordingPlugin.js';
 
@@ -137,6 +138,20 @@ describe('Outbox (fake homeserver, real Redis)', () => {
     hs.interceptors.push((r) => (r.path.includes('/rooms/!o7:hs/send/m.room.message/pbo_') ? (calls++, { status: 503, body: { errcode: 'M_UNKNOWN', error: 'overloaded' } }) : undefined));
     await expect(ctx.outbox.send({ remoteId: 'down-1', roomId: '!o7:hs', senderRemoteId: null, type: 'm.room.message', content: { body: 'x' } })).rejects.toThrow(/overloaded/);
     expect(calls).toBe(3 * 2); // 3 outbox tries x (1 + 1 client retry)
+  });
+
+  it('sends a message without a sender as a member ghost where the bot is not in the room, and its dead-letter notice too', async () => {
+    hs.addRoom('!dm:hs', ['@alice:hs'], { inviteOnly: true });
+    hs.invited.set('!dm:hs', new Set(['@net_eve:hs']));
+    await (await ctx.ghosts.intent('eve')).join('!dm:hs');
+    const eventId = await ctx.outbox.send({ remoteId: 'note-1', roomId: '!dm:hs', senderRemoteId: null, type: 'm.room.message', content: { msgtype: 'm.notice', body: 'Linked.' } });
+    expect(hs.sent.find((s) => s.eventId === eventId)?.sender).toBe('@net_eve:hs');
+    expect(hs.members.get('!dm:hs')?.has(BOT)).toBe(false);
+    hs.interceptors.push((r) => (r.path.includes('/rooms/!dm:hs/send/m.bad') ? { status: 400, body: { errcode: 'M_BAD_JSON', error: 'content is not valid' } } : undefined));
+    await expect(ctx.outbox.send({ remoteId: 'bad-2', roomId: '!dm:hs', senderRemoteId: null, type: 'm.bad', content: { body: 'x' } })).rejects.toThrow();
+    // The dead-letter notice follows the rejection of send().
+    const notice = await waitFor(() => hs.sent.find((s) => s.roomId === '!dm:hs' && String(s.content.body).startsWith('⚠️')), 10_000, 'the notice');
+    expect(notice.sender).toBe('@net_eve:hs');
   });
 
   it('refuses malformed messages before queueing them', async () => {
