@@ -1,8 +1,9 @@
+import type { ContentOf } from './content.js';
 import type { GhostProfile } from './intent.js';
 import type { RemoteLocation } from './stores.js';
 
-/** One remote->Matrix message. */
-export interface OutboundMessage {
+/** One remote->Matrix message; for `type: 'm.room.message'` the content is typed (RoomMessageContent). */
+export interface OutboundMessage<T extends string = string> {
   /** Stable id of the remote message: the outbox derives the Matrix txnId from it, so a retry never posts twice. */
   remoteId: string;
   roomId: string;
@@ -12,8 +13,8 @@ export interface OutboundMessage {
    */
   senderRemoteId: string | null;
   senderProfile?: GhostProfile;
-  type: string;
-  content: Record<string, unknown>;
+  type: T;
+  content: ContentOf<T>;
   /** Original remote timestamp (ms), sent as the AS `ts` so history shows when it was really said. */
   timestamp?: number;
   /** Record the resulting event id under this remote location for later edits/replies. */
@@ -23,7 +24,7 @@ export interface OutboundMessage {
 /** Durable, per-room ordered remote->Matrix delivery; honours 429 `retry_after_ms`. */
 export interface Outbox {
   /** Resolves once the message is durably queued (not yet sent). */
-  enqueue(message: OutboundMessage): Promise<void>;
+  enqueue<T extends string>(message: OutboundMessage<T>): Promise<void>;
   /** Enqueues and resolves with the event id once the homeserver accepted it. */
-  send(message: OutboundMessage): Promise<string>;
+  send<T extends string>(message: OutboundMessage<T>): Promise<string>;
 }

@@ -16,6 +16,8 @@ import { FakeHomeserver } from './FakeHomeserver.js';
 import { loadedPlugin, RecordingPlugin } from './RecordingPlugin.js';
 
 const BOT = '@patchbay:hs';
+/** Messages whose content these tests keep minimal (no msgtype): typed as any event type. */
+const UNTYPED_MESSAGE: string = 'm.room.message';
 
 describe('Outbox (fake homeserver, real Redis)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'patchbay-outbox-'));
@@ -85,11 +87,11 @@ describe('Outbox (fake homeserver, real Redis)', () => {
     hs.addRoom('!o4:hs', [BOT]);
     const sends: Array<Promise<string>> = [];
     for (let i = 0; i < 25; i++) {
-      await ctx.outbox.enqueue({ remoteId: `ord-${i}`, roomId: '!o3:hs', senderRemoteId: i % 2 ? 'x' : 'y', type: 'm.room.message', content: { body: `a${i}` } });
-      await ctx.outbox.enqueue({ remoteId: `ord-${i}`, roomId: '!o4:hs', senderRemoteId: null, type: 'm.room.message', content: { body: `b${i}` } });
+      await ctx.outbox.enqueue({ remoteId: `ord-${i}`, roomId: '!o3:hs', senderRemoteId: i % 2 ? 'x' : 'y', type: UNTYPED_MESSAGE, content: { body: `a${i}` } });
+      await ctx.outbox.enqueue({ remoteId: `ord-${i}`, roomId: '!o4:hs', senderRemoteId: null, type: UNTYPED_MESSAGE, content: { body: `b${i}` } });
     }
-    sends.push(ctx.outbox.send({ remoteId: 'ord-last', roomId: '!o3:hs', senderRemoteId: null, type: 'm.room.message', content: { body: 'a-last' } }));
-    sends.push(ctx.outbox.send({ remoteId: 'ord-last', roomId: '!o4:hs', senderRemoteId: null, type: 'm.room.message', content: { body: 'b-last' } }));
+    sends.push(ctx.outbox.send({ remoteId: 'ord-last', roomId: '!o3:hs', senderRemoteId: null, type: UNTYPED_MESSAGE, content: { body: 'a-last' } }));
+    sends.push(ctx.outbox.send({ remoteId: 'ord-last', roomId: '!o4:hs', senderRemoteId: null, type: UNTYPED_MESSAGE, content: { body: 'b-last' } }));
     await Promise.all(sends);
     const bodies = (room: string): string[] => hs.sent.filter((s) => s.roomId === room).map((s) => String(s.content.body));
     expect(bodies('!o3:hs')).toEqual([...Array.from({ length: 25 }, (_, i) => `a${i}`), 'a-last']);
@@ -102,7 +104,7 @@ describe('Outbox (fake homeserver, real Redis)', () => {
     hs.interceptors.push((r) =>
       r.path.includes('/rooms/!o5:hs/send/') && limited-- > 0 ? { status: 429, body: { errcode: 'M_LIMIT_EXCEEDED', error: 'slow', retry_after_ms: 20 } } : undefined,
     );
-    const eventId = await ctx.outbox.send({ remoteId: 'rl-1', roomId: '!o5:hs', senderRemoteId: null, type: 'm.room.message', content: { body: 'patient' } });
+    const eventId = await ctx.outbox.send({ remoteId: 'rl-1', roomId: '!o5:hs', senderRemoteId: null, type: UNTYPED_MESSAGE, content: { body: 'patient' } });
     expect(limited).toBeLessThan(0);
     expect(hs.sent.filter((s) => s.roomId === '!o5:hs').map((s) => s.eventId)).toEqual([eventId]);
   });
@@ -115,7 +117,7 @@ describe('Outbox (fake homeserver, real Redis)', () => {
     const bad = ctx.outbox.send({ remoteId: 'bad-1', roomId: '!o6:hs', senderRemoteId: 'eve', type: 'm.bad', content: { body: 'x' } });
     await expect(bad).rejects.toThrow(OutboxDeliveryError);
     await expect(bad).rejects.toThrow(/content is not valid/);
-    const next = await ctx.outbox.send({ remoteId: 'good-1', roomId: '!o6:hs', senderRemoteId: 'eve', type: 'm.room.message', content: { body: 'fine' } });
+    const next = await ctx.outbox.send({ remoteId: 'good-1', roomId: '!o6:hs', senderRemoteId: 'eve', type: UNTYPED_MESSAGE, content: { body: 'fine' } });
     const room = hs.sent.filter((s) => s.roomId === '!o6:hs');
     expect(room.map((s) => [s.sender, s.content.msgtype ?? s.content.body])).toEqual([
       [BOT, 'm.notice'],
@@ -136,7 +138,7 @@ describe('Outbox (fake homeserver, real Redis)', () => {
     hs.addRoom('!o7:hs', [BOT]);
     let calls = 0;
     hs.interceptors.push((r) => (r.path.includes('/rooms/!o7:hs/send/m.room.message/pbo_') ? (calls++, { status: 503, body: { errcode: 'M_UNKNOWN', error: 'overloaded' } }) : undefined));
-    await expect(ctx.outbox.send({ remoteId: 'down-1', roomId: '!o7:hs', senderRemoteId: null, type: 'm.room.message', content: { body: 'x' } })).rejects.toThrow(/overloaded/);
+    await expect(ctx.outbox.send({ remoteId: 'down-1', roomId: '!o7:hs', senderRemoteId: null, type: UNTYPED_MESSAGE, content: { body: 'x' } })).rejects.toThrow(/overloaded/);
     expect(calls).toBe(3 * 2); // 3 outbox tries x (1 + 1 client retry)
   });
 
@@ -155,9 +157,9 @@ describe('Outbox (fake homeserver, real Redis)', () => {
   });
 
   it('refuses malformed messages before queueing them', async () => {
-    await expect(ctx.outbox.enqueue({ remoteId: '', roomId: '!o1:hs', senderRemoteId: null, type: 'm.room.message', content: {} })).rejects.toThrow(OutboundMessageError);
-    await expect(ctx.outbox.enqueue({ remoteId: 'x', roomId: '#alias:hs', senderRemoteId: null, type: 'm.room.message', content: {} })).rejects.toThrow(/room id/);
-    await expect(ctx.outbox.enqueue({ remoteId: 'x', roomId: '!o1:hs', senderRemoteId: null, type: 'm.room.message', content: {}, timestamp: -5 })).rejects.toThrow(/timestamp/);
+    await expect(ctx.outbox.enqueue({ remoteId: '', roomId: '!o1:hs', senderRemoteId: null, type: UNTYPED_MESSAGE, content: {} })).rejects.toThrow(OutboundMessageError);
+    await expect(ctx.outbox.enqueue({ remoteId: 'x', roomId: '#alias:hs', senderRemoteId: null, type: UNTYPED_MESSAGE, content: {} })).rejects.toThrow(/room id/);
+    await expect(ctx.outbox.enqueue({ remoteId: 'x', roomId: '!o1:hs', senderRemoteId: null, type: UNTYPED_MESSAGE, content: {}, timestamp: -5 })).rejects.toThrow(/timestamp/);
   });
 
   it('refuses another host.outbox_partitions while messages queued under the old count wait', async () => {
