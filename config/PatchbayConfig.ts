@@ -52,7 +52,7 @@ export type HostConfig = SchemaType<typeof hostSchema>;
  */
 export interface BridgeConfig {
   enabled: boolean;
-  /** A package name or an absolute path (relative paths are resolved against the working directory). */
+  /** A package name or an absolute path (relative paths are resolved against the config file's folder). */
   module?: string;
   [key: string]: unknown;
 }
