@@ -15,7 +15,7 @@ import type {
   ThirdPartyProtocol,
   ThirdPartyUser,
   UserQueryHandler,
-} from '../../core/plugin-api/index.js';
+} from 'patchbay-matrix/plugin';
 import { ADMIN_HELP, runAdminCommand } from './AdminCommands.js';
 import { type IrcPluginConfig, ircConfigSchema, normalizeNetworks } from './IrcConfig.js';
 import { IrcBridgeState, type PendingMessage, type RoomRole } from './IrcBridgeState.js';

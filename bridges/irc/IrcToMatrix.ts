@@ -1,7 +1,7 @@
 // The Matrix side of IRC happenings (the IrcNetworkSink): ghosts post what IRC users say through the
 // outbox (durable, ordered per room, deduplicated), follow joins, parts, quits, kicks, nick changes and
 // topics, and PMs to a Matrix user's puppet arrive in a DM with the sender's ghost.
-import type { BridgeContext, GhostProfile, TextContent } from '../../core/plugin-api/index.js';
+import type { BridgeContext, GhostProfile, TextContent } from 'patchbay-matrix/plugin';
 import type { IrcPluginConfig } from './IrcConfig.js';
 import type { IrcBridgeState } from './IrcBridgeState.js';
 import type { IrcNetwork, IrcNetworkSink, IrcPerson } from './IrcNetwork.js';

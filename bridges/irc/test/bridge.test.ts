@@ -2,11 +2,11 @@
 // hand-written BridgeContext on the Matrix side and a real ngircd on the IRC side.
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { pino } from 'pino';
-import type { EventContext, MatrixEvent } from '../../../core/plugin-api/index.js';
+import type { EventContext, MatrixEvent } from 'patchbay-matrix/plugin';
 import { IrcBridge } from '../IrcBridge.js';
 import type { IrcPluginConfig } from '../IrcConfig.js';
 import createIrcBridge from '../index.js';
-import { createFakeContext } from '../../../testkit/index.js';
+import { createFakeContext } from 'patchbay-matrix/plugin/testing';
 import { ircDescriptor } from '../IrcBridge.js';
 import { IrcTestClient } from './IrcTestClient.js';
 import { NgircdServer } from './NgircdServer.js';

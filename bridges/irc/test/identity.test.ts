@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import type { IrcBridge } from '../IrcBridge.js';
 import type { IrcPluginConfig } from '../IrcConfig.js';
 import createIrcBridge from '../index.js';
-import { createFakeContext } from '../../../testkit/index.js';
+import { createFakeContext } from 'patchbay-matrix/plugin/testing';
 import { ircDescriptor } from '../IrcBridge.js';
 import { DEFAULT_CAPS, ScriptedIrcv3Server } from './ScriptedIrcv3Server.js';
 

@@ -3,11 +3,11 @@
 // servers, one offering message-redaction and one not.
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { pino } from 'pino';
-import type { EventContext, MatrixEvent } from '../../../core/plugin-api/index.js';
+import type { EventContext, MatrixEvent } from 'patchbay-matrix/plugin';
 import type { IrcBridge } from '../IrcBridge.js';
 import type { IrcPluginConfig } from '../IrcConfig.js';
 import createIrcBridge from '../index.js';
-import { createFakeContext } from '../../../testkit/index.js';
+import { createFakeContext } from 'patchbay-matrix/plugin/testing';
 import { ircDescriptor } from '../IrcBridge.js';
 import { DEFAULT_CAPS, ScriptedIrcv3Server } from './ScriptedIrcv3Server.js';
 

@@ -3,7 +3,7 @@
 // plugin store move to the links once.
 import { describe, expect, test } from '@jest/globals';
 import { IrcBridgeState, linkOfRole, roleOfLink, type RoomRole } from '../IrcBridgeState.js';
-import { createFakeContext } from '../../../testkit/index.js';
+import { createFakeContext } from 'patchbay-matrix/plugin/testing';
 import { ircDescriptor } from '../IrcBridge.js';
 
 describe('IrcBridgeState over RoomLinks', () => {
