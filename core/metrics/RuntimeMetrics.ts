@@ -1,4 +1,5 @@
-import { Counter, type Registry } from 'prom-client';
+import type { Counter, Registry } from 'prom-client';
+import { metricsMaker } from './MetricsMaker.js';
 import { onePerRegistry } from './onePerRegistry.js';
 
 /**
@@ -13,7 +14,6 @@ export class RuntimeMetrics {
   readonly outboxSent: Counter<'bridge'>;
   readonly httpRequests: Counter<'bridge' | 'route' | 'status'>;
 
-
   /** The runtime's metrics of this registry (made once per registry). */
   static for(registry: Registry): RuntimeMetrics {
     return onePerRegistry(registry, RuntimeMetrics);
@@ -21,42 +21,20 @@ export class RuntimeMetrics {
 
   /** Use `for(registry)`: constructing twice on one registry trips prom-client's duplicate-name check. */
   constructor(registry: Registry) {
-    const registers = [registry];
-    this.matrixRequests = new Counter({
-      name: 'patchbay_matrix_requests_total',
-      help: 'Client-Server API requests made by the host, by outcome (ok or errcode)',
-      labelNames: ['method', 'outcome'],
-      registers,
-    });
-    this.matrixRetries = new Counter({
-      name: 'patchbay_matrix_retries_total',
-      help: 'Client-Server API requests retried, by reason (rate_limited, server_error, connection)',
-      labelNames: ['reason'],
-      registers,
-    });
-    this.pluginEvents = new Counter({
-      name: 'patchbay_plugin_events_total',
-      help: 'Matrix events handed to plugins, by outcome (ok, ignored, error, permanent, retry_later, skipped_done)',
-      labelNames: ['bridge', 'outcome'],
-      registers,
-    });
-    this.deadLetters = new Counter({
-      name: 'patchbay_dead_letters_total',
-      help: 'Events that could not be bridged after their tries (to_remote: Matrix events; to_matrix: outbox)',
-      labelNames: ['bridge', 'direction'],
-      registers,
-    });
-    this.httpRequests = new Counter({
-      name: 'patchbay_plugin_http_requests_total',
-      help: "Requests to the bridges' HTTP routes, by bridge, route and response status",
-      labelNames: ['bridge', 'route', 'status'],
-      registers,
-    });
-    this.outboxSent = new Counter({
-      name: 'patchbay_outbox_sent_total',
-      help: 'Remote->Matrix messages the homeserver accepted',
-      labelNames: ['bridge'],
-      registers,
-    });
+    const m = metricsMaker(registry);
+    this.matrixRequests = m.counter('patchbay_matrix_requests_total', 'Client-Server API requests made by the host, by outcome (ok or errcode)', ['method', 'outcome']);
+    this.matrixRetries = m.counter('patchbay_matrix_retries_total', 'Client-Server API requests retried, by reason (rate_limited, server_error, connection)', ['reason']);
+    this.pluginEvents = m.counter(
+      'patchbay_plugin_events_total',
+      'Matrix events handed to plugins, by outcome (ok, ignored, error, permanent, retry_later, skipped_done)',
+      ['bridge', 'outcome'],
+    );
+    this.deadLetters = m.counter(
+      'patchbay_dead_letters_total',
+      'Events that could not be bridged after their tries (to_remote: Matrix events; to_matrix: outbox)',
+      ['bridge', 'direction'],
+    );
+    this.httpRequests = m.counter('patchbay_plugin_http_requests_total', "Requests to the bridges' HTTP routes, by bridge, route and response status", ['bridge', 'route', 'status']);
+    this.outboxSent = m.counter('patchbay_outbox_sent_total', 'Remote->Matrix messages the homeserver accepted', ['bridge']);
   }
 }

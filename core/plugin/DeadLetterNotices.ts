@@ -1,16 +1,12 @@
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { RuntimeMetrics } from '../metrics/RuntimeMetrics.js';
 import { shortReason } from '../outbox/OutboxWorker.js';
 import { failureKindOf, type MatrixEvent, type PermanentError } from '../plugin-api/index.js';
 import type { BridgeRuntime } from './BridgeRuntime.js';
-import type { EventRouter } from './EventRouter.js';
+import type { EventRouter, HostBridges } from './EventRouter.js';
 
-export interface DeadLetterNoticesDeps {
-  bridges: readonly BridgeRuntime[];
+export interface DeadLetterNoticesDeps extends HostBridges {
   router: EventRouter;
-  botUserId: string;
-  metrics: RuntimeMetrics;
   logger: Logger;
 }
 

@@ -9,13 +9,18 @@ import { relationOf } from './EventRelations.js';
 
 const MEDIA_MSGTYPES = new Set(['m.image', 'm.file', 'm.audio', 'm.video']);
 
-export interface EventRouterDeps {
+/** The running bridges, in config order, with what the host's jobs on them share. */
+export interface HostBridges {
   bridges: readonly BridgeRuntime[];
+  /** The appservice's bot, shared by every bridge. */
+  botUserId: string;
+  metrics: RuntimeMetrics;
+}
+
+export interface EventRouterDeps extends HostBridges {
   redis: Redis;
   keys: RuntimeKeys;
-  botUserId: string;
   caches: IntentCaches;
-  metrics: RuntimeMetrics;
   /** How long "plugin X handled event E" is remembered, so a retry skips plugins that succeeded. */
   handledTtlSeconds: number;
 }

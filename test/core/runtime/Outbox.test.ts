@@ -9,7 +9,7 @@ import { PartitionCountChangedError } from '../../../core/partitioning/Partition
 import { outboxTxnId } from '../../../core/outbox/OutboxJob.js';
 import { OutboundMessageError } from '../../../core/outbox/BridgeOutbox.js';
 import type { BridgeContext } from '../../../core/plugin-api/index.js';
-import { PluginHost } from '../../../core/plugin/PluginHost.js';
+import { PluginHost, type PluginHostOptions } from '../../../core/plugin/PluginHost.js';
 import { ManagedRedis } from '../../../core/redis/ManagedRedis.js';
 import { waitFor } from '../../harness/index.js';
 import { FakeHomeserver } from './FakeHomeserver.js';
@@ -27,18 +27,23 @@ describe('Outbox (fake homeserver, real Redis)', () => {
   let host: PluginHost;
   let ctx: BridgeContext;
   const metrics = new Registry();
-
-  beforeAll(async () => {
-    await Promise.all([redis.start(), hs.start()]);
-    host = new PluginHost({
-      plugins: [loadedPlugin('net', plugin)],
-      appserviceId: 'outbox-test',
+  /** A host of the `net` bridge on the fake homeserver and the suite's Redis. */
+  const hostOf = (options: Pick<PluginHostOptions, 'plugins' | 'appserviceId' | 'metrics'> & Partial<PluginHostOptions>): PluginHost =>
+    new PluginHost({
       homeserverUrl: hs.url,
       asToken: 'as-token',
       serverName: 'hs',
       senderLocalpart: 'patchbay',
       redis: redis.connection,
       logger: pino({ level: 'silent' }),
+      ...options,
+    });
+
+  beforeAll(async () => {
+    await Promise.all([redis.start(), hs.start()]);
+    host = hostOf({
+      plugins: [loadedPlugin('net', plugin)],
+      appserviceId: 'outbox-test',
       metrics,
       host: { outbox_partitions: 3 },
       outbox: { attempts: 3, initialBackoffMs: 10, maxBackoffMs: 40, sendTimeoutMs: 20_000 },
@@ -164,15 +169,9 @@ describe('Outbox (fake homeserver, real Redis)', () => {
 
   it('refuses another host.outbox_partitions while messages queued under the old count wait', async () => {
     const hostWith = (partitions: number): PluginHost =>
-      new PluginHost({
+      hostOf({
         plugins: [loadedPlugin('net', new RecordingPlugin({ protocol: 'net', ghostPrefix: 'net_', aliasPrefix: 'net_' }))],
         appserviceId: 'outbox-count-test',
-        homeserverUrl: hs.url,
-        asToken: 'as-token',
-        serverName: 'hs',
-        senderLocalpart: 'patchbay',
-        redis: redis.connection,
-        logger: pino({ level: 'silent' }),
         metrics: new Registry(),
         host: { outbox_partitions: partitions },
         outboxWorker: false,
