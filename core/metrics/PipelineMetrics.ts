@@ -1,9 +1,18 @@
 import type { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { metricsMaker } from './MetricsMaker.js';
 import { onePerRegistry } from './onePerRegistry.js';
-import type { PartitionDepth } from '../queue/PartitionQueues.js';
 
-/** Something that can report queue depths when /metrics is scraped. */
+/** How full one partition queue is, as the gauges report it. */
+export interface PartitionDepth {
+  partition: number;
+  waiting: number;
+  active: number;
+  failed: number;
+  /** Age in ms of the oldest job not yet finished (0 when the partition is empty). */
+  oldestAgeMs: number;
+}
+
+/** Something that can report queue depths when /metrics is scraped (the partition queues). */
 export interface DepthSource {
   depths(): Promise<PartitionDepth[]>;
 }

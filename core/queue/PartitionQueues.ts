@@ -2,19 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { Job, Queue, type IRedisTransaction, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import type { PartitionDepth } from '../metrics/PipelineMetrics.js';
 import { settlePartitionCount } from '../partitioning/PartitionCount.js';
 import type { PartitionSlice } from './PartitionSlice.js';
 import type { PipelineKeys } from './PipelineKeys.js';
 import { RedisErrorLog } from './RedisErrorLog.js';
-
-export interface PartitionDepth {
-  partition: number;
-  waiting: number;
-  active: number;
-  failed: number;
-  /** Age in ms of the oldest job not yet finished (0 when the partition is empty). */
-  oldestAgeMs: number;
-}
 
 export interface PartitionQueuesOptions {
   /** A shared non-blocking connection (the ingest connection: fails fast when Redis is down). */
