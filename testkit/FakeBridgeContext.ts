@@ -8,8 +8,10 @@ import { PluginMetricsRegistry } from '../core/metrics/PluginMetricsRegistry.js'
 import type {
   BridgeContext,
   BridgeDescriptor,
+  BridgePlugin,
   HttpMethod,
   HttpResponse,
+  MatrixEvent,
   OutboundMessage,
   Outbox,
   Portal,
@@ -18,6 +20,7 @@ import type {
   PortalSpec,
 } from '../core/plugin-api/index.js';
 import { BridgeRoutes } from '../core/plugin/BridgeRoutes.js';
+import { relationOf } from '../core/plugin/EventRelations.js';
 import { answerRoute, requestFrom } from '../core/plugin/RouteAnswers.js';
 import { checkPortalKey, PortalRooms } from '../core/portals/PortalRooms.js';
 import { FakeIntent, FakeMatrix } from './FakeMatrix.js';
@@ -48,6 +51,12 @@ export interface FakeHttp {
 
 export interface FakeContext<Config> {
   ctx: BridgeContext<Config>;
+  /**
+   * Hands the plugin one event as the host does: the rest of the event filled in (an event id, a
+   * timestamp, `m.room.message`), its EventContext worked out (relation, fromBridge), and the event kept
+   * so `intent.getEvent` finds it. Resolves with the event.
+   */
+  deliver(plugin: Pick<BridgePlugin<Config>, 'onMatrixEvent'>, event: Partial<MatrixEvent> & Pick<MatrixEvent, 'room_id' | 'sender' | 'content'>, attempt?: number): Promise<MatrixEvent>;
   /** What the plugin did in "Matrix". */
   hs: FakeMatrix;
   /** An intent for any user, e.g. to act as a real Matrix user in a test. */
@@ -157,7 +166,7 @@ export function createFakeContext<Config>(
 
   const sent = new Set<string>();
   let chain: Promise<unknown> = Promise.resolve();
-  const deliver = async (m: OutboundMessage): Promise<string> => {
+  const post = async (m: OutboundMessage): Promise<string> => {
     const intent = m.senderRemoteId === null ? speaker(m.roomId) : await ghosts.intent(m.senderRemoteId, m.senderProfile);
     const eventId = await intent.sendEvent(m.roomId, m.type, m.content);
     const recorded = hs.events.find((e) => e.eventId === eventId);
@@ -170,11 +179,11 @@ export function createFakeContext<Config>(
       const id = `${m.roomId}\u0000${m.remoteId}`;
       if (sent.has(id)) return;
       sent.add(id);
-      chain = chain.then(() => deliver(m)).catch((err: unknown) => logger.warn({ err }, 'fake outbox: delivery failed'));
+      chain = chain.then(() => post(m)).catch((err: unknown) => logger.warn({ err }, 'fake outbox: delivery failed'));
     },
     send: async (m) => {
       sent.add(`${m.roomId}\u0000${m.remoteId}`);
-      return deliver(m);
+      return post(m);
     },
   };
 
@@ -220,5 +229,13 @@ export function createFakeContext<Config>(
       await speaker(roomId).sendEvent(roomId, 'm.room.message', { msgtype: 'm.notice', body: text });
     },
   };
-  return { ctx, hs, intentFor, store, http, outboxSettled: () => chain.then(() => undefined) };
+  let delivered = 0;
+  const deliver: FakeContext<Config>['deliver'] = async (plugin, partial, attempt = 1) => {
+    const event: MatrixEvent = { event_id: `$fake${++delivered}:${serverName}`, type: 'm.room.message', origin_server_ts: Date.now(), ...partial };
+    hs.rememberUserEvent(event);
+    const fromBridge = event.sender === bot.userId || ghosts.ownsUserId(event.sender);
+    await plugin.onMatrixEvent(event, { attempt, relation: relationOf(event), fromBridge, logger: logger.child({ room_id: event.room_id, event_id: event.event_id }) });
+    return event;
+  };
+  return { ctx, deliver, hs, intentFor, store, http, outboxSettled: () => chain.then(() => undefined) };
 }
