@@ -54,6 +54,7 @@ describe('the webhook bridge on the real stack', () => {
 
   afterAll(async () => {
     await stack?.stop();
+    receiver?.closeAllConnections();
     receiver?.close();
   });
 
