@@ -4,8 +4,6 @@
 import { randomUUID } from 'node:crypto';
 import type { HostConfig } from '../config/index.js';
 import type { BridgeContext, PluginFactory } from '../core/plugin-api/index.js';
-import { PluginLoader } from '../core/plugin/PluginLoader.js';
-import { startBridgeStack } from './bridgeStack.js';
 import { registerUser, uniqueLocalpart, type TestUser } from './testUsers.js';
 
 export interface PluginStackOptions {
@@ -39,8 +37,11 @@ export interface PluginStack {
  */
 export async function startPluginStack(options: PluginStackOptions): Promise<PluginStack> {
   const names = Object.keys(options.bridges);
+  const { PluginLoader } = await import('../core/plugin/PluginLoader.js');
   const builtins = Object.fromEntries(names.map((name) => [name, async () => options.bridges[name]!.factory]));
   const sections = Object.fromEntries(names.map((name) => [name, { enabled: true, ...options.bridges[name]!.config }]));
+  // Loaded here, not at the top: a unit test that only uses the fake context loads no homeserver or Redis client.
+  const { startBridgeStack } = await import('./bridgeStack.js');
   const stack = await startBridgeStack({
     appserviceId: `plugin-test-${randomUUID().slice(0, 8)}`,
     bridges: () => new PluginLoader({ builtins }).load(sections),
