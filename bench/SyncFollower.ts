@@ -1,6 +1,6 @@
 // A client's /sync long-poll loop, reduced to what the latency benchmark needs: when each message
 // (identified by its body) first reached the client.
-import type { MatrixHttpClient } from '../test/harness/MatrixHttpClient.js';
+import type { MatrixHttpClient } from '../testkit/MatrixHttpClient.js';
 
 interface SyncBody {
   next_batch: string;

@@ -4,13 +4,13 @@
 import { cpus, tmpdir } from 'node:os';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { enc } from '../test/harness/MatrixHttpClient.js';
+import { enc } from '../testkit/MatrixHttpClient.js';
 import { TestAppservice } from '../test/harness/TestAppservice.js';
 import { writeAppserviceRegistration } from '../test/harness/appserviceRegistration.js';
-import { rateLimitsWith } from '../test/harness/shippedDefaults.js';
-import { startTestHomeserver } from '../test/harness/testHomeserver.js';
-import { registerUser, type TestUser } from '../test/harness/testUsers.js';
-import { waitFor } from '../test/harness/waitFor.js';
+import { rateLimitsWith } from '../testkit/shippedDefaults.js';
+import { startTestHomeserver } from '../testkit/testHomeserver.js';
+import { registerUser, type TestUser } from '../testkit/testUsers.js';
+import { waitFor } from '../testkit/waitFor.js';
 import { percentile, progress, round, type BenchResult } from './BenchModule.js';
 import { SyncFollower } from './SyncFollower.js';
 

@@ -25,7 +25,7 @@ import { pino } from 'pino';
 import type { EventDispatcher } from '../core/contracts.js';
 import { Queue } from 'bullmq';
 import { createEventPipeline, PipelineKeys, type EventPipeline } from '../core/host/index.js';
-import type { MatrixEvent } from '../core/plugin/api.js';
+import type { MatrixEvent } from '../core/plugin-api/index.js';
 import { ManagedRedis } from '../core/redis/ManagedRedis.js';
 import { percentile, progress, round, type BenchResult } from './BenchModule.js';
 
@@ -173,8 +173,7 @@ async function ingestPipeline(redis: ManagedRedis, id: string, partitions: numbe
   const pipeline = createEventPipeline({
     registration: { id, hs_token: HS_TOKEN },
     redis: redis.connection,
-    partitions,
-    handlerAttempts: 5,
+    host: { partitions, handler_attempts: 5 },
     role: 'ingest',
     logger: pino({ level: 'warn' }),
     metrics: new Registry(),
@@ -414,8 +413,7 @@ async function reorderPipeline(redis: ManagedRedis, o: Options): Promise<number>
   const pipeline = createEventPipeline({
     registration: { id: 'bench-order', hs_token: HS_TOKEN },
     redis: redis.connection,
-    partitions: o.partitions,
-    handlerAttempts: 5,
+    host: { partitions: o.partitions, handler_attempts: 5 },
     role: 'both',
     dispatcher: {
       async dispatch(event: MatrixEvent): Promise<void> {
@@ -470,8 +468,7 @@ async function workerChildMain(): Promise<void> {
   const pipeline = createEventPipeline({
     registration: { id, hs_token: HS_TOKEN },
     redis: { path: socket },
-    partitions,
-    handlerAttempts: 5,
+    host: { partitions, handler_attempts: 5 },
     role: 'work',
     dispatcher,
     logger: pino({ level: 'warn' }),

@@ -5,12 +5,13 @@
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { pino } from 'pino';
-import type { EventContext, MatrixEvent } from '../core/plugin/api.js';
+import type { EventContext, MatrixEvent } from '../core/plugin-api/index.js';
 import { IrcBridge } from '../bridges/irc/IrcBridge.js';
 import type { IrcPluginConfig } from '../bridges/irc/IrcConfig.js';
 import { normalizeNetworks } from '../bridges/irc/IrcConfig.js';
 import { IrcNetwork } from '../bridges/irc/IrcNetwork.js';
-import { createFakeContext } from '../bridges/irc/test/FakeBridgeContext.js';
+import { createFakeContext } from '../testkit/index.js';
+import { ircDescriptor } from '../bridges/irc/IrcBridge.js';
 import { IrcTestClient } from '../bridges/irc/test/IrcTestClient.js';
 import { NgircdServer } from '../bridges/irc/test/NgircdServer.js';
 import { RecordingSink } from '../bridges/irc/test/RecordingSink.js';
@@ -51,7 +52,7 @@ async function messaging(server: NgircdServer, args: { rate: number; seconds: nu
       },
     },
   };
-  const fake = createFakeContext<IrcPluginConfig>(config, 'bench.test');
+  const fake = createFakeContext<IrcPluginConfig>(ircDescriptor, config, { serverName: 'bench.test' });
   const bridge = new IrcBridge();
   await bridge.start(fake.ctx);
   const watcher = new IrcTestClient(server.host, server.port, 'watcher');

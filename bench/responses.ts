@@ -9,9 +9,9 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { enc, MatrixHttpClient } from '../test/harness/MatrixHttpClient.js';
-import { registerUser } from '../test/harness/testUsers.js';
-import { waitFor } from '../test/harness/waitFor.js';
+import { enc, MatrixHttpClient } from '../testkit/MatrixHttpClient.js';
+import { registerUser } from '../testkit/testUsers.js';
+import { waitFor } from '../testkit/waitFor.js';
 import { progress, round, type BenchResult } from './BenchModule.js';
 
 const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'patchbay.js');

@@ -1,6 +1,7 @@
 // The pipeline starts before the plugins (it must be listening before the homeserver sends anything, and
 // the plugins need the homeserver), so it is handed this stand-in: events and queries that arrive early
 // wait here until the PluginHost runs, instead of failing and being retried into the dead-letter set.
+import type { RequestHandler } from 'express';
 import type { EventDispatcher, QueryResolver, ThirdPartyResolver } from '../core/contracts.js';
 import type {
   MatrixEphemeralEvent,
@@ -44,6 +45,11 @@ export class PluginHostGate implements EventDispatcher, QueryResolver, ThirdPart
   async aliasExists(alias: string): Promise<boolean> {
     return (await this.ready).aliasExists(alias);
   }
+
+  /** The bridges' HTTP routes: a request that arrives before the bridges run waits for them. */
+  readonly httpRoutes: RequestHandler = (req, res, next) => {
+    this.ready.then((host) => host.httpRoutes(req, res, next), next);
+  };
 
   /** Synchronous by contract: before the plugins run, no protocol is served yet (404). */
   protocol(protocol: string): ThirdPartyProtocol | null {

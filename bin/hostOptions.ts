@@ -1,6 +1,7 @@
 // The appservice host's parts (event pipeline, plugin host) from the validated config, as
 // homeserverOptions.ts does for the homeserver: `start`, `host` and `worker` all build them here, so
 // what must match across processes (partitions, appservice id, Redis) comes from one place.
+import type { RequestHandler } from 'express';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { PatchbayConfig } from '../config/index.js';
@@ -26,6 +27,8 @@ export interface PipelineParts {
   /** The plugins (or a stand-in for them): required for `work` and `both`. */
   dispatcher?: EventDispatcher;
   resolver?: QueryResolver & ThirdPartyResolver;
+  /** The bridges' HTTP routes, on a process that runs the host (start, host); workers serve none. */
+  pluginRoutes?: RequestHandler;
   /** Listen on host.bind/host.port, or on this port (worker --http-port), or not at all (null). */
   http: 'host' | { port: number } | null;
   workerPartitions?: number[];
@@ -33,27 +36,19 @@ export interface PipelineParts {
 
 export function eventPipelineOptions(config: PatchbayConfig, parts: PipelineParts): EventPipelineOptions {
   const host = config.host;
-  const http =
-    parts.http === null
-      ? null
-      : { bind: host.bind, port: parts.http === 'host' ? host.port : parts.http.port, maxBodyBytes: host.max_body_bytes, metrics: host.metrics };
+  const http = parts.http === null ? null : { bind: host.bind, port: parts.http === 'host' ? host.port : parts.http.port };
   return {
     registration: { id: parts.registration.id, hs_token: parts.registration.hs_token },
     redis: parts.redis,
-    partitions: host.partitions,
-    handlerAttempts: host.handler_attempts,
+    host,
     role: parts.role,
     ...(parts.dispatcher && { dispatcher: parts.dispatcher }),
     ...(parts.resolver && { queries: parts.resolver, thirdParty: parts.resolver }),
+    ...(parts.pluginRoutes && { pluginRoutes: parts.pluginRoutes }),
     logger: parts.logger,
     metrics: parts.metrics,
     http,
-    tuning: {
-      // The lock a worker renews while it runs a job, and how often workers look for expired ones.
-      lockDurationMs: host.job_takeover_ms,
-      stalledIntervalMs: host.job_takeover_ms,
-      ...(parts.workerPartitions && { workerPartitions: parts.workerPartitions }),
-    },
+    ...(parts.workerPartitions && { tuning: { workerPartitions: parts.workerPartitions } }),
   };
 }
 
@@ -66,6 +61,8 @@ export interface PluginHostParts {
   metrics: Registry;
   /** False on an ingest-only host: plugins answer queries but keep off their networks and send nothing. */
   worksEvents: boolean;
+  /** The host's public URL (host.url, else where it listens); null on a worker that does not know it. */
+  publicUrl: string | null;
 }
 
 export function pluginHostOptions(config: PatchbayConfig, parts: PluginHostParts): PluginHostOptions {
@@ -81,5 +78,7 @@ export function pluginHostOptions(config: PatchbayConfig, parts: PluginHostParts
     metrics: parts.metrics,
     connectRemote: parts.worksEvents,
     outboxWorker: parts.worksEvents,
+    host: config.host,
+    publicUrl: parts.publicUrl,
   };
 }

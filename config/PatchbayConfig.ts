@@ -1,5 +1,7 @@
 // The validated configuration. Keys are snake_case, exactly as written in the YAML file, so a key
 // path in an error message, in the docs and in code is the same string.
+import type { hostSchema } from './schema.js';
+import type { SchemaType } from './SchemaType.js';
 
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
 
@@ -79,25 +81,11 @@ export interface RedisConfig {
   url: string | null;
 }
 
-export interface HostConfig {
-  bind: string;
-  port: number;
-  /** How the homeserver reaches the host; null means http://<bind>:<port>. */
-  url: string | null;
-  /** Client-Server API the host acts through; null means the embedded homeserver. */
-  homeserver_url: string | null;
-  /** null means homeserver.server_name. */
-  server_name: string | null;
-  /** Absolute: resolved against data_dir by loadConfig. */
-  registration: string;
-  partitions: number;
-  workers: number;
-  max_body_bytes: number;
-  handler_attempts: number;
-  /** A job whose worker died is taken over by another worker after about this long. */
-  job_takeover_ms: number;
-  metrics: boolean;
-}
+/**
+ * The host section, read off its schema (config/schema.ts): a new host setting is declared there only.
+ * Paths (registration) come back absolute, resolved against data_dir by loadConfig.
+ */
+export type HostConfig = SchemaType<typeof hostSchema>;
 
 /**
  * One bridge's section. `enabled` and `module` are Patchbay's; every other key belongs to the plugin,
@@ -105,7 +93,7 @@ export interface HostConfig {
  */
 export interface BridgeConfig {
   enabled: boolean;
-  /** A package name or an absolute path (relative paths are resolved against the working directory). */
+  /** A package name or an absolute path (relative paths are resolved against the config file's folder). */
   module?: string;
   [key: string]: unknown;
 }

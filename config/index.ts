@@ -4,6 +4,9 @@ export { ConfigError } from './ConfigError.js';
 export { didYouMean } from './didYouMean.js';
 export { describeSchemaErrors } from './describeSchemaErrors.js';
 export { packageRoot, defaultsFile } from './packageRoot.js';
+export { MAX_PARTITIONS, hostSchema } from './schema.js';
+export { hostSettings, shippedDefaults } from './shippedDefaults.js';
+export type { SchemaType } from './SchemaType.js';
 export type {
   PatchbayConfig,
   LogLevel,

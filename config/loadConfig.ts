@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
-import { isAbsolute, resolve } from 'node:path';
+import { dirname, isAbsolute, resolve } from 'node:path';
 import { Ajv, type SchemaObject, type ValidateFunction } from 'ajv';
 import yaml from 'js-yaml';
 import { ConfigError } from './ConfigError.js';
@@ -49,7 +49,7 @@ export function loadConfig(options: LoadConfigOptions = {}): PatchbayConfig {
   const config = interpolated.value as PatchbayConfig;
   const crossProblems = crossCheck(config);
   if (crossProblems.length > 0) throw new ConfigError(crossProblems, source);
-  return resolvePaths(config, cwd);
+  return resolvePaths(config, cwd, file ? dirname(resolve(cwd, file)) : cwd);
 }
 
 function readYamlMap(path: string, fix: string): Record<string, unknown> {
@@ -145,17 +145,18 @@ function isProxyAddress(entry: string): boolean {
 
 /**
  * data_dir and app_service_config_files against the working directory (as Synapse does); the files
- * under data_dir against data_dir; a bridge `module` that is a relative path against the working
- * directory. Absolute paths stay as they are.
+ * under data_dir against data_dir; a bridge `module` that is a relative path against the folder of the
+ * config file that names it (the working directory without one), so a plugin beside the config is found
+ * wherever Patchbay is started. Absolute paths stay as they are.
  */
-function resolvePaths(config: PatchbayConfig, cwd: string): PatchbayConfig {
+function resolvePaths(config: PatchbayConfig, cwd: string, configDir: string): PatchbayConfig {
   const dataDir = resolve(cwd, config.data_dir);
   const under = (p: string): string => (isAbsolute(p) ? p : resolve(dataDir, p));
   const bridges: PatchbayConfig['bridges'] = {};
   for (const [name, bridge] of Object.entries(config.bridges)) {
     const module = bridge.module;
     const isPath = typeof module === 'string' && (module.startsWith('./') || module.startsWith('../'));
-    bridges[name] = isPath ? { ...bridge, module: resolve(cwd, module) } : bridge;
+    bridges[name] = isPath ? { ...bridge, module: resolve(configDir, module) } : bridge;
   }
   return {
     ...config,

@@ -2,17 +2,18 @@
 // `title` (what the value is: "a port number"), `description` (what to set instead: "an integer
 // 1-65535") and `examples`; error messages are built from these three, so a new key needs them too.
 import type { SchemaObject } from 'ajv';
-import type {
-  ConnectionsConfig,
-  HomeserverConfig,
-  HostConfig,
-  PatchbayConfig,
-  RateLimitsConfig,
-  TurnConfig,
-} from './PatchbayConfig.js';
+import type { ConnectionsConfig, HomeserverConfig, PatchbayConfig, RateLimitsConfig, TurnConfig } from './PatchbayConfig.js';
+import { requiredSection } from './SchemaType.js';
 
 /** Keeps each `required` list in step with the TypeScript type (a key missing from the type fails tsc). */
 const keys = <T>(...names: Array<keyof T & string>): string[] => names;
+
+/**
+ * The most ordered queues rooms may be hashed onto (host.partitions, host.outbox_partitions). Each is a
+ * BullMQ queue with a worker and a blocking Redis connection per process that consumes it, so a few
+ * hundred is already a lot; the partitioner enforces the same bound.
+ */
+export const MAX_PARTITIONS = 1024;
 
 const HTTP_URL = '^https?://[^\\s/]+';
 const SERVER_NAME = '^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?$';
@@ -107,6 +108,34 @@ const bridgeSchema: SchemaObject = {
     },
   },
 };
+
+/**
+ * The host section. A host setting is declared here once: HostConfig is read off this schema
+ * (SchemaType), its default sits in config/defaults.yaml, and the pipeline and plugin host read it from
+ * the `host` settings they are given.
+ */
+export const hostSchema = requiredSection(section('host', '{ port: 9000 }'), {
+  bind: text('an IP address or host name to listen on', '127.0.0.1'),
+  port: port(9000),
+  url: httpUrl('http://127.0.0.1:9000'),
+  homeserver_url: httpUrl('https://matrix.example.org'),
+  server_name: {
+    type: ['string', 'null'],
+    pattern: SERVER_NAME,
+    title: 'a server name or null',
+    description: 'the homeserver\'s server name, or null for homeserver.server_name',
+    examples: ['example.org'],
+  },
+  registration: text('a file path', 'registration.yaml'),
+  partitions: count('a number of partitions', 1, MAX_PARTITIONS, 16),
+  outbox_partitions: count('a number of partitions', 1, MAX_PARTITIONS, 16),
+  workers: count('0 (ingest only) or 1 (handle events here)', 0, 1, 1),
+  max_body_bytes: count('a size in bytes', 1024, 1073741824, 10485760),
+  handler_attempts: count('a number of tries', 1, 100, 5),
+  retry_later_budget_ms: count('a time in milliseconds', 0, 86400000, 300000),
+  job_takeover_ms: count('a time in milliseconds', 2000, 600000, 30000),
+  metrics: bool(true),
+});
 
 export const configSchema: SchemaObject = {
   type: 'object',
@@ -257,33 +286,7 @@ export const configSchema: SchemaObject = {
         },
       },
     },
-    host: {
-      ...section('host', '{ port: 9000 }'),
-      required: keys<HostConfig>(
-        'bind', 'port', 'url', 'homeserver_url', 'server_name', 'registration', 'partitions', 'workers',
-        'max_body_bytes', 'handler_attempts', 'job_takeover_ms', 'metrics',
-      ),
-      properties: {
-        bind: text('an IP address or host name to listen on', '127.0.0.1'),
-        port: port(9000),
-        url: httpUrl('http://127.0.0.1:9000'),
-        homeserver_url: httpUrl('https://matrix.example.org'),
-        server_name: {
-          type: ['string', 'null'],
-          pattern: SERVER_NAME,
-          title: 'a server name or null',
-          description: 'the homeserver\'s server name, or null for homeserver.server_name',
-          examples: ['example.org'],
-        },
-        registration: text('a file path', 'registration.yaml'),
-        partitions: count('a number of partitions', 1, 4096, 16),
-        workers: count('0 (ingest only) or 1 (handle events here)', 0, 1, 1),
-        max_body_bytes: count('a size in bytes', 1024, 1073741824, 10485760),
-        handler_attempts: count('a number of tries', 1, 100, 5),
-        job_takeover_ms: count('a time in milliseconds', 2000, 600000, 30000),
-        metrics: bool(true),
-      },
-    },
+    host: hostSchema,
     bridges: {
       type: 'object',
       title: 'a map of bridges by name',

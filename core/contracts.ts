@@ -6,7 +6,7 @@ import type {
   ThirdPartyLocation,
   ThirdPartyProtocol,
   ThirdPartyUser,
-} from './plugin/api.js';
+} from './plugin-api/index.js';
 
 /** Delivers queued events to the plugins (implemented by the plugin runtime). */
 export interface EventDispatcher {

@@ -6,20 +6,8 @@ import type { Router } from 'express';
 import type { Logger } from 'pino';
 import type { ConnectionsConfig, RateLimitsConfig } from '../config/index.js';
 import type { RouteInfo } from './http/RouteListing.js';
-
-/** An event as clients and appservices see it (the spec's ClientEvent). */
-export interface ClientEvent {
-  event_id: string;
-  room_id: string;
-  sender: string;
-  type: string;
-  state_key?: string;
-  content: Record<string, unknown>;
-  origin_server_ts: number;
-  unsigned?: Record<string, unknown>;
-  /** Redaction events: the redacted event (top level up to room version 10; v11 also has it in content). */
-  redacts?: string;
-}
+import type { ClientEvent } from '../matrix-types/index.js';
+export type { ClientEvent } from '../matrix-types/index.js';
 
 /** Stripped state, as carried in `invite_room_state`. */
 export interface StrippedStateEvent {

@@ -4,6 +4,7 @@
 // link it before the first build: npm skips a bin whose file is missing, and npx keeps that link-less
 // install in its cache for good. When dist/ or node_modules is missing or stale it runs the bootstrap
 // first (it reports on stderr, so the command's stdout stays clean), then runs the CLI in this process.
+// Installed from the registry or a tarball, it just runs the CLI.
 import { spawnSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -23,7 +24,9 @@ function upToDate() {
   );
 }
 
-if (!upToDate()) {
+// An installed package (a plugin's dependency) ships dist/ and no sources: there is nothing to build.
+const checkout = existsSync(join(root, 'tsconfig.json'));
+if (checkout && !upToDate()) {
   const r = spawnSync(process.execPath, [join(root, 'scripts', 'bootstrap.mjs'), 'run'], { stdio: 'inherit' });
   if (r.status !== 0) process.exit(r.status ?? 1);
 }

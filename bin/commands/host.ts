@@ -42,6 +42,7 @@ export const command: Command = {
         logger,
         metrics: register,
         resolver: gate,
+        pluginRoutes: gate.httpRoutes,
         http: 'host',
       }),
     );
@@ -59,6 +60,7 @@ export const command: Command = {
           logger,
           metrics: register,
           worksEvents: false,
+          publicUrl: hostUrl,
         }),
       );
       await pluginHost.start();

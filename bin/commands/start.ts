@@ -88,6 +88,7 @@ async function run(ctx: CommandContext): Promise<number> {
         metrics: register,
         dispatcher: gate,
         resolver: gate,
+        pluginRoutes: gate.httpRoutes,
         http: 'host',
       }),
     );
@@ -115,6 +116,7 @@ async function run(ctx: CommandContext): Promise<number> {
         logger,
         metrics: register,
         worksEvents: config.host.workers > 0,
+        publicUrl: hostUrl,
       }),
     );
     await running.plugins.start();

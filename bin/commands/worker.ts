@@ -56,7 +56,7 @@ export const command: Command = {
     }
 
     const pluginHost = new PluginHost(
-      pluginHostOptions(config, { plugins, registration, homeserverUrl, redis, logger, metrics: register, worksEvents: true }),
+      pluginHostOptions(config, { plugins, registration, homeserverUrl, redis, logger, metrics: register, worksEvents: true, publicUrl: config.host.url }),
     );
     // The bridges run before the workers take events, so none is handed to a bridge that is not there.
     let pipeline: EventPipeline | null = null;

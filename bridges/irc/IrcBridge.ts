@@ -2,12 +2,12 @@
 // for IRC users, PMs as DMs with ghosts, an admin room per user, and the `irc` third-party protocol.
 // Matrix -> IRC messages are recorded in the plugin store until IRC has proven it read them, so neither
 // an IRC outage nor a bridge restart loses one; anything that cannot be delivered is said in the room.
-import { Counter, Gauge } from 'prom-client';
 import type {
   AliasQueryHandler,
   BridgeContext,
   BridgeDescriptor,
   BridgePlugin,
+  Counter,
   EventContext,
   MatrixEvent,
   ThirdPartyHandler,
@@ -15,7 +15,7 @@ import type {
   ThirdPartyProtocol,
   ThirdPartyUser,
   UserQueryHandler,
-} from '../../core/plugin/api.js';
+} from 'patchbay-matrix/plugin';
 import { ADMIN_HELP, runAdminCommand } from './AdminCommands.js';
 import { type IrcPluginConfig, ircConfigSchema, normalizeNetworks } from './IrcConfig.js';
 import { IrcBridgeState, type PendingMessage, type RoomRole } from './IrcBridgeState.js';
@@ -35,13 +35,17 @@ const MEDIA = new Set(['m.image', 'm.file', 'm.audio', 'm.video', 'm.sticker']);
 const DELAY_NOTICE_EVERY_MS = 120_000;
 /** How long a message's IRC msgids are kept for a later redaction. */
 const REDACTABLE_TTL_SECONDS = 7 * 86400;
+
+/** What the IRC bridge declares: ghosts `@irc_<network>_<nick>`, portals `#irc_<network>_<channel>`. */
+export const ircDescriptor: BridgeDescriptor = { protocol: 'irc', ghostPrefix: 'irc_', aliasPrefix: 'irc_', configSchema: ircConfigSchema };
+
 /** An IRC account keeps its ghost this long after it was last seen (refreshed once per bridge run). */
 const ACCOUNT_TTL_SECONDS = 180 * 86400;
 
 type ChannelRole = Extract<RoomRole, { kind: 'channel' }>;
 
 export class IrcBridge implements BridgePlugin<IrcPluginConfig>, UserQueryHandler, AliasQueryHandler, ThirdPartyHandler {
-  readonly descriptor: BridgeDescriptor = { protocol: 'irc', ghostPrefix: 'irc_', aliasPrefix: 'irc_', configSchema: ircConfigSchema };
+  readonly descriptor: BridgeDescriptor = ircDescriptor;
   private context: BridgeContext<IrcPluginConfig> | null = null;
   private readonly networks = new Map<string, IrcNetwork>();
   private stateValue: IrcBridgeState | null = null;
@@ -145,30 +149,22 @@ export class IrcBridge implements BridgePlugin<IrcPluginConfig>, UserQueryHandle
   }
 
   private setupMetrics(ctx: BridgeContext<IrcPluginConfig>): void {
-    const existing = ctx.metrics.getSingleMetric('patchbay_irc_messages_total');
-    this.messagesTotal =
-      (existing as Counter<'network' | 'direction'> | undefined) ??
-      new Counter({ name: 'patchbay_irc_messages_total', help: 'Messages bridged, by IRC network and direction', labelNames: ['network', 'direction'], registers: [ctx.metrics] });
-    this.undeliveredTotal =
-      (ctx.metrics.getSingleMetric('patchbay_irc_undelivered_total') as Counter<'network'> | undefined) ??
-      new Counter({ name: 'patchbay_irc_undelivered_total', help: 'Matrix messages that could not be delivered to IRC (a notice was posted)', labelNames: ['network'], registers: [ctx.metrics] });
-    if (ctx.metrics.getSingleMetric('patchbay_irc_connections') === undefined) {
-      const networks = this.networks;
-      new Gauge({
-        name: 'patchbay_irc_connections',
-        help: 'IRC connections (bot and puppets) by network and state',
-        labelNames: ['network', 'state'],
-        registers: [ctx.metrics],
-        collect() {
-          this.reset();
-          for (const n of networks.values()) {
-            this.inc({ network: n.id, state: n.bot.state }, 1);
-            for (const p of n.puppets.all()) this.inc({ network: n.id, state: p.connection.state }, 1);
-          }
-        },
-      });
-    }
+    this.messagesTotal = ctx.metrics.counter({ name: 'patchbay_irc_messages_total', help: 'Messages bridged, by IRC network and direction', labelNames: ['network', 'direction'] });
+    this.undeliveredTotal = ctx.metrics.counter({ name: 'patchbay_irc_undelivered_total', help: 'Matrix messages that could not be delivered to IRC (a notice was posted)', labelNames: ['network'] });
+    const networks = this.networks;
+    ctx.metrics.gauge({
+      name: 'patchbay_irc_connections',
+      help: 'IRC connections (bot and puppets) by network and state',
+      labelNames: ['network', 'state'],
+      collect(gauge) {
+        for (const n of networks.values()) {
+          gauge.inc({ network: n.id, state: n.bot.state }, 1);
+          for (const p of n.puppets.all()) gauge.inc({ network: n.id, state: p.connection.state }, 1);
+        }
+      },
+    });
   }
+
 
   private async applyMapping(network: IrcNetwork, mapping: { channel: string; room: string; key?: string }): Promise<void> {
     try {

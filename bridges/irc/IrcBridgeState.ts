@@ -2,7 +2,7 @@
 // host's room links, with the role in the link data: the bridge keeps no index of its own), and in its
 // PluginStore users' chosen nicks, which puppets were connected to which channels (reconnected after a
 // restart), and Matrix messages accepted but not yet proven delivered to IRC (resent on start).
-import type { PluginStore, RemoteLocation, RoomLink, RoomLinks } from '../../core/plugin/api.js';
+import type { PluginStore, RemoteLocation, RoomLink, RoomLinks } from 'patchbay-matrix/plugin';
 
 export type RoomRole =
   | { kind: 'channel'; network: string; channel: string; key?: string }

@@ -1,6 +1,6 @@
 // The IRC bridge's config section (`bridges.irc` in Patchbay's YAML): its JSON Schema, which the host
 // validates at startup, and the normalised settings with every default filled in.
-import type { JsonSchema } from '../../core/plugin/api.js';
+import type { JsonSchema } from 'patchbay-matrix/plugin';
 import type { ReconnectPolicy } from './IrcConnection.js';
 import type { TransportTlsOptions } from './IrcSocketTransport.js';
 

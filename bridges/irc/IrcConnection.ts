@@ -1,7 +1,7 @@
 // One IRC connection (the bridge's bot, or one Matrix user's puppet): registration with nick fallback,
 // SASL/PASS, paced (re)connects with exponential backoff and jitter, rejoin of its channels, and every
 // outgoing line through its FloodControlQueue, so messages wait across outages instead of vanishing.
-import type { Logger } from 'pino';
+import type { Logger } from 'patchbay-matrix/plugin';
 import type { Clock } from './Clock.js';
 import { systemClock } from './Clock.js';
 import type { ConnectPacer } from './ConnectPacer.js';

@@ -1,7 +1,7 @@
 // One IRC network as the bridge sees it: the bot connection that listens in every bridged channel, the
 // roster and ghost identities it keeps, netsplit debouncing, and the pool of Matrix users' puppets.
 // IRC happenings go to a sink (the Matrix side) one channel at a time, in the order IRC had them.
-import type { Logger } from 'pino';
+import type { Logger } from 'patchbay-matrix/plugin';
 import { ChannelRoster } from './ChannelRoster.js';
 import { ConnectPacer } from './ConnectPacer.js';
 import { type AccountFact, GhostIdentities, type GhostIdentityStore } from './GhostIdentities.js';

@@ -1,7 +1,7 @@
 // The Matrix side of IRC happenings (the IrcNetworkSink): ghosts post what IRC users say through the
 // outbox (durable, ordered per room, deduplicated), follow joins, parts, quits, kicks, nick changes and
 // topics, and PMs to a Matrix user's puppet arrive in a DM with the sender's ghost.
-import type { BridgeContext, GhostProfile } from '../../core/plugin/api.js';
+import type { BridgeContext, GhostProfile, TextContent } from 'patchbay-matrix/plugin';
 import type { IrcPluginConfig } from './IrcConfig.js';
 import type { IrcBridgeState } from './IrcBridgeState.js';
 import type { IrcNetwork, IrcNetworkSink, IrcPerson } from './IrcNetwork.js';
@@ -80,12 +80,12 @@ export class IrcToMatrix implements IrcNetworkSink {
     const { body, html } = mircToMatrix(e.text);
     if (body.trim() === '') return;
     const m = this.mentions(network, body, html);
-    const content: Record<string, unknown> = { msgtype: MSGTYPE[e.kind], body };
-    if (m.html !== null) {
-      content.format = 'org.matrix.custom.html';
-      content.formatted_body = m.html;
-    }
-    content['m.mentions'] = m.userIds.length > 0 ? { user_ids: m.userIds } : {};
+    const content: TextContent = {
+      msgtype: MSGTYPE[e.kind],
+      body,
+      ...(m.html !== null ? { format: 'org.matrix.custom.html', formatted_body: m.html } : {}),
+      'm.mentions': m.userIds.length > 0 ? { user_ids: m.userIds } : {},
+    };
     const messageId = e.msgid ?? `${e.time}-${bootId}-${++sequence}`;
     const location = e.channel !== null ? network.fold(e.channel) : `pm/${e.toUserId}/${e.from.ghost}`;
     this.deps.recent.set(`${e.network}/${location}/${messageId}`, { nick: e.from.nick, text: body });

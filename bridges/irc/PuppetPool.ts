@@ -2,7 +2,7 @@
 // network's pacer, named by the nick policy (a nick in use gets an alternative, never someone else's
 // identity), disconnected after an idle period if configured, and evicted least-recently-used when the
 // network's connection limit is reached.
-import type { Logger } from 'pino';
+import type { Logger } from 'patchbay-matrix/plugin';
 import type { Clock } from './Clock.js';
 import { systemClock } from './Clock.js';
 import type { ConnectPacer } from './ConnectPacer.js';

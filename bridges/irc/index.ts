@@ -1,5 +1,5 @@
 // The IRC bridge plugin's module: its default export is the factory the host loads by name (`irc`).
-import type { PluginFactory } from '../../core/plugin/api.js';
+import type { PluginFactory } from 'patchbay-matrix/plugin';
 import type { IrcPluginConfig } from './IrcConfig.js';
 import { IrcBridge } from './IrcBridge.js';
 

@@ -1,5 +1,5 @@
 import type { ValidTransaction } from '../ingest/ValidTransaction.js';
-import type { MatrixEphemeralEvent, MatrixEvent } from '../plugin/api.js';
+import type { MatrixEphemeralEvent, MatrixEvent } from '../plugin-api/index.js';
 import { AppserviceApiError } from './AppserviceApiError.js';
 
 const REQUIRED_STRINGS = ['event_id', 'room_id', 'type', 'sender'] as const;

@@ -1,6 +1,8 @@
+import type { RequestHandler } from 'express';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import { hostSettings, type HostConfig } from '../../config/index.js';
 import type { AppserviceRegistration } from '../../registration/index.js';
 import { createAppserviceRouter } from '../appservice/AppserviceApi.js';
 import type { EventDispatcher, QueryResolver, ThirdPartyResolver } from '../contracts.js';
@@ -12,7 +14,7 @@ import { PartitionAssignment } from '../queue/PartitionAssignment.js';
 import { PartitionQueues } from '../queue/PartitionQueues.js';
 import { PartitionWorker } from '../queue/PartitionWorker.js';
 import { PipelineKeys } from '../queue/PipelineKeys.js';
-import { RoomPartitioner } from '../queue/RoomPartitioner.js';
+import { RoomPartitioner } from '../partitioning/RoomPartitioner.js';
 import { HostHttpServer } from './HostHttpServer.js';
 import { PipelineHealth, type HealthReport, type PipelineRole } from './PipelineHealth.js';
 import { openFailFastRedis, openWorkerRedis, whenReady, type RedisConnectionOptions } from './RedisConnections.js';
@@ -21,10 +23,6 @@ export interface EventPipelineHttpOptions {
   bind: string;
   /** 0 picks a free port (tests). */
   port: number;
-  /** host.max_body_bytes: larger transactions get 413 M_TOO_LARGE. Default 10 MiB. */
-  maxBodyBytes?: number;
-  /** host.metrics: serve GET /metrics. Default true. */
-  metrics?: boolean;
 }
 
 /** Knobs with safe defaults; tests shorten the timings. */
@@ -33,9 +31,9 @@ export interface EventPipelineTuning {
   dedupeTtlSeconds?: number;
   /** Pause after a failed handler try n. Default 250 ms doubling, at most 30 s. */
   retryDelayMs?: (failedAttempt: number) => number;
-  /** A dead worker's job is taken over after about this long. Default 30 s. */
+  /** A dead worker's job is taken over after about this long. Default host.job_takeover_ms. */
   lockDurationMs?: number;
-  /** How often workers look for jobs of dead workers. Default 30 s. */
+  /** How often workers look for jobs of dead workers. Default host.job_takeover_ms. */
   stalledIntervalMs?: number;
   /** Longest a transaction may take to store before the homeserver gets 503. Default 10 s. */
   ingestTimeoutMs?: number;
@@ -54,10 +52,12 @@ export interface EventPipelineOptions {
   /** Only `id` (names the Redis keys) and `hs_token` (authenticates the homeserver) are used. */
   registration: Pick<AppserviceRegistration, 'id' | 'hs_token'>;
   redis: RedisConnectionOptions;
-  /** host.partitions: rooms are hashed onto this many ordered queues. Must match across processes. */
-  partitions: number;
-  /** host.handler_attempts: tries per event before it is dead-lettered. */
-  handlerAttempts: number;
+  /**
+   * The config's host section (partitions, handler_attempts, retry_later_budget_ms, max_body_bytes,
+   * metrics, job_takeover_ms are read here); keys left out take the shipped defaults. partitions must
+   * match across processes.
+   */
+  host?: Partial<HostConfig>;
   /** `ingest`: AS API only (patchbay host); `work`: workers only (patchbay worker); `both`: patchbay start. */
   role: PipelineRole;
   /** Required for `work` and `both`: where events go (the plugin runtime). */
@@ -71,6 +71,8 @@ export interface EventPipelineOptions {
   metrics: Registry;
   /** The HTTP server (AS API on ingest roles, /health and /metrics on all); null for none. */
   http: EventPipelineHttpOptions | null;
+  /** The bridges' HTTP routes, served beside the AS API (the plugin runtime's httpRoutes); absent: none. */
+  pluginRoutes?: RequestHandler;
   tuning?: EventPipelineTuning;
 }
 
@@ -89,6 +91,8 @@ export class EventPipeline {
   readonly keys: PipelineKeys;
   readonly partitioner: RoomPartitioner;
   readonly metrics: PipelineMetrics;
+  /** The host settings in force (the given ones over the shipped defaults). */
+  readonly settings: HostConfig;
   private readonly failFast: Redis;
   private readonly workerRedis: Redis | null;
   private readonly queues: PartitionQueues;
@@ -103,19 +107,21 @@ export class EventPipeline {
 
   constructor(private readonly options: EventPipelineOptions) {
     const { registration, role, logger, tuning = {} } = options;
+    const host = hostSettings(options.host);
+    this.settings = host;
     const ingests = role === 'ingest' || role === 'both';
     const works = role === 'work' || role === 'both';
     if (works && !options.dispatcher) throw new Error(`the '${role}' role needs a dispatcher (the plugin runtime)`);
     const ttl = tuning.dedupeTtlSeconds ?? DEFAULT_TTL_SECONDS;
     this.keys = new PipelineKeys(registration.id, tuning.keyNamespace);
-    this.partitioner = new RoomPartitioner(options.partitions);
+    this.partitioner = new RoomPartitioner(host.partitions);
     this.metrics = PipelineMetrics.for(options.metrics);
     this.failFast = openFailFastRedis(options.redis, `patchbay-${role}`);
     this.workerRedis = works ? openWorkerRedis(options.redis, 'patchbay-worker') : null;
     this.queues = new PartitionQueues({
       connection: this.failFast,
       keys: this.keys,
-      partitions: options.partitions,
+      partitions: host.partitions,
       logger: logger.child({ component: 'queues' }),
     });
     this.ledger = new EventLedger(this.workerRedis ?? this.failFast, this.keys, ttl);
@@ -142,10 +148,12 @@ export class EventPipeline {
             deadLetters: this.deadLetterSet,
             metrics: this.metrics,
             logger: logger.child({ component: 'worker' }),
-            handlerAttempts: options.handlerAttempts,
+            handlerAttempts: host.handler_attempts,
+            retryLaterBudgetMs: host.retry_later_budget_ms,
             ...(tuning.retryDelayMs ? { retryDelayMs: tuning.retryDelayMs } : {}),
-            ...(tuning.lockDurationMs !== undefined ? { lockDurationMs: tuning.lockDurationMs } : {}),
-            ...(tuning.stalledIntervalMs !== undefined ? { stalledIntervalMs: tuning.stalledIntervalMs } : {}),
+            // The lock a worker renews while it runs a job, and how often workers look for expired ones.
+            lockDurationMs: tuning.lockDurationMs ?? host.job_takeover_ms,
+            stalledIntervalMs: tuning.stalledIntervalMs ?? host.job_takeover_ms,
           })
         : null;
     const worker = this.worker;
@@ -154,7 +162,7 @@ export class EventPipeline {
         ? new PartitionAssignment({
             redis: this.workerRedis,
             keys: this.keys,
-            partitions: options.partitions,
+            partitions: host.partitions,
             heartbeatMs: tuning.heartbeatMs ?? 2_000,
             onChange: (partitions) => worker.assign(partitions),
             logger: logger.child({ component: 'assignment' }),
@@ -174,11 +182,12 @@ export class EventPipeline {
                 thirdParty: options.thirdParty,
                 metrics: this.metrics,
                 logger: logger.child({ component: 'as-api' }),
-                maxBodyBytes: http.maxBodyBytes ?? 10 * 1024 * 1024,
+                maxBodyBytes: host.max_body_bytes,
               })
             : null,
+          pluginRoutes: options.pluginRoutes ?? null,
           health: () => this.health(),
-          metrics: http.metrics === false ? null : options.metrics,
+          metrics: host.metrics ? options.metrics : null,
           logger,
         })
       : null;
@@ -196,7 +205,7 @@ export class EventPipeline {
     else if (this.worker) await this.worker.assign(this.options.tuning?.workerPartitions ?? []);
     await this.server?.listen();
     this.options.logger.info(
-      { role: this.options.role, partitions: this.options.partitions, appservice: this.options.registration.id },
+      { role: this.options.role, partitions: this.settings.partitions, appservice: this.options.registration.id },
       'event pipeline started',
     );
   }

@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import express, { type Express, type Router } from 'express';
+import express, { type Express, type RequestHandler, type Router } from 'express';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { unrecognizedRoute } from '../appservice/AppserviceApi.js';
@@ -14,6 +14,8 @@ export interface HostHttpServerOptions {
   port: number;
   /** The AS API router, or null on a process that does not take transactions. */
   appservice: Router | null;
+  /** The bridges' own HTTP routes (under /_patchbay/bridges/ and their claimed prefixes), or null. */
+  pluginRoutes: RequestHandler | null;
   health: () => Promise<HealthReport>;
   /** Registry served on GET /metrics; null turns /metrics off (host.metrics: false). */
   metrics: Registry | null;
@@ -49,8 +51,8 @@ function answerParserError(err: NodeJS.ErrnoException, socket: Duplex): void {
 }
 
 /**
- * The host's HTTP server: the AS API for the homeserver, plus unauthenticated GET /health (JSON) and
- * GET /metrics (Prometheus text) for operators. Anything else is 404 M_UNRECOGNIZED.
+ * The host's HTTP server: the AS API for the homeserver, the bridges' own routes, plus unauthenticated
+ * GET /health (JSON) and GET /metrics (Prometheus text) for operators. Anything else is 404 M_UNRECOGNIZED.
  */
 export class HostHttpServer {
   readonly app: Express;
@@ -72,6 +74,7 @@ export class HostHttpServer {
       });
     }
     if (options.appservice) app.use(options.appservice);
+    if (options.pluginRoutes) app.use(options.pluginRoutes);
     app.use(unrecognizedRoute);
     this.app = app;
   }

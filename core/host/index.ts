@@ -9,7 +9,7 @@ export {
 export type { HealthReport, PipelineRole } from './PipelineHealth.js';
 export type { RedisConnectionOptions } from './RedisConnections.js';
 export { DeadLetters, type DeadLetter } from '../queue/DeadLetters.js';
-export { PartitionCountChangedError } from '../queue/PartitionQueues.js';
+export { PartitionCountChangedError } from '../partitioning/PartitionCount.js';
 export { PipelineKeys } from '../queue/PipelineKeys.js';
-export { RoomPartitioner } from '../queue/RoomPartitioner.js';
+export { RoomPartitioner } from '../partitioning/RoomPartitioner.js';
 export { createAppserviceRouter } from '../appservice/AppserviceApi.js';

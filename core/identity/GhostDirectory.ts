@@ -1,4 +1,4 @@
-import type { GhostDirectory, GhostProfile, Intent } from '../plugin/api.js';
+import type { GhostDirectory, GhostProfile, Intent } from '../plugin-api/index.js';
 import { escapeForeignId, unescapeForeignId } from './ForeignIdEscaping.js';
 
 /** The spec's limit on a whole user id, in bytes. */

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { IdentityMap } from '../plugin/api.js';
+import type { IdentityMap } from '../plugin-api/index.js';
 import type { BridgeKeyspace } from '../store/BridgeKeyspace.js';
 
 // Two hashes per protocol, forward (third-party id -> user id) and reverse, changed together in one

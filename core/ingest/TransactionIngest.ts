@@ -2,11 +2,10 @@ import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { PipelineMetrics } from '../metrics/PipelineMetrics.js';
-import type { MatrixEphemeralEvent } from '../plugin/api.js';
 import type { PartitionQueues } from '../queue/PartitionQueues.js';
 import type { PartitionSlice } from '../queue/PartitionSlice.js';
 import type { PipelineKeys } from '../queue/PipelineKeys.js';
-import type { RoomPartitioner } from '../queue/RoomPartitioner.js';
+import type { RoomPartitioner } from '../partitioning/RoomPartitioner.js';
 import { IngestCommitScript } from './IngestCommitScript.js';
 import { StoreUnavailableError } from './StoreUnavailableError.js';
 import { TransactionUnstorableError } from './TransactionUnstorableError.js';
@@ -82,8 +81,7 @@ export class TransactionIngest implements TransactionSink {
 
     const now = Date.now();
     const slices = new Map<number, PartitionSlice>();
-    const sliceOf = (roomId: string): PartitionSlice => {
-      const partition = partitioner.partitionOf(roomId);
+    const sliceOf = (partition: number): PartitionSlice => {
       let slice = slices.get(partition);
       if (!slice) {
         slice = { txnId, enqueuedAt: now, events: [], ephemeral: [] };
@@ -100,9 +98,9 @@ export class TransactionIngest implements TransactionSink {
         continue;
       }
       fresh.add(event.event_id);
-      sliceOf(event.room_id).events.push(event);
+      sliceOf(partitioner.partitionOf(event.room_id)).events.push(event);
     }
-    for (const ephemeral of txn.ephemeral) sliceOf(TransactionIngest.ephemeralRoutingKey(ephemeral)).ephemeral.push(ephemeral);
+    for (const ephemeral of txn.ephemeral) sliceOf(partitioner.partitionOfEphemeral(ephemeral)).ephemeral.push(ephemeral);
 
     const freshKeys: string[] = [];
     for (const id of fresh) freshKeys.push(keys.event(id));
@@ -124,13 +122,5 @@ export class TransactionIngest implements TransactionSink {
     for (const e of txn.events) hash.update(e.event_id).update('\n');
     hash.update(`#${txn.ephemeral.length}`);
     return hash.digest('base64');
-  }
-
-  /** Room-scoped ephemeral events follow their room; presence follows its user. */
-  static ephemeralRoutingKey(event: MatrixEphemeralEvent & { sender?: unknown }): string {
-    if (typeof event.room_id === 'string') return event.room_id;
-    if (typeof event.sender === 'string') return event.sender;
-    const userId = event.content['user_id'];
-    return typeof userId === 'string' ? userId : '';
   }
 }

@@ -1,4 +1,4 @@
-import type { MatrixEphemeralEvent, MatrixEvent } from '../plugin/api.js';
+import type { MatrixEphemeralEvent, MatrixEvent } from '../plugin-api/index.js';
 
 /** A transaction body that passed validation: what ingest stores. */
 export interface ValidTransaction {

@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
-import type { MessageMap, RemoteLocation } from '../plugin/api.js';
+import type { MessageMap, RemoteLocation } from '../plugin-api/index.js';
 import type { BridgeKeyspace } from '../store/BridgeKeyspace.js';
+import { locationField, locationOf } from './RemoteLocationField.js';
 
 type RemoteMessage = RemoteLocation & { messageId: string };
 
@@ -25,11 +26,11 @@ export class RedisMessageMap implements MessageMap {
   }
 
   private remoteKey(remote: RemoteMessage): string {
-    return this.byRemote + JSON.stringify([remote.network, remote.location, remote.messageId]);
+    return this.byRemote + locationField(remote, remote.messageId);
   }
 
   async set(remote: RemoteMessage, roomId: string, eventId: string): Promise<void> {
-    const pair = { network: remote.network, location: remote.location, messageId: remote.messageId };
+    const pair = { ...locationOf(remote), messageId: remote.messageId };
     await this.redis
       .multi()
       .set(this.remoteKey(remote), JSON.stringify({ roomId, eventId }), 'EX', this.ttlSeconds)
@@ -50,8 +51,8 @@ export class RedisMessageMap implements MessageMap {
     const json = await this.redis.get(this.byEvent + eventId);
     if (json === null) return null;
     const value = JSON.parse(json) as Partial<Record<keyof RemoteMessage, unknown>>;
-    return typeof value.network === 'string' && typeof value.location === 'string' && typeof value.messageId === 'string'
-      ? { network: value.network, location: value.location, messageId: value.messageId }
-      : null;
+    if (typeof value.network !== 'string' || typeof value.location !== 'string' || typeof value.messageId !== 'string') return null;
+    const location = typeof value.receiver === 'string' ? { network: value.network, location: value.location, receiver: value.receiver } : { network: value.network, location: value.location };
+    return { ...location, messageId: value.messageId };
   }
 }

@@ -1,9 +1,10 @@
 import type { Redis } from 'ioredis';
-import type { RemoteLocation, RoomLink, RoomLinks } from '../plugin/api.js';
+import type { RemoteLocation, RoomLink, RoomLinks } from '../plugin-api/index.js';
 import type { BridgeKeyspace } from '../store/BridgeKeyspace.js';
+import { compareLocations, locationField, parseLocationField } from './RemoteLocationField.js';
 
 // A remote location belongs to at most one room; a room may carry several remotes. `by-remote` maps
-// [network, location] -> room; `room:<id>` maps [network, location] -> JSON data. One script keeps both
+// the location's field (RemoteLocationField) -> room; `room:<id>` maps it -> JSON data. One script keeps both
 // sides in step, so relinking a remote moves it instead of leaving a stale reverse entry.
 const LINK = `
 local old = redis.call('HGET', KEYS[1], ARGV[1])
@@ -16,16 +17,6 @@ const UNLINK = `
 if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then redis.call('HDEL', KEYS[1], ARGV[1]) end
 redis.call('HDEL', ARGV[3] .. ARGV[2], ARGV[1])
 return 1`;
-
-export function remoteField(remote: RemoteLocation): string {
-  return JSON.stringify([remote.network, remote.location]);
-}
-
-function parseRemoteField(field: string): RemoteLocation | null {
-  const parsed: unknown = JSON.parse(field);
-  if (!Array.isArray(parsed) || typeof parsed[0] !== 'string' || typeof parsed[1] !== 'string') return null;
-  return { network: parsed[0], location: parsed[1] };
-}
 
 /** Matrix rooms <-> remote places (channels, numbers, mailboxes) of one bridge. */
 export class RedisRoomLinks implements RoomLinks {
@@ -48,27 +39,27 @@ export class RedisRoomLinks implements RoomLinks {
   async link(roomId: string, remote: RemoteLocation, data: Record<string, string> = {}): Promise<void> {
     // Room keys are computed inside the script from ARGV so relinking can touch the old room's key;
     // they share the bridge's hash tag, so this stays within one Cluster slot.
-    await this.redis.eval(LINK, 1, this.byRemote, remoteField(remote), roomId, JSON.stringify(data), this.roomPrefix);
+    await this.redis.eval(LINK, 1, this.byRemote, locationField(remote), roomId, JSON.stringify(data), this.roomPrefix);
   }
 
   async unlink(roomId: string, remote: RemoteLocation): Promise<void> {
-    await this.redis.eval(UNLINK, 1, this.byRemote, remoteField(remote), roomId, this.roomPrefix);
+    await this.redis.eval(UNLINK, 1, this.byRemote, locationField(remote), roomId, this.roomPrefix);
   }
 
   async roomFor(remote: RemoteLocation): Promise<string | null> {
-    return this.redis.hget(this.byRemote, remoteField(remote));
+    return this.redis.hget(this.byRemote, locationField(remote));
   }
 
   async remotesFor(roomId: string): Promise<Array<RemoteLocation & { data: Record<string, string> }>> {
     const entries = await this.redis.hgetall(this.roomKey(roomId));
     const out: Array<RemoteLocation & { data: Record<string, string> }> = [];
     for (const [field, json] of Object.entries(entries)) {
-      const remote = parseRemoteField(field);
+      const remote = parseLocationField(field);
       if (!remote) continue;
       const data: unknown = JSON.parse(json);
       out.push({ ...remote, data: isStringRecord(data) ? data : {} });
     }
-    return out.sort((a, b) => a.network.localeCompare(b.network) || a.location.localeCompare(b.location));
+    return out.sort(compareLocations);
   }
 
   /** Every link of the bridge, or of one network, with its data (for rebuilding state and reverse lookups). */
@@ -76,7 +67,7 @@ export class RedisRoomLinks implements RoomLinks {
     const entries = await this.redis.hgetall(this.byRemote);
     const found: Array<{ field: string; remote: RemoteLocation; roomId: string }> = [];
     for (const [field, roomId] of Object.entries(entries)) {
-      const remote = parseRemoteField(field);
+      const remote = parseLocationField(field);
       if (remote && (network === undefined || remote.network === network)) found.push({ field, remote, roomId });
     }
     // The data lives in each room's hash: one pipelined round trip for all of them.
@@ -93,7 +84,7 @@ export class RedisRoomLinks implements RoomLinks {
       }
       return { ...f.remote, roomId: f.roomId, data: isStringRecord(data) ? data : {} };
     });
-    return out.sort((a, b) => a.network.localeCompare(b.network) || a.location.localeCompare(b.location));
+    return out.sort(compareLocations);
   }
 }
 

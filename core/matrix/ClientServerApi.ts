@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
-import type { MatrixEvent } from '../plugin/api.js';
-import { MatrixApiError } from './MatrixApiError.js';
-import type { RuntimeMetrics } from './RuntimeMetrics.js';
+import type { MatrixEvent } from '../plugin-api/index.js';
+import { MatrixApiError } from '../plugin-api/MatrixApiError.js';
+import type { RuntimeMetrics } from '../metrics/RuntimeMetrics.js';
 
 export interface RetryOptions {
   /** Further tries after the first, for transient failures (5xx, lost connections, 429). */
@@ -198,36 +198,18 @@ export class ClientServerApi {
     });
   }
 
-  async sendEvent(
-    userId: string,
-    roomId: string,
-    type: string,
-    txnId: string,
-    content: Record<string, unknown>,
-    ts?: number,
-  ): Promise<string> {
-    const res = await this.request<{ event_id?: unknown }>('PUT', V3 + encodePath`/rooms/${roomId}/send/${type}/${txnId}`, {
-      userId,
-      body: content,
-      query: { ts },
-    });
-    return eventIdOf(res, 'send');
+  async sendEvent(userId: string, roomId: string, type: string, txnId: string, content: Record<string, unknown>, ts?: number): Promise<string> {
+    return this.putEvent(userId, V3 + encodePath`/rooms/${roomId}/send/${type}/${txnId}`, content, ts, 'send');
   }
 
-  async sendState(
-    userId: string,
-    roomId: string,
-    type: string,
-    stateKey: string,
-    content: Record<string, unknown>,
-    ts?: number,
-  ): Promise<string> {
-    const res = await this.request<{ event_id?: unknown }>('PUT', V3 + encodePath`/rooms/${roomId}/state/${type}/${stateKey}`, {
-      userId,
-      body: content,
-      query: { ts },
-    });
-    return eventIdOf(res, 'state');
+  async sendState(userId: string, roomId: string, type: string, stateKey: string, content: Record<string, unknown>, ts?: number): Promise<string> {
+    return this.putEvent(userId, V3 + encodePath`/rooms/${roomId}/state/${type}/${stateKey}`, content, ts, 'state');
+  }
+
+  /** PUTs an event's content (the AS `ts` as the timestamp, when given); resolves with its event id. */
+  private async putEvent(userId: string, path: string, content: Record<string, unknown>, ts: number | undefined, what: string): Promise<string> {
+    const res = await this.request<{ event_id?: unknown }>('PUT', path, { userId, body: content, query: { ts } });
+    return eventIdOf(res, what);
   }
 
   /** A state event's content, or null when the room has none of that type and key. */

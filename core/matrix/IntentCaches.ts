@@ -1,5 +1,5 @@
 import { LRUCache } from 'lru-cache';
-import type { GhostProfile } from '../plugin/api.js';
+import type { GhostProfile } from '../plugin-api/index.js';
 
 export interface IntentCacheSizes {
   registeredUsers: number;

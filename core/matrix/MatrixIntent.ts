@@ -1,13 +1,18 @@
 import { randomUUID } from 'node:crypto';
-import type { GhostProfile, Intent, MatrixEvent, MediaContent } from '../plugin/api.js';
+import type { GhostProfile, Intent, MatrixEvent, MediaContent } from '../plugin-api/index.js';
 import type { ClientServerApi } from './ClientServerApi.js';
 import type { IntentCaches } from './IntentCaches.js';
-import { MatrixApiError } from './MatrixApiError.js';
+import { MatrixApiError } from '../plugin-api/MatrixApiError.js';
 
 /** Told when an intent's user joins or leaves a room through it (the host tracks its rooms). */
 export interface MembershipListener {
   joined(userId: string, roomId: string): Promise<void>;
   left(userId: string, roomId: string): Promise<void>;
+}
+
+/** Wraps the lookups of aliases in the appservice's own namespaces (see OwnAliasLookups). */
+export interface AliasLookupGuard {
+  around<T>(alias: string, lookup: () => Promise<T>): Promise<T>;
 }
 
 export interface MatrixIntentOptions {
@@ -19,6 +24,7 @@ export interface MatrixIntentOptions {
   /** Invites a ghost that may not join on its own (an invite-only room); absent for the bot itself. */
   inviter?: () => MatrixIntent;
   listener?: MembershipListener;
+  aliasLookups?: AliasLookupGuard;
 }
 
 const noListener: MembershipListener = { joined: async () => undefined, left: async () => undefined };
@@ -66,9 +72,12 @@ export class MatrixIntent implements Intent {
     });
   }
 
-  /** Whether the user is joined to the room, from the cache or the homeserver; never joins. */
-  async isJoined(roomId: string): Promise<boolean> {
-    const known = this.caches.isJoined(this.userId, roomId);
+  /**
+   * Whether the user is joined to the room, from the cache or the homeserver; never joins. `fresh` asks
+   * the homeserver even when the cache has an answer (a join made by another process is not in it).
+   */
+  async isJoined(roomId: string, fresh = false): Promise<boolean> {
+    const known = fresh ? undefined : this.caches.isJoined(this.userId, roomId);
     if (known !== undefined) return known;
     this.caches.joined.set(this.userId, new Set(await this.api.joinedRooms(this.userId)));
     return this.caches.isJoined(this.userId, roomId) === true;
@@ -182,7 +191,8 @@ export class MatrixIntent implements Intent {
   }
 
   async resolveAlias(alias: string): Promise<string | null> {
-    return this.api.resolveAlias(alias, this.userId);
+    const lookup = (): Promise<string | null> => this.api.resolveAlias(alias, this.userId);
+    return this.options.aliasLookups ? this.options.aliasLookups.around(alias, lookup) : lookup();
   }
 
   async getStateEvent(roomId: string, type: string, stateKey: string): Promise<Record<string, unknown> | null> {

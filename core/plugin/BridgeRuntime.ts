@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
@@ -5,14 +6,19 @@ import { NamespacedGhostDirectory } from '../identity/GhostDirectory.js';
 import { RedisIdentityMap } from '../identity/RedisIdentityMap.js';
 import { RedisMessageMap } from '../links/RedisMessageMap.js';
 import { RedisRoomLinks } from '../links/RedisRoomLinks.js';
-import { BridgeOutbox } from '../matrix/BridgeOutbox.js';
+import { PluginMetricsRegistry } from '../metrics/PluginMetricsRegistry.js';
+import { BridgePortals } from '../portals/BridgePortals.js';
+import { PortalRooms } from '../portals/PortalRooms.js';
+import { BridgeOutbox } from '../outbox/BridgeOutbox.js';
 import type { MatrixIntent, MembershipListener } from '../matrix/MatrixIntent.js';
-import type { OutboxQueues } from '../matrix/OutboxQueues.js';
+import type { OutboxQueues } from '../outbox/OutboxQueues.js';
 import type { BridgeKeyspace } from '../store/BridgeKeyspace.js';
 import { RedisPluginStore } from '../store/RedisPluginStore.js';
-import type { BridgeContext } from './api.js';
+import type { BridgeContext } from '../plugin-api/index.js';
 import type { LoadedPlugin } from './PluginLoader.js';
+import { BridgeRoutes } from './BridgeRoutes.js';
 import { RoomInterest } from './RoomInterest.js';
+import { RoomVoice } from './RoomVoice.js';
 
 export interface BridgeRuntimeDeps {
   redis: Redis;
@@ -26,6 +32,8 @@ export interface BridgeRuntimeDeps {
   intentFor(userId: string, listener: MembershipListener): MatrixIntent;
   botUserId: string;
   connectRemote: boolean;
+  /** The host's public URL (host.url), for ctx.http.baseUrl; null when not known. */
+  publicUrl: string | null;
 }
 
 /** One loaded plugin with everything the host wired for it: its stores, ghosts, bot, outbox and context. */
@@ -34,14 +42,19 @@ export class BridgeRuntime {
   readonly ghosts: NamespacedGhostDirectory;
   readonly identities: RedisIdentityMap;
   readonly links: RedisRoomLinks;
+  readonly portals: BridgePortals;
   readonly messages: RedisMessageMap;
   readonly store: RedisPluginStore;
   readonly interest: RoomInterest;
   readonly outbox: BridgeOutbox;
+  /** The routes the bridge registers through ctx.http. */
+  readonly routes: BridgeRoutes;
   /** The shared bot, acting for this bridge: rooms it joins through here concern this bridge. */
   readonly bot: MatrixIntent;
   readonly logger: Logger;
   readonly context: BridgeContext;
+  /** Who speaks for this bridge in a room (notices, dead-letter notices, the outbox's bot messages). */
+  readonly voice: RoomVoice;
   private readonly aliasHead: string;
   private readonly aliasTail: string;
 
@@ -65,7 +78,11 @@ export class BridgeRuntime {
       return intent;
     });
     this.outbox = new BridgeOutbox(loaded.name, this.ghosts, deps.outboxQueues);
+    this.routes = new BridgeRoutes(loaded.name, d.httpPrefixes ?? [], deps.publicUrl);
     this.bot = this.intent(deps.botUserId);
+    const rooms = new PortalRooms({ ghosts: this.ghosts, bot: this.bot, serverName, aliasPrefix: d.aliasPrefix, logger: this.logger });
+    this.portals = new BridgePortals({ redis, keyspace, links: this.links, rooms, logger: this.logger });
+    this.voice = new RoomVoice({ bot: this.bot, botUserId: deps.botUserId, interest: this.interest, intent: (userId) => this.intent(userId), logger: this.logger });
     this.aliasHead = `#${d.aliasPrefix}`;
     this.aliasTail = `:${serverName}`;
     const bot = this.bot;
@@ -73,45 +90,21 @@ export class BridgeRuntime {
       config: loaded.config,
       serverName,
       logger: this.logger,
-      metrics: deps.metrics,
+      metrics: new PluginMetricsRegistry(deps.metrics, d.protocol),
       bot,
       ghosts: this.ghosts,
       identities: this.identities,
       links: this.links,
+      portals: this.portals,
       messages: this.messages,
       outbox: this.outbox,
       store: this.store,
-      notice: (roomId: string, text: string) => this.notice(roomId, text),
+      http: this.routes,
+      notice: async (roomId: string, text: string) => {
+        await this.voice.say(roomId, 'm.room.message', { msgtype: 'm.notice', body: text }, randomUUID());
+      },
       connectRemote: deps.connectRemote,
     };
-  }
-
-  /**
-   * A visible notice in a room: from the bot where it is a member; otherwise from one of this bridge's
-   * ghosts that is (rooms only a ghost was invited to: DMs, admin rooms); otherwise the bot tries to join
-   * (a public room) and rejects if it cannot. Membership is checked, never assumed, so a stale record
-   * cannot make a ghost join a room it left just to say something there.
-   */
-  async notice(roomId: string, text: string, txnId?: string): Promise<void> {
-    const content = { msgtype: 'm.notice', body: text };
-    const send = (intent: MatrixIntent): Promise<string> =>
-      txnId !== undefined ? intent.sendEventAt(roomId, 'm.room.message', content, txnId) : intent.sendEvent(roomId, 'm.room.message', content);
-    if (await this.bot.isJoined(roomId)) {
-      await send(this.bot);
-      return;
-    }
-    for (const member of await this.interest.members(roomId)) {
-      if (member === this.deps.botUserId) continue;
-      const intent = this.intent(member);
-      try {
-        if (!(await intent.isJoined(roomId))) continue;
-        await send(intent);
-        return;
-      } catch (err) {
-        this.logger.debug({ err, room_id: roomId, user_id: member }, 'a member ghost could not post a notice');
-      }
-    }
-    await send(this.bot);
   }
 
   /** An intent of this bridge (a ghost or the bot) whose joins and leaves this bridge tracks. */

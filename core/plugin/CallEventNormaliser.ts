@@ -1,4 +1,4 @@
-import type { MatrixCallEvent, MatrixEvent } from './api.js';
+import type { MatrixCallEvent, MatrixEvent } from '../plugin-api/index.js';
 
 type CallKind = MatrixCallEvent['call']['kind'];
 

@@ -1,4 +1,4 @@
-import type { EventRelation, MatrixEvent } from './api.js';
+import type { EventRelation, MatrixEvent } from '../plugin-api/index.js';
 
 /** Where an event sits in a conversation, from its `m.relates_to` (edits, replies, threads). */
 export function relationOf(event: MatrixEvent): EventRelation {

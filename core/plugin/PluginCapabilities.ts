@@ -6,7 +6,7 @@ import type {
   EphemeralHandler,
   ThirdPartyHandler,
   UserQueryHandler,
-} from './api.js';
+} from '../plugin-api/index.js';
 
 /** The optional interfaces a plugin implements, detected once by shape when it is loaded. */
 export interface PluginCapabilities {

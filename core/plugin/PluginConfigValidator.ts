@@ -1,7 +1,7 @@
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormatsModule, { type FormatsPlugin } from 'ajv-formats';
 import { describeSchemaErrors } from '../../config/index.js';
-import type { JsonSchema } from './api.js';
+import type { JsonSchema } from '../plugin-api/index.js';
 
 // ajv-formats is CommonJS: under NodeNext its default export arrives as the module object.
 const addFormats: FormatsPlugin =

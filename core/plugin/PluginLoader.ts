@@ -3,9 +3,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ConfigError } from '../../config/index.js';
-import type { BridgeDescriptor, BridgePlugin, BuiltinBridgeRegistry, PluginFactory } from './api.js';
+import type { BridgeDescriptor, BridgePlugin, BuiltinBridgeRegistry, PluginFactory } from '../plugin-api/index.js';
 import { detectCapabilities, type PluginCapabilities } from './PluginCapabilities.js';
 import { PluginConfigValidator } from './PluginConfigValidator.js';
+import { checkHttpPrefixes, httpPrefixOverlaps } from './HttpPrefixes.js';
 
 /** A plugin ready to start: its instance, validated config section and detected capabilities. */
 export interface LoadedPlugin {
@@ -191,6 +192,7 @@ function checkDescriptor(key: string, d: BridgeDescriptor): string[] {
   if (d.configSchema !== undefined && (typeof d.configSchema !== 'object' || d.configSchema === null)) {
     problems.push(`${key}: the plugin's configSchema is not a JSON Schema object. Fix: correct the plugin's descriptor`);
   }
+  problems.push(...checkHttpPrefixes(key, d.httpPrefixes));
   return problems;
 }
 
@@ -207,6 +209,7 @@ function checkOverlaps(plugins: LoadedPlugin[]): string[] {
       if (a.descriptor.aliasPrefix.startsWith(b.descriptor.aliasPrefix) || b.descriptor.aliasPrefix.startsWith(a.descriptor.aliasPrefix)) {
         problems.push(`${pair}: alias prefixes "${a.descriptor.aliasPrefix}" and "${b.descriptor.aliasPrefix}" overlap. Fix: enable only one of them`);
       }
+      problems.push(...httpPrefixOverlaps(pair, a.descriptor.httpPrefixes ?? [], b.descriptor.httpPrefixes ?? []));
     }
   }
   return problems;

@@ -1,4 +1,4 @@
-import type { BridgeDescriptor } from './api.js';
+import type { BridgeDescriptor } from '../plugin-api/index.js';
 
 /** What registration/'s generateRegistration takes (kept structural: core/ does not need to import it). */
 export interface RegistrationInputs {

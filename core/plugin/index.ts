@@ -4,6 +4,6 @@ export { PluginLoader, type LoadedPlugin, type PluginLoaderOptions } from './Plu
 export { PluginHost, type PluginHostOptions } from './PluginHost.js';
 export { registrationInputsFor, type RegistrationInputs } from './RegistrationInputs.js';
 export { detectCapabilities, capabilityNames, type PluginCapabilities } from './PluginCapabilities.js';
-export { DEFAULT_OUTBOX_SETTINGS, OutboxDeliveryError, type OutboxSettings } from '../matrix/OutboxQueues.js';
+export { DEFAULT_OUTBOX_SETTINGS, OutboxDeliveryError, type OutboxSettings } from '../outbox/OutboxQueues.js';
 export type { RedisConnection } from '../store/RedisConnection.js';
-export type * from './api.js';
+export type * from '../plugin-api/index.js';

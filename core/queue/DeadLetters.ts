@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { MatrixEvent } from '../plugin/api.js';
+import type { MatrixEvent } from '../plugin-api/index.js';
 import type { EventLedger } from './EventLedger.js';
 import type { PipelineKeys } from './PipelineKeys.js';
 

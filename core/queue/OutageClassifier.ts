@@ -1,4 +1,4 @@
-import { MatrixApiError } from '../matrix/MatrixApiError.js';
+import { MatrixApiError } from '../plugin-api/MatrixApiError.js';
 
 /** What was unreachable when a handler failed because of an outage rather than because of its event. */
 export type OutageSource = 'redis' | 'homeserver';

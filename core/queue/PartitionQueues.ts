@@ -2,30 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { Job, Queue, type IRedisTransaction, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import type { PartitionDepth } from '../metrics/PipelineMetrics.js';
+import { settlePartitionCount } from '../partitioning/PartitionCount.js';
 import type { PartitionSlice } from './PartitionSlice.js';
 import type { PipelineKeys } from './PipelineKeys.js';
 import { RedisErrorLog } from './RedisErrorLog.js';
-
-/** Raised when host.partitions changed while events were still queued under the old mapping. */
-export class PartitionCountChangedError extends Error {
-  constructor(readonly stored: number, readonly configured: number, readonly pending: number) {
-    super(
-      `host.partitions is ${configured} but the queues in Redis were made with ${stored} and still hold ` +
-        `${pending} job(s); changing it now would re-map rooms and break their order. Set host.partitions ` +
-        `back to ${stored}, let the workers drain the queues, then change it.`,
-    );
-    this.name = 'PartitionCountChangedError';
-  }
-}
-
-export interface PartitionDepth {
-  partition: number;
-  waiting: number;
-  active: number;
-  failed: number;
-  /** Age in ms of the oldest job not yet finished (0 when the partition is empty). */
-  oldestAgeMs: number;
-}
 
 export interface PartitionQueuesOptions {
   /** A shared non-blocking connection (the ingest connection: fails fast when Redis is down). */
@@ -74,21 +55,15 @@ export class PartitionQueues {
    */
   async prepare(): Promise<void> {
     const { connection, keys } = this.options;
-    const stored = await connection.get(keys.partitionCount);
-    if (stored !== null && Number(stored) !== this.partitions) {
-      const old = Number(stored);
-      let pending = 0;
-      for (let p = 0; p < old; p++) {
-        const queue = new Queue(keys.queueName(p), { connection, prefix: keys.queuePrefix });
-        queue.on('error', () => undefined);
-        const counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
-        pending += Object.values(counts).reduce((a, b) => a + b, 0);
-        await queue.close();
-      }
-      if (pending > 0) throw new PartitionCountChangedError(old, this.partitions, pending);
-    }
+    await settlePartitionCount({
+      connection,
+      countKey: keys.partitionCount,
+      prefix: keys.queuePrefix,
+      queueName: (p) => keys.queueName(p),
+      partitions: this.partitions,
+      setting: 'host.partitions',
+    });
     await Promise.all(this.queues.map((q) => q.setGlobalConcurrency(1)));
-    await connection.set(keys.partitionCount, String(this.partitions));
   }
 
   /**

@@ -1,4 +1,4 @@
-import type { MatrixEphemeralEvent, MatrixEvent } from '../plugin/api.js';
+import type { MatrixEphemeralEvent, MatrixEvent } from '../plugin-api/index.js';
 
 /**
  * One BullMQ job: the events of one transaction that fall into one partition, in transaction order.

@@ -4,9 +4,10 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { EventDispatcher } from '../contracts.js';
 import type { PipelineMetrics } from '../metrics/PipelineMetrics.js';
-import type { MatrixEvent } from '../plugin/api.js';
+import type { MatrixEvent } from '../plugin-api/index.js';
 import type { DeadLetters } from './DeadLetters.js';
 import type { EventLedger } from './EventLedger.js';
+import { handlerFailureOf } from './HandlerFailure.js';
 import { outageOf, type OutageSource } from './OutageClassifier.js';
 import type { PartitionSlice } from './PartitionSlice.js';
 import type { PipelineKeys } from './PipelineKeys.js';
@@ -25,6 +26,11 @@ export interface PartitionWorkerOptions {
   handlerAttempts: number;
   /** Pause before try n+1 after try n failed; default 250 ms doubling, at most 30 s. */
   retryDelayMs?: (failedAttempt: number) => number;
+  /**
+   * Per event, how long the waits plugins ask for with RetryLaterError may add up to without spending
+   * handler attempts (host.retry_later_budget_ms); past it each such retry counts as a failed try.
+   */
+  retryLaterBudgetMs?: number;
   /**
    * Pause n while Redis or the homeserver is down (OutageClassifier); default 500 ms doubling, at most
    * 30 s. A wait ends early when the worker's Redis connection is ready again.
@@ -77,6 +83,7 @@ export class PartitionWorker {
   private readonly lostLocks = new Set<string>();
   private readonly retryDelay: (attempt: number) => number;
   private readonly outageDelay: (wait: number) => number;
+  private readonly retryLaterBudget: number;
   private readonly errors: RedisErrorLog;
   /** Ends every outage pause now: Redis is back, a lock was lost, or the worker is stopping. */
   private readonly wakers = new Set<(why: WakeReason) => void>();
@@ -89,6 +96,7 @@ export class PartitionWorker {
     }
     this.retryDelay = options.retryDelayMs ?? defaultRetryDelay;
     this.outageDelay = options.outageDelayMs ?? defaultOutageDelay;
+    this.retryLaterBudget = options.retryLaterBudgetMs ?? 300_000;
     this.errors = new RedisErrorLog(options.logger, 'partition workers');
     options.connection.on('ready', this.wakeOnReady);
   }
@@ -234,6 +242,8 @@ export class PartitionWorker {
     let attempt = 1;
     let calls = 0;
     let outage: OutageWait | null = null;
+    /** Time spent in waits the plugins asked for (RetryLaterError), against the budget. */
+    let laterWaited = 0;
     for (;;) {
       calls++;
       const started = performance.now();
@@ -271,7 +281,23 @@ export class PartitionWorker {
         }
         this.endOutage(outage, event, partition, 'event_failed');
         outage = null;
+        const failure = handlerFailureOf(err);
+        const budgetLeft = this.retryLaterBudget - laterWaited;
+        if (failure.kind === 'retry-later' && budgetLeft > 0) {
+          const waitMs = Math.min(failure.delayMs ?? this.retryDelay(attempt), budgetLeft);
+          laterWaited += waitMs;
+          metrics.retryLaterWaits.inc();
+          logger.info({ err: lastError.message, room_id: event.room_id, event_id: event.event_id, wait_ms: waitMs, attempt }, 'the bridge asked to retry this event later');
+          const woken = await this.pause(waitMs);
+          if (woken === 'lost_lock' || woken === 'stopping') return woken;
+          continue;
+        }
         metrics.handlerFailures.inc();
+        if (failure.kind === 'permanent') {
+          logger.warn({ err: lastError, room_id: event.room_id, event_id: event.event_id, attempt }, 'event handler failed for good: dead-lettering it now');
+          await this.deadLetter(event, lastError, previousStarts + attempt, partition);
+          return 'dead';
+        }
         logger.warn(
           { err: lastError, room_id: event.room_id, event_id: event.event_id, attempt, of: handlerAttempts },
           'event handler failed',

@@ -42,6 +42,11 @@ export class RuntimeKeys {
     return `o${partition}`;
   }
 
+  /** The partition count the outbox queues were made with (a change re-maps rooms). */
+  get outboxPartitionCount(): string {
+    return `${this.root}:ob:partitions`;
+  }
+
   /** What became of one outbox message (JSON), kept for the result TTL. */
   outboxResult(txnId: string): string {
     return `${this.root}:ob:result:${txnId}`;
@@ -55,6 +60,11 @@ export class RuntimeKeys {
   /** List of dead-lettered outbox messages (JSON), newest first. */
   get outboxDeadLetters(): string {
     return `${this.root}:ob:dead`;
+  }
+
+  /** Counts this appservice's own lookups of an alias in progress (OwnAliasLookups). */
+  aliasLookup(alias: string): string {
+    return `${this.root}:alias-lookup:${alias}`;
   }
 
   /** Marks a (bridge, event) pair handled so a retried event skips the plugins that already had it. */

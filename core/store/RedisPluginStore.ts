@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { PluginStore } from '../plugin/api.js';
+import type { PluginStore } from '../plugin-api/index.js';
 import type { BridgeKeyspace } from './BridgeKeyspace.js';
 
 /** Glob metacharacters of SCAN MATCH, escaped so a prefix matches literally. */

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readRegistrationFile, RegistrationNamespaces } from '../../registration/index.js';
-import { waitFor } from '../harness/waitFor.js';
+import { waitFor } from '../../testkit/waitFor.js';
 
 const distRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const cli = join(distRoot, 'bin', 'patchbay.js');
@@ -178,6 +178,16 @@ describe('configuration errors', () => {
       ]);
       expect(r.stdout).toBe('');
     }
+  });
+
+  test('host.partitions beyond what the partitioner takes is refused at startup, naming the key, before anything starts', async () => {
+    writeFileSync(join(cwd, 'partitions.yaml'), 'data_dir: ./partitions-data\nhomeserver:\n  storage: memory\n  port: 0\nhost:\n  port: 0\n  partitions: 2000\n');
+    const r = await patchbay(['start', '--config', 'partitions.yaml']);
+    expect(r.code).toBe(78);
+    expect(r.stderr).toContain('host.partitions: 2000 is');
+    expect(r.stderr).toMatch(/Fix: set host\.partitions to an integer 1-1024/);
+    // Refused before Redis or anything else was started under data_dir.
+    expect(existsSync(join(cwd, 'partitions-data'))).toBe(false);
   });
 
   test('a missing environment variable names the key and the variable', async () => {

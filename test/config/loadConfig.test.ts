@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import yaml from 'js-yaml';
@@ -72,6 +72,15 @@ describe('defaults', () => {
     expect(custom.homeserver.app_service_config_files).toEqual([join(dir, 'regs', 'irc.yaml'), '/etc/x.yaml']);
     expect(custom.bridges.mine?.module).toBe(join(dir, 'plugins', 'mine.js'));
     expect(custom.bridges.pkg?.module).toBe('patchbay-bridge-xmpp');
+  });
+
+  test("a bridge's module path resolves against the config file's folder, wherever Patchbay runs", () => {
+    mkdirSync(join(dir, 'conf'), { recursive: true });
+    writeFileSync(join(dir, 'conf', 'patchbay.yaml'), 'bridges:\n  mine: { enabled: true, module: ./plugins/mine.js }\n  up: { enabled: true, module: ../shared/up.js }\n');
+    const config = loadConfig({ file: 'conf/patchbay.yaml', env: {}, cwd: dir });
+    expect(config.bridges.mine?.module).toBe(join(dir, 'conf', 'plugins', 'mine.js'));
+    expect(config.bridges.up?.module).toBe(join(dir, 'shared', 'up.js'));
+    expect(config.data_dir).toBe(join(dir, 'data'));
   });
 });
 

@@ -6,7 +6,7 @@ import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { waitFor } from '../harness/waitFor.js';
+import { waitFor } from '../../testkit/waitFor.js';
 
 const distRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const CLI = join(distRoot, 'bin', 'patchbay.js');

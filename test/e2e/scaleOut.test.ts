@@ -15,6 +15,7 @@ import { enc, registerUser, uniqueLocalpart, waitFor, type TestUser } from '../h
 import { freePort, PatchbayProcess } from './PatchbayProcess.js';
 
 const ECHO = '@example_echo:localhost';
+const WEBHOOK_SECRET = 'scale-out-webhook-secret';
 const ROOMS = 4;
 /** Every ECHO_EVERY-th message of a room is `!echo ...`, which the echo ghost answers. */
 const ECHO_EVERY = 25;
@@ -90,6 +91,8 @@ describe('homeserver + patchbay host + two patchbay workers sharing a Redis', ()
         '  partitions: 8',
         // A killed worker's job is taken over in seconds rather than the default 30 s.
         '  job_takeover_ms: 5000',
+        'bridges:',
+        `  webhook: { enabled: true, secret: ${JSON.stringify(WEBHOOK_SECRET)} }`,
         '',
       ].join('\n'),
     );
@@ -257,4 +260,23 @@ describe('homeserver + patchbay host + two patchbay workers sharing a Redis', ()
     await crash;
     await expectDeliveredInOrderOnce(sent, before);
   }, 300_000);
+
+  it("serves the bridges' HTTP routes on the host, not on the workers; a webhook reaches the room through a worker", async () => {
+    const hook = (base: string) =>
+      fetch(`${base}/_patchbay/bridges/webhook/hooks/ops`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${WEBHOOK_SECRET}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ id: 'deploy-1', sender: 'ci', text: 'deployed' }),
+      });
+    const accepted = await hook(hostUrl);
+    expect(accepted.status).toBe(202);
+    const { room_id: roomId } = (await accepted.json()) as { room_id: string };
+    const worker = workerHealth.get(workers[0]!)!;
+    const refused = await hook(worker);
+    expect(refused.status).toBe(404);
+    expect(await refused.json()).toMatchObject({ errcode: 'M_UNRECOGNIZED' });
+    await alice.http.ok('POST', `/join/${enc('#webhook_ops:localhost')}`, { body: {} });
+    const said = await waitFor(async () => (await timeline(roomId)).find((e) => e.type === 'm.room.message'), 60_000, 'the webhook message');
+    expect(said).toMatchObject({ sender: '@webhook_ci:localhost', content: { body: 'deployed' } });
+  }, 120_000);
 });

@@ -6,7 +6,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { ClientEvent } from '../../homeserver/contracts.js';
 import { escapeRegex, type AppserviceRegistration } from '../../registration/index.js';
-import { MatrixHttpClient } from './MatrixHttpClient.js';
+import { MatrixHttpClient } from '../../testkit/MatrixHttpClient.js';
 
 export interface TestAppserviceOptions {
   id?: string;

@@ -2,7 +2,7 @@
 import * as sdk from 'matrix-js-sdk';
 // The SDK's sync loop and client log through this module-level logger, not the per-client one.
 import { logger as sdkModuleLogger } from 'matrix-js-sdk/lib/logger.js';
-import type { TestUser } from './testUsers.js';
+import type { TestUser } from '../../testkit/testUsers.js';
 
 /** A logger that drops everything: the SDK logs each sync at debug/info, which drowns test output. */
 const silent: sdk.MatrixClient['logger'] = {

@@ -2,7 +2,7 @@
 // embedded homeserver over HTTP on the Matrix side; a real ngircd on the IRC side. One ngircd, one
 // homeserver and one Redis for the suite; the tests run in order and build on each other (nicks, rooms).
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { BuiltinBridgeRegistry } from '../../core/plugin/api.js';
+import type { BuiltinBridgeRegistry } from '../../core/plugin-api/index.js';
 import { PluginLoader } from '../../core/plugin/PluginLoader.js';
 import type { IrcBridge } from '../../bridges/irc/IrcBridge.js';
 import { IrcTestClient, type ParsedLine } from '../../bridges/irc/test/IrcTestClient.js';

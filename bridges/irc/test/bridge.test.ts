@@ -2,11 +2,12 @@
 // hand-written BridgeContext on the Matrix side and a real ngircd on the IRC side.
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { pino } from 'pino';
-import type { EventContext, MatrixEvent } from '../../../core/plugin/api.js';
+import type { EventContext, MatrixEvent } from 'patchbay-matrix/plugin';
 import { IrcBridge } from '../IrcBridge.js';
 import type { IrcPluginConfig } from '../IrcConfig.js';
 import createIrcBridge from '../index.js';
-import { createFakeContext } from './FakeBridgeContext.js';
+import { createFakeContext } from 'patchbay-matrix/plugin/testing';
+import { ircDescriptor } from '../IrcBridge.js';
 import { IrcTestClient } from './IrcTestClient.js';
 import { NgircdServer } from './NgircdServer.js';
 
@@ -65,7 +66,7 @@ beforeAll(async () => {
   bob = new IrcTestClient(server.host, server.port, 'bob');
   await bob.connect();
   await bob.join('#chat');
-  fake = createFakeContext<IrcPluginConfig>(config());
+  fake = createFakeContext<IrcPluginConfig>(ircDescriptor, config());
   fake.hs.profiles.set(ALICE, { displayName: 'Alice' });
   bridge = createIrcBridge() as IrcBridge;
   await bridge.start(fake.ctx);

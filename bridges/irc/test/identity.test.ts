@@ -5,7 +5,8 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import type { IrcBridge } from '../IrcBridge.js';
 import type { IrcPluginConfig } from '../IrcConfig.js';
 import createIrcBridge from '../index.js';
-import { createFakeContext } from './FakeBridgeContext.js';
+import { createFakeContext } from 'patchbay-matrix/plugin/testing';
+import { ircDescriptor } from '../IrcBridge.js';
 import { DEFAULT_CAPS, ScriptedIrcv3Server } from './ScriptedIrcv3Server.js';
 
 const server = new ScriptedIrcv3Server({ caps: [...DEFAULT_CAPS, 'extended-join', 'account-tag', 'account-notify'] });
@@ -29,7 +30,7 @@ function sender(body: string): Promise<string> {
 
 beforeAll(async () => {
   await server.start();
-  fake = createFakeContext<IrcPluginConfig>({
+  fake = createFakeContext<IrcPluginConfig>(ircDescriptor, {
     networks: { v3: { host: '127.0.0.1', port: server.port, limits: { lines_per_second: 100, burst: 20, connect_interval_ms: 0, reconnect_initial_ms: 20 } } },
   });
   bridge = createIrcBridge() as IrcBridge;

@@ -3,11 +3,12 @@
 // servers, one offering message-redaction and one not.
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { pino } from 'pino';
-import type { EventContext, MatrixEvent } from '../../../core/plugin/api.js';
+import type { EventContext, MatrixEvent } from 'patchbay-matrix/plugin';
 import type { IrcBridge } from '../IrcBridge.js';
 import type { IrcPluginConfig } from '../IrcConfig.js';
 import createIrcBridge from '../index.js';
-import { createFakeContext } from './FakeBridgeContext.js';
+import { createFakeContext } from 'patchbay-matrix/plugin/testing';
+import { ircDescriptor } from '../IrcBridge.js';
 import { DEFAULT_CAPS, ScriptedIrcv3Server } from './ScriptedIrcv3Server.js';
 
 const ALICE = '@alice:hs.test';
@@ -47,7 +48,7 @@ async function say(roomId: string, server: ScriptedIrcv3Server, body: string): P
 
 beforeAll(async () => {
   await Promise.all([redacting.start(), plain.start()]);
-  fake = createFakeContext<IrcPluginConfig>({
+  fake = createFakeContext<IrcPluginConfig>(ircDescriptor, {
     networks: {
       v3: { host: '127.0.0.1', port: redacting.port, limits },
       plain: { host: '127.0.0.1', port: plain.port, limits },

@@ -3,7 +3,8 @@
 // plugin store move to the links once.
 import { describe, expect, test } from '@jest/globals';
 import { IrcBridgeState, linkOfRole, roleOfLink, type RoomRole } from '../IrcBridgeState.js';
-import { createFakeContext } from './FakeBridgeContext.js';
+import { createFakeContext } from 'patchbay-matrix/plugin/testing';
+import { ircDescriptor } from '../IrcBridge.js';
 
 describe('IrcBridgeState over RoomLinks', () => {
   const roles: Array<[string, RoomRole]> = [
@@ -25,7 +26,7 @@ describe('IrcBridgeState over RoomLinks', () => {
   });
 
   test('a restarted state knows every room from the links alone; relinking a channel moves it', async () => {
-    const { ctx, store } = createFakeContext({});
+    const { ctx, store } = createFakeContext(ircDescriptor, {});
     const first = new IrcBridgeState(ctx.store, ctx.links);
     await first.load();
     for (const [roomId, role] of roles) await first.setRoom(roomId, role);
@@ -50,7 +51,7 @@ describe('IrcBridgeState over RoomLinks', () => {
   });
 
   test('rooms an earlier version kept in the plugin store move to the links, and a corrupt one is dropped', async () => {
-    const { ctx, store } = createFakeContext({});
+    const { ctx, store } = createFakeContext(ircDescriptor, {});
     await ctx.store.set(`room/${encodeURIComponent('!legacy:hs')}`, JSON.stringify({ kind: 'channel', network: 'libera', channel: '#legacy' }));
     await ctx.store.set(`room/${encodeURIComponent('!bad:hs')}`, '{not json');
     const state = new IrcBridgeState(ctx.store, ctx.links);

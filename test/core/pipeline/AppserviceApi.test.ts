@@ -8,7 +8,7 @@ import { Redis } from 'ioredis';
 import { Registry } from 'prom-client';
 import type { QueryResolver, ThirdPartyResolver } from '../../../core/contracts.js';
 import { createEventPipeline, PipelineKeys, type EventPipeline } from '../../../core/host/index.js';
-import type { ThirdPartyProtocol } from '../../../core/plugin/api.js';
+import type { ThirdPartyProtocol } from '../../../core/plugin-api/index.js';
 import { ManagedRedis } from '../../../core/redis/ManagedRedis.js';
 import { SpecValidator } from '../../harness/SpecValidator.js';
 import { HS_TOKEN, putTransaction, quietLogger, roomEvent } from './pipelineTestKit.js';
@@ -68,14 +68,13 @@ describe('the AS API of the appservice host', () => {
     pipeline = createEventPipeline({
       registration: { id: 'asapi', hs_token: HS_TOKEN },
       redis: redis.connection,
-      partitions: 4,
-      handlerAttempts: 3,
+      host: { partitions: 4, handler_attempts: 3, max_body_bytes: 4096 },
       role: 'ingest',
       queries,
       thirdParty,
       logger: quietLogger(),
       metrics: new Registry(),
-      http: { bind: '127.0.0.1', port: 0, maxBodyBytes: 4096 },
+      http: { bind: '127.0.0.1', port: 0 },
     });
     await pipeline.start();
     base = pipeline.url!;
@@ -315,12 +314,11 @@ describe('a host with host.metrics off', () => {
     const pipeline = createEventPipeline({
       registration: { id: 'nometrics', hs_token: HS_TOKEN },
       redis: redis.connection,
-      partitions: 2,
-      handlerAttempts: 3,
+      host: { partitions: 2, handler_attempts: 3, metrics: false },
       role: 'ingest',
       logger: quietLogger(),
       metrics: new Registry(),
-      http: { bind: '127.0.0.1', port: 0, metrics: false },
+      http: { bind: '127.0.0.1', port: 0 },
     });
     try {
       await pipeline.start();

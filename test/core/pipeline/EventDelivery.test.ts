@@ -16,7 +16,7 @@ import {
   type EventPipelineOptions,
 } from '../../../core/host/index.js';
 import { ManagedRedis } from '../../../core/redis/ManagedRedis.js';
-import { waitFor } from '../../harness/waitFor.js';
+import { waitFor } from '../../../testkit/waitFor.js';
 import { HS_TOKEN, putTransaction, quietLogger, RecordingDispatcher, roomEvent } from './pipelineTestKit.js';
 
 describe('event delivery through the pipeline', () => {
@@ -47,8 +47,7 @@ describe('event delivery through the pipeline', () => {
     const pipeline = createEventPipeline({
       registration: { id, hs_token: HS_TOKEN },
       redis: redis.connection,
-      partitions: 1,
-      handlerAttempts: 3,
+      host: { partitions: 1, handler_attempts: 3 },
       role: 'both',
       logger: quietLogger(),
       metrics: new Registry(),
@@ -81,7 +80,7 @@ describe('event delivery through the pipeline', () => {
   it('hands each room its events in transaction order', async () => {
     const dispatcher = new RecordingDispatcher();
     const id = `as${nextId++}`;
-    const pipeline = await start({ id, dispatcher, partitions: 4 });
+    const pipeline = await start({ id, dispatcher, host: { partitions: 4 } });
     const rooms = ['!a:test', '!b:test', '!c:test'];
     const expected = new Map<string, string[]>(rooms.map((r) => [r, []]));
     for (let t = 0; t < 5; t++) {
@@ -159,7 +158,7 @@ describe('event delivery through the pipeline', () => {
 
   it('hands ephemeral events (stable and unstable key) to dispatchEphemeral', async () => {
     const dispatcher = new RecordingDispatcher();
-    const pipeline = await start({ dispatcher, partitions: 2 });
+    const pipeline = await start({ dispatcher, host: { partitions: 2 } });
     const typing = { type: 'm.typing', room_id: '!r:test', content: { user_ids: ['@alice:test'] } };
     const presence = { type: 'm.presence', sender: '@alice:test', content: { presence: 'online' } };
     const receipt = { type: 'm.receipt', room_id: '!r:test', content: { $x: { 'm.read': { '@alice:test': { ts: 1 } } } } };
@@ -224,14 +223,13 @@ describe('event delivery through the pipeline', () => {
 
   it('refuses to start with another partition count while jobs are queued under the old one', async () => {
     const id = `as${nextId++}`;
-    const first = await start({ id, role: 'ingest', partitions: 4 });
+    const first = await start({ id, role: 'ingest', host: { partitions: 4 } });
     await send(first, 'p-1', { events: [roomEvent('$p-1', '!r:test')] });
     await stop(first);
     const changed = createEventPipeline({
       registration: { id, hs_token: HS_TOKEN },
       redis: redis.connection,
-      partitions: 8,
-      handlerAttempts: 3,
+      host: { partitions: 8, handler_attempts: 3 },
       role: 'ingest',
       logger: quietLogger(),
       metrics: new Registry(),
@@ -241,11 +239,11 @@ describe('event delivery through the pipeline', () => {
     await changed.stop({ force: true });
     // Once the old queues are drained, the change is accepted.
     const dispatcher = new RecordingDispatcher();
-    const drainer = await start({ id, partitions: 4, dispatcher });
+    const drainer = await start({ id, host: { partitions: 4 }, dispatcher });
     await waitFor(() => dispatcher.count('$p-1') > 0, 20_000, '$p-1');
     await waitFor(async () => (await drainer.health()).queues?.active === 0, 20_000, 'queue drained');
     await stop(drainer);
-    const resized = await start({ id, partitions: 8, role: 'ingest' });
+    const resized = await start({ id, host: { partitions: 8 }, role: 'ingest' });
     expect((await resized.health()).partitions).toBe(8);
     await stop(resized);
   });

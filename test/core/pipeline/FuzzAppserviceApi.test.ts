@@ -35,12 +35,11 @@ describe('fuzz of every AS API route of the host', () => {
     pipeline = createEventPipeline({
       registration: { id: 'fuzz', hs_token: HS_TOKEN },
       redis: redis.connection,
-      partitions: 4,
-      handlerAttempts: 3,
+      host: { partitions: 4, handler_attempts: 3, max_body_bytes: 256 * 1024 },
       role: 'ingest',
       logger: quietLogger(),
       metrics: new Registry(),
-      http: { bind: '127.0.0.1', port: 0, maxBodyBytes: 256 * 1024 },
+      http: { bind: '127.0.0.1', port: 0 },
     });
     await pipeline.start();
     base = pipeline.url!;

@@ -38,6 +38,7 @@ describe('host HTTP server limits', () => {
       appservice,
       health: () => Promise.reject(new Error('not asked in this suite')),
       metrics: null,
+      pluginRoutes: null,
       logger: quietLogger(),
       timeouts: { headersMs: 1_000, requestMs: 1_500 },
     });

@@ -45,12 +45,11 @@ describe('hostile transactions at the appservice host', () => {
     pipeline = createEventPipeline({
       registration: { id: 'hostile', hs_token: HS_TOKEN },
       redis: redis.connection,
-      partitions: 4,
-      handlerAttempts: 3,
+      host: { partitions: 4, handler_attempts: 3, max_body_bytes: 1024 * 1024 },
       role: 'ingest',
       logger: pino({ level: 'warn' }, sink),
       metrics: new Registry(),
-      http: { bind: '127.0.0.1', port: 0, maxBodyBytes: 1024 * 1024 },
+      http: { bind: '127.0.0.1', port: 0 },
     });
     await pipeline.start();
     base = pipeline.url!;

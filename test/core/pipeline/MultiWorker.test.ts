@@ -10,7 +10,7 @@ import { Redis } from 'ioredis';
 import { Registry } from 'prom-client';
 import { createEventPipeline, type EventPipeline } from '../../../core/host/index.js';
 import { ManagedRedis } from '../../../core/redis/ManagedRedis.js';
-import { waitFor } from '../../harness/waitFor.js';
+import { waitFor } from '../../../testkit/waitFor.js';
 import { HS_TOKEN, quietLogger, RetryingSender, roomEvent } from './pipelineTestKit.js';
 
 const PARTITIONS = 8;
@@ -100,8 +100,7 @@ describe('the pipeline with two worker processes', () => {
     const pipeline = createEventPipeline({
       registration: { id: appserviceId, hs_token: HS_TOKEN },
       redis: redis.connection,
-      partitions: PARTITIONS,
-      handlerAttempts: 3,
+      host: { partitions: PARTITIONS, handler_attempts: 3 },
       role: 'ingest',
       logger: quietLogger(),
       metrics: new Registry(),

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { MatrixApiError } from '../../../core/matrix/MatrixApiError.js';
+import { MatrixApiError } from '../../../core/plugin-api/MatrixApiError.js';
 import { outageOf } from '../../../core/queue/OutageClassifier.js';
 
 const hsError = (status: number, errcode = 'M_UNKNOWN'): MatrixApiError =>

@@ -12,9 +12,9 @@ import { Registry } from 'prom-client';
 import { createEventPipeline, PipelineKeys, type EventPipeline } from '../../../core/host/index.js';
 import { EventLedger } from '../../../core/queue/EventLedger.js';
 import { ClientServerApi, encodePath } from '../../../core/matrix/ClientServerApi.js';
-import type { MatrixEvent } from '../../../core/plugin/api.js';
+import type { MatrixEvent } from '../../../core/plugin-api/index.js';
 import { ManagedRedis } from '../../../core/redis/ManagedRedis.js';
-import { waitFor } from '../../harness/waitFor.js';
+import { waitFor } from '../../../testkit/waitFor.js';
 import { HS_TOKEN, putTransaction, quietLogger, RecordingDispatcher, roomEvent } from './pipelineTestKit.js';
 
 const ATTEMPTS = 3;
@@ -56,8 +56,7 @@ describe('handler failures during outages', () => {
     const pipeline = createEventPipeline({
       registration: { id, hs_token: HS_TOKEN },
       redis: redis.connection,
-      partitions: 1,
-      handlerAttempts: ATTEMPTS,
+      host: { partitions: 1, handler_attempts: ATTEMPTS },
       role: 'both',
       dispatcher,
       logger: quietLogger(),

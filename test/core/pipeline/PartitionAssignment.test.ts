@@ -7,7 +7,7 @@ import { Redis } from 'ioredis';
 import { PartitionAssignment } from '../../../core/queue/PartitionAssignment.js';
 import { PipelineKeys } from '../../../core/queue/PipelineKeys.js';
 import { ManagedRedis } from '../../../core/redis/ManagedRedis.js';
-import { waitFor } from '../../harness/waitFor.js';
+import { waitFor } from '../../../testkit/waitFor.js';
 import { quietLogger } from './pipelineTestKit.js';
 
 describe('PartitionAssignment', () => {

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import { createEventPipeline, type EventPipeline } from '../../../core/host/index.js';
 import { ManagedRedis } from '../../../core/redis/ManagedRedis.js';
-import { waitFor } from '../../harness/waitFor.js';
+import { waitFor } from '../../../testkit/waitFor.js';
 import { HS_TOKEN, quietLogger, RecordingDispatcher, RetryingSender, roomEvent } from './pipelineTestKit.js';
 
 const ROOMS = 10;
@@ -25,8 +25,7 @@ describe('the pipeline across a Redis crash', () => {
     pipeline = createEventPipeline({
       registration: { id: 'restart', hs_token: HS_TOKEN },
       redis: redis.connection,
-      partitions: 4,
-      handlerAttempts: 3,
+      host: { partitions: 4, handler_attempts: 3 },
       role: 'both',
       dispatcher,
       logger: quietLogger(),

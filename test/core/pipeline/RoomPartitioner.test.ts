@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { RoomPartitioner } from '../../../core/queue/RoomPartitioner.js';
+import { MAX_PARTITIONS } from '../../../config/index.js';
+import { RoomPartitioner } from '../../../core/partitioning/RoomPartitioner.js';
 
 describe('RoomPartitioner', () => {
   it('uses 32-bit FNV-1a (published test vectors)', () => {
@@ -33,5 +34,23 @@ describe('RoomPartitioner', () => {
   it('refuses partition counts that make no sense', () => {
     expect(() => new RoomPartitioner(0)).toThrow(RangeError);
     expect(() => new RoomPartitioner(2.5)).toThrow(RangeError);
+  });
+
+  it('takes every count the config schema accepts, and names the setting beyond it', () => {
+    expect(new RoomPartitioner(MAX_PARTITIONS).partitions).toBe(MAX_PARTITIONS);
+    expect(() => new RoomPartitioner(MAX_PARTITIONS + 1, 'host.outbox_partitions')).toThrow(
+      `host.outbox_partitions must be an integer from 1 to ${MAX_PARTITIONS} (got ${MAX_PARTITIONS + 1})`,
+    );
+  });
+
+  it("puts a room's ephemeral events on its events' partition, and presence on its user's", () => {
+    const partitioner = new RoomPartitioner(64);
+    for (let i = 0; i < 50; i++) {
+      const room = `!r${i}:hs`;
+      expect(partitioner.partitionOfEphemeral({ type: 'm.typing', room_id: room, content: {} })).toBe(partitioner.partitionOf(room));
+      const user = `@u${i}:hs`;
+      expect(partitioner.partitionOfEphemeral({ type: 'm.presence', sender: user, content: {} })).toBe(partitioner.partitionOf(user));
+      expect(partitioner.partitionOfEphemeral({ type: 'm.presence', content: { user_id: user } })).toBe(partitioner.partitionOf(user));
+    }
   });
 });

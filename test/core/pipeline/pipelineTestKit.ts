@@ -3,7 +3,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pino, type Logger } from 'pino';
 import type { EventDispatcher } from '../../../core/contracts.js';
-import type { MatrixEphemeralEvent, MatrixEvent } from '../../../core/plugin/api.js';
+import type { MatrixEphemeralEvent, MatrixEvent } from '../../../core/plugin-api/index.js';
 
 export const HS_TOKEN = 'hs-token-for-tests';
 

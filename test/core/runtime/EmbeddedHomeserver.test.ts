@@ -6,8 +6,8 @@ import type { ExampleRecord } from '../../../bridges/example/index.js';
 import { ClientServerApi } from '../../../core/matrix/ClientServerApi.js';
 import { IntentCaches } from '../../../core/matrix/IntentCaches.js';
 import { MatrixIntent } from '../../../core/matrix/MatrixIntent.js';
-import { outboxTxnId } from '../../../core/matrix/OutboxJob.js';
-import type { BridgeContext } from '../../../core/plugin/api.js';
+import { outboxTxnId } from '../../../core/outbox/OutboxJob.js';
+import type { BridgeContext } from '../../../core/plugin-api/index.js';
 import { PluginLoader } from '../../../core/plugin/PluginLoader.js';
 import { enc, registerUser, startBridgeStack, waitFor, type BridgeStack, type TestHomeserver, type TestUser } from '../../harness/index.js';
 

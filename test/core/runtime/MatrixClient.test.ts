@@ -3,9 +3,9 @@ import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { ClientServerApi } from '../../../core/matrix/ClientServerApi.js';
 import { IntentCaches } from '../../../core/matrix/IntentCaches.js';
-import { MatrixApiError } from '../../../core/matrix/MatrixApiError.js';
+import { MatrixApiError } from '../../../core/plugin-api/MatrixApiError.js';
 import { MatrixIntent } from '../../../core/matrix/MatrixIntent.js';
-import { RuntimeMetrics } from '../../../core/matrix/RuntimeMetrics.js';
+import { RuntimeMetrics } from '../../../core/metrics/RuntimeMetrics.js';
 import { FakeHomeserver } from './FakeHomeserver.js';
 
 const BOT = '@bridgebot:hs';

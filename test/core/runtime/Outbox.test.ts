@@ -4,16 +4,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
-import { OutboxDeliveryError } from '../../../core/matrix/OutboxQueues.js';
-import { outboxTxnId } from '../../../core/matrix/OutboxJob.js';
-import { OutboundMessageError } from '../../../core/matrix/BridgeOutbox.js';
-import type { BridgeContext } from '../../../core/plugin/api.js';
-import { PluginHost } from '../../../core/plugin/PluginHost.js';
+import { OutboxDeliveryError } from '../../../core/outbox/OutboxQueues.js';
+import { PartitionCountChangedError } from '../../../core/partitioning/PartitionCount.js';
+import { outboxTxnId } from '../../../core/outbox/OutboxJob.js';
+import { OutboundMessageError } from '../../../core/outbox/BridgeOutbox.js';
+import type { BridgeContext } from '../../../core/plugin-api/index.js';
+import { PluginHost, type PluginHostOptions } from '../../../core/plugin/PluginHost.js';
 import { ManagedRedis } from '../../../core/redis/ManagedRedis.js';
+import { waitFor } from '../../harness/index.js';
 import { FakeHomeserver } from './FakeHomeserver.js';
 import { loadedPlugin, RecordingPlugin } from './RecordingPlugin.js';
 
 const BOT = '@patchbay:hs';
+/** Messages whose content these tests keep minimal (no msgtype): typed as any event type. */
+const UNTYPED_MESSAGE: string = 'm.room.message';
 
 describe('Outbox (fake homeserver, real Redis)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'patchbay-outbox-'));
@@ -23,20 +27,26 @@ describe('Outbox (fake homeserver, real Redis)', () => {
   let host: PluginHost;
   let ctx: BridgeContext;
   const metrics = new Registry();
-
-  beforeAll(async () => {
-    await Promise.all([redis.start(), hs.start()]);
-    host = new PluginHost({
-      plugins: [loadedPlugin('net', plugin)],
-      appserviceId: 'outbox-test',
+  /** A host of the `net` bridge on the fake homeserver and the suite's Redis. */
+  const hostOf = (options: Pick<PluginHostOptions, 'plugins' | 'appserviceId' | 'metrics'> & Partial<PluginHostOptions>): PluginHost =>
+    new PluginHost({
       homeserverUrl: hs.url,
       asToken: 'as-token',
       serverName: 'hs',
       senderLocalpart: 'patchbay',
       redis: redis.connection,
       logger: pino({ level: 'silent' }),
+      ...options,
+    });
+
+  beforeAll(async () => {
+    await Promise.all([redis.start(), hs.start()]);
+    host = hostOf({
+      plugins: [loadedPlugin('net', plugin)],
+      appserviceId: 'outbox-test',
       metrics,
-      outbox: { partitions: 3, attempts: 3, initialBackoffMs: 10, maxBackoffMs: 40, sendTimeoutMs: 20_000 },
+      host: { outbox_partitions: 3 },
+      outbox: { attempts: 3, initialBackoffMs: 10, maxBackoffMs: 40, sendTimeoutMs: 20_000 },
       matrixRetry: { maxRetries: 1, initialBackoffMs: 5, maxBackoffMs: 10, maxRateLimitWaitMs: 5_000 },
     });
     await host.start();
@@ -82,11 +92,11 @@ describe('Outbox (fake homeserver, real Redis)', () => {
     hs.addRoom('!o4:hs', [BOT]);
     const sends: Array<Promise<string>> = [];
     for (let i = 0; i < 25; i++) {
-      await ctx.outbox.enqueue({ remoteId: `ord-${i}`, roomId: '!o3:hs', senderRemoteId: i % 2 ? 'x' : 'y', type: 'm.room.message', content: { body: `a${i}` } });
-      await ctx.outbox.enqueue({ remoteId: `ord-${i}`, roomId: '!o4:hs', senderRemoteId: null, type: 'm.room.message', content: { body: `b${i}` } });
+      await ctx.outbox.enqueue({ remoteId: `ord-${i}`, roomId: '!o3:hs', senderRemoteId: i % 2 ? 'x' : 'y', type: UNTYPED_MESSAGE, content: { body: `a${i}` } });
+      await ctx.outbox.enqueue({ remoteId: `ord-${i}`, roomId: '!o4:hs', senderRemoteId: null, type: UNTYPED_MESSAGE, content: { body: `b${i}` } });
     }
-    sends.push(ctx.outbox.send({ remoteId: 'ord-last', roomId: '!o3:hs', senderRemoteId: null, type: 'm.room.message', content: { body: 'a-last' } }));
-    sends.push(ctx.outbox.send({ remoteId: 'ord-last', roomId: '!o4:hs', senderRemoteId: null, type: 'm.room.message', content: { body: 'b-last' } }));
+    sends.push(ctx.outbox.send({ remoteId: 'ord-last', roomId: '!o3:hs', senderRemoteId: null, type: UNTYPED_MESSAGE, content: { body: 'a-last' } }));
+    sends.push(ctx.outbox.send({ remoteId: 'ord-last', roomId: '!o4:hs', senderRemoteId: null, type: UNTYPED_MESSAGE, content: { body: 'b-last' } }));
     await Promise.all(sends);
     const bodies = (room: string): string[] => hs.sent.filter((s) => s.roomId === room).map((s) => String(s.content.body));
     expect(bodies('!o3:hs')).toEqual([...Array.from({ length: 25 }, (_, i) => `a${i}`), 'a-last']);
@@ -99,7 +109,7 @@ describe('Outbox (fake homeserver, real Redis)', () => {
     hs.interceptors.push((r) =>
       r.path.includes('/rooms/!o5:hs/send/') && limited-- > 0 ? { status: 429, body: { errcode: 'M_LIMIT_EXCEEDED', error: 'slow', retry_after_ms: 20 } } : undefined,
     );
-    const eventId = await ctx.outbox.send({ remoteId: 'rl-1', roomId: '!o5:hs', senderRemoteId: null, type: 'm.room.message', content: { body: 'patient' } });
+    const eventId = await ctx.outbox.send({ remoteId: 'rl-1', roomId: '!o5:hs', senderRemoteId: null, type: UNTYPED_MESSAGE, content: { body: 'patient' } });
     expect(limited).toBeLessThan(0);
     expect(hs.sent.filter((s) => s.roomId === '!o5:hs').map((s) => s.eventId)).toEqual([eventId]);
   });
@@ -112,7 +122,7 @@ describe('Outbox (fake homeserver, real Redis)', () => {
     const bad = ctx.outbox.send({ remoteId: 'bad-1', roomId: '!o6:hs', senderRemoteId: 'eve', type: 'm.bad', content: { body: 'x' } });
     await expect(bad).rejects.toThrow(OutboxDeliveryError);
     await expect(bad).rejects.toThrow(/content is not valid/);
-    const next = await ctx.outbox.send({ remoteId: 'good-1', roomId: '!o6:hs', senderRemoteId: 'eve', type: 'm.room.message', content: { body: 'fine' } });
+    const next = await ctx.outbox.send({ remoteId: 'good-1', roomId: '!o6:hs', senderRemoteId: 'eve', type: UNTYPED_MESSAGE, content: { body: 'fine' } });
     const room = hs.sent.filter((s) => s.roomId === '!o6:hs');
     expect(room.map((s) => [s.sender, s.content.msgtype ?? s.content.body])).toEqual([
       [BOT, 'm.notice'],
@@ -133,13 +143,47 @@ describe('Outbox (fake homeserver, real Redis)', () => {
     hs.addRoom('!o7:hs', [BOT]);
     let calls = 0;
     hs.interceptors.push((r) => (r.path.includes('/rooms/!o7:hs/send/m.room.message/pbo_') ? (calls++, { status: 503, body: { errcode: 'M_UNKNOWN', error: 'overloaded' } }) : undefined));
-    await expect(ctx.outbox.send({ remoteId: 'down-1', roomId: '!o7:hs', senderRemoteId: null, type: 'm.room.message', content: { body: 'x' } })).rejects.toThrow(/overloaded/);
+    await expect(ctx.outbox.send({ remoteId: 'down-1', roomId: '!o7:hs', senderRemoteId: null, type: UNTYPED_MESSAGE, content: { body: 'x' } })).rejects.toThrow(/overloaded/);
     expect(calls).toBe(3 * 2); // 3 outbox tries x (1 + 1 client retry)
   });
 
+  it('sends a message without a sender as a member ghost where the bot is not in the room, and its dead-letter notice too', async () => {
+    hs.addRoom('!dm:hs', ['@alice:hs'], { inviteOnly: true });
+    hs.invited.set('!dm:hs', new Set(['@net_eve:hs']));
+    await (await ctx.ghosts.intent('eve')).join('!dm:hs');
+    const eventId = await ctx.outbox.send({ remoteId: 'note-1', roomId: '!dm:hs', senderRemoteId: null, type: 'm.room.message', content: { msgtype: 'm.notice', body: 'Linked.' } });
+    expect(hs.sent.find((s) => s.eventId === eventId)?.sender).toBe('@net_eve:hs');
+    expect(hs.members.get('!dm:hs')?.has(BOT)).toBe(false);
+    hs.interceptors.push((r) => (r.path.includes('/rooms/!dm:hs/send/m.bad') ? { status: 400, body: { errcode: 'M_BAD_JSON', error: 'content is not valid' } } : undefined));
+    await expect(ctx.outbox.send({ remoteId: 'bad-2', roomId: '!dm:hs', senderRemoteId: null, type: 'm.bad', content: { body: 'x' } })).rejects.toThrow();
+    // The dead-letter notice follows the rejection of send().
+    const notice = await waitFor(() => hs.sent.find((s) => s.roomId === '!dm:hs' && String(s.content.body).startsWith('⚠️')), 10_000, 'the notice');
+    expect(notice.sender).toBe('@net_eve:hs');
+  });
+
   it('refuses malformed messages before queueing them', async () => {
-    await expect(ctx.outbox.enqueue({ remoteId: '', roomId: '!o1:hs', senderRemoteId: null, type: 'm.room.message', content: {} })).rejects.toThrow(OutboundMessageError);
-    await expect(ctx.outbox.enqueue({ remoteId: 'x', roomId: '#alias:hs', senderRemoteId: null, type: 'm.room.message', content: {} })).rejects.toThrow(/room id/);
-    await expect(ctx.outbox.enqueue({ remoteId: 'x', roomId: '!o1:hs', senderRemoteId: null, type: 'm.room.message', content: {}, timestamp: -5 })).rejects.toThrow(/timestamp/);
+    await expect(ctx.outbox.enqueue({ remoteId: '', roomId: '!o1:hs', senderRemoteId: null, type: UNTYPED_MESSAGE, content: {} })).rejects.toThrow(OutboundMessageError);
+    await expect(ctx.outbox.enqueue({ remoteId: 'x', roomId: '#alias:hs', senderRemoteId: null, type: UNTYPED_MESSAGE, content: {} })).rejects.toThrow(/room id/);
+    await expect(ctx.outbox.enqueue({ remoteId: 'x', roomId: '!o1:hs', senderRemoteId: null, type: UNTYPED_MESSAGE, content: {}, timestamp: -5 })).rejects.toThrow(/timestamp/);
+  });
+
+  it('refuses another host.outbox_partitions while messages queued under the old count wait', async () => {
+    const hostWith = (partitions: number): PluginHost =>
+      hostOf({
+        plugins: [loadedPlugin('net', new RecordingPlugin({ protocol: 'net', ghostPrefix: 'net_', aliasPrefix: 'net_' }))],
+        appserviceId: 'outbox-count-test',
+        metrics: new Registry(),
+        host: { outbox_partitions: partitions },
+        outboxWorker: false,
+      });
+    const first = hostWith(3);
+    await first.start();
+    await first.bridge('net')!.context.outbox.enqueue({ remoteId: 'waiting-1', roomId: '!o1:hs', senderRemoteId: null, type: 'm.room.message', content: { msgtype: 'm.text', body: 'x' } });
+    await first.stop();
+    const changed = hostWith(5);
+    const refused: unknown = await changed.start().catch((err: unknown) => err);
+    await changed.stop();
+    expect(refused).toBeInstanceOf(PartitionCountChangedError);
+    expect((refused as Error).message).toMatch(/^host\.outbox_partitions is 5 but the queues in Redis were made with 3 and still hold 1 job/);
   });
 });

@@ -4,8 +4,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { register } from 'prom-client';
 import { builtinBridges } from '../../../bridges/registry.js';
-import { outboxPartition } from '../../../core/matrix/OutboxJob.js';
-import type { BridgeContext } from '../../../core/plugin/api.js';
+import { RoomPartitioner } from '../../../core/partitioning/RoomPartitioner.js';
+import type { BridgeContext } from '../../../core/plugin-api/index.js';
 import { PluginLoader } from '../../../core/plugin/PluginLoader.js';
 import { enc, rateLimitsWith, registerUser, startBridgeStack, waitFor, type BridgeStack, type TestUser } from '../../harness/index.js';
 
@@ -41,10 +41,11 @@ describe('outbox under the homeserver\'s rate limits', () => {
   it('delivers every message of a flooding ghost once, in order, and dead-letters none', async () => {
     // Rooms on different outbox partitions, so their workers compete for the ghost's one bucket.
     const rooms: string[] = [];
+    const partitioner = new RoomPartitioner(4, 'host.outbox_partitions');
     const partitions = new Set<number>();
     while (rooms.length < 3) {
       const { room_id } = await alice.http.ok<{ room_id: string }>('POST', '/createRoom', { body: { preset: 'public_chat' } });
-      const partition = outboxPartition(room_id, 4);
+      const partition = partitioner.partitionOf(room_id);
       if (partitions.has(partition)) continue;
       partitions.add(partition);
       rooms.push(room_id);

@@ -3,7 +3,7 @@
 // Real embedded homeserver over HTTP, real Redis; no event pipeline (nothing here needs transactions).
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { pino } from 'pino';
-import type { BridgeContext } from '../../../core/plugin/api.js';
+import type { BridgeContext } from '../../../core/plugin-api/index.js';
 import { enc, registerUser, startBridgeStack, type BridgeStack, type TestUser } from '../../harness/index.js';
 import { loadedPlugin, RecordingPlugin } from './RecordingPlugin.js';
 

@@ -25,6 +25,8 @@ export function createPlugin() {
   return { descriptor: { protocol: 'named', ghostPrefix: 'named_', aliasPrefix: 'named_' }, async start() {}, async stop() {}, async onMatrixEvent() {}, async onCallEvent() {} };
 }`;
 const NOT_A_PLUGIN = `export const something = 1;`;
+const withPrefixes = (protocol: string, prefixes: string[]): string =>
+  `export default () => ({ descriptor: { protocol: '${protocol}', ghostPrefix: '${protocol}_', aliasPrefix: '${protocol}_', httpPrefixes: ${JSON.stringify(prefixes)} }, async start() {}, async stop() {}, async onMatrixEvent() {} });`;
 const CLASHING = `
 export default () => ({ descriptor: { protocol: 'clash', ghostPrefix: 'example_x', aliasPrefix: 'clash_' }, async start() {}, async stop() {}, async onMatrixEvent() {} });`;
 
@@ -43,6 +45,9 @@ describe('PluginLoader', () => {
   writeFileSync(join(dir, 'named.mjs'), NAMED_EXPORT);
   writeFileSync(join(dir, 'nothing.mjs'), NOT_A_PLUGIN);
   writeFileSync(join(dir, 'clashing.mjs'), CLASHING);
+  writeFileSync(join(dir, 'provision-a.mjs'), withPrefixes('pa', ['/_matrix/provision/v1']));
+  writeFileSync(join(dir, 'provision-b.mjs'), withPrefixes('pb', ['/_matrix/provision']));
+  writeFileSync(join(dir, 'bad-prefixes.mjs'), withPrefixes('bad', ['/_matrix/app/v1/extra', 'provision/', '/a/../b']));
   // Installed packages: one with a plain "main", one ESM-only (an "import" export condition only).
   for (const [name, manifest] of [
     ['patchbay-bridge-main', { name: 'patchbay-bridge-main', type: 'module', main: 'lib/index.js' }],
@@ -122,7 +127,7 @@ describe('PluginLoader', () => {
         odd: { enabled: 'yes' },
       }),
     );
-    expect(problems[0]).toMatch(/^bridges\.irc2: "irc2" is not a built-in bridge \(built-ins: example, irc\)\. Fix: .*bridges\.irc2\.module/);
+    expect(problems[0]).toMatch(/^bridges\.irc2: "irc2" is not a built-in bridge \(built-ins: example, irc, webhook\)\. Fix: .*bridges\.irc2\.module/);
     expect(problems[1]).toMatch(/^bridges\.gone\.module: "\.\/missing\.mjs" could not be imported .*Fix: install the package or correct the path/);
     expect(problems[2]).toMatch(/^bridges\.nothing\.module: "\.\/nothing\.mjs" exports neither a default PluginFactory nor createPlugin/);
     expect(problems[3]).toMatch(/^bridges\.odd\.enabled: "yes" is not true or false/);
@@ -131,6 +136,18 @@ describe('PluginLoader', () => {
   it('refuses two bridges whose ghost namespaces overlap', async () => {
     const problems = await problemsOf(loader.load({ example: { enabled: true }, clash: { enabled: true, module: './clashing.mjs' } }));
     expect(problems).toEqual([expect.stringMatching(/^bridges\.example and bridges\.clash: ghost prefixes "example_" and "example_x" overlap/)]);
+  });
+
+  it('refuses HTTP prefixes that overlap the host\'s own paths or another bridge\'s, or are no path', async () => {
+    expect((await loader.load({ pa: { enabled: true, module: './provision-a.mjs' } })).map((p) => p.descriptor.httpPrefixes)).toEqual([['/_matrix/provision/v1']]);
+    expect(await problemsOf(loader.load({ pa: { enabled: true, module: './provision-a.mjs' }, pb: { enabled: true, module: './provision-b.mjs' } }))).toEqual([
+      'bridges.pa and bridges.pb: http prefixes /_matrix/provision/v1 and /_matrix/provision overlap. Fix: enable only one of them',
+    ]);
+    expect(await problemsOf(loader.load({ bad: { enabled: true, module: './bad-prefixes.mjs' } }))).toEqual([
+      "bridges.bad: the plugin's http prefix /_matrix/app/v1/extra overlaps the host's own /_matrix/app. Fix: choose another prefix in the plugin's descriptor",
+      'bridges.bad: the plugin\'s http prefix "provision/" is not a path like /_matrix/provision/v1 (no trailing /, no . or .. segments). Fix: correct the plugin\'s descriptor',
+      'bridges.bad: the plugin\'s http prefix "/a/../b" is not a path like /_matrix/provision/v1 (no trailing /, no . or .. segments). Fix: correct the plugin\'s descriptor',
+    ]);
   });
 
   it('gives the registration inputs from the loaded descriptors', async () => {

@@ -7,7 +7,7 @@ import type {
   MatrixEphemeralEvent,
   MatrixEvent,
   MediaContent,
-} from '../../../core/plugin/api.js';
+} from '../../../core/plugin-api/index.js';
 import { detectCapabilities } from '../../../core/plugin/PluginCapabilities.js';
 import type { LoadedPlugin } from '../../../core/plugin/PluginLoader.js';
 

@@ -84,6 +84,24 @@ describe('runtime stores in Redis', () => {
       expect(await links.roomFor({ network: 'a:b', location: 'c' })).toBe('!1:hs');
       expect(await links.roomFor({ network: 'a', location: 'b:c' })).toBe('!2:hs');
     });
+
+    it("keeps one number's conversations with two users apart (the receiver is part of the place)", async () => {
+      const links = new RedisRoomLinks(redis, keys.bridge('sms'));
+      const alice = { network: 'sip', location: '+14155550100', receiver: '@alice:hs' };
+      const bob = { ...alice, receiver: '@bob:hs' };
+      await links.link('!a:hs', alice);
+      await links.link('!b:hs', bob);
+      await links.link('!shared:hs', { network: 'sip', location: '+14155550100' });
+      expect(await links.roomFor(alice)).toBe('!a:hs');
+      expect(await links.roomFor(bob)).toBe('!b:hs');
+      expect(await links.remotesFor('!b:hs')).toEqual([{ ...bob, data: {} }]);
+      expect((await links.all('sip')).map((l) => [l.roomId, l.receiver])).toEqual([['!shared:hs', undefined], ['!a:hs', '@alice:hs'], ['!b:hs', '@bob:hs']]);
+      const messages = new RedisMessageMap(redis, keys.bridge('sms'));
+      await messages.set({ ...alice, messageId: 'm1' }, '!a:hs', '$1');
+      await messages.set({ ...bob, messageId: 'm1' }, '!b:hs', '$2');
+      expect(await messages.eventFor({ ...alice, messageId: 'm1' })).toEqual({ roomId: '!a:hs', eventId: '$1' });
+      expect(await messages.remoteFor('$2')).toEqual({ ...bob, messageId: 'm1' });
+    });
   });
 
   describe('MessageMap', () => {

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { waitFor } from '../../harness/waitFor.js';
+import { waitFor } from '../../../testkit/waitFor.js';
 import { makeService, registrationFor, ScriptedAppservice, SERVER, writeRegistration } from './fakes.js';
 
 describe('appservice registry', () => {

@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openSqlite } from '../../../homeserver/storage/SqliteDriver.js';
-import { waitFor } from '../../harness/waitFor.js';
+import { waitFor } from '../../../testkit/waitFor.js';
 import { FakeEventStream, makeService, registrationFor, ScriptedAppservice, SERVER, writeRegistration } from './fakes.js';
 
 const ROOM = `!room:${SERVER}`;

@@ -2,7 +2,7 @@
 import pino from 'pino';
 import { startHomeserver, type RunningHomeserver } from '../../../homeserver/index.js';
 import type { HomeserverOptions } from '../../../homeserver/contracts.js';
-import { shippedHomeserverLimits } from '../../harness/shippedDefaults.js';
+import { shippedHomeserverLimits } from '../../../testkit/shippedDefaults.js';
 
 export interface Reply {
   status: number;

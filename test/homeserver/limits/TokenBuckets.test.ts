@@ -5,7 +5,7 @@ import { addressKey } from '../../../homeserver/limits/ClientAddress.js';
 import { RateLimits } from '../../../homeserver/limits/RateLimits.js';
 import { TokenBuckets } from '../../../homeserver/limits/TokenBuckets.js';
 import { MatrixError } from '../../../homeserver/MatrixError.js';
-import { shippedHomeserverLimits } from '../../harness/shippedDefaults.js';
+import { shippedHomeserverLimits } from '../../../testkit/shippedDefaults.js';
 
 function clock(start = 1_000_000): { now: () => number; advance: (ms: number) => void } {
   let t = start;

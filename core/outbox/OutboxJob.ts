@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { GhostProfile, RemoteLocation } from '../plugin/api.js';
+import type { GhostProfile, RemoteLocation } from '../plugin-api/index.js';
 
 /** One queued remote->Matrix message, as stored in the outbox (JSON in Redis). */
 export interface OutboxJobData {
@@ -29,11 +29,6 @@ export type OutboxResult = { eventId: string } | { error: string };
 export function outboxTxnId(bridge: string, roomId: string, remoteId: string): string {
   const digest = createHash('sha256').update(JSON.stringify([bridge, roomId, remoteId])).digest('base64url');
   return `pbo_${digest.slice(0, 40)}`;
-}
-
-/** The outbox partition of a room: a stable hash, so one room's messages always share one ordered queue. */
-export function outboxPartition(roomId: string, partitions: number): number {
-  return createHash('sha256').update(roomId).digest().readUInt32BE(0) % partitions;
 }
 
 export function isOutboxResult(value: unknown): value is OutboxResult {

@@ -1,8 +1,8 @@
 // The homeserver limits a user gets without a config file (config/defaults.yaml), for suites that start
 // the homeserver from code: tests run against the shipped limits, not a relaxed copy of them. A suite
 // that floods on purpose says so with rateLimitsWith().
-import { loadConfig, type RateLimitsConfig } from '../../config/index.js';
-import type { HomeserverOptions } from '../../homeserver/contracts.js';
+import { loadConfig, type RateLimitsConfig } from '../config/index.js';
+import type { HomeserverOptions } from '../homeserver/contracts.js';
 
 export type ShippedLimits = Pick<HomeserverOptions, 'trustedProxies' | 'connections' | 'rateLimits'>;
 

@@ -1,4 +1,10 @@
-/** A Client-Server API error as the homeserver reported it (or a transport failure, status 0). */
+const BRAND = Symbol.for('patchbay-matrix.MatrixApiError');
+
+/**
+ * A Client-Server API error as the homeserver reported it (or a transport failure, status 0): what an
+ * Intent call rejects with. `MatrixApiError.is(err, 'M_FORBIDDEN')` and `instanceof` work for errors
+ * from any copy of this package.
+ */
 export class MatrixApiError extends Error {
   constructor(
     /** HTTP status; 0 when no response arrived (connection refused, reset, timed out). */
@@ -9,11 +15,12 @@ export class MatrixApiError extends Error {
     readonly reason: string,
     readonly method: string,
     readonly path: string,
-    /** From a 429's `retry_after_ms` (or Retry-After header). */
+    /** The spec's `retry_after_ms` of a 429 (or its Retry-After header), in milliseconds. */
     readonly retryAfterMs?: number,
   ) {
     super(`${method} ${path}: ${status || 'no response'} ${errcode}: ${reason}`);
     this.name = 'MatrixApiError';
+    Object.defineProperty(this, BRAND, { value: true });
   }
 
   /** Worth another try later: rate limits, server errors, lost connections. */
@@ -23,5 +30,10 @@ export class MatrixApiError extends Error {
 
   static is(err: unknown, errcode?: string): err is MatrixApiError {
     return err instanceof MatrixApiError && (errcode === undefined || err.errcode === errcode);
+  }
+
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (this !== MatrixApiError) return Function.prototype[Symbol.hasInstance].call(this, value);
+    return typeof value === 'object' && value !== null && (value as Record<PropertyKey, unknown>)[BRAND] === true;
   }
 }

@@ -3,18 +3,23 @@ import { Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { openRedis, type RedisConnection } from '../store/RedisConnection.js';
 import type { Logger } from 'pino';
-import type { MessageMap } from '../plugin/api.js';
-import { MatrixApiError } from './MatrixApiError.js';
-import type { MatrixIntent } from './MatrixIntent.js';
+import type { MessageMap } from '../plugin-api/index.js';
+import { MatrixApiError } from '../plugin-api/MatrixApiError.js';
+import type { MatrixIntent } from '../matrix/MatrixIntent.js';
 import type { OutboxJobData, OutboxResult } from './OutboxJob.js';
 import type { OutboxSettings } from './OutboxQueues.js';
 import type { RuntimeKeys } from '../store/BridgeKeyspace.js';
-import type { RuntimeMetrics } from './RuntimeMetrics.js';
+import type { RuntimeMetrics } from '../metrics/RuntimeMetrics.js';
 
 /** What the worker needs of the host: who sends, where the message pairing is recorded. */
 export interface OutboxDelivery {
-  /** The intent of a bridge's ghost (full user id) or, for null, of the bot. */
-  intentFor(bridge: string, senderUserId: string | null): MatrixIntent;
+  /** The intent of one of a bridge's ghosts (full user id). */
+  ghost(bridge: string, userId: string): MatrixIntent;
+  /**
+   * Posts as whoever speaks for the bridge in the room: the bot where it is joined, else one of the
+   * bridge's ghosts that is, else the bot joining (RoomVoice). Messages without a sender go this way.
+   */
+  speak(bridge: string, roomId: string, type: string, content: Record<string, unknown>, txnId: string, ts?: number): Promise<string>;
   messagesOf(bridge: string): MessageMap;
 }
 
@@ -109,7 +114,12 @@ export class OutboxWorker {
   }
 
   private async deliver(data: OutboxJobData, log: Logger): Promise<string> {
-    const intent = this.delivery.intentFor(data.bridge, data.senderUserId);
+    if (data.senderUserId === null) {
+      const eventId = await this.delivery.speak(data.bridge, data.roomId, data.type, data.content, data.txnId, data.timestamp);
+      if (data.mapAs) await this.recordMapping(data, eventId, log);
+      return eventId;
+    }
+    const intent = this.delivery.ghost(data.bridge, data.senderUserId);
     if (data.senderProfile) {
       try {
         await intent.setProfile(data.senderProfile);
@@ -159,10 +169,10 @@ export class OutboxWorker {
       .exec();
     await this.finish(data.txnId, { error: reason });
     try {
-      const bot = this.delivery.intentFor(data.bridge, null);
       // Derived from the message's txnId: a retried dead-lettering posts one notice, not two.
       const noticeTxn = `pbn_${createHash('sha256').update(data.txnId).digest('base64url').slice(0, 40)}`;
-      await bot.sendEventAt(
+      await this.delivery.speak(
+        data.bridge,
         data.roomId,
         'm.room.message',
         { msgtype: 'm.notice', body: `⚠️ A ${data.bridge} message (${data.remoteId.slice(0, 80)}) could not be delivered to this room: ${reason}` },

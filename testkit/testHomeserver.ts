@@ -1,7 +1,7 @@
 // One embedded homeserver per suite: memory storage, a free port, silent logs, a short appservice retry.
 import { pino } from 'pino';
-import type { HomeserverOptions, RunningHomeserver } from '../../homeserver/contracts.js';
-import { startHomeserver } from '../../homeserver/index.js';
+import type { HomeserverOptions, RunningHomeserver } from '../homeserver/contracts.js';
+import { startHomeserver } from '../homeserver/index.js';
 import { MatrixHttpClient } from './MatrixHttpClient.js';
 import { shippedHomeserverLimits } from './shippedDefaults.js';
 

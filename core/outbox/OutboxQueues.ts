@@ -3,10 +3,12 @@ import type { Redis } from 'ioredis';
 import { openRedis, type RedisConnection } from '../store/RedisConnection.js';
 import type { Logger } from 'pino';
 import type { RuntimeKeys } from '../store/BridgeKeyspace.js';
-import { isOutboxResult, outboxPartition, type OutboxJobData, type OutboxResult } from './OutboxJob.js';
+import { settlePartitionCount } from '../partitioning/PartitionCount.js';
+import { RoomPartitioner } from '../partitioning/RoomPartitioner.js';
+import { isOutboxResult, type OutboxJobData, type OutboxResult } from './OutboxJob.js';
 
 export interface OutboxSettings {
-  /** Ordered queues that rooms are hashed onto. */
+  /** Ordered queues that rooms are hashed onto (host.outbox_partitions). */
   partitions: number;
   /** Tries per message before it is dead-lettered (each try already retries 5xx/429 inside the client). */
   attempts: number;
@@ -18,8 +20,8 @@ export interface OutboxSettings {
   sendTimeoutMs: number;
 }
 
-export const DEFAULT_OUTBOX_SETTINGS: OutboxSettings = {
-  partitions: 16,
+/** The outbox's own defaults; its partition count is a host setting (host.outbox_partitions). */
+export const DEFAULT_OUTBOX_SETTINGS: Omit<OutboxSettings, 'partitions'> = {
   attempts: 6,
   initialBackoffMs: 1_000,
   maxBackoffMs: 60_000,
@@ -49,6 +51,7 @@ export class OutboxDeliveryError extends Error {
 export class OutboxQueues {
   private readonly redis: Redis;
   private readonly queues: Queue[] = [];
+  private readonly partitioner: RoomPartitioner;
   private subscriber: Redis | null = null;
   private subscribed: Promise<void> | null = null;
   private readonly waiters = new Map<string, Set<(r: OutboxResult) => void>>();
@@ -59,6 +62,7 @@ export class OutboxQueues {
     readonly settings: OutboxSettings,
     private readonly logger: Logger,
   ) {
+    this.partitioner = new RoomPartitioner(settings.partitions, 'host.outbox_partitions');
     this.redis = openRedis(connection, { maxRetriesPerRequest: null, connectionName: 'patchbay-outbox' });
     for (let i = 0; i < settings.partitions; i++) {
       this.queues.push(new Queue(keys.outboxQueueName(i), { connection: this.redis, prefix: keys.outboxQueuePrefix }));
@@ -71,13 +75,20 @@ export class OutboxQueues {
   }
 
   async start(): Promise<void> {
+    await settlePartitionCount({
+      connection: this.redis,
+      countKey: this.keys.outboxPartitionCount,
+      prefix: this.keys.outboxQueuePrefix,
+      queueName: (p) => this.keys.outboxQueueName(p),
+      partitions: this.settings.partitions,
+      setting: 'host.outbox_partitions',
+    });
     await Promise.all(this.queues.map((q) => q.setGlobalConcurrency(1)));
   }
 
   /** Resolves once Redis holds the job. A job id that is still queued is not added twice. */
   async add(data: OutboxJobData): Promise<void> {
-    const queue = this.queues[outboxPartition(data.roomId, this.queues.length)];
-    if (!queue) throw new Error('outbox partition out of range');
+    const queue = this.queues[this.partitioner.partitionOf(data.roomId)]!;
     // Finished jobs are removed so that re-enqueueing the same remote message later reaches the worker,
     // which then finds its remembered outcome instead of posting again.
     await queue.add('m', data, { jobId: data.txnId, attempts: 1, removeOnComplete: true, removeOnFail: true });

@@ -3,16 +3,18 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { RequestHandler } from 'express';
 import { pino, type Logger } from 'pino';
+import type { HostConfig } from '../config/index.js';
 import { Registry } from 'prom-client';
-import type { EventDispatcher, QueryResolver, ThirdPartyResolver } from '../../core/contracts.js';
-import { createEventPipeline, type EventPipeline } from '../../core/host/index.js';
-import { PluginHost, type PluginHostOptions } from '../../core/plugin/PluginHost.js';
-import type { LoadedPlugin } from '../../core/plugin/PluginLoader.js';
-import { registrationInputsFor } from '../../core/plugin/RegistrationInputs.js';
-import { ManagedRedis } from '../../core/redis/ManagedRedis.js';
-import type { HomeserverOptions } from '../../homeserver/contracts.js';
-import { generateRegistration, writeRegistrationFile, type AppserviceRegistration } from '../../registration/index.js';
+import type { EventDispatcher, QueryResolver, ThirdPartyResolver } from '../core/contracts.js';
+import { createEventPipeline, type EventPipeline } from '../core/host/index.js';
+import { PluginHost, type PluginHostOptions } from '../core/plugin/PluginHost.js';
+import type { LoadedPlugin } from '../core/plugin/PluginLoader.js';
+import { registrationInputsFor } from '../core/plugin/RegistrationInputs.js';
+import { ManagedRedis } from '../core/redis/ManagedRedis.js';
+import type { HomeserverOptions } from '../homeserver/contracts.js';
+import { generateRegistration, writeRegistrationFile, type AppserviceRegistration } from '../registration/index.js';
 import { startTestHomeserver, type TestHomeserver } from './testHomeserver.js';
 
 export interface BridgeStackOptions {
@@ -22,6 +24,8 @@ export interface BridgeStackOptions {
   appserviceId: string;
   /** False: no event pipeline, and the registration has no URL (the homeserver sends the appservice nothing). */
   pipeline?: boolean;
+  /** Host settings (the config's host section) for the pipeline and the plugin host, over the test's. */
+  settings?: Partial<HostConfig>;
   /** PluginHost options over the test defaults (a short outbox backoff). */
   host?: Partial<Omit<PluginHostOptions, 'plugins' | 'appserviceId' | 'homeserverUrl' | 'asToken' | 'serverName' | 'redis' | 'logger' | 'metrics'>>;
   /** Default: pino at PATCHBAY_TEST_LOG_LEVEL (or PATCHBAY_TEST_LOG), else silent. */
@@ -51,7 +55,7 @@ export interface BridgeStack {
   stop(): Promise<void>;
 }
 
-const TEST_OUTBOX = { partitions: 4, attempts: 3, initialBackoffMs: 20, maxBackoffMs: 100, sendTimeoutMs: 30_000 };
+const TEST_OUTBOX = { attempts: 3, initialBackoffMs: 20, maxBackoffMs: 100, sendTimeoutMs: 30_000 };
 const SENDER_LOCALPART = 'patchbay';
 
 /**
@@ -88,6 +92,9 @@ export async function startBridgeStack(options: BridgeStackOptions): Promise<Bri
     usersByMatrixId: (u) => waitHost(() => running().usersByMatrixId(u)),
     locationsByAlias: (a) => waitHost(() => running().locationsByAlias(a)),
   } satisfies EventDispatcher & QueryResolver & ThirdPartyResolver;
+  const routes: RequestHandler = (req, res, next) => {
+    hostReady.then(() => running().httpRoutes(req, res, next), next);
+  };
 
   const startHost = async (plugins: LoadedPlugin[], registration: AppserviceRegistration, homeserver: TestHomeserver): Promise<void> => {
     host = new PluginHost({
@@ -100,6 +107,8 @@ export async function startBridgeStack(options: BridgeStackOptions): Promise<Bri
       redis: redis.connection,
       logger,
       metrics,
+      host: { outbox_partitions: 4, ...options.settings },
+      publicUrl: pipeline?.url ?? null,
       outbox: TEST_OUTBOX,
       ...options.host,
     });
@@ -131,12 +140,12 @@ export async function startBridgeStack(options: BridgeStackOptions): Promise<Bri
       pipeline = createEventPipeline({
         registration: { id: options.appserviceId, hs_token: registration.hs_token },
         redis: redis.connection,
-        partitions: 4,
-        handlerAttempts: 3,
+        host: { partitions: 4, handler_attempts: 3, ...options.settings },
         role: 'both',
         dispatcher: forward,
         queries: forward,
         thirdParty: forward,
+        pluginRoutes: routes,
         logger,
         metrics,
         http: { bind: '127.0.0.1', port: 0 },

@@ -1,4 +1,4 @@
-import type { GhostDirectory, OutboundMessage, Outbox } from '../plugin/api.js';
+import type { GhostDirectory, OutboundMessage, Outbox } from '../plugin-api/index.js';
 import { outboxTxnId, type OutboxJobData } from './OutboxJob.js';
 import type { OutboxQueues } from './OutboxQueues.js';
 

@@ -1,0 +1,30 @@
+// The plugin API: everything a bridge plugin sees of Patchbay, published as `patchbay-matrix/plugin`. A
+// bridge imports this and nothing else of Patchbay. Modelled on mautrix-go's bridgev2: one small required
+// interface, and optional capabilities as extra interfaces the host detects at load time. A leaf: it
+// imports nothing but matrix-types/, so the package entry needs no other dependency to load or type-check.
+export type { ContentOf, FileContent, FileInfo, LocationContent, RelatesTo, RoomMessageContent, TextContent } from './content.js';
+export type { BridgeContext, EventContext } from './context.js';
+export type { EventRelation, MatrixCallEvent, MatrixEphemeralEvent, MatrixEvent, MediaContent } from './events.js';
+export type { HttpAuthHook, HttpHandler, HttpMethod, HttpRequest, HttpResponse, HttpRouteOptions, HttpRoutes } from './http.js';
+export type { GhostDirectory, GhostProfile, Intent } from './intent.js';
+export type { LogFn, Logger } from './Logger.js';
+export type { Counter, Gauge, Histogram, MetricLabels, MetricOptions, PluginMetrics } from './metrics.js';
+export { failureKindOf, IgnoredEventError, PermanentError, RetryLaterError, type FailureKind } from './errors.js';
+export { MatrixApiError } from './MatrixApiError.js';
+export type { OutboundMessage, Outbox } from './outbox.js';
+export type { Portal, PortalKey, PortalPowerLevels, PortalSpec, Portals } from './portals.js';
+export type {
+  AliasQueryHandler,
+  AttachmentHandler,
+  BridgeDescriptor,
+  BridgePlugin,
+  BuiltinBridgeRegistry,
+  CallHandler,
+  EphemeralHandler,
+  JsonSchema,
+  PluginFactory,
+  ThirdPartyHandler,
+  UserQueryHandler,
+} from './plugin.js';
+export type { IdentityMap, MessageMap, PluginStore, RemoteLocation, RoomLink, RoomLinks } from './stores.js';
+export type { ThirdPartyLocation, ThirdPartyProtocol, ThirdPartyUser } from './thirdparty.js';
