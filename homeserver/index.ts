@@ -19,7 +19,7 @@ import { EventStore } from './events/EventStore.js';
 import { RoomEventStream } from './events/RoomEventStream.js';
 import type { HomeserverContext } from './HomeserverContext.js';
 import { AccessTokenAuth } from './http/AccessTokenAuth.js';
-import { buildClientApp } from './http/ClientApp.js';
+import { buildClientApp } from './routes/index.js';
 import { ClientConnections } from './http/ClientConnections.js';
 import { trustedProxies } from './http/TrustedProxies.js';
 import { RateLimits } from './limits/RateLimits.js';

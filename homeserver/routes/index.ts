@@ -2,22 +2,22 @@
 // appservice side's client routes, and spec errors for everything else.
 import express, { Router } from 'express';
 import type { HomeserverContext } from '../HomeserverContext.js';
-import { clientConfigRoutes } from '../routes/clientConfigRoutes.js';
-import { directoryRoutes } from '../routes/directoryRoutes.js';
-import { ephemeralRoutes } from '../routes/ephemeralRoutes.js';
-import { mediaRoutes } from '../routes/mediaRoutes.js';
-import { openidRoutes, openidUserinfoRoutes } from '../routes/openidRoutes.js';
-import { roomEventRoutes } from '../routes/roomEventRoutes.js';
-import { roomMembershipRoutes } from '../routes/roomMembershipRoutes.js';
-import { sessionRoutes } from '../routes/sessionRoutes.js';
-import { syncRoutes } from '../routes/syncRoutes.js';
-import { userDataRoutes } from '../routes/userDataRoutes.js';
-import { cors } from './Cors.js';
-import { errorHandler, methodNotAllowed, unrecognized } from './ErrorResponses.js';
-import { jsonBody } from './JsonBody.js';
-import { requestLog } from './RequestLog.js';
-import { RouteTable } from './RouteTable.js';
-import { trustedProxies } from './TrustedProxies.js';
+import { clientConfigRoutes } from './clientConfigRoutes.js';
+import { directoryRoutes } from './directoryRoutes.js';
+import { ephemeralRoutes } from './ephemeralRoutes.js';
+import { mediaRoutes } from './mediaRoutes.js';
+import { openidRoutes, openidUserinfoRoutes } from './openidRoutes.js';
+import { roomEventRoutes } from './roomEventRoutes.js';
+import { roomMembershipRoutes } from './roomMembershipRoutes.js';
+import { sessionRoutes } from './sessionRoutes.js';
+import { syncRoutes } from './syncRoutes.js';
+import { userDataRoutes } from './userDataRoutes.js';
+import { cors } from '../http/Cors.js';
+import { errorHandler, methodNotAllowed, unrecognized } from '../http/ErrorResponses.js';
+import { jsonBody } from '../http/JsonBody.js';
+import { requestLog } from '../http/RequestLog.js';
+import { RouteTable } from '../http/RouteTable.js';
+import { trustedProxies } from '../http/TrustedProxies.js';
 
 /** Spec versions whose Client-Server API this server implements (enough of it for real clients). */
 export const SUPPORTED_VERSIONS = [
