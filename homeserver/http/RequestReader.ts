@@ -2,6 +2,7 @@
 // errors: M_BAD_JSON / M_MISSING_PARAM for the body, M_INVALID_PARAM for query and path.
 import type { Request, Response } from 'express';
 import type { Requester } from '../contracts.js';
+import { isValidRoomId } from '../ids/MatrixIds.js';
 import { MatrixError } from '../MatrixError.js';
 
 export type JsonObject = Record<string, unknown>;
@@ -116,6 +117,13 @@ export function queryBool(req: Request, name: string): boolean | undefined {
 export function param(req: Request, name: string): string {
   const v = (req.params as Record<string, unknown>)[name];
   return typeof v === 'string' ? v : '';
+}
+
+/** The `:roomId` path parameter, checked to be a room ID. */
+export function roomIdParam(req: Request): string {
+  const roomId = param(req, 'roomId');
+  if (!isValidRoomId(roomId)) throw new MatrixError(400, 'M_INVALID_PARAM', `Invalid room ID ${JSON.stringify(roomId)}`);
+  return roomId;
 }
 
 export function requesterOf(res: Response): Requester {

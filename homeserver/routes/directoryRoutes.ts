@@ -3,12 +3,11 @@ import type { Request } from 'express';
 import { MatrixError } from '../MatrixError.js';
 import type { Requester } from '../contracts.js';
 import type { HomeserverContext } from '../HomeserverContext.js';
-import { body, param, query, queryInt, requesterOf, type Body } from '../http/RequestReader.js';
+import { type Body, body, param, query, queryInt, requesterOf, roomIdParam } from '../http/RequestReader.js';
 import type { RouteTable } from '../http/RouteTable.js';
 import { isValidAlias } from '../ids/MatrixIds.js';
 import { PowerLevels } from '../rooms/PowerLevels.js';
 import { MAIN_LIST, type DirectoryList } from '../rooms/RoomDirectory.js';
-import { roomIdParam } from './roomMembershipRoutes.js';
 
 const MAX_PUBLIC_ROOMS = 500;
 

@@ -2,11 +2,10 @@
 import { MatrixError } from '../MatrixError.js';
 import type { Requester } from '../contracts.js';
 import type { HomeserverContext } from '../HomeserverContext.js';
-import { Body, body, content, isJsonObject, param, requesterOf } from '../http/RequestReader.js';
+import { Body, body, content, isJsonObject, param, requesterOf, roomIdParam } from '../http/RequestReader.js';
 import { isValidEventId, isValidUserId } from '../ids/MatrixIds.js';
 import { txnKeyOf, TxnScope } from '../rooms/TxnKey.js';
 import type { RouteTable } from '../http/RouteTable.js';
-import { roomIdParam } from './roomMembershipRoutes.js';
 
 const RECEIPT_TYPES = new Set(['m.read', 'm.read.private', 'm.fully_read']);
 

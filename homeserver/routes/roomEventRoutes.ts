@@ -5,14 +5,13 @@ import type { Requester } from '../contracts.js';
 import type { HomeserverContext } from '../HomeserverContext.js';
 import { ByteBudget, RESPONSE_BUDGET } from '../events/ResponseBudget.js';
 import type { StoredEvent } from '../events/StoredEvent.js';
-import { body, content, isJsonObject, param, query, queryInt, requesterOf } from '../http/RequestReader.js';
+import { body, content, isJsonObject, param, query, queryInt, requesterOf, roomIdParam } from '../http/RequestReader.js';
 import type { RouteTable } from '../http/RouteTable.js';
 import { isValidEventId } from '../ids/MatrixIds.js';
 import { txnKeyOf } from '../rooms/TxnKey.js';
 import { matchesEvent, parseEventMatcher } from '../sync/EventFilter.js';
 import { newestEvents, oldestEvents } from '../sync/RoomTimeline.js';
 import { paginationToken, parseToken } from '../sync/SyncToken.js';
-import { roomIdParam } from './roomMembershipRoutes.js';
 
 const MAX_LIMIT = 1000;
 

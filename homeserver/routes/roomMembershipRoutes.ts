@@ -2,18 +2,11 @@
 import type { Request } from 'express';
 import { MatrixError } from '../MatrixError.js';
 import type { HomeserverContext } from '../HomeserverContext.js';
-import { body, isJsonObject, param, requesterOf } from '../http/RequestReader.js';
+import { body, isJsonObject, param, requesterOf, roomIdParam } from '../http/RequestReader.js';
 import type { RouteTable } from '../http/RouteTable.js';
-import { isValidRoomId } from '../ids/MatrixIds.js';
 import type { CreateRoomInput, RoomPreset } from '../rooms/RoomCreator.js';
 
 const PRESETS = new Set(['private_chat', 'public_chat', 'trusted_private_chat']);
-
-export function roomIdParam(req: Request): string {
-  const roomId = param(req, 'roomId');
-  if (!isValidRoomId(roomId)) throw new MatrixError(400, 'M_INVALID_PARAM', `Invalid room ID ${JSON.stringify(roomId)}`);
-  return roomId;
-}
 
 function parseCreateRoom(req: Request): CreateRoomInput {
   const b = body(req);
