@@ -24,7 +24,7 @@ import { relationOf } from '../core/plugin/EventRelations.js';
 import { answerRoute, requestFrom } from '../core/plugin/RouteAnswers.js';
 import { checkPortalKey, PortalRooms } from '../core/portals/PortalRooms.js';
 import { FakeIntent, FakeMatrix } from './FakeMatrix.js';
-import { MemoryIdentityMap, MemoryMessageMap, MemoryRoomLinks, MemoryStore } from './MemoryStores.js';
+import { MemoryBridgeStatus, MemoryIdentityMap, MemoryMessageMap, MemoryRoomLinks, MemoryStore } from './MemoryStores.js';
 
 export interface FakeContextOptions {
   /** The homeserver's name (default `hs.test`). */
@@ -62,6 +62,8 @@ export interface FakeContext<Config> {
   /** An intent for any user, e.g. to act as a real Matrix user in a test. */
   intentFor(userId: string): FakeIntent;
   store: MemoryStore;
+  /** What the bridge reported through ctx.status. */
+  status: MemoryBridgeStatus;
   http: FakeHttp;
   /** Resolves once every message enqueued so far is posted. */
   outboxSettled(): Promise<void>;
@@ -155,6 +157,7 @@ export function createFakeContext<Config>(
   const links = new MemoryRoomLinks();
   const messages = new MemoryMessageMap();
   const store = new MemoryStore();
+  const status = new MemoryBridgeStatus();
 
   // As the host's RoomVoice: the bot where it is joined, else a member ghost, else the bot (joining).
   const speaker = (roomId: string): FakeIntent => {
@@ -225,6 +228,7 @@ export function createFakeContext<Config>(
     outbox,
     store,
     http: routes,
+    status,
     notice: async (roomId, text) => {
       await speaker(roomId).sendEvent(roomId, 'm.room.message', { msgtype: 'm.notice', body: text });
     },
@@ -237,5 +241,5 @@ export function createFakeContext<Config>(
     await plugin.onMatrixEvent(event, { attempt, relation: relationOf(event), fromBridge, logger: logger.child({ room_id: event.room_id, event_id: event.event_id }) });
     return event;
   };
-  return { ctx, deliver, hs, intentFor, store, http, outboxSettled: () => chain.then(() => undefined) };
+  return { ctx, deliver, hs, intentFor, store, status, http, outboxSettled: () => chain.then(() => undefined) };
 }

@@ -1,7 +1,17 @@
 // The plugin API's stores in memory, for unit tests: the same contracts as the Redis ones (a remote
 // location belongs to one room, identities map both ways, lists append once per id), without Redis.
 import { compareLocations, locationField, locationOf } from '../core/links/RemoteLocationField.js';
-import type { IdentityMap, MessageMap, PluginStore, RemoteLocation, RoomLink, RoomLinks } from '../core/plugin-api/index.js';
+import type {
+  BridgeStatus,
+  ConnectionReport,
+  ConnectionStatus,
+  IdentityMap,
+  MessageMap,
+  PluginStore,
+  RemoteLocation,
+  RoomLink,
+  RoomLinks,
+} from '../core/plugin-api/index.js';
 
 type RemoteMessage = RemoteLocation & { messageId: string };
 
@@ -120,5 +130,34 @@ export class MemoryMessageMap implements MessageMap {
   }
   async remoteFor(eventId: string): Promise<RemoteMessage | null> {
     return this.byEvent.get(eventId) ?? null;
+  }
+}
+
+/** ctx.status in one process: what the bridge reported, newest state per connection, for tests to read. */
+export class MemoryBridgeStatus implements BridgeStatus {
+  private readonly entries = new Map<string, ConnectionStatus>();
+
+  report(connection: string, report: ConnectionReport): void {
+    const now = Date.now();
+    const before = this.entries.get(connection);
+    this.entries.set(connection, { connection, ...report, since: before?.state === report.state ? before.since : now, updatedAt: now, stale: false });
+  }
+
+  remove(connection: string): void {
+    this.entries.delete(connection);
+  }
+
+  async all(): Promise<ConnectionStatus[]> {
+    return this.now();
+  }
+
+  /** The same as all(), synchronously. */
+  now(): ConnectionStatus[] {
+    return [...this.entries.values()].sort((a, b) => (a.connection < b.connection ? -1 : 1));
+  }
+
+  /** One connection's state, or undefined when it never reported. */
+  stateOf(connection: string): ConnectionStatus['state'] | undefined {
+    return this.entries.get(connection)?.state;
   }
 }

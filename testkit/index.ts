@@ -4,7 +4,7 @@
 export { createFakeContext, type FakeContext, type FakeContextOptions, type FakeHttp, type FakeRequest } from './FakeBridgeContext.js';
 export { FakeIntent, FakeMatrix, type FakeRoom, type Membership, type RecordedEvent } from './FakeMatrix.js';
 export { MatrixHttpClient, enc, type JsonObject, type MatrixRequestOptions, type MatrixResponse } from './MatrixHttpClient.js';
-export { MemoryIdentityMap, MemoryMessageMap, MemoryRoomLinks, MemoryStore } from './MemoryStores.js';
+export { MemoryBridgeStatus, MemoryIdentityMap, MemoryMessageMap, MemoryRoomLinks, MemoryStore } from './MemoryStores.js';
 export { startPluginStack, type PluginStack, type PluginStackOptions } from './PluginStack.js';
 export type { TestUser } from './testUsers.js';
 export { waitFor } from './waitFor.js';

@@ -83,8 +83,13 @@ async function run(ctx: CommandContext): Promise<number> {
     report('as_token', await checkAsToken(homeserverUrl, registration, hostServerName(config)));
   }
 
-  if (!registration || registration.url === null) report('host', notChecked('not checked: no registration url'));
-  else report('host', await checkHost(registration.url));
+  if (!registration || registration.url === null) {
+    report('host', notChecked('not checked: no registration url'));
+  } else {
+    const host = await checkHost(registration.url);
+    report('host', host.outcome);
+    for (const [name, outcome] of connectionChecks(host.health)) report(name, outcome);
+  }
 
   if (!registration || !homeserverUp || homeserverUrl === null) {
     report('ping', notChecked(`not checked: ${!registration ? 'no valid registration' : 'the homeserver is not reachable'}`));
@@ -203,24 +208,51 @@ async function checkAsToken(homeserverUrl: string, reg: AppserviceRegistration, 
   );
 }
 
-async function checkHost(hostUrl: string): Promise<Outcome> {
+/** The part of the host's /health that doctor reads. */
+interface HostHealth {
+  status?: string;
+  role?: string;
+  partitions?: number;
+  redis?: { error?: string };
+  workers?: { unserved_partitions?: number[] };
+  bridges?: Array<{ bridge: string; connections: Array<{ connection: string; state: string; reason?: string; stale: boolean }> }> | null;
+}
+
+async function checkHost(hostUrl: string): Promise<{ outcome: Outcome; health: HostHealth | null }> {
   const base = hostUrl.replace(/\/$/, '');
   const res = await request(`${base}/health`);
   if ('error' in res) {
-    return failure(`${base} does not answer (${res.error}). Fix: start \`patchbay start\` or \`patchbay host\`, or correct host.url (the registration's url)`);
+    return { outcome: failure(`${base} does not answer (${res.error}). Fix: start \`patchbay start\` or \`patchbay host\`, or correct host.url (the registration's url)`), health: null };
   }
-  const health = res.body as { status?: string; role?: string; partitions?: number; redis?: { error?: string }; workers?: { unserved_partitions?: number[] } } | null;
-  if (res.status !== 200 || health?.status !== 'ok') {
-    return failure(`${base}/health says ${health?.status ?? res.status}${health?.redis?.error ? ` (Redis: ${health.redis.error})` : ''}. Fix: check that the host reaches redis.url`);
+  const health = res.body as HostHealth | null;
+  if (res.status !== 200 || health === null || health.status === 'unavailable') {
+    return { outcome: failure(`${base}/health says ${health?.status ?? res.status}${health?.redis?.error ? ` (Redis: ${health.redis.error})` : ''}. Fix: check that the host reaches redis.url`), health: null };
   }
   const unserved = health.workers?.unserved_partitions ?? [];
   if (unserved.length > 0) {
-    return failure(
+    const outcome = failure(
       `${base}: no worker consumes partitions ${unserved.join(', ')}, so their events wait. ` +
         'Fix: start `patchbay worker` processes (with the same redis.url, host.partitions and registration)',
     );
+    return { outcome, health };
   }
-  return pass(`${base}/health ok (role ${health.role}, ${health.partitions} partitions, all served)`);
+  return { outcome: pass(`${base}/health ok (role ${health.role}, ${health.partitions} partitions, all served)`), health };
+}
+
+/** One line per remote connection the bridges report (an IRC network, a SIP line, the SMTP listener). */
+function connectionChecks(health: HostHealth | null): Array<[string, Outcome]> {
+  const out: Array<[string, Outcome]> = [];
+  for (const { bridge, connections } of health?.bridges ?? []) {
+    for (const c of connections) {
+      const name = `${bridge} ${c.connection}`;
+      const reason = c.reason ? `: ${c.reason}` : '';
+      if (c.stale) out.push([name, failure(`last reported ${c.state}, but no running process confirms it any more. Fix: check that the process running bridges.${bridge} is up`)]);
+      else if (c.state === 'connected') out.push([name, pass('connected')]);
+      else if (c.state === 'failed' || c.state === 'backoff') out.push([name, failure(`${c.state}${reason}`)]);
+      else out.push([name, pass(`${c.state}${reason}`)]);
+    }
+  }
+  return out;
 }
 
 async function checkPing(homeserverUrl: string, reg: AppserviceRegistration): Promise<Outcome> {

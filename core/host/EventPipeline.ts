@@ -168,7 +168,7 @@ export class EventPipeline {
             logger: logger.child({ component: 'assignment' }),
           })
         : null;
-    this.healthCheck = new PipelineHealth(this.failFast, this.queues, this.deadLetterSet, role, () => worker?.assigned.length ?? 0);
+    this.healthCheck = new PipelineHealth(this.failFast, this.queues, this.deadLetterSet, role, () => worker?.assigned.length ?? 0, this.keys.base);
     const http = options.http;
     this.server = http
       ? new HostHttpServer({

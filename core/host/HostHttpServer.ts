@@ -64,7 +64,7 @@ export class HostHttpServer {
     app.set('etag', false);
     app.get('/health', async (_req, res) => {
       const report = await options.health();
-      res.status(report.status === 'ok' ? 200 : 503).json(report);
+      res.status(report.status === 'unavailable' ? 503 : 200).json(report);
     });
     const registry = options.metrics;
     if (registry) {

@@ -5,6 +5,7 @@ import type { Logger } from './Logger.js';
 import type { PluginMetrics } from './metrics.js';
 import type { Outbox } from './outbox.js';
 import type { Portals } from './portals.js';
+import type { BridgeStatus } from './status.js';
 import type { IdentityMap, MessageMap, PluginStore, RoomLinks } from './stores.js';
 
 /** What the host gives a plugin at start: everything it needs, so a bridge keeps no index of its own. */
@@ -28,6 +29,8 @@ export interface BridgeContext<Config = Record<string, unknown>> {
   readonly store: PluginStore;
   /** HTTP routes on the appservice host, under the bridge's own path. */
   readonly http: HttpRoutes;
+  /** Report each remote connection's state here (`connecting`, `connected`, `backoff`, `failed` + reason): operators see it in /health, `patchbay doctor` and /metrics. */
+  readonly status: BridgeStatus;
   /**
    * Posts a visible m.notice, for anything that must not fail silently: from the bot where it is in the
    * room, otherwise from one of this bridge's ghosts that is (a DM only a ghost was invited to), and

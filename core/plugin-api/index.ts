@@ -26,5 +26,6 @@ export type {
   ThirdPartyHandler,
   UserQueryHandler,
 } from './plugin.js';
+export type { BridgeStatus, ConnectionReport, ConnectionState, ConnectionStatus } from './status.js';
 export type { IdentityMap, MessageMap, PluginStore, RemoteLocation, RoomLink, RoomLinks } from './stores.js';
 export type { ThirdPartyLocation, ThirdPartyProtocol, ThirdPartyUser } from './thirdparty.js';

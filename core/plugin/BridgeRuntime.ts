@@ -14,7 +14,7 @@ import type { MatrixIntent, MembershipListener } from '../matrix/MatrixIntent.js
 import type { OutboxQueues } from '../outbox/OutboxQueues.js';
 import type { BridgeKeyspace } from '../store/BridgeKeyspace.js';
 import { RedisPluginStore } from '../store/RedisPluginStore.js';
-import type { BridgeContext } from '../plugin-api/index.js';
+import type { BridgeContext, BridgeStatus } from '../plugin-api/index.js';
 import type { LoadedPlugin } from './PluginLoader.js';
 import { BridgeRoutes } from './BridgeRoutes.js';
 import { RoomInterest } from './RoomInterest.js';
@@ -34,6 +34,8 @@ export interface BridgeRuntimeDeps {
   connectRemote: boolean;
   /** The host's public URL (host.url), for ctx.http.baseUrl; null when not known. */
   publicUrl: string | null;
+  /** Where the bridge reports its connections (ctx.status). */
+  status: BridgeStatus;
 }
 
 /** One loaded plugin with everything the host wired for it: its stores, ghosts, bot, outbox and context. */
@@ -100,6 +102,7 @@ export class BridgeRuntime {
       outbox: this.outbox,
       store: this.store,
       http: this.routes,
+      status: deps.status,
       notice: async (roomId: string, text: string) => {
         await this.voice.say(roomId, 'm.room.message', { msgtype: 'm.notice', body: text }, randomUUID());
       },

@@ -12,6 +12,7 @@ import { RuntimeMetrics } from '../metrics/RuntimeMetrics.js';
 import { DEFAULT_OUTBOX_SETTINGS, OutboxQueues, type OutboxSettings } from '../outbox/OutboxQueues.js';
 import { OutboxWorker } from '../outbox/OutboxWorker.js';
 import type { MatrixEphemeralEvent, MatrixEvent, ThirdPartyLocation, ThirdPartyProtocol, ThirdPartyUser } from '../plugin-api/index.js';
+import { ConnectionStatusBoard, connectionStatusKey } from '../status/ConnectionStatusBoard.js';
 import { RuntimeKeys } from '../store/BridgeKeyspace.js';
 import { openRedis, type RedisConnection } from '../store/RedisConnection.js';
 import { BridgeRuntime } from './BridgeRuntime.js';
@@ -70,6 +71,8 @@ interface Running {
   notices: DeadLetterNotices;
   /** The bridges' HTTP routes, once they all started. */
   routes: Router | null;
+  /** The bridges' connection states (ctx.status). */
+  status: ConnectionStatusBoard;
 }
 
 /**
@@ -146,7 +149,9 @@ export class PluginHost implements EventDispatcher, QueryResolver, ThirdPartyRes
       router,
       notices: new DeadLetterNotices({ bridges: this.bridges, router, botUserId: this.botUserId, metrics: this.metrics, logger: log }),
       routes: null,
+      status: new ConnectionStatusBoard(redis, connectionStatusKey(this.keys.root), log.child({ component: 'status' }), this.options.metrics),
     };
+    this.state.status.start();
     this.outboxQueues = new OutboxQueues(this.options.redis, this.keys, this.settings, log.child({ component: 'outbox' }));
     try {
       await this.outboxQueues.start();
@@ -168,6 +173,7 @@ export class PluginHost implements EventDispatcher, QueryResolver, ThirdPartyRes
           botUserId: this.botUserId,
           connectRemote: this.options.connectRemote ?? true,
           publicUrl: this.options.publicUrl ?? null,
+          status: this.state.status.reporter(loaded.name),
         }),
       );
     }
@@ -229,6 +235,7 @@ export class PluginHost implements EventDispatcher, QueryResolver, ThirdPartyRes
     this.outboxWorker = null;
     await this.outboxQueues?.close();
     this.outboxQueues = null;
+    await this.state?.status.stop();
     await this.state?.redis.quit().catch(() => undefined);
     this.state = null;
     this.bridges.length = 0;
