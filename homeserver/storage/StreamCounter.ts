@@ -1,5 +1,6 @@
-// One counter for everything /sync orders: events, receipts, account data and to-device messages. Positions are handed out
-// by the single writer (this process), so an in-memory counter seeded from the tables is enough.
+// One counter for everything /sync orders: events, receipts, account data, to-device messages and device-list
+// changes. Positions are handed out by the single writer (this process), so an in-memory counter seeded from
+// the tables is enough.
 import type { SqlDatabase } from './SqlDatabase.js';
 
 export class StreamCounter {
@@ -12,7 +13,8 @@ export class StreamCounter {
            SELECT MAX(pos) AS p FROM events
            UNION ALL SELECT MAX(pos) FROM receipts
            UNION ALL SELECT MAX(pos) FROM account_data
-           UNION ALL SELECT MAX(pos) FROM to_device)`,
+           UNION ALL SELECT MAX(pos) FROM to_device
+           UNION ALL SELECT MAX(pos) FROM device_list_changes)`,
       )
       .get() as { p: number | null };
     this.last = row.p ?? 0;
