@@ -56,7 +56,8 @@ export class EncryptionTraffic {
     if (toDevice.messages.length > 0) body['de.sorunome.msc2409.to_device'] = toDevice.messages;
     if (lists.changed.length > 0 || lists.left.length > 0) body['org.matrix.msc3202.device_lists'] = { changed: lists.changed, left: lists.left };
     const recipients = toDevice.messages.map((m) => m.to_user_id);
-    const counts = this.keyCounts(appservice, [...events.map((e) => e.room_id), ...ephemeral.flatMap((e) => (e.room_id ? [e.room_id] : []))], recipients);
+    const rooms = [...events.map((e) => e.room_id), ...ephemeral.flatMap((e) => (e.room_id ? [e.room_id] : []))];
+    const counts = this.keyCounts(appservice, rooms, recipients);
     if (Object.keys(counts.oneTimeKeys).length > 0) {
       body['org.matrix.msc3202.device_one_time_keys_count'] = counts.oneTimeKeys;
       body['org.matrix.msc3202.device_one_time_key_counts'] = counts.oneTimeKeys;

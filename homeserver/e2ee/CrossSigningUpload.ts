@@ -60,6 +60,8 @@ function parseKey(raw: unknown, usage: CrossSigningUsage, userId: string, field:
   if (colon <= 0 || publicKey === '' || value !== publicKey) {
     throw new MatrixError(400, 'M_INVALID_PARAM', `${field}.keys must be {"<algorithm>:<public key>": "<public key>"}`);
   }
-  if (raw['signatures'] !== undefined && !isJsonObject(raw['signatures'])) throw new MatrixError(400, 'M_BAD_JSON', `${field}.signatures must be an object`);
+  if (raw['signatures'] !== undefined && !isJsonObject(raw['signatures'])) {
+    throw new MatrixError(400, 'M_BAD_JSON', `${field}.signatures must be an object`);
+  }
   return { usage, publicKey, key: raw };
 }

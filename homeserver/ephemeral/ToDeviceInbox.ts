@@ -39,6 +39,7 @@ export class ToDeviceInbox {
       pending: db.prepare(
         'SELECT pos, sender, type, content FROM to_device WHERE user_id = ? AND device_id = ? AND pos > ? AND pos <= ? ORDER BY pos LIMIT ?',
       ),
+      acked: db.prepare('SELECT 1 FROM to_device WHERE user_id = ? AND device_id = ? AND pos <= ? LIMIT 1'),
       ack: db.prepare('DELETE FROM to_device WHERE user_id = ? AND device_id = ? AND pos <= ?'),
       deleteDevice: db.prepare('DELETE FROM to_device WHERE user_id = ? AND device_id = ?'),
       after: db.prepare('SELECT pos, user_id, device_id, sender, type, content FROM to_device WHERE pos > ? ORDER BY pos LIMIT ?'),
@@ -68,7 +69,10 @@ export class ToDeviceInbox {
    * at most `limit` messages.
    */
   take(userId: string, deviceId: string, ackedPos: number, upTo: number, limit = MAX_TO_DEVICE_PER_SYNC): ToDeviceBatch {
-    if (ackedPos > 0) this.s.ack.run(userId, deviceId, ackedPos);
+    // Most syncs acknowledge nothing: only a sync that does writes (a sync is not a write otherwise).
+    if (ackedPos > 0 && this.s.acked.get(userId, deviceId, ackedPos) !== undefined) {
+      this.remove(() => this.s.ack.run(userId, deviceId, ackedPos));
+    }
     const rows = this.s.pending.all(userId, deviceId, ackedPos, upTo, limit + 1) as Array<{
       pos: number;
       sender: string;
@@ -105,10 +109,18 @@ export class ToDeviceInbox {
 
   /** Deletes messages an appservice took on its users' behalf (call inside the transaction that stored them). */
   deleteDelivered(positions: number[]): void {
-    for (const pos of positions) this.s.deleteAt.run(pos);
+    if (positions.length > 0) this.remove(() => positions.forEach((pos) => this.s.deleteAt.run(pos)));
   }
 
   deleteDevice(userId: string, deviceId: string): void {
-    this.s.deleteDevice.run(userId, deviceId);
+    this.remove(() => this.s.deleteDevice.run(userId, deviceId));
+  }
+
+  /** Deletes rows; the stream position is written down first, as the rows may have held the newest ones. */
+  private remove(deleteRows: () => void): void {
+    this.db.transaction(() => {
+      this.counter.persist();
+      deleteRows();
+    })();
   }
 }

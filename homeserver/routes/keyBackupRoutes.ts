@@ -30,7 +30,9 @@ export function keyBackupRoutes(r: RouteTable, hs: HomeserverContext): void {
     const b = body(req);
     const version = param(req, 'version');
     const claimed = b.optString('version');
-    if (claimed !== undefined && claimed !== version) throw new MatrixError(400, 'M_INVALID_PARAM', 'The version in the body does not match the path');
+    if (claimed !== undefined && claimed !== version) {
+      throw new MatrixError(400, 'M_INVALID_PARAM', 'The version in the body does not match the path');
+    }
     backup.updateAuthData(requesterOf(res).userId, version, b.string('algorithm'), authData(b.optObject('auth_data')));
     res.json({});
   });

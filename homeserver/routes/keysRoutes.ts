@@ -44,7 +44,13 @@ export function keysRoutes(r: RouteTable, hs: HomeserverContext): void {
     const me = requesterOf(res);
     const wanted = body(req).optObject('device_keys');
     if (!wanted) throw new MatrixError(400, 'M_MISSING_PARAM', 'Missing "device_keys"');
-    const out = { failures: {} as JsonObject, device_keys: {} as JsonObject, master_keys: {} as JsonObject, self_signing_keys: {} as JsonObject, user_signing_keys: {} as JsonObject };
+    const out: Record<'failures' | 'device_keys' | 'master_keys' | 'self_signing_keys' | 'user_signing_keys', JsonObject> = {
+      failures: {},
+      device_keys: {},
+      master_keys: {},
+      self_signing_keys: {},
+      user_signing_keys: {},
+    };
     for (const [userId, devices] of Object.entries(wanted)) {
       if (!Array.isArray(devices) || devices.some((d) => typeof d !== 'string')) {
         throw new MatrixError(400, 'M_BAD_JSON', `device_keys.${userId} must be a list of device IDs`);
@@ -138,7 +144,8 @@ function keyMap(map: JsonObject | undefined, field: string): KeyMap | undefined 
   if (!map) return undefined;
   for (const [name, key] of Object.entries(map)) {
     splitKeyName(name);
-    const ok = typeof key === 'string' || (isJsonObject(key) && typeof key['key'] === 'string' && (key['signatures'] === undefined || isJsonObject(key['signatures'])));
+    const signaturesOk = (k: JsonObject): boolean => k['signatures'] === undefined || isJsonObject(k['signatures']);
+    const ok = typeof key === 'string' || (isJsonObject(key) && typeof key['key'] === 'string' && signaturesOk(key));
     if (!ok) throw new MatrixError(400, 'M_BAD_JSON', `${field}.${name} must be a key string or {"key": ..., "signatures": ...}`);
   }
   return map as KeyMap;

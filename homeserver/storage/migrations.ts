@@ -300,6 +300,12 @@ CREATE TABLE IF NOT EXISTS key_backup_sessions (
 );
 -- Appservices that take to-device messages read them in stream order.
 CREATE INDEX IF NOT EXISTS to_device_by_pos ON to_device(pos);
+-- The stream position before rows that held the newest positions were deleted (delivered to-device
+-- messages): the counter restarts above it, so sync tokens handed out before a restart stay behind.
+CREATE TABLE IF NOT EXISTS stream_head (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  pos INTEGER NOT NULL
+);
 `,
   },
 ];

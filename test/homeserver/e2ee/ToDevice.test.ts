@@ -119,4 +119,28 @@ describe('send-to-device across a restart', () => {
     });
     expect(contents(await sync(bobAgain, after.next_batch))).toEqual([]);
   });
+
+  it('keeps stream positions moving on after acknowledged messages were deleted, so a sync token from before the restart misses nothing', async () => {
+    await hs?.stop();
+    hs = await start();
+    const alice = await loginUser(hs.url, 'alice');
+    const bob = await loginUser(hs.url, 'bob');
+    const roomId = (await alice.http.ok<{ room_id: string }>('POST', '/createRoom', { body: { preset: 'public_chat' } })).room_id;
+    await bob.http.ok('POST', `/join/${encodeURIComponent(roomId)}`, { body: {} });
+    const base = await sync(bob);
+    // The newest positions of the stream are to-device messages, which the next sync acknowledges and deletes.
+    for (let i = 0; i < 5; i++) await alice.http.ok('PUT', `/sendToDevice/org.example.top/top${i}`, { body: { messages: { [bob.userId]: { [bob.deviceId]: { i } } } } });
+    const got = await sync(bob, base.next_batch);
+    const acked = await sync(bob, got.next_batch);
+    await hs.stop();
+    hs = await start();
+    const aliceAgain = new MatrixHttpClient(hs.url, alice.accessToken);
+    await aliceAgain.ok('PUT', `/rooms/${encodeURIComponent(roomId)}/send/m.room.message/after-restart`, { body: { msgtype: 'm.text', body: 'after the restart' } });
+    const next = await new MatrixHttpClient(hs.url, bob.accessToken).ok<{ rooms: { join: Record<string, { timeline: { events: Array<{ content: { body?: string } }> } }> } }>(
+      'GET',
+      '/sync',
+      { query: { since: acked.next_batch, timeout: 0 } },
+    );
+    expect(next.rooms.join[roomId]?.timeline.events.map((e) => e.content.body)).toEqual(['after the restart']);
+  });
 });
