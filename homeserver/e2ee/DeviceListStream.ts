@@ -1,6 +1,6 @@
-// Device-list changes on the shared stream. Each user keeps one row with the position of their latest
-// change (new or deleted device, uploaded device keys, cross-signing keys or signatures), so "who changed
-// after the since token" is a range scan of positions, never a walk over every user. /sync's
+// Device-list changes on the shared stream: one row per change (new or deleted device, uploaded device keys,
+// cross-signing keys or signatures) at its stream position, so "who changed between two sync tokens" is a
+// range scan of positions, never a walk over every user. /sync's
 // `device_lists` adds the users who began or stopped sharing a room with the syncing user, read from the
 // membership events after the token.
 import type { SqlDatabase } from '../storage/SqlDatabase.js';
@@ -11,7 +11,7 @@ export interface DeviceListChanges {
   left: string[];
 }
 
-/** One user's latest change; `observer` null means everyone who shares a room with them sees it. */
+/** One change of a user's devices or keys; `observer` null means everyone who shares a room with them sees it. */
 export interface DeviceListChange {
   pos: number;
   userId: string;
@@ -31,12 +31,9 @@ export class DeviceListStream {
     private readonly counter: StreamCounter,
   ) {
     this.s = {
-      record: db.prepare(
-        `INSERT INTO device_list_changes (user_id, observer, pos) VALUES (?, ?, ?)
-         ON CONFLICT(user_id, observer) DO UPDATE SET pos = excluded.pos`,
-      ),
+      record: db.prepare('INSERT INTO device_list_changes (pos, user_id, observer) VALUES (?, ?, ?)'),
       changedBetween: db.prepare(
-        `SELECT user_id, observer FROM device_list_changes WHERE pos > ? AND pos <= ? AND (observer = '' OR observer = ?)`,
+        `SELECT DISTINCT user_id, observer FROM device_list_changes WHERE pos > ? AND pos <= ? AND (observer = '' OR observer = ?)`,
       ),
       after: db.prepare('SELECT user_id, observer, pos FROM device_list_changes WHERE pos > ? ORDER BY pos LIMIT ?'),
       // Membership events after `from` in rooms the user is or was in (a range scan of the stream, then one
@@ -59,7 +56,7 @@ export class DeviceListStream {
   /** Records a change of `userId`'s devices or keys; call inside the transaction that made it. */
   record(userId: string, observer: string | null = null): void {
     const change: DeviceListChange = { pos: this.counter.next(), userId, observer };
-    this.s.record.run(userId, observer ?? '', change.pos);
+    this.s.record.run(change.pos, userId, observer ?? '');
     for (const l of [...this.listeners]) l(change);
   }
 
@@ -69,7 +66,7 @@ export class DeviceListStream {
     return () => this.listeners.delete(listener);
   }
 
-  /** Latest changes after `after`, oldest first: what an appservice has not been told yet. */
+  /** Changes after `after`, oldest first: what an appservice has not been told yet. */
   changesAfter(after: number, limit: number): DeviceListChange[] {
     const rows = this.s.after.all(after, limit) as Array<{ user_id: string; observer: string; pos: number }>;
     return rows.map((r) => ({ pos: r.pos, userId: r.user_id, observer: r.observer === '' ? null : r.observer }));

@@ -267,16 +267,14 @@ CREATE TABLE IF NOT EXISTS key_signatures (
   signature TEXT NOT NULL,
   PRIMARY KEY (target_user_id, target_key, signer_user_id, signer_key_id)
 );
--- The last change to each user's devices or keys, on the shared stream: /sync reports users whose
--- position is after its since token. observer '' means everyone sharing a room with the user; a user ID
--- means only that user (a signature only its maker sees).
+-- Each change to a user's devices or keys, on the shared stream: /sync reports the users with a change
+-- after its since token. observer '' means everyone sharing a room with the user; a user ID means only
+-- that user (a signature only its maker sees).
 CREATE TABLE IF NOT EXISTS device_list_changes (
+  pos INTEGER PRIMARY KEY,
   user_id TEXT NOT NULL,
-  observer TEXT NOT NULL,
-  pos INTEGER NOT NULL,
-  PRIMARY KEY (user_id, observer)
+  observer TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS device_list_changes_by_pos ON device_list_changes(pos);
 -- Server-side key backups: the backed-up room keys are encrypted by the client; etag changes with them.
 CREATE TABLE IF NOT EXISTS key_backup_versions (
   user_id TEXT NOT NULL,

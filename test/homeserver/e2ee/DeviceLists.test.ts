@@ -118,9 +118,12 @@ describe('device lists', () => {
 
   it('answers /keys/changes for a range of sync tokens as /sync does', async () => {
     const from = (await sync(alice)).next_batch;
-    await uploadKeys(await loginUser(hs.url, 'bob'));
+    const bobLaptop = await loginUser(hs.url, 'bob');
+    await uploadKeys(bobLaptop);
     const to = (await sync(alice)).next_batch;
+    // Changes after `to` neither add users nor hide bob's change inside the range.
     await uploadKeys(await loginUser(hs.url, 'carol'));
+    await uploadKeys(bobLaptop);
     const res = await alice.http.get('/keys/changes', { query: { from, to } });
     expect(await conforms('client-server/keys.yaml', '/keys/changes', 'get', res)).toEqual({ changed: [bob.userId], left: [] });
     const missing = await alice.http.get('/keys/changes', { query: { to } });
