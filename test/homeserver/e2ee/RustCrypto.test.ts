@@ -5,6 +5,7 @@
 // they verified each other with emoji (SAS, over to-device messages); a fourth device restores the room
 // keys from the server-side backup and reads the history.
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { LoggerLevel, Tracing } from '@matrix-org/matrix-sdk-crypto-wasm';
 import * as sdk from 'matrix-js-sdk';
 import { CryptoEvent, VerificationPhase, type VerificationRequest, type Verifier } from 'matrix-js-sdk/lib/crypto-api/index.js';
 import { enc, loginUser, registerUser, startSdkClient, startTestHomeserver, waitFor, type TestHomeserver, type TestUser } from '../../harness/index.js';
@@ -63,6 +64,9 @@ describe('matrix-js-sdk with Rust crypto in an encrypted room', () => {
     bob = await start(await registerUser(hs.url, 'bob'));
   });
   afterAll(async () => {
+    // Work the Rust library had in flight still logs after the clients stop, when this suite's console
+    // is gone (jest then complains): its logging goes off first.
+    new Tracing(LoggerLevel.Error).turnOff();
     for (const client of clients) client.stopClient();
     await hs?.stop();
   });
