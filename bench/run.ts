@@ -8,6 +8,7 @@ const BENCHMARKS: Record<string, () => Promise<BenchModule>> = {
   host: () => import('./host.js'),
   responses: () => import('./responses.js'),
   input: () => import('./input.js'),
+  e2ee: () => import('./e2ee.js'),
 };
 
 async function main(): Promise<void> {
