@@ -4,7 +4,7 @@
 // reads, and refuses `bounce.test` with a 5.1.1 from its error transport (accept-then-bounce: a DSN to the
 // return path). Stopped with SIGTERM to its master; always stop() it.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../../../test/e2e/PatchbayProcess.js';
@@ -40,6 +40,8 @@ export class PostfixServer {
   async start(): Promise<void> {
     this.port = await freePort();
     const d = this.dir;
+    // mkdtemp makes it 0700: Postfix's own users must get through to their folders.
+    chmodSync(d, 0o755);
     for (const sub of ['conf', 'queue', 'data', 'mail']) mkdirSync(join(d, sub), { recursive: true });
     const postfix = uidOf('postfix');
     const nobody = uidOf('nobody');
@@ -75,6 +77,11 @@ export class PostfixServer {
         `transport_maps = regexp:${c('transport')}`,
         'smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination',
         'smtp_tls_security_level = may',
+        'smtp_tls_loglevel = 1',
+        // Accept mail for bounce.test and bounce it later (a DSN), as a remote MX that accepts then fails would.
+        'smtpd_reject_unlisted_recipient = no',
+        'alias_maps =',
+        'alias_database =',
         // Retry a deferred mail soon (the bridge may be briefly down in a test).
         'queue_run_delay = 1s',
         'minimal_backoff_time = 1s',
