@@ -34,7 +34,7 @@ export async function roomSettings(ctx: BridgeContext<EmailConfig>, roomId: stri
 export class InboundDelivery {
   constructor(private readonly ctx: BridgeContext<EmailConfig>) {}
 
-  async deliver(mail: ReadMail, sender: MailPerson, target: Exclude<Recipient, { kind: 'bounce' }>, verdict: SenderVerdict | null): Promise<Delivered> {
+  async deliver(mail: ReadMail, sender: MailPerson, target: Exclude<Recipient, { kind: 'bounce' }>, verdict: SenderVerdict | null, rawPath: string): Promise<Delivered> {
     const ctx = this.ctx;
     const who = target.kind === 'user' ? target.userId : `room:${target.roomId}`;
     const doneKey = `done:${mail.messageId}:${who}`;
@@ -116,7 +116,10 @@ export class InboundDelivery {
     const warning = verdict !== null && verdict.failed && verdict.policy !== 'off' ? verdictWarning(verdict, sender.address) : null;
     const stripQuotes = settings.strip_quotes ?? ctx.config.content.strip_quotes;
     const { content, cut } = renderMail(mail, { stripQuotes, inlineImages, showSubject: subjectIsNew(mail.subject, threadSubject), warning, notes });
-    if (cut || mail.problems.length > 0) {
+    if (mail.problems.length > 0) {
+      // What could not be read stays readable by a mail program: the original message as a file.
+      files.unshift({ msgtype: 'm.file', body: 'original.eml', filename: 'original.eml', url: await intent.uploadMedia(await readFile(rawPath), 'message/rfc822', 'original.eml'), info: { mimetype: 'message/rfc822' } });
+    } else if (cut) {
       // The whole mail one click away: as a file beside the message.
       const whole = Buffer.from(mail.html ?? mail.text ?? '');
       const name = mail.html !== null ? 'mail.html' : 'mail.txt';

@@ -142,7 +142,7 @@ export class InboundProcessor {
           this.deps.counted('blocked');
           continue;
         }
-        const outcome = await this.deps.delivery.deliver(mail, sender, target, verdict);
+        const outcome = await this.deps.delivery.deliver(mail, sender, target, verdict, spool.messagePath(id));
         this.deps.counted(outcome);
         if (outcome === 'refused') this.deps.logger.info({ mail: id, rcpt, from: sender.address }, 'a room address refused a mail from a non-member');
       }
