@@ -90,7 +90,6 @@ export class EmailBridge implements BridgePlugin<EmailConfig>, UserQueryHandler,
     if (ctx.connectRemote === false) return;
 
     const spool = new MailSpool(join(ctx.dataDir, 'spool'));
-    await spool.open();
     const checks = new SenderChecks(config.sender_checks, hostname, this.options.dnsResolver);
     const processor = new InboundProcessor({
       ctx, spool, addresses, checks, delivery, feedback,
@@ -100,13 +99,16 @@ export class EmailBridge implements BridgePlugin<EmailConfig>, UserQueryHandler,
       concurrency: 4,
     });
     this.running.processor = processor;
-    await processor.start();
     const listener = new SmtpListener({
       settings: config.smtp, hostname, spool, addresses, checks,
       isBlocked: (sender, userId) => admin.isBlocked(sender, userId),
       accepted: (id) => {
         mails.inc({ direction: 'in', outcome: 'accepted' });
         processor.add(id);
+      },
+      prepare: async () => {
+        await spool.open();
+        await processor.start();
       },
       rejected: (reason) => rejections.inc({ reason }),
       status: ctx.status,

@@ -22,6 +22,11 @@ export interface SmtpListenerDeps {
   checks: SenderChecks;
   /** True when the user blocked this envelope sender (or its domain). */
   isBlocked(sender: string, userId: string): Promise<boolean>;
+  /**
+   * Runs once this process holds the port, before any client is served: the spool belongs to the process
+   * that listens (another process of this machine waiting for the port must not touch it).
+   */
+  prepare(): Promise<void>;
   /** A mail was acknowledged: it is in the spool. */
   accepted(id: string): void;
   rejected(reason: RejectReason): void;
@@ -40,6 +45,7 @@ export class SmtpListener {
   private retry: NodeJS.Timeout | null = null;
   private stopped = false;
   private boundPort = 0;
+  private prepared: Promise<void> | null = null;
 
   constructor(private readonly deps: SmtpListenerDeps) {
     const r = deps.settings.rate_limit;
@@ -69,7 +75,12 @@ export class SmtpListener {
       socketTimeout: s.socket_timeout_ms,
       disableReverseLookup: true,
       logger: false,
-      onConnect: (session, cb) => cb(this.connections.take(session.remoteAddress) ? null : this.limited('connections', session)),
+      onConnect: (session, cb) => {
+        (this.prepared ?? Promise.resolve()).then(
+          () => cb(this.connections.take(session.remoteAddress) ? null : this.limited('connections', session)),
+          () => cb(smtpError(421, '4.3.0 The mail spool is not available; try again later')),
+        );
+      },
       onMailFrom: (address, session, cb) => cb(this.messages.take(session.remoteAddress) ? null : this.limited('messages', session, address)),
       onRcptTo: (address, session, cb) => {
         this.checkRecipient(address, session).then(() => cb(), (err: Error) => cb(err));
@@ -112,9 +123,13 @@ export class SmtpListener {
       server.listen(port, bind, () => {
         server.server.off('error', onError);
         this.boundPort = (server.server.address() as AddressInfo).port;
+        this.prepared ??= this.deps.prepare();
         this.deps.status.report('smtp', { state: 'connected', detail: { listen: `${bind}:${this.boundPort}`, starttls: tls !== null } });
         this.deps.logger.info({ bind, port: this.boundPort, starttls: tls !== null }, 'SMTP listener ready');
-        resolve();
+        this.prepared.then(resolve, (err: unknown) => {
+          this.deps.status.report('smtp', { state: 'failed', reason: `the mail spool cannot be used: ${(err as Error).message}` });
+          resolve();
+        });
       });
     });
   }
