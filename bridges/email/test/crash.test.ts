@@ -35,7 +35,8 @@ describe('email bridge: kill -9 of patchbay start right after a 250', () => {
         'data_dir: ./data',
         'logging: { level: warn }',
         'homeserver: { port: 0 }',
-        'host: { port: 0 }',
+        // An outbox job the killed process held is taken over after this (default 30 s).
+        'host: { port: 0, job_takeover_ms: 3000 }',
         'bridges:',
         '  example: { enabled: false }',
         '  email:',
@@ -86,7 +87,7 @@ describe('email bridge: kill -9 of patchbay start right after a 250', () => {
       `all ${MAILS} mails in Matrix (${leftAtCrash} were still in the spool at the kill)`,
     );
     // Counted once the spool is empty (nothing left that could post a second copy): each mail once.
-    await waitFor(() => !existsSync(spool) || readdirSync(spool).length === 0, 30_000, 'the spool to empty');
+    await waitFor(() => !existsSync(spool) || readdirSync(spool).length === 0, 60_000, 'the spool to empty');
     const bodies = await messages(room);
     expect(bodies.filter((b) => /^mail \d+\n\nbody \d+$/.test(b)).sort()).toEqual(Array.from({ length: MAILS }, (_, i) => `mail ${i}\n\nbody ${i}`).sort());
     expect(await second.stop()).toBe(0);
