@@ -5,6 +5,7 @@ import type { BenchModule } from './BenchModule.js';
 const BENCHMARKS: Record<string, () => Promise<BenchModule>> = {
   homeserver: () => import('./homeserver.js'),
   irc: () => import('./irc.js'),
+  email: () => import('./email.js'),
   host: () => import('./host.js'),
   responses: () => import('./responses.js'),
   input: () => import('./input.js'),
