@@ -32,6 +32,7 @@ import type { DeviceDeletion } from './accounts/DeviceDeletion.js';
 import type { E2eeStores } from './e2ee/E2eeStores.js';
 import type { HomeserverMetrics } from './HomeserverMetrics.js';
 import type { RateLimits } from './limits/RateLimits.js';
+import type { Relations } from './relations/Relations.js';
 
 export interface HomeserverContext {
   options: HomeserverOptions;
@@ -57,6 +58,7 @@ export interface HomeserverContext {
   memberships: MembershipService;
   roomEvents: RoomEventService;
   history: HistoryVisibility;
+  relations: Relations;
   creator: RoomCreator;
   typing: TypingTracker;
   receipts: ReceiptStore;

@@ -32,6 +32,8 @@ import { listRoutes } from './http/RouteListing.js';
 import { FileBlobStore, MemoryBlobStore } from './media/BlobStore.js';
 import { MediaStore } from './media/MediaStore.js';
 import { PushRuleStore } from './push/PushRuleStore.js';
+import { Relations } from './relations/Relations.js';
+import { RelationStore } from './relations/RelationStore.js';
 import { EntityResolver } from './rooms/EntityResolver.js';
 import { EventAppender } from './rooms/EventAppender.js';
 import { HistoryVisibility } from './rooms/HistoryVisibility.js';
@@ -66,6 +68,8 @@ export async function startHomeserver(options: HomeserverOptions): Promise<Runni
     const events = new EventStore(db, counter);
     events.onListenerError = (err) => logger.error({ err }, 'event listener failed');
     const formatter = new ClientEventFormatter(events);
+    const relationStore = new RelationStore(db);
+    events.addIndexer(relationStore);
     const directory = new RoomDirectory(db);
     const stream = new RoomEventStream(serverName, events, directory, formatter);
     const toDevice = new ToDeviceInbox(db, counter);
@@ -88,6 +92,7 @@ export async function startHomeserver(options: HomeserverOptions): Promise<Runni
     const memberships = new MembershipService(events, appender, accounts, resolver);
     const roomEvents = new RoomEventService(events, appender, directory);
     const history = new HistoryVisibility(events, (userId) => appservice.appserviceForUser(userId)?.id ?? null);
+    const relations = new Relations(relationStore, events, formatter, history);
     const creator = new RoomCreator(serverName, events, appender, memberships, directory, resolver, gateway);
     const typing = new TypingTracker(ephemeralCounter);
     const presence = new PresenceTracker(ephemeralCounter);
@@ -98,6 +103,7 @@ export async function startHomeserver(options: HomeserverOptions): Promise<Runni
     const sync = new SyncHandler({
       events,
       history,
+      relations,
       formatter,
       receipts,
       typing,
@@ -186,6 +192,7 @@ export async function startHomeserver(options: HomeserverOptions): Promise<Runni
       memberships,
       roomEvents,
       history,
+      relations,
       creator,
       typing,
       receipts,

@@ -19,6 +19,8 @@ import type { OneTimeKeyStore } from '../e2ee/OneTimeKeyStore.js';
 import type { TypingTracker } from '../ephemeral/TypingTracker.js';
 import type { PushRuleStore } from '../push/PushRuleStore.js';
 import type { HistoryVisibility, RoomReader } from '../rooms/HistoryVisibility.js';
+import type { BundledAggregations } from '../relations/BundledAggregations.js';
+import type { Relations } from '../relations/Relations.js';
 import { txnKeyOf } from '../rooms/TxnKey.js';
 import type { StreamCounter } from '../storage/StreamCounter.js';
 import { isDisabled, matchesEvent, roomAllowed, type SyncFilter } from './EventFilter.js';
@@ -39,6 +41,7 @@ export interface SyncRequest {
 export interface SyncDeps {
   events: EventStore;
   history: HistoryVisibility;
+  relations: Relations;
   formatter: ClientEventFormatter;
   receipts: ReceiptStore;
   typing: TypingTracker;
@@ -200,7 +203,8 @@ export class SyncHandler {
     const userId = req.requester.userId;
     const after = newlyJoined ? 0 : snap.P;
     const reader = this.d.history.readerOf(m);
-    const slice = this.timeline(reader, after, snap.now, snap, txnKey, f.timelineLimit, (e) => matchesEvent(f.timeline, e));
+    const bundle = this.d.relations.bundle(userId, txnKey, reader);
+    const slice = this.timeline(reader, after, snap.now, snap, { txnKey, relations: bundle }, f.timelineLimit, (e) => matchesEvent(f.timeline, e));
     const timeline = slice.events;
     const state = this.stateBefore(reader, timeline, snap, newlyJoined || req.fullState, slice.more);
 
@@ -227,7 +231,7 @@ export class SyncHandler {
     const unread = this.d.events.unreadCounts(roomId, readPos, userId);
     return {
       timeline: {
-        events: this.d.formatter.formatAll(timeline, { txnKey }),
+        events: this.d.formatter.formatAll(timeline, { txnKey, relations: bundle }),
         limited: slice.more,
         prev_batch: paginationToken(timeline.length > 0 ? timeline[0]!.pos - 1 : snap.now),
       },
@@ -262,14 +266,15 @@ export class SyncHandler {
       after = before?.content['membership'] === 'join' ? snap.P : m.pos - 1;
     }
     const reader = this.d.history.readerOf(m);
+    const bundle = this.d.relations.bundle(userId, txnKey, reader);
     const keep = (e: StoredEvent): boolean => matchesEvent(f.timeline, e) || e.pos === m.pos;
-    const slice = this.timeline(reader, after, m.pos, snap, txnKey, f.timelineLimit, keep);
+    const slice = this.timeline(reader, after, m.pos, snap, { txnKey, relations: bundle }, f.timelineLimit, keep);
     const timeline = slice.events;
     const full = snap.initial || req.fullState || after !== snap.P;
     const state = this.stateBefore(reader, timeline, { ...snap, now: m.pos }, full, slice.more);
     return {
       timeline: {
-        events: this.d.formatter.formatAll(timeline, { txnKey }),
+        events: this.d.formatter.formatAll(timeline, { txnKey, relations: bundle }),
         limited: slice.more,
         prev_batch: paginationToken(timeline.length > 0 ? timeline[0]!.pos - 1 : m.pos),
       },
@@ -286,13 +291,14 @@ export class SyncHandler {
     after: number,
     upTo: number,
     snap: Snapshot,
-    txnKey: string,
+    format: { txnKey: string; relations: BundledAggregations },
     limit: number,
     keep: (e: StoredEvent) => boolean,
   ): TimelineSlice {
     const bytes = Math.min(RESPONSE_BUDGET.syncRoomBytes, snap.timelineBytes.left);
-    const budget = new ByteBudget(bytes, (e) => this.d.formatter.serializedSize(e, { txnKey }));
-    const slice = newestEvents(this.d.events, reader.roomId, reader.visible(after, upTo), limit, { keep, budget });
+    const budget = new ByteBudget(bytes, (e) => this.d.formatter.serializedSize(e, format));
+    const onBatch = (batch: readonly StoredEvent[]): void => void format.relations.prepare(batch);
+    const slice = newestEvents(this.d.events, reader.roomId, reader.visible(after, upTo), limit, { keep, budget, onBatch });
     snap.timelineBytes.left -= budget.used;
     return slice;
   }
