@@ -31,6 +31,8 @@ import { RateLimits } from './limits/RateLimits.js';
 import { listRoutes } from './http/RouteListing.js';
 import { FileBlobStore, MemoryBlobStore } from './media/BlobStore.js';
 import { MediaStore } from './media/MediaStore.js';
+import { PushActionRecorder } from './push/PushActionRecorder.js';
+import { PushActionStore } from './push/PushActionStore.js';
 import { PushRuleStore } from './push/PushRuleStore.js';
 import { Relations } from './relations/Relations.js';
 import { RelationStore } from './relations/RelationStore.js';
@@ -98,6 +100,17 @@ export async function startHomeserver(options: HomeserverOptions): Promise<Runni
     const presence = new PresenceTracker(ephemeralCounter);
     const receipts = new ReceiptStore(db, counter);
     const pushRules = new PushRuleStore(db, accountData);
+    const pushActions = new PushActionStore(db);
+    // After the relations indexer: a notification is filed under the thread its event belongs to.
+    const pushRecorder = new PushActionRecorder({
+      events,
+      relations: relationStore,
+      rules: pushRules,
+      actions: pushActions,
+      isAppserviceUser: (userId) => appservice.appserviceForUser(userId)?.exclusive === true,
+      isLocalUser: (userId) => accounts.exists(userId),
+    });
+    events.addIndexer(pushRecorder);
     const filters = new FilterStore(db);
     const notifier = new SyncNotifier();
     const sync = new SyncHandler({
@@ -110,6 +123,7 @@ export async function startHomeserver(options: HomeserverOptions): Promise<Runni
       presence,
       accountData,
       pushRules,
+      pushActions,
       counter,
       ephemeral: ephemeralCounter,
       notifier,
@@ -232,7 +246,10 @@ export async function startHomeserver(options: HomeserverOptions): Promise<Runni
     return {
       url: boundUrl,
       port: address.port,
-      reloadAppservices: () => appservice.reload(),
+      reloadAppservices: async () => {
+        await appservice.reload();
+        pushRecorder.forgetRecipients();
+      },
       routes: () => listRoutes(app),
       stop: () =>
         (stopped ??= (async () => {

@@ -109,15 +109,11 @@ export class EventStore {
       membership: db.prepare('SELECT * FROM memberships WHERE room_id = ? AND user_id = ?'),
       members: db.prepare('SELECT * FROM memberships WHERE room_id = ? ORDER BY user_id'),
       membersWith: db.prepare('SELECT * FROM memberships WHERE room_id = ? AND membership = ? ORDER BY user_id'),
+      joinedCount: db.prepare("SELECT COUNT(*) AS n FROM memberships WHERE room_id = ? AND membership = 'join'"),
       forget: db.prepare('UPDATE memberships SET forgotten = 1 WHERE room_id = ? AND user_id = ?'),
       redact: db.prepare('UPDATE events SET content = ?, redacted_by = ? WHERE event_id = ?'),
       allRooms: db.prepare('SELECT room_id FROM rooms ORDER BY room_id'),
       lastOwn: db.prepare('SELECT MAX(pos) AS p FROM events WHERE room_id = ? AND sender = ?'),
-      unread: db.prepare(
-        `SELECT COUNT(*) AS n, COALESCE(SUM(instr(lower(content), lower(?)) > 0 OR instr(lower(content), lower(?)) > 0), 0) AS h
-         FROM events WHERE room_id = ? AND pos > ? AND sender != ? AND redacted_by IS NULL
-           AND type IN ('m.room.message', 'm.room.encrypted', 'm.sticker', 'm.call.invite')`,
-      ),
     };
   }
 
@@ -304,19 +300,13 @@ export class EventStore {
     return (membership ? this.s.membersWith.all(roomId, membership) : this.s.members.all(roomId)) as MembershipRow[];
   }
 
+  joinedCount(roomId: string): number {
+    return (this.s.joinedCount.get(roomId) as { n: number }).n;
+  }
+
   /** Position of the user's newest own event in the room (their own messages count as read). */
   lastOwnEventPos(roomId: string, userId: string): number {
     return (this.s.lastOwn.get(roomId, userId) as { p: number | null }).p ?? 0;
-  }
-
-  /**
-   * Messages from others after `afterPos`, and how many of them mention the user (by ID or localpart).
-   * An approximation of the default push rules that is cheap enough to run on every sync.
-   */
-  unreadCounts(roomId: string, afterPos: number, userId: string): { notifications: number; highlights: number } {
-    const localpart = userId.slice(1, userId.indexOf(':'));
-    const row = this.s.unread.get(userId, localpart, roomId, afterPos, userId) as { n: number; h: number };
-    return { notifications: row.n, highlights: row.h };
   }
 
   forget(roomId: string, userId: string): void {

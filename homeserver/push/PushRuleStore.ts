@@ -4,7 +4,9 @@
 import type { SqlDatabase } from '../storage/SqlDatabase.js';
 import { MatrixError } from '../MatrixError.js';
 import type { AccountDataStore } from '../accounts/AccountDataStore.js';
+import { LRUCache } from 'lru-cache';
 import { defaultPushRules, PUSH_KINDS, type PushKind, type PushRule, type Ruleset } from './DefaultPushRules.js';
+import { CompiledRuleset } from './PushRuleEvaluator.js';
 
 interface UserPushDoc {
   user: Ruleset;
@@ -21,6 +23,8 @@ export function isPushKind(k: string): k is PushKind {
 
 export class PushRuleStore {
   private readonly s;
+  /** Compiled rulesets of users notified lately; a change of a user's rules drops theirs. */
+  private readonly compiledRules = new LRUCache<string, CompiledRuleset>({ max: 10_000 });
 
   constructor(
     private readonly db: SqlDatabase,
@@ -52,6 +56,16 @@ export class PushRuleStore {
       }
     }
     return out;
+  }
+
+  /** The user's rules ready to evaluate (push actions are worked out with these for every event). */
+  compiled(userId: string): CompiledRuleset {
+    let rules = this.compiledRules.get(userId);
+    if (!rules) {
+      rules = new CompiledRuleset(this.ruleset(userId));
+      this.compiledRules.set(userId, rules);
+    }
+    return rules;
   }
 
   get(userId: string, kind: PushKind, ruleId: string): PushRule {
@@ -152,5 +166,6 @@ export class PushRuleStore {
       this.s.put.run(userId, JSON.stringify(doc));
       this.accountData.set(userId, null, 'm.push_rules', this.accountDataContent(userId));
     })();
+    this.compiledRules.delete(userId);
   }
 }

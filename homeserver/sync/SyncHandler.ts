@@ -17,6 +17,7 @@ import type { ToDeviceInbox } from '../ephemeral/ToDeviceInbox.js';
 import type { DeviceListStream } from '../e2ee/DeviceListStream.js';
 import type { OneTimeKeyStore } from '../e2ee/OneTimeKeyStore.js';
 import type { TypingTracker } from '../ephemeral/TypingTracker.js';
+import type { PushActionStore } from '../push/PushActionStore.js';
 import type { PushRuleStore } from '../push/PushRuleStore.js';
 import type { HistoryVisibility, RoomReader } from '../rooms/HistoryVisibility.js';
 import type { BundledAggregations } from '../relations/BundledAggregations.js';
@@ -48,6 +49,7 @@ export interface SyncDeps {
   presence: PresenceTracker;
   accountData: AccountDataStore;
   pushRules: PushRuleStore;
+  pushActions: PushActionStore;
   counter: StreamCounter;
   ephemeral: EphemeralCounter;
   notifier: SyncNotifier;
@@ -226,9 +228,7 @@ export class SyncHandler {
     if (!newlyJoined && !req.fullState && timeline.length === 0 && ephemeral.length === 0 && roomAccountData.length === 0) {
       return null;
     }
-    // Nothing from before the user's join counts as unread.
-    const readPos = Math.max(this.d.receipts.readUpTo(roomId, userId), this.d.events.lastOwnEventPos(roomId, userId), m.pos);
-    const unread = this.d.events.unreadCounts(roomId, readPos, userId);
+    const counts = this.unreadCounts(m, f.unreadThreadNotifications);
     return {
       timeline: {
         events: this.d.formatter.formatAll(timeline, { txnKey, relations: bundle }),
@@ -238,9 +238,32 @@ export class SyncHandler {
       state: { events: this.formatState(state, f) },
       ephemeral: { events: ephemeral },
       account_data: { events: roomAccountData },
-      unread_notifications: { notification_count: unread.notifications, highlight_count: unread.highlights },
+      ...counts,
       summary: this.summary(roomId, userId),
     };
+  }
+
+  /**
+   * The push rules' notifications after what the user has read: their receipts (threaded ones per
+   * thread), their own newest message, and their join (nothing from before it counts). Split into the
+   * main timeline and each thread when the filter asks for unread_thread_notifications.
+   */
+  private unreadCounts(m: MembershipRow, perThread: boolean): Json {
+    const receipts = this.d.receipts.readPositions(m.room_id, m.user_id);
+    const base = Math.max(receipts.unthreaded, this.d.events.lastOwnEventPos(m.room_id, m.user_id), m.pos);
+    const unread = this.d.pushActions.unreadCounts(m.user_id, m.room_id, { base, threads: receipts.threads });
+    const json = (c: { notifications: number; highlights: number }): Json => ({ notification_count: c.notifications, highlight_count: c.highlights });
+    if (perThread) {
+      const threads: Json = {};
+      for (const [root, c] of unread.threads) threads[root] = json(c);
+      return { unread_notifications: json(unread.main), unread_thread_notifications: threads };
+    }
+    const total = { ...unread.main };
+    for (const c of unread.threads.values()) {
+      total.notifications += c.notifications;
+      total.highlights += c.highlights;
+    }
+    return { unread_notifications: json(total) };
   }
 
   private invitedRoom(m: MembershipRow): Json {
