@@ -34,6 +34,10 @@ import { MediaStore } from './media/MediaStore.js';
 import { PushActionRecorder } from './push/PushActionRecorder.js';
 import { PushActionStore } from './push/PushActionStore.js';
 import { PushRuleStore } from './push/PushRuleStore.js';
+import { UnreadCounter } from './push/UnreadCounter.js';
+import { PusherStore } from './push/PusherStore.js';
+import { PushGatewayClient } from './push/PushGatewayClient.js';
+import { PushSender } from './push/PushSender.js';
 import { Relations } from './relations/Relations.js';
 import { RelationStore } from './relations/RelationStore.js';
 import { EntityResolver } from './rooms/EntityResolver.js';
@@ -111,6 +115,23 @@ export async function startHomeserver(options: HomeserverOptions): Promise<Runni
       isLocalUser: (userId) => accounts.exists(userId),
     });
     events.addIndexer(pushRecorder);
+    const unread = new UnreadCounter(receipts, events, pushActions);
+    const pushers = new PusherStore(db);
+    const push = options.push ?? { allowPrivateGateways: false, retry: { initialMs: 1_000, maxMs: 600_000 } };
+    const pushSender = new PushSender({
+      pushers,
+      actions: pushActions,
+      events,
+      receipts,
+      unread,
+      gateway: new PushGatewayClient({ timeoutMs: 15_000, allowPrivateGateways: push.allowPrivateGateways }),
+      logger,
+      retry: { ...push.retry, giveUpAfterMs: 86_400_000 },
+      outcomes: metrics.pushes,
+    });
+    // Notifications older than 30 days go: the table stays bounded whatever no one reads.
+    const pruneTimer = setInterval(() => pushActions.prune(Date.now() - 30 * 86_400_000), 3_600_000);
+    pruneTimer.unref();
     const filters = new FilterStore(db);
     const notifier = new SyncNotifier();
     const sync = new SyncHandler({
@@ -123,7 +144,7 @@ export async function startHomeserver(options: HomeserverOptions): Promise<Runni
       presence,
       accountData,
       pushRules,
-      pushActions,
+      unread,
       counter,
       ephemeral: ephemeralCounter,
       notifier,
@@ -150,6 +171,7 @@ export async function startHomeserver(options: HomeserverOptions): Promise<Runni
     // What wakes /sync, and what appservices with receive_ephemeral hear.
     events.onAppend((appended) => {
       metrics.eventsPersisted.inc(appended.length);
+      pushSender.wake(pushRecorder.takeNotified());
       const rooms = new Set<string>();
       const users = new Set<string>();
       for (const e of appended) {
@@ -196,7 +218,7 @@ export async function startHomeserver(options: HomeserverOptions): Promise<Runni
       openid: new OpenIdTokens(db),
       uia,
       uiAuth: new UserInteractiveAuth(uia, accounts, limits, serverName),
-      deviceDeletion: new DeviceDeletion(db, accounts, e2ee, toDevice),
+      deviceDeletion: new DeviceDeletion(db, accounts, e2ee, toDevice, pushers),
       e2ee,
       accountData,
       events,
@@ -213,6 +235,9 @@ export async function startHomeserver(options: HomeserverOptions): Promise<Runni
       toDevice,
       presence,
       pushRules,
+      pushActions,
+      pushers,
+      pushSender,
       filters,
       notifier,
       sync,
@@ -224,6 +249,7 @@ export async function startHomeserver(options: HomeserverOptions): Promise<Runni
     };
 
     await appservice.start();
+    pushSender.start();
     stopAppservice = () => appservice.stop();
     const connections = new ClientConnections(options.connections, trustedProxies(options.trustedProxies), metrics.connectionsCut, logger);
     const app = buildClientApp(hs);
@@ -259,6 +285,8 @@ export async function startHomeserver(options: HomeserverOptions): Promise<Runni
           await closed;
           connections.close();
           typing.stop();
+          clearInterval(pruneTimer);
+          await pushSender.stop();
           await appservice.stop();
           activity.stop();
           db.close();

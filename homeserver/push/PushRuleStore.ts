@@ -17,6 +17,18 @@ function emptyRuleset(): Ruleset {
   return { override: [], content: [], room: [], sender: [], underride: [] };
 }
 
+/**
+ * Longest glob a rule may carry. Matching costs up to (value length x pattern length) steps, for every
+ * event and every user whose rules have the pattern, so the pattern side is kept small.
+ */
+export const MAX_PATTERN_CHARS = 256;
+
+function checkPattern(pattern: unknown, where: string): void {
+  if (typeof pattern === 'string' && pattern.length > MAX_PATTERN_CHARS) {
+    throw new MatrixError(400, 'M_INVALID_PARAM', `${where} is longer than ${MAX_PATTERN_CHARS} characters`);
+  }
+}
+
 export function isPushKind(k: string): k is PushKind {
   return (PUSH_KINDS as string[]).includes(k);
 }
@@ -86,8 +98,10 @@ export class PushRuleStore {
         throw new MatrixError(400, 'M_BAD_JSON', 'conditions must be a list of objects');
       }
       rule.conditions = conditions as Array<Record<string, unknown>>;
+      for (const c of rule.conditions) checkPattern(c['pattern'], 'A condition\'s pattern');
     } else if (kind === 'content') {
       if (typeof body['pattern'] !== 'string') throw new MatrixError(400, 'M_MISSING_PARAM', 'content rules need a pattern');
+      checkPattern(body['pattern'], 'pattern');
       rule.pattern = body['pattern'];
     }
     this.update(userId, (doc) => {

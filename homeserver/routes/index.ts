@@ -3,6 +3,7 @@
 import express, { Router } from 'express';
 import type { HomeserverContext } from '../HomeserverContext.js';
 import { clientConfigRoutes } from './clientConfigRoutes.js';
+import { pushRoutes } from './pushRoutes.js';
 import { deviceRoutes } from './deviceRoutes.js';
 import { directoryRoutes } from './directoryRoutes.js';
 import { ephemeralRoutes } from './ephemeralRoutes.js';
@@ -70,6 +71,7 @@ export function buildClientApp(hs: HomeserverContext): express.Express {
   sessionRoutes(client, hs);
   deviceRoutes(client, hs);
   clientConfigRoutes(client, hs);
+  pushRoutes(client, hs);
   userDataRoutes(client, hs);
   roomMembershipRoutes(client, hs);
   roomEventRoutes(client, hs);

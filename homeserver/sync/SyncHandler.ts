@@ -17,7 +17,7 @@ import type { ToDeviceInbox } from '../ephemeral/ToDeviceInbox.js';
 import type { DeviceListStream } from '../e2ee/DeviceListStream.js';
 import type { OneTimeKeyStore } from '../e2ee/OneTimeKeyStore.js';
 import type { TypingTracker } from '../ephemeral/TypingTracker.js';
-import type { PushActionStore } from '../push/PushActionStore.js';
+import type { UnreadCounter } from '../push/UnreadCounter.js';
 import type { PushRuleStore } from '../push/PushRuleStore.js';
 import type { HistoryVisibility, RoomReader } from '../rooms/HistoryVisibility.js';
 import type { BundledAggregations } from '../relations/BundledAggregations.js';
@@ -49,7 +49,7 @@ export interface SyncDeps {
   presence: PresenceTracker;
   accountData: AccountDataStore;
   pushRules: PushRuleStore;
-  pushActions: PushActionStore;
+  unread: UnreadCounter;
   counter: StreamCounter;
   ephemeral: EphemeralCounter;
   notifier: SyncNotifier;
@@ -243,15 +243,9 @@ export class SyncHandler {
     };
   }
 
-  /**
-   * The push rules' notifications after what the user has read: their receipts (threaded ones per
-   * thread), their own newest message, and their join (nothing from before it counts). Split into the
-   * main timeline and each thread when the filter asks for unread_thread_notifications.
-   */
+  /** Unread notifications, split into the main timeline and each thread when the filter asks for unread_thread_notifications. */
   private unreadCounts(m: MembershipRow, perThread: boolean): Json {
-    const receipts = this.d.receipts.readPositions(m.room_id, m.user_id);
-    const base = Math.max(receipts.unthreaded, this.d.events.lastOwnEventPos(m.room_id, m.user_id), m.pos);
-    const unread = this.d.pushActions.unreadCounts(m.user_id, m.room_id, { base, threads: receipts.threads });
+    const unread = this.d.unread.room(m.user_id, m.room_id, m.pos);
     const json = (c: { notifications: number; highlights: number }): Json => ({ notification_count: c.notifications, highlight_count: c.highlights });
     if (perThread) {
       const threads: Json = {};
