@@ -35,6 +35,7 @@ export function homeserverOptions(config: PatchbayConfig, logger: Logger): Homes
       allowPrivateGateways: hs.push.allow_private_gateways,
       retry: { initialMs: hs.push.retry.initial_ms, maxMs: hs.push.retry.max_ms },
     },
+    presence: { idleMs: hs.presence.idle_timeout_ms, offlineMs: hs.presence.offline_timeout_ms },
     logger,
   };
 }

@@ -91,6 +91,7 @@ export interface HomeserverConfig {
   rate_limits: RateLimitsConfig;
   e2ee: E2eeConfig;
   push: PushConfig;
+  presence: { idle_timeout_ms: number; offline_timeout_ms: number };
 }
 
 export interface RedisConfig {

@@ -164,7 +164,7 @@ export const configSchema: SchemaObject = {
       required: keys<HomeserverConfig>(
         'enabled', 'server_name', 'bind', 'port', 'public_base_url', 'storage', 'database', 'media_dir',
         'max_body_bytes', 'max_upload_bytes', 'registration_enabled', 'app_service_config_files',
-        'appservice_retry', 'turn', 'trusted_proxies', 'connections', 'rate_limits', 'e2ee', 'push',
+        'appservice_retry', 'turn', 'trusted_proxies', 'connections', 'rate_limits', 'e2ee', 'push', 'presence',
       ),
       properties: {
         enabled: bool(true),
@@ -292,6 +292,14 @@ export const configSchema: SchemaObject = {
                 max_ms: count('a duration in milliseconds', 1, 86400000, 600000),
               },
             },
+          },
+        },
+        presence: {
+          ...section('homeserver.presence', '{ idle_timeout_ms: 300000, offline_timeout_ms: 30000 }'),
+          required: ['idle_timeout_ms', 'offline_timeout_ms'],
+          properties: {
+            idle_timeout_ms: count('a duration in milliseconds', 1000, 86400000, 300000),
+            offline_timeout_ms: count('a duration in milliseconds', 1000, 86400000, 30000),
           },
         },
       },

@@ -101,7 +101,7 @@ export async function startHomeserver(options: HomeserverOptions): Promise<Runni
     const relations = new Relations(relationStore, events, formatter, history);
     const creator = new RoomCreator(serverName, events, appender, memberships, directory, resolver, gateway);
     const typing = new TypingTracker(ephemeralCounter);
-    const presence = new PresenceTracker(ephemeralCounter);
+    const presence = new PresenceTracker(ephemeralCounter, options.presence ?? { idleMs: 300_000, offlineMs: 30_000 });
     const receipts = new ReceiptStore(db, counter);
     const pushRules = new PushRuleStore(db, accountData);
     const pushActions = new PushActionStore(db);
@@ -172,6 +172,7 @@ export async function startHomeserver(options: HomeserverOptions): Promise<Runni
     events.onAppend((appended) => {
       metrics.eventsPersisted.inc(appended.length);
       pushSender.wake(pushRecorder.takeNotified());
+      for (const e of appended) presence.active(e.sender);
       const rooms = new Set<string>();
       const users = new Set<string>();
       for (const e of appended) {
@@ -250,6 +251,7 @@ export async function startHomeserver(options: HomeserverOptions): Promise<Runni
 
     await appservice.start();
     pushSender.start();
+    presence.start();
     stopAppservice = () => appservice.stop();
     const connections = new ClientConnections(options.connections, trustedProxies(options.trustedProxies), metrics.connectionsCut, logger);
     const app = buildClientApp(hs);
@@ -285,6 +287,7 @@ export async function startHomeserver(options: HomeserverOptions): Promise<Runni
           await closed;
           connections.close();
           typing.stop();
+          presence.stop();
           clearInterval(pruneTimer);
           await pushSender.stop();
           await appservice.stop();

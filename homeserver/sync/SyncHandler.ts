@@ -78,7 +78,15 @@ export class SyncHandler {
 
   async sync(req: SyncRequest): Promise<Json> {
     const userId = req.requester.userId;
-    if (req.setPresence) this.d.presence.set(userId, req.setPresence);
+    const ended = this.d.presence.syncStarted(userId, req.setPresence);
+    try {
+      return await this.poll(req, userId);
+    } finally {
+      ended();
+    }
+  }
+
+  private async poll(req: SyncRequest, userId: string): Promise<Json> {
     const deadline = Date.now() + Math.max(0, req.timeoutMs);
     for (;;) {
       const { response, empty, joinedRooms } = this.compute(req);
