@@ -309,10 +309,11 @@ CREATE TABLE IF NOT EXISTS stream_head (
   {
     version: 9,
     sql: `
+-- Safe to run again over its own tables (IF NOT EXISTS, OR IGNORE / OR REPLACE), as version 8.
 -- Relations between events (m.relates_to with a rel_type): threads, edits, reactions, references. A row
 -- lives as long as its event is not redacted. thread_id is 'main' or the thread root the event belongs to
 -- (its own for an m.thread child, its parent's otherwise).
-CREATE TABLE event_relations (
+CREATE TABLE IF NOT EXISTS event_relations (
   event_id TEXT PRIMARY KEY,
   pos INTEGER NOT NULL,
   room_id TEXT NOT NULL,
@@ -322,15 +323,15 @@ CREATE TABLE event_relations (
   sender TEXT NOT NULL,
   thread_id TEXT NOT NULL
 );
-CREATE INDEX event_relations_by_parent ON event_relations(relates_to, rel_type, pos);
+CREATE INDEX IF NOT EXISTS event_relations_by_parent ON event_relations(relates_to, rel_type, pos);
 -- Each thread of a room and the position of its newest event, for GET /threads (most recent first).
-CREATE TABLE threads (
+CREATE TABLE IF NOT EXISTS threads (
   room_id TEXT NOT NULL,
   root_id TEXT NOT NULL,
   latest_pos INTEGER NOT NULL,
   PRIMARY KEY (room_id, root_id)
 );
-CREATE INDEX threads_by_activity ON threads(room_id, latest_pos);
+CREATE INDEX IF NOT EXISTS threads_by_activity ON threads(room_id, latest_pos);
 -- The relations of the events stored so far.
 INSERT OR IGNORE INTO event_relations (event_id, pos, room_id, relates_to, rel_type, type, sender, thread_id)
   SELECT event_id, pos, room_id, json_extract(content, '$."m.relates_to".event_id'), json_extract(content, '$."m.relates_to".rel_type'),
@@ -347,7 +348,7 @@ UPDATE event_relations SET thread_id = (SELECT p.thread_id FROM event_relations 
   WHERE rel_type != 'm.thread' AND relates_to IN (SELECT event_id FROM event_relations);
 UPDATE event_relations SET thread_id = (SELECT p.thread_id FROM event_relations p WHERE p.event_id = event_relations.relates_to)
   WHERE rel_type != 'm.thread' AND relates_to IN (SELECT event_id FROM event_relations);
-INSERT INTO threads (room_id, root_id, latest_pos)
+INSERT OR REPLACE INTO threads (room_id, root_id, latest_pos)
   SELECT room_id, relates_to, MAX(pos) FROM event_relations WHERE rel_type = 'm.thread' GROUP BY room_id, relates_to;
 `,
   },
@@ -356,7 +357,7 @@ INSERT INTO threads (room_id, root_id, latest_pos)
     sql: `
 -- Push rule decisions: one row per event that notifies a user, written with the event. Counts in /sync,
 -- GET /notifications and the pushers read them; rows older than the retention are deleted.
-CREATE TABLE event_push_actions (
+CREATE TABLE IF NOT EXISTS event_push_actions (
   user_id TEXT NOT NULL,
   room_id TEXT NOT NULL,
   pos INTEGER NOT NULL,
@@ -367,13 +368,13 @@ CREATE TABLE event_push_actions (
   ts INTEGER NOT NULL,
   PRIMARY KEY (user_id, pos)
 );
-CREATE INDEX event_push_actions_by_room ON event_push_actions(user_id, room_id, pos);
-CREATE INDEX event_push_actions_by_event ON event_push_actions(event_id);
-CREATE INDEX event_push_actions_by_age ON event_push_actions(ts);
+CREATE INDEX IF NOT EXISTS event_push_actions_by_room ON event_push_actions(user_id, room_id, pos);
+CREATE INDEX IF NOT EXISTS event_push_actions_by_event ON event_push_actions(event_id);
+CREATE INDEX IF NOT EXISTS event_push_actions_by_age ON event_push_actions(ts);
 -- HTTP pushers (POST /pushers/set). last_pos: the user's notifications up to this stream position are
 -- done (sent, or given up after the retry limit); the sender goes on from there after a restart.
 -- failing_since: when its gateway started failing (null while it answers).
-CREATE TABLE pushers (
+CREATE TABLE IF NOT EXISTS pushers (
   user_id TEXT NOT NULL,
   app_id TEXT NOT NULL,
   pushkey TEXT NOT NULL,
@@ -389,7 +390,7 @@ CREATE TABLE pushers (
   failing_since INTEGER,
   PRIMARY KEY (user_id, app_id, pushkey)
 );
-CREATE INDEX pushers_by_key ON pushers(app_id, pushkey);
+CREATE INDEX IF NOT EXISTS pushers_by_key ON pushers(app_id, pushkey);
 `,
   },
 ];

@@ -6,6 +6,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/glob
 import * as sdk from 'matrix-js-sdk';
 import {
   enc,
+  loginUser,
   registerUser,
   SpecValidator,
   startTestHomeserver,
@@ -170,7 +171,7 @@ describe('push to an HTTP push gateway', () => {
     expect(got.map((n) => n.content?.['body'])).toEqual(['first while down', 'second while down']);
   });
 
-  it('refuses pushers it cannot deliver, and deletes one with kind null', async () => {
+  it('refuses pushers it cannot deliver, and deletes one with kind null or with its device', async () => {
     const bad = async (body: JsonObject): Promise<string | undefined> => (await bob.http.request('POST', '/pushers/set', { body })).body['errcode'] as string | undefined;
     const base = { app_id: 'org.example.x', pushkey: 'k', app_display_name: 'X', device_display_name: 'X', lang: 'en' };
     expect(await bad({ ...base, kind: 'http', data: {} })).toBe('M_MISSING_PARAM');
@@ -179,6 +180,12 @@ describe('push to an HTTP push gateway', () => {
     expect(await bad({ ...base, pushkey: 'x'.repeat(513), kind: 'http', data: { url: gateway.url } })).toBe('M_INVALID_PARAM');
     await bobSdk.setPusher(pusher('temporary', { url: gateway.url }));
     await bob.http.ok('POST', '/pushers/set', { body: { ...base, app_id: 'org.example.phone', pushkey: 'temporary', kind: null } });
+    expect((await bobSdk.getPushers()).pushers.map((p) => p.pushkey)).toEqual(['bob-phone']);
+    // Logging a device out deletes the pushers it set.
+    const tablet = await loginUser(hs.url, 'bob');
+    await sdkFor(tablet).setPusher(pusher('bob-tablet', { url: gateway.url }));
+    expect((await bobSdk.getPushers()).pushers.map((p) => p.pushkey).sort()).toEqual(['bob-phone', 'bob-tablet']);
+    await tablet.http.ok('POST', '/logout', { body: {} });
     expect((await bobSdk.getPushers()).pushers.map((p) => p.pushkey)).toEqual(['bob-phone']);
     // Patterns are capped (they are matched against every event).
     const long = await bob.http.request('PUT', '/pushrules/global/content/long', { body: { pattern: 'a'.repeat(257), actions: ['notify'] } });
