@@ -31,6 +31,11 @@ export function homeserverOptions(config: PatchbayConfig, logger: Logger): Homes
     connections: hs.connections,
     rateLimits: hs.rate_limits,
     e2ee: { default: hs.e2ee.default, forceDisable: hs.e2ee.force_disable },
+    push: {
+      allowPrivateGateways: hs.push.allow_private_gateways,
+      retry: { initialMs: hs.push.retry.initial_ms, maxMs: hs.push.retry.max_ms },
+    },
+    presence: { idleMs: hs.presence.idle_timeout_ms, offlineMs: hs.presence.offline_timeout_ms },
     logger,
   };
 }

@@ -58,6 +58,13 @@ export interface E2eeConfig {
   force_disable: boolean;
 }
 
+/** homeserver.push: delivery to push gateways. */
+export interface PushConfig {
+  /** Let pushers post to loopback, private and link-local addresses. */
+  allow_private_gateways: boolean;
+  retry: { initial_ms: number; max_ms: number };
+}
+
 export interface HomeserverConfig {
   /** `patchbay start` runs the embedded homeserver; false when an external one (Synapse) is used. */
   enabled: boolean;
@@ -83,6 +90,8 @@ export interface HomeserverConfig {
   connections: ConnectionsConfig;
   rate_limits: RateLimitsConfig;
   e2ee: E2eeConfig;
+  push: PushConfig;
+  presence: { idle_timeout_ms: number; offline_timeout_ms: number };
 }
 
 export interface RedisConfig {

@@ -2,7 +2,7 @@
 // `title` (what the value is: "a port number"), `description` (what to set instead: "an integer
 // 1-65535") and `examples`; error messages are built from these three, so a new key needs them too.
 import type { SchemaObject } from 'ajv';
-import type { ConnectionsConfig, E2eeConfig, HomeserverConfig, PatchbayConfig, RateLimitsConfig, TurnConfig } from './PatchbayConfig.js';
+import type { ConnectionsConfig, E2eeConfig, HomeserverConfig, PatchbayConfig, PushConfig, RateLimitsConfig, TurnConfig } from './PatchbayConfig.js';
 import { requiredSection } from './SchemaType.js';
 
 /** Keeps each `required` list in step with the TypeScript type (a key missing from the type fails tsc). */
@@ -164,7 +164,7 @@ export const configSchema: SchemaObject = {
       required: keys<HomeserverConfig>(
         'enabled', 'server_name', 'bind', 'port', 'public_base_url', 'storage', 'database', 'media_dir',
         'max_body_bytes', 'max_upload_bytes', 'registration_enabled', 'app_service_config_files',
-        'appservice_retry', 'turn', 'trusted_proxies', 'connections', 'rate_limits', 'e2ee',
+        'appservice_retry', 'turn', 'trusted_proxies', 'connections', 'rate_limits', 'e2ee', 'push', 'presence',
       ),
       properties: {
         enabled: bool(true),
@@ -277,6 +277,29 @@ export const configSchema: SchemaObject = {
           properties: {
             default: bool(true),
             force_disable: bool(false),
+          },
+        },
+        push: {
+          ...section('homeserver.push', '{ allow_private_gateways: false }'),
+          required: keys<PushConfig>('allow_private_gateways', 'retry'),
+          properties: {
+            allow_private_gateways: bool(false),
+            retry: {
+              ...section('homeserver.push.retry', '{ initial_ms: 1000, max_ms: 600000 }'),
+              required: ['initial_ms', 'max_ms'],
+              properties: {
+                initial_ms: count('a duration in milliseconds', 1, 86400000, 1000),
+                max_ms: count('a duration in milliseconds', 1, 86400000, 600000),
+              },
+            },
+          },
+        },
+        presence: {
+          ...section('homeserver.presence', '{ idle_timeout_ms: 300000, offline_timeout_ms: 30000 }'),
+          required: ['idle_timeout_ms', 'offline_timeout_ms'],
+          properties: {
+            idle_timeout_ms: count('a duration in milliseconds', 1000, 86400000, 300000),
+            offline_timeout_ms: count('a duration in milliseconds', 1000, 86400000, 30000),
           },
         },
       },

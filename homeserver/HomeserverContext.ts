@@ -16,6 +16,9 @@ import type { EventStore } from './events/EventStore.js';
 import type { AccessTokenAuth } from './http/AccessTokenAuth.js';
 import type { MediaStore } from './media/MediaStore.js';
 import type { PushRuleStore } from './push/PushRuleStore.js';
+import type { PushActionStore } from './push/PushActionStore.js';
+import type { PusherStore } from './push/PusherStore.js';
+import type { PushSender } from './push/PushSender.js';
 import type { EntityResolver } from './rooms/EntityResolver.js';
 import type { MembershipService } from './rooms/MembershipService.js';
 import type { RoomCreator } from './rooms/RoomCreator.js';
@@ -32,6 +35,7 @@ import type { DeviceDeletion } from './accounts/DeviceDeletion.js';
 import type { E2eeStores } from './e2ee/E2eeStores.js';
 import type { HomeserverMetrics } from './HomeserverMetrics.js';
 import type { RateLimits } from './limits/RateLimits.js';
+import type { Relations } from './relations/Relations.js';
 
 export interface HomeserverContext {
   options: HomeserverOptions;
@@ -57,12 +61,16 @@ export interface HomeserverContext {
   memberships: MembershipService;
   roomEvents: RoomEventService;
   history: HistoryVisibility;
+  relations: Relations;
   creator: RoomCreator;
   typing: TypingTracker;
   receipts: ReceiptStore;
   toDevice: ToDeviceInbox;
   presence: PresenceTracker;
   pushRules: PushRuleStore;
+  pushActions: PushActionStore;
+  pushers: PusherStore;
+  pushSender: PushSender;
   filters: FilterStore;
   notifier: SyncNotifier;
   sync: SyncHandler;

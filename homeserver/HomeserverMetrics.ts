@@ -13,6 +13,7 @@ export interface HomeserverMetrics {
   syncWaiting: Gauge;
   rateLimited: Counter<'limit'>;
   connectionsCut: Counter<'reason'>;
+  pushes: Counter<'outcome'>;
 }
 
 export function homeserverMetrics(): HomeserverMetrics {
@@ -51,6 +52,15 @@ export function homeserverMetrics(): HomeserverMetrics {
           name: 'patchbay_hs_rate_limited_total',
           help: 'Requests refused with 429 M_LIMIT_EXCEEDED, by limit (homeserver.rate_limits)',
           labelNames: ['limit'],
+        }),
+    ),
+    pushes: once(
+      'patchbay_hs_pushes_total',
+      () =>
+        new Counter({
+          name: 'patchbay_hs_pushes_total',
+          help: 'Notifications posted to push gateways, by outcome (sent, failed, rejected, skipped)',
+          labelNames: ['outcome'],
         }),
     ),
     connectionsCut: once(

@@ -179,6 +179,10 @@ export interface HomeserverOptions {
   rateLimits: RateLimitsConfig;
   /** homeserver.e2ee: what .well-known advertises as `io.element.e2ee` (nothing when absent). */
   e2ee?: { default: boolean; forceDisable: boolean };
+  /** homeserver.push: where pushers may post, and how failed posts are retried (1 s doubling to 10 min when absent). */
+  push?: { allowPrivateGateways: boolean; retry: { initialMs: number; maxMs: number } };
+  /** homeserver.presence: when syncing users go unavailable and offline (5 min and 30 s when absent). */
+  presence?: { idleMs: number; offlineMs: number };
   logger: Logger;
 }
 

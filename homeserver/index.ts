@@ -31,7 +31,15 @@ import { RateLimits } from './limits/RateLimits.js';
 import { listRoutes } from './http/RouteListing.js';
 import { FileBlobStore, MemoryBlobStore } from './media/BlobStore.js';
 import { MediaStore } from './media/MediaStore.js';
+import { PushActionRecorder } from './push/PushActionRecorder.js';
+import { PushActionStore } from './push/PushActionStore.js';
 import { PushRuleStore } from './push/PushRuleStore.js';
+import { UnreadCounter } from './push/UnreadCounter.js';
+import { PusherStore } from './push/PusherStore.js';
+import { PushGatewayClient } from './push/PushGatewayClient.js';
+import { PushSender } from './push/PushSender.js';
+import { Relations } from './relations/Relations.js';
+import { RelationStore } from './relations/RelationStore.js';
 import { EntityResolver } from './rooms/EntityResolver.js';
 import { EventAppender } from './rooms/EventAppender.js';
 import { HistoryVisibility } from './rooms/HistoryVisibility.js';
@@ -66,6 +74,8 @@ export async function startHomeserver(options: HomeserverOptions): Promise<Runni
     const events = new EventStore(db, counter);
     events.onListenerError = (err) => logger.error({ err }, 'event listener failed');
     const formatter = new ClientEventFormatter(events);
+    const relationStore = new RelationStore(db);
+    events.addIndexer(relationStore);
     const directory = new RoomDirectory(db);
     const stream = new RoomEventStream(serverName, events, directory, formatter);
     const toDevice = new ToDeviceInbox(db, counter);
@@ -88,22 +98,53 @@ export async function startHomeserver(options: HomeserverOptions): Promise<Runni
     const memberships = new MembershipService(events, appender, accounts, resolver);
     const roomEvents = new RoomEventService(events, appender, directory);
     const history = new HistoryVisibility(events, (userId) => appservice.appserviceForUser(userId)?.id ?? null);
+    const relations = new Relations(relationStore, events, formatter, history);
     const creator = new RoomCreator(serverName, events, appender, memberships, directory, resolver, gateway);
     const typing = new TypingTracker(ephemeralCounter);
-    const presence = new PresenceTracker(ephemeralCounter);
+    const presence = new PresenceTracker(ephemeralCounter, options.presence ?? { idleMs: 300_000, offlineMs: 30_000 });
     const receipts = new ReceiptStore(db, counter);
     const pushRules = new PushRuleStore(db, accountData);
+    const pushActions = new PushActionStore(db);
+    // After the relations indexer: a notification is filed under the thread its event belongs to.
+    const pushRecorder = new PushActionRecorder({
+      events,
+      relations: relationStore,
+      rules: pushRules,
+      actions: pushActions,
+      isAppserviceUser: (userId) => appservice.appserviceForUser(userId)?.exclusive === true,
+      isLocalUser: (userId) => accounts.exists(userId),
+    });
+    events.addIndexer(pushRecorder);
+    const unread = new UnreadCounter(receipts, events, pushActions);
+    const pushers = new PusherStore(db);
+    const push = options.push ?? { allowPrivateGateways: false, retry: { initialMs: 1_000, maxMs: 600_000 } };
+    const pushSender = new PushSender({
+      pushers,
+      actions: pushActions,
+      events,
+      receipts,
+      unread,
+      gateway: new PushGatewayClient({ timeoutMs: 15_000, allowPrivateGateways: push.allowPrivateGateways }),
+      logger,
+      retry: { ...push.retry, giveUpAfterMs: 86_400_000 },
+      outcomes: metrics.pushes,
+    });
+    // Notifications older than 30 days go: the table stays bounded whatever no one reads.
+    const pruneTimer = setInterval(() => pushActions.prune(Date.now() - 30 * 86_400_000), 3_600_000);
+    pruneTimer.unref();
     const filters = new FilterStore(db);
     const notifier = new SyncNotifier();
     const sync = new SyncHandler({
       events,
       history,
+      relations,
       formatter,
       receipts,
       typing,
       presence,
       accountData,
       pushRules,
+      unread,
       counter,
       ephemeral: ephemeralCounter,
       notifier,
@@ -130,6 +171,8 @@ export async function startHomeserver(options: HomeserverOptions): Promise<Runni
     // What wakes /sync, and what appservices with receive_ephemeral hear.
     events.onAppend((appended) => {
       metrics.eventsPersisted.inc(appended.length);
+      pushSender.wake(pushRecorder.takeNotified());
+      for (const e of appended) presence.active(e.sender);
       const rooms = new Set<string>();
       const users = new Set<string>();
       for (const e of appended) {
@@ -176,7 +219,7 @@ export async function startHomeserver(options: HomeserverOptions): Promise<Runni
       openid: new OpenIdTokens(db),
       uia,
       uiAuth: new UserInteractiveAuth(uia, accounts, limits, serverName),
-      deviceDeletion: new DeviceDeletion(db, accounts, e2ee, toDevice),
+      deviceDeletion: new DeviceDeletion(db, accounts, e2ee, toDevice, pushers),
       e2ee,
       accountData,
       events,
@@ -186,12 +229,16 @@ export async function startHomeserver(options: HomeserverOptions): Promise<Runni
       memberships,
       roomEvents,
       history,
+      relations,
       creator,
       typing,
       receipts,
       toDevice,
       presence,
       pushRules,
+      pushActions,
+      pushers,
+      pushSender,
       filters,
       notifier,
       sync,
@@ -203,6 +250,8 @@ export async function startHomeserver(options: HomeserverOptions): Promise<Runni
     };
 
     await appservice.start();
+    pushSender.start();
+    presence.start();
     stopAppservice = () => appservice.stop();
     const connections = new ClientConnections(options.connections, trustedProxies(options.trustedProxies), metrics.connectionsCut, logger);
     const app = buildClientApp(hs);
@@ -225,7 +274,10 @@ export async function startHomeserver(options: HomeserverOptions): Promise<Runni
     return {
       url: boundUrl,
       port: address.port,
-      reloadAppservices: () => appservice.reload(),
+      reloadAppservices: async () => {
+        await appservice.reload();
+        pushRecorder.forgetRecipients();
+      },
       routes: () => listRoutes(app),
       stop: () =>
         (stopped ??= (async () => {
@@ -235,6 +287,9 @@ export async function startHomeserver(options: HomeserverOptions): Promise<Runni
           await closed;
           connections.close();
           typing.stop();
+          presence.stop();
+          clearInterval(pruneTimer);
+          await pushSender.stop();
           await appservice.stop();
           activity.stop();
           db.close();

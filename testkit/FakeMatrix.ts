@@ -1,7 +1,7 @@
 // An in-memory stand-in for the homeserver, for unit tests of a plugin: it records what the plugin's
 // intents do (rooms, members, events, profiles, aliases) and answers their questions from that record.
 // Failures are MatrixApiErrors with the spec's errcodes, as the real intents throw them.
-import { MatrixApiError, type GhostProfile, type Intent, type MatrixEvent, type MediaContent } from '../core/plugin-api/index.js';
+import { MatrixApiError, type GhostProfile, type Intent, type MatrixEvent, type MediaContent, type PresenceState } from '../core/plugin-api/index.js';
 
 export interface RecordedEvent {
   eventId: string;
@@ -33,6 +33,8 @@ export class FakeMatrix {
   readonly events: RecordedEvent[] = [];
   readonly profiles = new Map<string, GhostProfile>();
   readonly registered = new Set<string>();
+  /** What intents set with setPresence, by user. */
+  readonly presence = new Map<string, { presence: PresenceState; statusMsg?: string }>();
   readonly aliases = new Map<string, string>();
   /** Events real Matrix users sent (the tests hand them to the plugin), so getEvent finds them too. */
   readonly userEvents = new Map<string, MatrixEvent>();
@@ -196,6 +198,10 @@ export class FakeIntent implements Intent {
   }
 
   async setTyping(): Promise<void> {}
+
+  async setPresence(presence: PresenceState, statusMsg?: string): Promise<void> {
+    this.hs.presence.set(this.userId, statusMsg === undefined ? { presence } : { presence, statusMsg });
+  }
 
   async createAlias(alias: string, roomId: string): Promise<void> {
     if (this.hs.aliases.has(alias)) throw fail(409, 'M_UNKNOWN', `alias ${alias} already exists`);

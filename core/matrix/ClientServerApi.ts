@@ -279,6 +279,13 @@ export class ClientServerApi {
     });
   }
 
+  async setPresence(userId: string, presence: 'online' | 'unavailable' | 'offline', statusMsg?: string): Promise<void> {
+    await this.request('PUT', V3 + encodePath`/presence/${userId}/status`, {
+      userId,
+      body: statusMsg === undefined ? { presence } : { presence, status_msg: statusMsg },
+    });
+  }
+
   async joinedMembers(userId: string, roomId: string): Promise<Record<string, { display_name?: string; avatar_url?: string }>> {
     const res = await this.request<{ joined?: unknown }>('GET', V3 + encodePath`/rooms/${roomId}/joined_members`, { userId });
     const joined = res.joined;

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { GhostProfile, Intent, MatrixEvent, MediaContent } from '../plugin-api/index.js';
+import type { GhostProfile, Intent, MatrixEvent, MediaContent, PresenceState } from '../plugin-api/index.js';
 import type { ClientServerApi } from './ClientServerApi.js';
 import type { IntentCaches } from './IntentCaches.js';
 import { MatrixApiError } from '../plugin-api/MatrixApiError.js';
@@ -183,6 +183,11 @@ export class MatrixIntent implements Intent {
 
   async setTyping(roomId: string, typing: boolean, timeoutMs?: number): Promise<void> {
     await this.inRoom(roomId, () => this.api.setTyping(this.userId, roomId, typing, timeoutMs));
+  }
+
+  async setPresence(presence: PresenceState, statusMsg?: string): Promise<void> {
+    await this.ensureRegistered();
+    await this.api.setPresence(this.userId, presence, statusMsg);
   }
 
   async createAlias(alias: string, roomId: string): Promise<void> {

@@ -6,7 +6,7 @@ export type { ContentOf, FileContent, FileInfo, LocationContent, RelatesTo, Room
 export type { BridgeContext, EventContext } from './context.js';
 export type { EventRelation, MatrixCallEvent, MatrixEphemeralEvent, MatrixEvent, MediaContent } from './events.js';
 export type { HttpAuthHook, HttpHandler, HttpMethod, HttpRequest, HttpResponse, HttpRouteOptions, HttpRoutes } from './http.js';
-export type { GhostDirectory, GhostProfile, Intent } from './intent.js';
+export type { GhostDirectory, GhostProfile, Intent, PresenceState } from './intent.js';
 export type { LogFn, Logger } from './Logger.js';
 export type { Counter, Gauge, Histogram, MetricLabels, MetricOptions, PluginMetrics } from './metrics.js';
 export { failureKindOf, IgnoredEventError, PermanentError, RetryLaterError, type FailureKind } from './errors.js';

@@ -5,6 +5,9 @@ export interface GhostProfile {
   avatarUrl?: string;
 }
 
+/** A user's presence as Matrix clients show it. */
+export type PresenceState = 'online' | 'unavailable' | 'offline';
+
 /** Ghost users: one Matrix user per remote identity, with the spec's reversible escaping. */
 export interface GhostDirectory {
   /** `@<ghostPrefix><escaped remoteId>:<server>`; remoteId like `libera_alice` or `+14155550100`. */
@@ -30,6 +33,12 @@ export interface Intent {
   kick(roomId: string, userId: string, reason?: string): Promise<void>;
   redact(roomId: string, eventId: string, reason?: string): Promise<void>;
   setTyping(roomId: string, typing: boolean, timeoutMs?: number): Promise<void>;
+  /**
+   * The user's presence (`PUT /presence/{userId}/status`): a ghost keeps what the bridge sets until it
+   * sets something else, so bridges set offline when the remote user leaves. `statusMsg` undefined keeps
+   * the current message.
+   */
+  setPresence(presence: PresenceState, statusMsg?: string): Promise<void>;
   createAlias(alias: string, roomId: string): Promise<void>;
   resolveAlias(alias: string): Promise<string | null>;
   getStateEvent(roomId: string, type: string, stateKey: string): Promise<Record<string, unknown> | null>;

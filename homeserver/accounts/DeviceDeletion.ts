@@ -1,10 +1,11 @@
 // Removing devices (DELETE /devices, /delete_devices, logout): the device, its access tokens, its keys,
-// the signatures on them and its waiting to-device messages go in one transaction, and the user's
+// the signatures on them, its waiting to-device messages and its pushers go in one transaction, and the user's
 // device list is marked changed so everyone sharing a room with them stops encrypting to it.
 import type { SqlDatabase } from '../storage/SqlDatabase.js';
 import type { E2eeStores } from '../e2ee/E2eeStores.js';
 import type { ToDeviceInbox } from '../ephemeral/ToDeviceInbox.js';
 import type { AccountStore } from './AccountStore.js';
+import type { PusherStore } from '../push/PusherStore.js';
 
 export class DeviceDeletion {
   constructor(
@@ -12,6 +13,7 @@ export class DeviceDeletion {
     private readonly accounts: AccountStore,
     private readonly e2ee: E2eeStores,
     private readonly toDevice: ToDeviceInbox,
+    private readonly pushers: PusherStore,
   ) {}
 
   /** Deletes the devices that exist among `deviceIds`; unknown IDs are ignored (deleted before). */
@@ -25,6 +27,7 @@ export class DeviceDeletion {
         this.e2ee.oneTimeKeys.deleteDevice(userId, deviceId);
         this.e2ee.crossSigning.deleteDevice(userId, deviceId);
         this.toDevice.deleteDevice(userId, deviceId);
+        this.pushers.removeForDevice(userId, deviceId);
         any ||= existed;
       }
       if (any) this.e2ee.deviceLists.record(userId);

@@ -30,9 +30,9 @@ export class ReceiptStore {
       ),
       since: db.prepare('SELECT * FROM receipts WHERE room_id = ? AND pos > ? ORDER BY pos'),
       roomsAfter: db.prepare('SELECT DISTINCT room_id FROM receipts WHERE pos > ?'),
-      latestReadPos: db.prepare(
-        `SELECT MAX(e.pos) AS p FROM receipts r JOIN events e ON e.event_id = r.event_id
-         WHERE r.room_id = ? AND r.user_id = ? AND r.receipt_type IN ('m.read', 'm.read.private')`,
+      readPositions: db.prepare(
+        `SELECT r.thread_id, MAX(e.pos) AS p FROM receipts r JOIN events e ON e.event_id = r.event_id
+         WHERE r.room_id = ? AND r.user_id = ? AND r.receipt_type IN ('m.read', 'm.read.private') GROUP BY r.thread_id`,
       ),
     };
   }
@@ -64,9 +64,18 @@ export class ReceiptStore {
     return new Set((this.s.roomsAfter.all(afterPos) as Array<{ room_id: string }>).map((r) => r.room_id));
   }
 
-  /** Stream position of the newest event the user has read in the room (0: none). */
-  readUpTo(roomId: string, userId: string): number {
-    return (this.s.latestReadPos.get(roomId, userId) as { p: number | null }).p ?? 0;
+  /**
+   * How far the user has read the room by their read receipts (public or private, whichever is further):
+   * `unthreaded` for the whole room (0: none), `threads` per thread root or `main` for threaded receipts.
+   */
+  readPositions(roomId: string, userId: string): { unthreaded: number; threads: Map<string, number> } {
+    let unthreaded = 0;
+    const threads = new Map<string, number>();
+    for (const r of this.s.readPositions.all(roomId, userId) as Array<{ thread_id: string; p: number }>) {
+      if (r.thread_id === '') unthreaded = r.p;
+      else threads.set(r.thread_id, r.p);
+    }
+    return { unthreaded, threads };
   }
 }
 

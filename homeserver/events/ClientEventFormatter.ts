@@ -1,12 +1,16 @@
 // Turns stored events into the spec's ClientEvent: unsigned.age, prev_content/replaces_state for state,
-// transaction_id for the device that sent it, redacted_because for redacted events.
+// transaction_id for the device that sent it, redacted_because for redacted events, and the bundled
+// aggregations (m.relations) the response asks for.
 import type { ClientEvent } from '../contracts.js';
+import type { BundledRelations } from '../relations/BundledAggregations.js';
 import type { EventStore } from './EventStore.js';
 import type { StoredEvent } from './StoredEvent.js';
 
 export interface FormatOptions {
   /** The requesting device's transaction key: its own events carry their transaction_id. */
   txnKey?: string | null;
+  /** Adds `unsigned.m.relations` where the event has children to aggregate. */
+  relations?: BundledRelations;
 }
 
 export class ClientEventFormatter {
@@ -27,6 +31,8 @@ export class ClientEventFormatter {
       const because = this.events.event(ev.redacted_by);
       if (because) unsigned['redacted_because'] = this.format(because);
     }
+    const relations = opts.relations?.of(ev);
+    if (relations) unsigned['m.relations'] = relations;
     const out: ClientEvent = {
       event_id: ev.event_id,
       room_id: ev.room_id,

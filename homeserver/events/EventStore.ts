@@ -37,10 +37,21 @@ export interface MembershipRow {
 
 export type AppendListener = (events: StoredEvent[]) => void;
 
+/**
+ * Keeps something derived from events (relations, the search index, push actions) in step with them:
+ * called inside the transaction that appends or redacts, so the derived rows commit or roll back with it.
+ */
+export interface EventIndexer {
+  appended(ev: StoredEvent): void;
+  /** `ev` as it was before the redaction (its original content). */
+  redacted(ev: StoredEvent): void;
+}
+
 export class EventStore {
   private readonly s;
   private pending: StoredEvent[] | null = null;
   private readonly listeners = new Set<AppendListener>();
+  private readonly indexers: EventIndexer[] = [];
   /** Where a failing listener is reported: the events are committed, so the writer must not see the error. */
   onListenerError: (err: unknown) => void = () => {};
 
@@ -67,6 +78,7 @@ export class EventStore {
       insertTxn: db.prepare('INSERT INTO client_txns (txn_key, scope, txn_id, event_id, created_ts) VALUES (?, ?, ?, ?, ?)'),
       txn: db.prepare('SELECT event_id FROM client_txns WHERE txn_key = ? AND scope = ? AND txn_id = ?'),
       event: db.prepare('SELECT * FROM events WHERE event_id = ?'),
+      eventAt: db.prepare('SELECT * FROM events WHERE pos = ?'),
       stateEvent: db.prepare(
         `SELECT e.* FROM room_state s JOIN events e ON e.event_id = s.event_id
          WHERE s.room_id = ? AND s.type = ? AND s.state_key = ?`,
@@ -97,15 +109,11 @@ export class EventStore {
       membership: db.prepare('SELECT * FROM memberships WHERE room_id = ? AND user_id = ?'),
       members: db.prepare('SELECT * FROM memberships WHERE room_id = ? ORDER BY user_id'),
       membersWith: db.prepare('SELECT * FROM memberships WHERE room_id = ? AND membership = ? ORDER BY user_id'),
+      joinedCount: db.prepare("SELECT COUNT(*) AS n FROM memberships WHERE room_id = ? AND membership = 'join'"),
       forget: db.prepare('UPDATE memberships SET forgotten = 1 WHERE room_id = ? AND user_id = ?'),
       redact: db.prepare('UPDATE events SET content = ?, redacted_by = ? WHERE event_id = ?'),
       allRooms: db.prepare('SELECT room_id FROM rooms ORDER BY room_id'),
       lastOwn: db.prepare('SELECT MAX(pos) AS p FROM events WHERE room_id = ? AND sender = ?'),
-      unread: db.prepare(
-        `SELECT COUNT(*) AS n, COALESCE(SUM(instr(lower(content), lower(?)) > 0 OR instr(lower(content), lower(?)) > 0), 0) AS h
-         FROM events WHERE room_id = ? AND pos > ? AND sender != ? AND redacted_by IS NULL
-           AND type IN ('m.room.message', 'm.room.encrypted', 'm.sticker', 'm.call.invite')`,
-      ),
     };
   }
 
@@ -131,6 +139,11 @@ export class EventStore {
       }
     }
     return result;
+  }
+
+  /** Indexers run in the order added, inside the writing transaction. */
+  addIndexer(indexer: EventIndexer): void {
+    this.indexers.push(indexer);
   }
 
   onAppend(listener: AppendListener): () => void {
@@ -179,6 +192,7 @@ export class EventStore {
       }
     }
     if (ev.txn) this.s.insertTxn.run(ev.txn.key, ev.txn.scope, ev.txn.id, stored.event_id, Date.now());
+    for (const indexer of this.indexers) indexer.appended(stored);
     this.pending.push(stored);
     return stored;
   }
@@ -198,6 +212,12 @@ export class EventStore {
 
   event(eventId: string): StoredEvent | null {
     const row = this.s.event.get(eventId) as EventRow | undefined;
+    return row ? fromRow(row) : null;
+  }
+
+  /** The event at a stream position. */
+  eventAt(pos: number): StoredEvent | null {
+    const row = this.s.eventAt.get(pos) as EventRow | undefined;
     return row ? fromRow(row) : null;
   }
 
@@ -280,19 +300,13 @@ export class EventStore {
     return (membership ? this.s.membersWith.all(roomId, membership) : this.s.members.all(roomId)) as MembershipRow[];
   }
 
+  joinedCount(roomId: string): number {
+    return (this.s.joinedCount.get(roomId) as { n: number }).n;
+  }
+
   /** Position of the user's newest own event in the room (their own messages count as read). */
   lastOwnEventPos(roomId: string, userId: string): number {
     return (this.s.lastOwn.get(roomId, userId) as { p: number | null }).p ?? 0;
-  }
-
-  /**
-   * Messages from others after `afterPos`, and how many of them mention the user (by ID or localpart).
-   * An approximation of the default push rules that is cheap enough to run on every sync.
-   */
-  unreadCounts(roomId: string, afterPos: number, userId: string): { notifications: number; highlights: number } {
-    const localpart = userId.slice(1, userId.indexOf(':'));
-    const row = this.s.unread.get(userId, localpart, roomId, afterPos, userId) as { n: number; h: number };
-    return { notifications: row.n, highlights: row.h };
   }
 
   forget(roomId: string, userId: string): void {
@@ -300,8 +314,10 @@ export class EventStore {
   }
 
   /** Replaces an event's content by its redacted form; must run inside write(). */
-  markRedacted(eventId: string, content: Record<string, unknown>, redactedBy: string): void {
-    this.s.redact.run(JSON.stringify(content), redactedBy, eventId);
+  markRedacted(ev: StoredEvent, content: Record<string, unknown>, redactedBy: string): void {
+    if (!this.pending) throw new Error('EventStore.markRedacted outside write()');
+    this.s.redact.run(JSON.stringify(content), redactedBy, ev.event_id);
+    for (const indexer of this.indexers) indexer.redacted(ev);
   }
 }
 

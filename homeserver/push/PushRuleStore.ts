@@ -4,7 +4,9 @@
 import type { SqlDatabase } from '../storage/SqlDatabase.js';
 import { MatrixError } from '../MatrixError.js';
 import type { AccountDataStore } from '../accounts/AccountDataStore.js';
+import { LRUCache } from 'lru-cache';
 import { defaultPushRules, PUSH_KINDS, type PushKind, type PushRule, type Ruleset } from './DefaultPushRules.js';
+import { CompiledRuleset } from './PushRuleEvaluator.js';
 
 interface UserPushDoc {
   user: Ruleset;
@@ -15,12 +17,26 @@ function emptyRuleset(): Ruleset {
   return { override: [], content: [], room: [], sender: [], underride: [] };
 }
 
+/**
+ * Longest glob a rule may carry. Matching costs up to (value length x pattern length) steps, for every
+ * event and every user whose rules have the pattern, so the pattern side is kept small.
+ */
+export const MAX_PATTERN_CHARS = 256;
+
+function checkPattern(pattern: unknown, where: string): void {
+  if (typeof pattern === 'string' && pattern.length > MAX_PATTERN_CHARS) {
+    throw new MatrixError(400, 'M_INVALID_PARAM', `${where} is longer than ${MAX_PATTERN_CHARS} characters`);
+  }
+}
+
 export function isPushKind(k: string): k is PushKind {
   return (PUSH_KINDS as string[]).includes(k);
 }
 
 export class PushRuleStore {
   private readonly s;
+  /** Compiled rulesets of users notified lately; a change of a user's rules drops theirs. */
+  private readonly compiledRules = new LRUCache<string, CompiledRuleset>({ max: 10_000 });
 
   constructor(
     private readonly db: SqlDatabase,
@@ -54,6 +70,16 @@ export class PushRuleStore {
     return out;
   }
 
+  /** The user's rules ready to evaluate (push actions are worked out with these for every event). */
+  compiled(userId: string): CompiledRuleset {
+    let rules = this.compiledRules.get(userId);
+    if (!rules) {
+      rules = new CompiledRuleset(this.ruleset(userId));
+      this.compiledRules.set(userId, rules);
+    }
+    return rules;
+  }
+
   get(userId: string, kind: PushKind, ruleId: string): PushRule {
     const found = this.ruleset(userId)[kind].find((r) => r.rule_id === ruleId);
     if (!found) throw new MatrixError(404, 'M_NOT_FOUND', `Unknown push rule ${kind}/${ruleId}`);
@@ -72,8 +98,10 @@ export class PushRuleStore {
         throw new MatrixError(400, 'M_BAD_JSON', 'conditions must be a list of objects');
       }
       rule.conditions = conditions as Array<Record<string, unknown>>;
+      for (const c of rule.conditions) checkPattern(c['pattern'], 'A condition\'s pattern');
     } else if (kind === 'content') {
       if (typeof body['pattern'] !== 'string') throw new MatrixError(400, 'M_MISSING_PARAM', 'content rules need a pattern');
+      checkPattern(body['pattern'], 'pattern');
       rule.pattern = body['pattern'];
     }
     this.update(userId, (doc) => {
@@ -152,5 +180,6 @@ export class PushRuleStore {
       this.s.put.run(userId, JSON.stringify(doc));
       this.accountData.set(userId, null, 'm.push_rules', this.accountDataContent(userId));
     })();
+    this.compiledRules.delete(userId);
   }
 }

@@ -59,6 +59,10 @@ export class PowerLevels {
   }
   /** notifications.room: who may @room. */
   get roomNotification(): number {
-    return this.content ? level(obj(this.content['notifications'])['room'], 50) : 50;
+    return this.notificationLevel('room');
+  }
+  /** notifications[key], 50 when unset (push rules' sender_notification_permission). */
+  notificationLevel(key: string): number {
+    return this.content ? level(obj(this.content['notifications'])[key], 50) : 50;
   }
 }

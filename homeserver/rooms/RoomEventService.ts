@@ -9,6 +9,7 @@ import { redactsInContent } from './RoomVersions.js';
 import type { EventAppender } from './EventAppender.js';
 import type { RoomDirectory } from './RoomDirectory.js';
 import { txnKeyOf, TxnScope, type TxnRef } from './TxnKey.js';
+import { relationOf, THREAD } from '../relations/RelatesTo.js';
 
 export class RoomEventService {
   constructor(
@@ -31,6 +32,7 @@ export class RoomEventService {
         if (earlier) return earlier;
       }
       const room = this.appender.requireRoom(roomId);
+      this.checkThreadStart(roomId, content);
       const ev = this.appender.append(room, {
         room_id: roomId,
         sender: r.userId,
@@ -94,10 +96,20 @@ export class RoomEventService {
         txn: txn ?? undefined,
       });
       if (!target.redacted_by) {
-        this.events.markRedacted(eventId, redactContent(room.room_version, target.type, target.content), redaction.event_id);
+        this.events.markRedacted(target, redactContent(room.room_version, target.type, target.content), redaction.event_id);
       }
       return redaction.event_id;
     });
+  }
+
+  /** A thread may not start from an event that itself relates to another (spec: 400 M_UNKNOWN). */
+  private checkThreadStart(roomId: string, content: Record<string, unknown>): void {
+    const rel = relationOf(content);
+    if (rel?.relType !== THREAD) return;
+    const root = this.events.event(rel.eventId);
+    if (root && root.room_id === roomId && relationOf(root.content) !== null) {
+      throw new MatrixError(400, 'M_UNKNOWN', `Cannot start a thread from ${rel.eventId}: it relates to another event`);
+    }
   }
 
   room(roomId: string): RoomRow | null {

@@ -81,15 +81,6 @@ export function clientConfigRoutes(r: RouteTable, hs: HomeserverContext): void {
     hs.pushRules.setActions(requesterOf(res).userId, kindOf(param(req, 'kind')), param(req, 'ruleId'), actions);
     res.json({});
   });
-  // Pushers: none are delivered (no push gateway integration), but clients may list and set them.
-  r.get('/pushers', auth, (_req, res) => {
-    res.json({ pushers: [] });
-  });
-  r.post('/pushers/set', auth, (req, res) => {
-    body(req);
-    res.json({});
-  });
-
   // Filters.
   const ownUser = (userId: string, me: string): void => {
     if (userId !== me) throw new MatrixError(403, 'M_FORBIDDEN', 'Cannot use filters of other users');

@@ -33,6 +33,13 @@ export function ephemeralRoutes(r: RouteTable, hs: HomeserverContext): void {
   /** Records one receipt or marker; unknown or invisible events are 404. */
   const mark = (me: Requester, roomId: string, type: string, eventId: string, threadId: string): void => {
     const ev = hs.history.visibleEvent(me.userId, roomId, eventId);
+    if (threadId !== '') {
+      // A threaded receipt must name the event's own thread (a thread's root may also be read in its thread).
+      const thread = hs.relations.store.threadOf(eventId);
+      if (thread !== threadId && eventId !== threadId) {
+        throw new MatrixError(400, 'M_INVALID_PARAM', `${eventId} is not in thread ${threadId}`);
+      }
+    }
     if (type === 'm.fully_read') {
       hs.accountData.set(me.userId, roomId, 'm.fully_read', { event_id: eventId });
       return;

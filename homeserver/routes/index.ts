@@ -3,6 +3,7 @@
 import express, { Router } from 'express';
 import type { HomeserverContext } from '../HomeserverContext.js';
 import { clientConfigRoutes } from './clientConfigRoutes.js';
+import { pushRoutes } from './pushRoutes.js';
 import { deviceRoutes } from './deviceRoutes.js';
 import { directoryRoutes } from './directoryRoutes.js';
 import { ephemeralRoutes } from './ephemeralRoutes.js';
@@ -10,6 +11,7 @@ import { mediaRoutes } from './mediaRoutes.js';
 import { openidRoutes, openidUserinfoRoutes } from './openidRoutes.js';
 import { keyBackupRoutes } from './keyBackupRoutes.js';
 import { keysRoutes } from './keysRoutes.js';
+import { relationRoutes } from './relationRoutes.js';
 import { roomEventRoutes } from './roomEventRoutes.js';
 import { roomMembershipRoutes } from './roomMembershipRoutes.js';
 import { sessionRoutes } from './sessionRoutes.js';
@@ -69,6 +71,7 @@ export function buildClientApp(hs: HomeserverContext): express.Express {
   sessionRoutes(client, hs);
   deviceRoutes(client, hs);
   clientConfigRoutes(client, hs);
+  pushRoutes(client, hs);
   userDataRoutes(client, hs);
   roomMembershipRoutes(client, hs);
   roomEventRoutes(client, hs);
@@ -79,6 +82,10 @@ export function buildClientApp(hs: HomeserverContext): express.Express {
   syncRoutes(client, hs);
   openidRoutes(client, hs);
   const clientRouter = client.finish();
+  // Endpoints the spec defines under /_matrix/client/v1 only.
+  const v1 = new RouteTable();
+  relationRoutes(v1, hs);
+  const v1Router = v1.finish();
 
   // The appservice side's routes (third-party lookups, ping) need a requester; nothing else of theirs
   // is reached, so unknown paths still end in 404 rather than 401.
@@ -90,7 +97,7 @@ export function buildClientApp(hs: HomeserverContext): express.Express {
   for (const prefix of ['/_matrix/client/v3', '/_matrix/client/r0', '/_matrix/client/unstable']) {
     app.use(prefix, json, clientRouter, appserviceRoutes);
   }
-  app.use('/_matrix/client/v1', json, appserviceRoutes);
+  app.use('/_matrix/client/v1', json, v1Router, appserviceRoutes);
 
   app.use(unrecognized);
   app.use(errorHandler(hs.logger));

@@ -102,7 +102,12 @@ export function roomEventRoutes(r: RouteTable, hs: HomeserverContext): void {
     const now = hs.counter.current();
     const keep = (e: StoredEvent): boolean => matchesEvent(filter, e);
     const txnKey = txnKeyOf(me);
-    const opts = { keep, budget: new ByteBudget(RESPONSE_BUDGET.messagesBytes, (e) => formatter.serializedSize(e, { txnKey })) };
+    const format = { txnKey, relations: hs.relations.bundle(me.userId, txnKey, reader) };
+    const opts = {
+      keep,
+      budget: new ByteBudget(RESPONSE_BUDGET.messagesBytes, (e) => formatter.serializedSize(e, format)),
+      onBatch: (batch: readonly StoredEvent[]) => void format.relations.prepare(batch),
+    };
     let chunk;
     let end: string | undefined;
     let start: number;
@@ -119,7 +124,7 @@ export function roomEventRoutes(r: RouteTable, hs: HomeserverContext): void {
     }
     const out: Record<string, unknown> = {
       start: fromRaw ?? paginationToken(start),
-      chunk: formatter.formatAll(chunk, { txnKey }),
+      chunk: formatter.formatAll(chunk, format),
     };
     if (end !== undefined) out['end'] = end;
     if (filter.lazyLoadMembers) {
@@ -166,8 +171,10 @@ export function roomEventRoutes(r: RouteTable, hs: HomeserverContext): void {
 
   r.get('/rooms/:roomId/event/:eventId', auth, (req, res) => {
     const me = requesterOf(res);
-    const ev = history.visibleEvent(me.userId, roomIdParam(req), param(req, 'eventId'));
-    res.json(formatter.format(ev, { txnKey: txnKeyOf(me) }));
+    const reader = history.reader(me.userId, roomIdParam(req));
+    const ev = reader.event(param(req, 'eventId'));
+    const txnKey = txnKeyOf(me);
+    res.json(formatter.format(ev, { txnKey, relations: hs.relations.bundle(me.userId, txnKey, reader) }));
   });
 
   r.get('/rooms/:roomId/context/:eventId', auth, (req, res) => {
@@ -179,16 +186,18 @@ export function roomEventRoutes(r: RouteTable, hs: HomeserverContext): void {
     const filter = jsonFilter(req);
     const keep = (e: StoredEvent): boolean => matchesEvent(filter, e);
     const txnKey = txnKeyOf(me);
-    const sizeOf = (e: StoredEvent): number => formatter.serializedSize(e, { txnKey });
+    const format = { txnKey, relations: hs.relations.bundle(me.userId, txnKey, reader) };
+    const sizeOf = (e: StoredEvent): number => formatter.serializedSize(e, format);
+    const onBatch = (batch: readonly StoredEvent[]): void => void format.relations.prepare(batch);
     // Half the budget for each side; the start and end tokens follow what was returned.
     const half = (): ByteBudget => new ByteBudget(RESPONSE_BUDGET.messagesBytes / 2, sizeOf);
-    const before = newestEvents(events, roomId, reader.visible(0, ev.pos - 1), Math.floor(limit / 2), { keep, budget: half() }).events.reverse();
-    const after = oldestEvents(events, roomId, reader.visible(ev.pos, hs.counter.current()), Math.ceil(limit / 2), { keep, budget: half() }).events;
+    const before = newestEvents(events, roomId, reader.visible(0, ev.pos - 1), Math.floor(limit / 2), { keep, budget: half(), onBatch }).events.reverse();
+    const after = oldestEvents(events, roomId, reader.visible(ev.pos, hs.counter.current()), Math.ceil(limit / 2), { keep, budget: half(), onBatch }).events;
     const endPos = after.length > 0 ? after[after.length - 1]!.pos : ev.pos;
     res.json({
-      event: formatter.format(ev, { txnKey }),
-      events_before: formatter.formatAll(before, { txnKey }),
-      events_after: formatter.formatAll(after, { txnKey }),
+      event: formatter.format(ev, format),
+      events_before: formatter.formatAll(before, format),
+      events_after: formatter.formatAll(after, format),
       start: paginationToken((before.length > 0 ? before[before.length - 1]!.pos : ev.pos) - 1),
       end: paginationToken(endPos),
       state: formatter.formatAll(events.stateAt(roomId, endPos).filter((e) => reader.maySeeState(e))),

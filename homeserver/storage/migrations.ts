@@ -306,4 +306,91 @@ CREATE TABLE IF NOT EXISTS stream_head (
 );
 `,
   },
+  {
+    version: 9,
+    sql: `
+-- Safe to run again over its own tables (IF NOT EXISTS, OR IGNORE / OR REPLACE), as version 8.
+-- Relations between events (m.relates_to with a rel_type): threads, edits, reactions, references. A row
+-- lives as long as its event is not redacted. thread_id is 'main' or the thread root the event belongs to
+-- (its own for an m.thread child, its parent's otherwise).
+CREATE TABLE IF NOT EXISTS event_relations (
+  event_id TEXT PRIMARY KEY,
+  pos INTEGER NOT NULL,
+  room_id TEXT NOT NULL,
+  relates_to TEXT NOT NULL,
+  rel_type TEXT NOT NULL,
+  type TEXT NOT NULL,
+  sender TEXT NOT NULL,
+  thread_id TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS event_relations_by_parent ON event_relations(relates_to, rel_type, pos);
+-- Each thread of a room and the position of its newest event, for GET /threads (most recent first).
+CREATE TABLE IF NOT EXISTS threads (
+  room_id TEXT NOT NULL,
+  root_id TEXT NOT NULL,
+  latest_pos INTEGER NOT NULL,
+  PRIMARY KEY (room_id, root_id)
+);
+CREATE INDEX IF NOT EXISTS threads_by_activity ON threads(room_id, latest_pos);
+-- The relations of the events stored so far.
+INSERT OR IGNORE INTO event_relations (event_id, pos, room_id, relates_to, rel_type, type, sender, thread_id)
+  SELECT event_id, pos, room_id, json_extract(content, '$."m.relates_to".event_id'), json_extract(content, '$."m.relates_to".rel_type'),
+    type, sender,
+    CASE WHEN json_extract(content, '$."m.relates_to".rel_type') = 'm.thread' THEN json_extract(content, '$."m.relates_to".event_id') ELSE 'main' END
+  FROM events
+  WHERE state_key IS NULL AND redacted_by IS NULL
+    AND json_type(content, '$."m.relates_to".rel_type') = 'text' AND json_extract(content, '$."m.relates_to".rel_type') != ''
+    AND json_type(content, '$."m.relates_to".event_id') = 'text' AND json_extract(content, '$."m.relates_to".event_id') LIKE '$_%';
+-- An edit or a reaction belongs to its parent's thread (three levels, as far as the spec asks to look).
+UPDATE event_relations SET thread_id = (SELECT p.thread_id FROM event_relations p WHERE p.event_id = event_relations.relates_to)
+  WHERE rel_type != 'm.thread' AND relates_to IN (SELECT event_id FROM event_relations);
+UPDATE event_relations SET thread_id = (SELECT p.thread_id FROM event_relations p WHERE p.event_id = event_relations.relates_to)
+  WHERE rel_type != 'm.thread' AND relates_to IN (SELECT event_id FROM event_relations);
+UPDATE event_relations SET thread_id = (SELECT p.thread_id FROM event_relations p WHERE p.event_id = event_relations.relates_to)
+  WHERE rel_type != 'm.thread' AND relates_to IN (SELECT event_id FROM event_relations);
+INSERT OR REPLACE INTO threads (room_id, root_id, latest_pos)
+  SELECT room_id, relates_to, MAX(pos) FROM event_relations WHERE rel_type = 'm.thread' GROUP BY room_id, relates_to;
+`,
+  },
+  {
+    version: 10,
+    sql: `
+-- Push rule decisions: one row per event that notifies a user, written with the event. Counts in /sync,
+-- GET /notifications and the pushers read them; rows older than the retention are deleted.
+CREATE TABLE IF NOT EXISTS event_push_actions (
+  user_id TEXT NOT NULL,
+  room_id TEXT NOT NULL,
+  pos INTEGER NOT NULL,
+  event_id TEXT NOT NULL,
+  thread_id TEXT NOT NULL,
+  actions TEXT NOT NULL,
+  highlight INTEGER NOT NULL,
+  ts INTEGER NOT NULL,
+  PRIMARY KEY (user_id, pos)
+);
+CREATE INDEX IF NOT EXISTS event_push_actions_by_room ON event_push_actions(user_id, room_id, pos);
+CREATE INDEX IF NOT EXISTS event_push_actions_by_event ON event_push_actions(event_id);
+CREATE INDEX IF NOT EXISTS event_push_actions_by_age ON event_push_actions(ts);
+-- HTTP pushers (POST /pushers/set). last_pos: the user's notifications up to this stream position are
+-- done (sent, or given up after the retry limit); the sender goes on from there after a restart.
+-- failing_since: when its gateway started failing (null while it answers).
+CREATE TABLE IF NOT EXISTS pushers (
+  user_id TEXT NOT NULL,
+  app_id TEXT NOT NULL,
+  pushkey TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  app_display_name TEXT NOT NULL,
+  device_display_name TEXT NOT NULL,
+  profile_tag TEXT,
+  lang TEXT NOT NULL,
+  data TEXT NOT NULL,
+  device_id TEXT,
+  pushkey_ts INTEGER NOT NULL,
+  last_pos INTEGER NOT NULL,
+  failing_since INTEGER,
+  PRIMARY KEY (user_id, app_id, pushkey)
+);
+CREATE INDEX IF NOT EXISTS pushers_by_key ON pushers(app_id, pushkey);
+`,
+  },
 ];

@@ -26,6 +26,8 @@ export interface SyncFilter {
   rooms?: string[];
   notRooms: string[];
   includeLeave: boolean;
+  /** room.timeline.unread_thread_notifications: counts per thread instead of one per room. */
+  unreadThreadNotifications: boolean;
 }
 
 export const DEFAULT_TIMELINE_LIMIT = 10;
@@ -97,6 +99,7 @@ export function parseSyncFilter(raw: Record<string, unknown>): SyncFilter {
     rooms: strings(room['rooms'], 'room.rooms'),
     notRooms: strings(room['not_rooms'], 'room.not_rooms') ?? [],
     includeLeave: room['include_leave'] === true,
+    unreadThreadNotifications: obj(room['timeline'], 'room.timeline')['unread_thread_notifications'] === true,
   };
 }
 

@@ -17,18 +17,21 @@ export interface TimelineOptions {
   keep?: (e: StoredEvent) => boolean;
   /** Ends the slice early (with `more`) once its events would go over this many bytes. */
   budget?: ByteBudget;
+  /** Sees each batch read from the store before its events are looked at (to look up their relations at once). */
+  onBatch?: (events: readonly StoredEvent[]) => void;
 }
 
 const BATCH = 100;
 
 /** The visible events in `ranges` (oldest first, as RoomReader.visible gives them), newest first. */
-function* backwards(store: EventStore, roomId: string, ranges: readonly StreamRange[], firstBatch: number): Generator<StoredEvent> {
+function* backwards(store: EventStore, roomId: string, ranges: readonly StreamRange[], firstBatch: number, opts: TimelineOptions): Generator<StoredEvent> {
   let size = Math.min(firstBatch, BATCH);
   for (let i = ranges.length - 1; i >= 0; i--) {
     const { after } = ranges[i]!;
     let upper = ranges[i]!.upTo;
     for (;;) {
       const batch = store.latestEvents(roomId, after, upper, size);
+      opts.onBatch?.(batch);
       for (let j = batch.length - 1; j >= 0; j--) yield batch[j]!;
       if (batch.length < size) break;
       upper = batch[0]!.pos - 1;
@@ -38,12 +41,13 @@ function* backwards(store: EventStore, roomId: string, ranges: readonly StreamRa
 }
 
 /** The visible events in `ranges`, oldest first. */
-function* forwards(store: EventStore, roomId: string, ranges: readonly StreamRange[], firstBatch: number): Generator<StoredEvent> {
+function* forwards(store: EventStore, roomId: string, ranges: readonly StreamRange[], firstBatch: number, opts: TimelineOptions): Generator<StoredEvent> {
   let size = Math.min(firstBatch, BATCH);
   for (const { after, upTo } of ranges) {
     let lower = after;
     for (;;) {
       const batch = store.earliestEvents(roomId, lower, upTo, size);
+      opts.onBatch?.(batch);
       yield* batch;
       if (batch.length < size) break;
       lower = batch[batch.length - 1]!.pos;
@@ -64,12 +68,12 @@ function take(events: Iterable<StoredEvent>, limit: number, opts: TimelineOption
 
 /** The newest `limit` events in `ranges` that pass the filter, oldest first. */
 export function newestEvents(store: EventStore, roomId: string, ranges: readonly StreamRange[], limit: number, opts: TimelineOptions = {}): TimelineSlice {
-  const slice = take(backwards(store, roomId, ranges, limit + 1), limit, opts);
+  const slice = take(backwards(store, roomId, ranges, limit + 1, opts), limit, opts);
   slice.events.reverse();
   return slice;
 }
 
 /** The oldest `limit` events in `ranges` that pass the filter, oldest first. */
 export function oldestEvents(store: EventStore, roomId: string, ranges: readonly StreamRange[], limit: number, opts: TimelineOptions = {}): TimelineSlice {
-  return take(forwards(store, roomId, ranges, limit + 1), limit, opts);
+  return take(forwards(store, roomId, ranges, limit + 1, opts), limit, opts);
 }

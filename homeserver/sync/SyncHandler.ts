@@ -17,8 +17,11 @@ import type { ToDeviceInbox } from '../ephemeral/ToDeviceInbox.js';
 import type { DeviceListStream } from '../e2ee/DeviceListStream.js';
 import type { OneTimeKeyStore } from '../e2ee/OneTimeKeyStore.js';
 import type { TypingTracker } from '../ephemeral/TypingTracker.js';
+import type { UnreadCounter } from '../push/UnreadCounter.js';
 import type { PushRuleStore } from '../push/PushRuleStore.js';
 import type { HistoryVisibility, RoomReader } from '../rooms/HistoryVisibility.js';
+import type { BundledAggregations } from '../relations/BundledAggregations.js';
+import type { Relations } from '../relations/Relations.js';
 import { txnKeyOf } from '../rooms/TxnKey.js';
 import type { StreamCounter } from '../storage/StreamCounter.js';
 import { isDisabled, matchesEvent, roomAllowed, type SyncFilter } from './EventFilter.js';
@@ -39,12 +42,14 @@ export interface SyncRequest {
 export interface SyncDeps {
   events: EventStore;
   history: HistoryVisibility;
+  relations: Relations;
   formatter: ClientEventFormatter;
   receipts: ReceiptStore;
   typing: TypingTracker;
   presence: PresenceTracker;
   accountData: AccountDataStore;
   pushRules: PushRuleStore;
+  unread: UnreadCounter;
   counter: StreamCounter;
   ephemeral: EphemeralCounter;
   notifier: SyncNotifier;
@@ -73,7 +78,15 @@ export class SyncHandler {
 
   async sync(req: SyncRequest): Promise<Json> {
     const userId = req.requester.userId;
-    if (req.setPresence) this.d.presence.set(userId, req.setPresence);
+    const ended = this.d.presence.syncStarted(userId, req.setPresence);
+    try {
+      return await this.poll(req, userId);
+    } finally {
+      ended();
+    }
+  }
+
+  private async poll(req: SyncRequest, userId: string): Promise<Json> {
     const deadline = Date.now() + Math.max(0, req.timeoutMs);
     for (;;) {
       const { response, empty, joinedRooms } = this.compute(req);
@@ -200,7 +213,8 @@ export class SyncHandler {
     const userId = req.requester.userId;
     const after = newlyJoined ? 0 : snap.P;
     const reader = this.d.history.readerOf(m);
-    const slice = this.timeline(reader, after, snap.now, snap, txnKey, f.timelineLimit, (e) => matchesEvent(f.timeline, e));
+    const bundle = this.d.relations.bundle(userId, txnKey, reader);
+    const slice = this.timeline(reader, after, snap.now, snap, { txnKey, relations: bundle }, f.timelineLimit, (e) => matchesEvent(f.timeline, e));
     const timeline = slice.events;
     const state = this.stateBefore(reader, timeline, snap, newlyJoined || req.fullState, slice.more);
 
@@ -222,21 +236,36 @@ export class SyncHandler {
     if (!newlyJoined && !req.fullState && timeline.length === 0 && ephemeral.length === 0 && roomAccountData.length === 0) {
       return null;
     }
-    // Nothing from before the user's join counts as unread.
-    const readPos = Math.max(this.d.receipts.readUpTo(roomId, userId), this.d.events.lastOwnEventPos(roomId, userId), m.pos);
-    const unread = this.d.events.unreadCounts(roomId, readPos, userId);
+    const counts = this.unreadCounts(m, f.unreadThreadNotifications);
     return {
       timeline: {
-        events: this.d.formatter.formatAll(timeline, { txnKey }),
+        events: this.d.formatter.formatAll(timeline, { txnKey, relations: bundle }),
         limited: slice.more,
         prev_batch: paginationToken(timeline.length > 0 ? timeline[0]!.pos - 1 : snap.now),
       },
       state: { events: this.formatState(state, f) },
       ephemeral: { events: ephemeral },
       account_data: { events: roomAccountData },
-      unread_notifications: { notification_count: unread.notifications, highlight_count: unread.highlights },
+      ...counts,
       summary: this.summary(roomId, userId),
     };
+  }
+
+  /** Unread notifications, split into the main timeline and each thread when the filter asks for unread_thread_notifications. */
+  private unreadCounts(m: MembershipRow, perThread: boolean): Json {
+    const unread = this.d.unread.room(m.user_id, m.room_id, m.pos);
+    const json = (c: { notifications: number; highlights: number }): Json => ({ notification_count: c.notifications, highlight_count: c.highlights });
+    if (perThread) {
+      const threads: Json = {};
+      for (const [root, c] of unread.threads) threads[root] = json(c);
+      return { unread_notifications: json(unread.main), unread_thread_notifications: threads };
+    }
+    const total = { ...unread.main };
+    for (const c of unread.threads.values()) {
+      total.notifications += c.notifications;
+      total.highlights += c.highlights;
+    }
+    return { unread_notifications: json(total) };
   }
 
   private invitedRoom(m: MembershipRow): Json {
@@ -262,14 +291,15 @@ export class SyncHandler {
       after = before?.content['membership'] === 'join' ? snap.P : m.pos - 1;
     }
     const reader = this.d.history.readerOf(m);
+    const bundle = this.d.relations.bundle(userId, txnKey, reader);
     const keep = (e: StoredEvent): boolean => matchesEvent(f.timeline, e) || e.pos === m.pos;
-    const slice = this.timeline(reader, after, m.pos, snap, txnKey, f.timelineLimit, keep);
+    const slice = this.timeline(reader, after, m.pos, snap, { txnKey, relations: bundle }, f.timelineLimit, keep);
     const timeline = slice.events;
     const full = snap.initial || req.fullState || after !== snap.P;
     const state = this.stateBefore(reader, timeline, { ...snap, now: m.pos }, full, slice.more);
     return {
       timeline: {
-        events: this.d.formatter.formatAll(timeline, { txnKey }),
+        events: this.d.formatter.formatAll(timeline, { txnKey, relations: bundle }),
         limited: slice.more,
         prev_batch: paginationToken(timeline.length > 0 ? timeline[0]!.pos - 1 : m.pos),
       },
@@ -286,13 +316,14 @@ export class SyncHandler {
     after: number,
     upTo: number,
     snap: Snapshot,
-    txnKey: string,
+    format: { txnKey: string; relations: BundledAggregations },
     limit: number,
     keep: (e: StoredEvent) => boolean,
   ): TimelineSlice {
     const bytes = Math.min(RESPONSE_BUDGET.syncRoomBytes, snap.timelineBytes.left);
-    const budget = new ByteBudget(bytes, (e) => this.d.formatter.serializedSize(e, { txnKey }));
-    const slice = newestEvents(this.d.events, reader.roomId, reader.visible(after, upTo), limit, { keep, budget });
+    const budget = new ByteBudget(bytes, (e) => this.d.formatter.serializedSize(e, format));
+    const onBatch = (batch: readonly StoredEvent[]): void => void format.relations.prepare(batch);
+    const slice = newestEvents(this.d.events, reader.roomId, reader.visible(after, upTo), limit, { keep, budget, onBatch });
     snap.timelineBytes.left -= budget.used;
     return slice;
   }

@@ -49,6 +49,10 @@ export interface SdkClientOptions {
   crypto?: boolean;
   /** How long to wait for the first sync before failing (hang detection only). */
   timeoutMs?: number;
+  /** Threads as Element shows them: thread replies go to their thread's timeline (server-side threads). */
+  threadSupport?: boolean;
+  /** Timelines around any event (permalinks, jumping to a reply), as Element runs the client. */
+  timelineSupport?: boolean;
 }
 
 /** Starts a client for `user` on `baseUrl` and resolves once its first sync is PREPARED. Call stopClient() in afterAll. */
@@ -59,6 +63,7 @@ export async function startSdkClient(baseUrl: string, user: TestUser, options: S
     accessToken: user.accessToken,
     deviceId: user.deviceId,
     logger: silent,
+    timelineSupport: options.timelineSupport ?? false,
   });
   const prepared = new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${user.userId}: no PREPARED sync within ${options.timeoutMs ?? 20_000} ms`)), options.timeoutMs ?? 20_000);
@@ -76,7 +81,7 @@ export async function startSdkClient(baseUrl: string, user: TestUser, options: S
     client.on(sdk.ClientEvent.Sync, onSync);
   });
   if (options.crypto) await client.initRustCrypto({ useIndexedDB: false });
-  await client.startClient({ initialSyncLimit: options.initialSyncLimit ?? 20 });
+  await client.startClient({ initialSyncLimit: options.initialSyncLimit ?? 20, threadSupport: options.threadSupport ?? false });
   try {
     await prepared;
   } catch (err) {

@@ -60,6 +60,14 @@ describe('plugin runtime with the embedded homeserver and the event pipeline', (
     expect(events.filter((e) => e.sender === ghost.userId && e.type === 'm.room.message').map((e) => e.content.body)).toEqual(['from the ghost']);
   });
 
+  it('sets a ghost\'s presence through the plugin API, as Matrix users then see it', async () => {
+    const ghost = await ctx.ghosts.intent('libera_Carol', { displayName: 'Carol (IRC)' });
+    await ghost.setPresence('online', 'on #matrix');
+    expect(await alice.http.ok('GET', `/presence/${enc(ghost.userId)}/status`)).toMatchObject({ presence: 'online', status_msg: 'on #matrix' });
+    await ghost.setPresence('unavailable');
+    expect(await alice.http.ok('GET', `/presence/${enc(ghost.userId)}/status`)).toMatchObject({ presence: 'unavailable', status_msg: 'on #matrix' });
+  });
+
   it('writes a ghost profile only when it differs, also after a restart (no extra member events)', async () => {
     const room = await alice.http.ok<{ room_id: string }>('POST', '/createRoom', { body: { preset: 'public_chat' } });
     const userId = '@example_bob:localhost';
