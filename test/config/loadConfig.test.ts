@@ -296,6 +296,22 @@ describe('error messages name the key, the bad value and the fix', () => {
     expect(showValue(['homeserver', 'turn', 'password'], 'hunter2')).not.toContain('hunter2');
     expect(showValue(['homeserver', 'bind'], 'hunter2')).toBe('"hunter2"');
   });
+
+  test('a secret of the wrong type is not echoed either: numbers, lists, maps, and secrets inside a shown map', () => {
+    const problems = problemsOf(
+      ['homeserver:', '  turn:', '    shared_secret: 12345', '    password: 98765', '    username: [ "visible-user" ]'].join('\n'),
+    );
+    expect(problems).toHaveLength(3);
+    const text = problems.join('\n');
+    for (const secret of ['12345', '98765']) expect(text).not.toContain(secret);
+    expect(text).toMatch(/homeserver\.turn\.shared_secret: \(a hidden secret\) is not /);
+    expect(text).toMatch(/homeserver\.turn\.password: \(a hidden secret\) is not /);
+    expect(text).toContain('visible-user');
+    expect(showValue(['a', 'sasl', 'password'], ['hunter2'])).toBe('(a hidden secret)');
+    expect(showValue(['a', 'sasl', 'password', 0], 'hunter2')).toBe('(a hidden secret)');
+    expect(showValue(['a', 'tls'], { cert: 'PEM', key: 'PRIVATE', token: 'T0K' })).toBe('{"cert":"PEM","key":"(hidden)","token":"(hidden)"}');
+    expect(showValue(['homeserver', 'turn', 'password'], '')).toBe('""');
+  });
 });
 
 test('didYouMean finds typos, swaps and case slips, and nothing for unrelated words', () => {
