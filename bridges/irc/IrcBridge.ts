@@ -25,6 +25,7 @@ import { isValidChannelName } from './IrcTextSanitizer.js';
 import { IrcToMatrix } from './IrcToMatrix.js';
 import { contentToIrc, editCorrection, type OutgoingText, shorten } from './MatrixToIrc.js';
 import { parsePortalAlias, portalAlias, portalAllowed } from './PortalAlias.js';
+import { portalRoomOptions } from './PortalRoomOptions.js';
 import { isValidNick } from './PuppetNickPolicy.js';
 import { RecentMessages } from './RecentMessages.js';
 
@@ -579,13 +580,7 @@ export class IrcBridge implements BridgePlugin<IrcPluginConfig>, UserQueryHandle
       return existing;
     }
     const wanted = alias ?? portalAlias({ network: network.id, channel: folded }, this.descriptor.aliasPrefix, this.ctx.serverName);
-    const roomId = await this.ctx.bot.createRoom({
-      room_alias_name: wanted.slice(1, wanted.lastIndexOf(':')),
-      name: `${channel} (${network.settings.name})`,
-      topic: '',
-      preset: 'public_chat',
-      visibility: 'private',
-    });
+    const roomId = await this.ctx.bot.createRoom(portalRoomOptions(wanted.slice(1, wanted.lastIndexOf(':')), `${channel} (${network.settings.name})`));
     const role: ChannelRole = { kind: 'channel', network: network.id, channel: folded, key };
     await this.state.setRoom(roomId, role);
     this.joinChannel(roomId, role);
