@@ -21,6 +21,7 @@ import { type IrcPluginConfig, ircConfigSchema, normalizeNetworks } from './IrcC
 import { IrcBridgeState, type PendingMessage, type RoomRole } from './IrcBridgeState.js';
 import type { GhostIdentityStore } from './GhostIdentities.js';
 import { IrcNetwork } from './IrcNetwork.js';
+import { NetworkHealth } from './NetworkHealth.js';
 import { isValidChannelName } from './IrcTextSanitizer.js';
 import { IrcToMatrix } from './IrcToMatrix.js';
 import { contentToIrc, editCorrection, type OutgoingText, shorten } from './MatrixToIrc.js';
@@ -94,6 +95,17 @@ export class IrcBridge implements BridgePlugin<IrcPluginConfig>, UserQueryHandle
       counted: (network, direction) => this.messagesTotal?.inc({ network, direction }),
       sent: (e) => this.onSent(e),
     });
+    const health = new NetworkHealth({
+      status: ctx.status,
+      store: ctx.store,
+      logger: ctx.logger,
+      adminRooms: () => this.state.adminRooms(),
+      tell: (roomId, text) => this.tell(roomId, text),
+      describe: (id) => {
+        const s = this.networks.get(id)?.settings;
+        return { name: s?.name ?? id, server: s === undefined ? '' : `${s.host}:${s.port}` };
+      },
+    });
     for (const settings of normalizeNetworks(ctx.config)) {
       const forget = (userId: string): void => {
         // Not on shutdown: those puppets are reconnected after the restart.
@@ -101,11 +113,13 @@ export class IrcBridge implements BridgePlugin<IrcPluginConfig>, UserQueryHandle
       };
       const network = new IrcNetwork(settings, sink, ctx.logger.child({ irc_network: settings.id }), forget, this.identityStore(settings.id));
       network.ghosts.restore(await this.storedMap(`ghost/${settings.id}/nick/`), await this.storedMap(`ghost/${settings.id}/account/`));
+      network.onBotStatus = (status) => health.update(status);
       this.networks.set(settings.id, network);
     }
     for (const network of this.networks.values()) {
       for (const mapping of network.settings.mappings) await this.applyMapping(network, mapping);
-      network.start().catch((err: unknown) => ctx.logger.error({ err, irc_network: network.id }, 'IRC bot connection failed'));
+      // Failures are reported (log, ctx.status, the admin rooms) as they happen; the rejection adds nothing.
+      network.start().catch(() => undefined);
     }
     for (const { roomId, role } of this.state.channelRooms()) this.joinChannel(roomId, role);
     for (const p of this.state.puppetsToRestore()) this.restorePuppet(p.network, p.userId, p.channels);

@@ -109,6 +109,11 @@ export class IrcBridgeState {
     return this.admins.get(userId);
   }
 
+  /** Every user's admin room (where network outages are told). */
+  adminRooms(): string[] {
+    return [...this.admins.values()];
+  }
+
   async setRoom(roomId: string, role: RoomRole): Promise<void> {
     const { remote, data } = linkOfRole(role);
     await this.links.link(roomId, remote, data);
