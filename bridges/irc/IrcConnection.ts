@@ -4,13 +4,16 @@
 import type { Logger } from 'patchbay-matrix/plugin';
 import type { Clock } from './Clock.js';
 import { systemClock } from './Clock.js';
+import { AwaitedEchoes } from './AwaitedEchoes.js';
+import { JOIN_ERRORS, JoinError } from './JoinError.js';
 import type { ConnectPacer } from './ConnectPacer.js';
 import { DeliveryError, FloodControlQueue } from './FloodControlQueue.js';
 import { type CaseMapping, foldCase, parseCaseMapping } from './IrcCaseMapping.js';
 import { type ConnectionFailure, socketFailure } from './IrcConnectionFailure.js';
-import { createIrcClient, type IrcClient, type IrcClientOptions, type MessageEvent, type WhoisEvent } from './IrcFrameworkClient.js';
+import { createIrcClient, type IrcClient, type MessageEvent, type WhoisEvent } from './IrcFrameworkClient.js';
+import { ircClientOptions } from './IrcClientOptions.js';
 import { splitIrcText, textByteBudget } from './IrcMessageSplitter.js';
-import { type TransportOptions, IrcSocketTransport, type TransportTlsOptions } from './IrcSocketTransport.js';
+import type { TransportTlsOptions } from './IrcSocketTransport.js';
 import { isSafeIrcToken, sanitizeOutgoingText } from './IrcTextSanitizer.js';
 import { alternativeNick } from './PuppetNickPolicy.js';
 
@@ -68,26 +71,6 @@ export interface EchoEvent {
 const REDACTION_CAPS = ['draft/message-redaction', 'message-redaction'];
 /** RFC 1459's NICKLEN, which every server accepts (ngircd's default); a nick refused as too long is cut to it. */
 const MIN_NICKLEN = 9;
-/** Lines awaiting their echo; beyond this the oldest are forgotten (a server that never echoes). */
-const MAX_AWAITED_ECHOES = 512;
-
-export class JoinError extends Error {
-  constructor(
-    readonly channel: string,
-    readonly reason: string,
-  ) {
-    super(`cannot join ${channel}: ${reason}`);
-    this.name = 'JoinError';
-  }
-}
-
-const JOIN_ERRORS: Record<string, string> = {
-  channel_is_full: 'the channel is full',
-  invite_only_channel: 'the channel is invite-only',
-  banned_from_channel: 'banned from the channel',
-  bad_channel_key: 'wrong channel key',
-  too_many_channels: 'joined too many channels',
-};
 
 let connectionCounter = 0;
 const REPLY_TIMEOUT_MS = 20_000;
@@ -117,7 +100,7 @@ export class IrcConnection {
   private alternative = 0;
   private mask: { user?: string; host?: string } = {};
   private readonly clock: Clock;
-  private awaitedEchoes: Array<{ target: string; kind: MessageKind; text: string; ref: string }> = [];
+  private readonly echoes = new AwaitedEchoes();
   /** Told when one of our lines comes back with a msgid (echo-message); the bridge maps it for redactions. */
   echoListener: ((e: EchoEvent) => void) | null = null;
   readonly id = ++connectionCounter;
@@ -220,11 +203,7 @@ export class IrcConnection {
     const parts = splitIrcText(sanitizeOutgoingText(text, true), budget);
     const lines = parts.map((l) => (kind === 'action' ? `PRIVMSG ${target} :\x01ACTION ${l}\x01` : `${command} ${target} :${l}`));
     if (lines.length === 0) return Promise.resolve();
-    if (ref !== undefined) {
-      const folded = this.fold(target);
-      for (const part of parts) this.awaitedEchoes.push({ target: folded, kind, text: part, ref });
-      if (this.awaitedEchoes.length > MAX_AWAITED_ECHOES) this.awaitedEchoes = this.awaitedEchoes.slice(-MAX_AWAITED_ECHOES);
-    }
+    if (ref !== undefined) this.echoes.expect(this.fold(target), kind, parts, ref);
     return this.queue.send(lines, { target, resend: true });
   }
 
@@ -366,32 +345,6 @@ export class IrcConnection {
     if (this.client.connected) this.client.raw(line);
   }
 
-  private clientOptions(): IrcClientOptions {
-    const patchbay: TransportOptions = {
-      host: this.config.host,
-      port: this.config.port,
-      tls: this.config.tls,
-      localAddress: this.config.localAddress,
-    };
-    return {
-      host: this.config.host,
-      port: this.config.port,
-      nick: this.wantedNick,
-      username: this.config.username,
-      gecos: this.config.realname,
-      password: this.config.password,
-      // An empty account object stops irc-framework from trying the server password as SASL credentials.
-      account: this.config.sasl !== undefined ? { account: this.config.sasl.account, password: this.config.sasl.password } : {},
-      auto_reconnect: false,
-      enable_echomessage: this.config.echoMessage,
-      version: null,
-      ping_interval: 30,
-      ping_timeout: 120,
-      transport: IrcSocketTransport,
-      patchbay,
-    };
-  }
-
   private async attempt(): Promise<void> {
     if (this.stateValue === 'connecting' || this.stateValue === 'registered') return;
     this.setState('connecting');
@@ -413,7 +366,7 @@ export class IrcConnection {
       this.client.connection.end(undefined, true);
     }, this.config.registrationTimeoutMs);
     try {
-      this.client.connect(this.clientOptions());
+      this.client.connect(ircClientOptions(this.config, this.wantedNick));
     } catch (err) {
       this.onClose(err);
     }
@@ -583,11 +536,8 @@ export class IrcConnection {
   private onOwnLine(e: MessageEvent, kind: MessageKind): void {
     const msgid = e.tags?.msgid;
     if (msgid === undefined || e.nick === undefined || !this.same(e.nick, this.client.user.nick)) return;
-    const target = this.fold(e.target);
-    const i = this.awaitedEchoes.findIndex((a) => a.target === target && a.kind === kind && a.text === e.message);
-    if (i === -1) return;
-    const [awaited] = this.awaitedEchoes.splice(i, 1);
-    if (awaited !== undefined) this.echoListener?.({ ref: awaited.ref, target: e.target, msgid });
+    const ref = this.echoes.match(this.fold(e.target), kind, e.message);
+    if (ref !== undefined) this.echoListener?.({ ref, target: e.target, msgid });
   }
 
   private onNickRejected(nick: string, reason: string): void {
