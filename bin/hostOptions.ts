@@ -4,7 +4,7 @@
 import type { RequestHandler } from 'express';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import type { PatchbayConfig } from '../config/index.js';
+import { ConfigError, type PatchbayConfig } from '../config/index.js';
 import { builtinBridges } from '../bridges/registry.js';
 import type { EventDispatcher, QueryResolver, ThirdPartyResolver } from '../core/contracts.js';
 import type { EventPipelineOptions, PipelineRole } from '../core/host/index.js';
@@ -16,6 +16,25 @@ import type { RedisTarget } from './redisConnection.js';
 /** The enabled bridges, loaded and validated (a ConfigError lists every problem). */
 export function loadPlugins(config: PatchbayConfig): Promise<LoadedPlugin[]> {
   return new PluginLoader({ builtins: builtinBridges }).load(config.bridges);
+}
+
+/**
+ * A ConfigError of the file's own keys with the bridges' problems added (each bridge checks its own
+ * section, which otherwise happens only once the rest is valid), so one run lists everything. A key
+ * both name is listed once.
+ */
+export async function withBridgeProblems(err: ConfigError): Promise<ConfigError> {
+  if (err.bridges === null) return err;
+  try {
+    await new PluginLoader({ builtins: builtinBridges }).load(err.bridges);
+    return err;
+  } catch (bridgeErr) {
+    if (!(bridgeErr instanceof ConfigError)) return err;
+    const keyOf = (problem: string): string => problem.slice(0, problem.indexOf(': '));
+    const named = new Set(err.problems.map(keyOf));
+    const added = bridgeErr.problems.filter((p) => !named.has(keyOf(p)));
+    return added.length === 0 ? err : new ConfigError([...err.problems, ...added], err.source);
+  }
 }
 
 export interface PipelineParts {

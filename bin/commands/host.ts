@@ -10,6 +10,7 @@ import { eventPipelineOptions, loadPlugins, pluginHostOptions } from '../hostOpt
 import { HostRegistrationFile } from '../HostRegistrationFile.js';
 import { createLogger } from '../logger.js';
 import { PluginHostGate } from '../PluginHostGate.js';
+import { hostListener, preflight } from '../Preflight.js';
 import { actingHomeserverUrl, hostServerName, reachableUrl, sharedRedisUrl } from '../processUrls.js';
 import { describeRedisUrl, redisConnectionFor } from '../redisConnection.js';
 import { serveUntilSignal } from '../serveUntilSignal.js';
@@ -29,6 +30,7 @@ export const command: Command = {
     const redisUrl = sharedRedisUrl(config, 'host');
     const homeserverUrl = actingHomeserverUrl(config);
     const plugins = await loadPlugins(config);
+    await preflight({ writableDir: config.data_dir, listeners: [hostListener(config)] });
     const logger = createLogger(config.logging.level);
     const redis = redisConnectionFor(redisUrl);
 

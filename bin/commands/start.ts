@@ -24,6 +24,7 @@ import { HostRegistrationFile } from '../HostRegistrationFile.js';
 import { homeserverOptions } from '../homeserverOptions.js';
 import { createLogger } from '../logger.js';
 import { PluginHostGate } from '../PluginHostGate.js';
+import { homeserverListener, hostListener, preflight } from '../Preflight.js';
 import { actingHomeserverUrl, hostServerName, reachableUrl } from '../processUrls.js';
 import { describeRedisUrl, redisConnectionFor, type RedisTarget } from '../redisConnection.js';
 import { serveUntilSignal } from '../serveUntilSignal.js';
@@ -61,8 +62,14 @@ async function run(ctx: CommandContext): Promise<number> {
   let registrationPath = config.host.registration;
 
   try {
-    // Everything that can be wrong with the config is found before anything starts.
+    // Everything that can be wrong with the config and the machine is found before anything starts.
     const plugins = await loadPlugins(config);
+    await preflight({
+      notBesideStart: { dataDir: config.data_dir, what: 'its own Redis, homeserver and host' },
+      writableDir: config.data_dir,
+      redisServer: config.redis.url === null,
+      listeners: [hostListener(config), ...(config.homeserver.enabled ? [homeserverListener(config)] : [])],
+    });
     running.lock = DataDirLock.acquire(config.data_dir);
 
     let redis: RedisTarget;

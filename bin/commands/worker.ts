@@ -9,6 +9,7 @@ import { ExitCode, UsageError, type Command } from '../Command.js';
 import { eventPipelineOptions, loadPlugins, pluginHostOptions } from '../hostOptions.js';
 import { HostRegistrationFile, uncoveredBridges } from '../HostRegistrationFile.js';
 import { createLogger } from '../logger.js';
+import { preflight } from '../Preflight.js';
 import { actingHomeserverUrl, hostServerName, sharedRedisUrl } from '../processUrls.js';
 import { describeRedisUrl, redisConnectionFor } from '../redisConnection.js';
 import { serveUntilSignal } from '../serveUntilSignal.js';
@@ -43,6 +44,7 @@ export const command: Command = {
     const redisUrl = sharedRedisUrl(config, 'worker');
     const homeserverUrl = actingHomeserverUrl(config);
     const plugins = await loadPlugins(config);
+    if (httpPort !== null) await preflight({ listeners: [{ portKey: '--http-port', bindKey: 'host.bind', bind: config.host.bind, port: httpPort }] });
     const logger = createLogger(config.logging.level);
     const redis = redisConnectionFor(redisUrl);
     const registration = await HostRegistrationFile.read(config.host.registration);
