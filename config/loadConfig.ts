@@ -158,6 +158,7 @@ function resolvePaths(config: PatchbayConfig, cwd: string, configDir: string): P
   return {
     ...config,
     data_dir: dataDir,
+    logging: { ...config.logging, file: config.logging.file === null ? null : under(config.logging.file) },
     homeserver: {
       ...config.homeserver,
       database: under(config.homeserver.database),

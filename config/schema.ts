@@ -148,7 +148,7 @@ export const configSchema: SchemaObject = {
     data_dir: text('a folder path', './data'),
     logging: {
       ...section('logging', '{ level: info }'),
-      required: ['level'],
+      required: ['level', 'format', 'file'],
       properties: {
         level: {
           type: 'string',
@@ -157,6 +157,14 @@ export const configSchema: SchemaObject = {
           description: 'one of trace, debug, info, warn, error, fatal, silent',
           examples: ['info'],
         },
+        format: {
+          type: 'string',
+          enum: ['auto', 'pretty', 'json'],
+          title: 'a log format',
+          description: 'auto (pretty on a terminal, JSON otherwise), pretty or json',
+          examples: ['auto'],
+        },
+        file: optionalText('a file path', '/var/log/patchbay/patchbay.log'),
       },
     },
     homeserver: {

@@ -24,7 +24,7 @@ export const command: Command = {
   options: {},
   async run(ctx) {
     const config = ctx.config();
-    const logger = createLogger(config.logging.level);
+    const { logger, reopen: reopenLog } = createLogger(config.logging);
     // The homeserver reads this list on each reload; SIGHUP refills it from the re-read config.
     const appserviceFiles = [...config.homeserver.app_service_config_files];
     const options = { ...homeserverOptions(config, logger), appserviceConfigFiles: appserviceFiles };
@@ -53,6 +53,7 @@ export const command: Command = {
     }
     ctx.out(`patchbay homeserver: serving ${homeserver.url} (server name ${options.serverName})`);
     const reload = async (): Promise<void> => {
+      reopenLog();
       const configFile = ctx.option('config');
       const fresh = loadConfig({ env: ctx.env, ...(configFile !== undefined && { file: configFile }) });
       logger.level = fresh.logging.level satisfies LogLevel;

@@ -31,7 +31,7 @@ export const command: Command = {
     const homeserverUrl = actingHomeserverUrl(config);
     const plugins = await loadPlugins(config);
     await preflight({ writableDir: config.data_dir, listeners: [hostListener(config)] });
-    const logger = createLogger(config.logging.level);
+    const { logger, reopen: reopenLog } = createLogger(config.logging);
     const redis = redisConnectionFor(redisUrl);
 
     const registrationFile = await HostRegistrationFile.prepare(config.host.registration, plugins, hostServerName(config));
@@ -84,6 +84,8 @@ export const command: Command = {
           await pipeline.stop();
           await host.stop();
         },
+        // SIGHUP: logging.file is reopened (after a log rotation); the rest of the config is read at start.
+        reload: async () => reopenLog(),
       },
       logger,
     );

@@ -55,7 +55,7 @@ interface Running {
 
 async function run(ctx: CommandContext): Promise<number> {
   const config = ctx.config();
-  const logger = createLogger(config.logging.level);
+  const { logger, reopen: reopenLog } = createLogger(config.logging);
   const running: Running = { pipeline: null, plugins: null, homeserver: null, redis: null, lock: null };
   // The homeserver reads this list on each reload; SIGHUP refills it from the re-read config.
   const appserviceFiles: string[] = [];
@@ -150,7 +150,10 @@ async function run(ctx: CommandContext): Promise<number> {
   const code = await serveUntilSignal(
     {
       stop: () => stopAll(running, logger, false),
-      reload: () => reload(ctx, logger, running.homeserver, appserviceFiles, registrationPath),
+      reload: () => {
+        reopenLog();
+        return reload(ctx, logger, running.homeserver, appserviceFiles, registrationPath);
+      },
     },
     logger,
   );

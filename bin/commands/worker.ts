@@ -45,7 +45,7 @@ export const command: Command = {
     const homeserverUrl = actingHomeserverUrl(config);
     const plugins = await loadPlugins(config);
     if (httpPort !== null) await preflight({ listeners: [{ portKey: '--http-port', bindKey: 'host.bind', bind: config.host.bind, port: httpPort }] });
-    const logger = createLogger(config.logging.level);
+    const { logger, reopen: reopenLog } = createLogger(config.logging);
     const redis = redisConnectionFor(redisUrl);
     const registration = await HostRegistrationFile.read(config.host.registration);
     const uncovered = uncoveredBridges(registration, plugins, hostServerName(config));
@@ -99,6 +99,8 @@ export const command: Command = {
           await running.stop();
           await pluginHost.stop();
         },
+        // SIGHUP: logging.file is reopened (after a log rotation); the rest of the config is read at start.
+        reload: async () => reopenLog(),
       },
       logger,
     );
