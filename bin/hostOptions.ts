@@ -51,6 +51,8 @@ export interface PipelineParts {
   /** Listen on host.bind/host.port, or on this port (worker --http-port), or not at all (null). */
   http: 'host' | { port: number } | null;
   workerPartitions?: number[];
+  /** This Redis serves nothing but a start that was killed: its active jobs are orphans. */
+  previousRunDied?: boolean;
 }
 
 export function eventPipelineOptions(config: PatchbayConfig, parts: PipelineParts): EventPipelineOptions {
@@ -68,6 +70,7 @@ export function eventPipelineOptions(config: PatchbayConfig, parts: PipelinePart
     metrics: parts.metrics,
     http,
     ...(parts.workerPartitions && { tuning: { workerPartitions: parts.workerPartitions } }),
+    ...(parts.previousRunDied && { previousRunDied: true }),
   };
 }
 
@@ -82,6 +85,7 @@ export interface PluginHostParts {
   worksEvents: boolean;
   /** The host's public URL (host.url, else where it listens); null on a worker that does not know it. */
   publicUrl: string | null;
+  previousRunDied?: boolean;
 }
 
 export function pluginHostOptions(config: PatchbayConfig, parts: PluginHostParts): PluginHostOptions {
@@ -99,5 +103,6 @@ export function pluginHostOptions(config: PatchbayConfig, parts: PluginHostParts
     outboxWorker: parts.worksEvents,
     host: config.host,
     publicUrl: parts.publicUrl,
+    ...(parts.previousRunDied && { previousRunDied: true }),
   };
 }

@@ -133,7 +133,7 @@ export const hostSchema = requiredSection(section('host', '{ port: 9000 }'), {
   max_body_bytes: count('a size in bytes', 1024, 1073741824, 10485760),
   handler_attempts: count('a number of tries', 1, 100, 5),
   retry_later_budget_ms: count('a time in milliseconds', 0, 86400000, 300000),
-  job_takeover_ms: count('a time in milliseconds', 2000, 600000, 30000),
+  job_takeover_ms: count('a time in milliseconds', 5000, 600000, 30000),
   metrics: bool(true),
 });
 

@@ -71,6 +71,8 @@ async function run(ctx: CommandContext): Promise<number> {
       listeners: [hostListener(config), ...(config.homeserver.enabled ? [homeserverListener(config)] : [])],
     });
     running.lock = DataDirLock.acquire(config.data_dir);
+    // Its own Redis serves no one else: what the killed start was handling waits for no lock to expire.
+    const previousRunDied = running.lock.tookOverFromDeadProcess && config.redis.url === null;
 
     let redis: RedisTarget;
     let redisLabel: string;
@@ -97,6 +99,7 @@ async function run(ctx: CommandContext): Promise<number> {
         resolver: gate,
         pluginRoutes: gate.httpRoutes,
         http: 'host',
+        previousRunDied,
       }),
     );
     await running.pipeline.start();
@@ -124,6 +127,7 @@ async function run(ctx: CommandContext): Promise<number> {
         metrics: register,
         worksEvents: config.host.workers > 0,
         publicUrl: hostUrl,
+        previousRunDied,
       }),
     );
     await running.plugins.start();

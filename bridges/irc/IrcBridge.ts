@@ -18,7 +18,7 @@ import type {
 } from 'patchbay-matrix/plugin';
 import { ADMIN_HELP, runAdminCommand } from './AdminCommands.js';
 import { type IrcPluginConfig, ircConfigSchema, normalizeNetworks } from './IrcConfig.js';
-import { IrcBridgeState, type PendingMessage, type RoomRole } from './IrcBridgeState.js';
+import { deliveredKey, IrcBridgeState, type PendingMessage, type RoomRole } from './IrcBridgeState.js';
 import type { GhostIdentityStore } from './GhostIdentities.js';
 import { IrcNetwork } from './IrcNetwork.js';
 import { NetworkHealth } from './NetworkHealth.js';
@@ -35,6 +35,8 @@ export const CONTROL_REMOTE_ID = 'bridge';
 
 const MEDIA = new Set(['m.image', 'm.file', 'm.audio', 'm.video', 'm.sticker']);
 const DELAY_NOTICE_EVERY_MS = 120_000;
+/** How long a delivered Matrix message is remembered, so a redelivery of its event is not sent again. */
+const DELIVERED_TTL_SECONDS = 7 * 86400;
 /** How long a message's IRC msgids are kept for a later redaction. */
 const REDACTABLE_TTL_SECONDS = 7 * 86400;
 
@@ -291,16 +293,16 @@ export class IrcBridge implements BridgePlugin<IrcPluginConfig>, UserQueryHandle
       outgoing = { ...outgoing, text: [...lines.slice(0, max - 1), `… (${lines.length - max + 1} more lines not sent)`].join('\n') };
       await this.tell(event.room_id, `Your message had ${lines.length} lines; IRC got the first ${max - 1} (limit ${max} per message).`);
     }
-    // At-least-once delivery from the host: act once per event id, across restarts too.
-    const seen = `seen/${event.event_id}`;
-    if (!(await this.ctx.store.setIfAbsent(seen, '1', 7 * 86400))) return;
+    // At-least-once delivery from the host: act once per event id, across restarts too. A message is
+    // recorded (pending) before anything else, and marked delivered only once IRC has it, so a crash at
+    // any point leaves one of the two and the message is neither lost nor sent twice by a redelivery.
+    if ((await this.ctx.store.get(deliveredKey(event.event_id))) !== null || (await this.state.isPending(event.event_id))) return;
     this.handled.set(event.event_id, { nick: '', text: '' });
     try {
       await this.send({ eventId: event.event_id, network: network.id, userId: event.sender, roomId: event.room_id, target, text: outgoing.text, kind: outgoing.kind });
     } catch (err) {
       // Not recorded: let the host retry the event.
       this.handled.delete(event.event_id);
-      await this.ctx.store.delete(seen).catch(() => undefined);
       throw err;
     }
   }
@@ -448,7 +450,10 @@ export class IrcBridge implements BridgePlugin<IrcPluginConfig>, UserQueryHandle
       await this.tell(message.roomId, `Not delivered to IRC (${message.target} on ${network.id}): ${reason}. Message: "${shorten(message.text.replace(/\s+/g, ' '), 80)}"`);
     } finally {
       clearTimeout(timer);
-      if (!keep) await this.state.removePending(pendingKey).catch(() => undefined);
+      if (!keep) {
+        await this.ctx.store.set(deliveredKey(message.eventId), '1', DELIVERED_TTL_SECONDS).catch(() => undefined);
+        await this.state.removePending(pendingKey).catch(() => undefined);
+      }
     }
   }
 
