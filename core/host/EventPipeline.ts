@@ -8,6 +8,7 @@ import { createAppserviceRouter } from '../appservice/AppserviceApi.js';
 import type { EventDispatcher, QueryResolver, ThirdPartyResolver } from '../contracts.js';
 import { TransactionIngest } from '../ingest/TransactionIngest.js';
 import { PipelineMetrics } from '../metrics/PipelineMetrics.js';
+import { DeadLetterReplay, type ReplayOutcome } from '../queue/DeadLetterReplay.js';
 import { DeadLetters } from '../queue/DeadLetters.js';
 import { EventLedger } from '../queue/EventLedger.js';
 import { jobTakeoverTiming } from '../partitioning/JobTakeover.js';
@@ -258,6 +259,11 @@ export class EventPipeline {
 
   get deadLetters(): DeadLetters {
     return this.deadLetterSet;
+  }
+
+  /** Queues dead letters again (all, or these event ids), each room's in their order; see DeadLetterReplay. */
+  replayDeadLetters(which: string[] | 'all'): Promise<ReplayOutcome> {
+    return new DeadLetterReplay(this.failFast, this.deadLetterSet, this.queues, this.partitioner, this.ledger, this.keys).replay(which);
   }
 
   health(): Promise<HealthReport> {

@@ -9,6 +9,7 @@ export {
 export type { HealthReport, PipelineRole } from './PipelineHealth.js';
 export type { RedisConnectionOptions } from './RedisConnections.js';
 export { DeadLetters, type DeadLetter } from '../queue/DeadLetters.js';
+export type { ReplayOutcome } from '../queue/DeadLetterReplay.js';
 export { PartitionCountChangedError } from '../partitioning/PartitionCount.js';
 export { PipelineKeys } from '../queue/PipelineKeys.js';
 export { RoomPartitioner } from '../partitioning/RoomPartitioner.js';
