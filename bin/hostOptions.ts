@@ -8,6 +8,7 @@ import { ConfigError, type PatchbayConfig } from '../config/index.js';
 import { builtinBridges } from '../bridges/registry.js';
 import type { EventDispatcher, QueryResolver, ThirdPartyResolver } from '../core/contracts.js';
 import type { EventPipelineOptions, PipelineRole } from '../core/host/index.js';
+import type { RecentErrors } from '../core/host/index.js';
 import { PluginLoader, type LoadedPlugin, type PluginHostOptions } from '../core/plugin/index.js';
 import type { AppserviceRegistration } from '../registration/index.js';
 import { hostServerName } from './processUrls.js';
@@ -53,6 +54,9 @@ export interface PipelineParts {
   workerPartitions?: number[];
   /** This Redis serves nothing but a start that was killed: its active jobs are orphans. */
   previousRunDied?: boolean;
+  /** For the status page: the homeserver the bridges act through, and the logger's recent errors. */
+  homeserverUrl?: () => string | null;
+  recentErrors?: RecentErrors;
 }
 
 export function eventPipelineOptions(config: PatchbayConfig, parts: PipelineParts): EventPipelineOptions {
@@ -71,6 +75,7 @@ export function eventPipelineOptions(config: PatchbayConfig, parts: PipelinePart
     http,
     ...(parts.workerPartitions && { tuning: { workerPartitions: parts.workerPartitions } }),
     ...(parts.previousRunDied && { previousRunDied: true }),
+    status: { homeserverUrl: parts.homeserverUrl ?? (() => null), recentErrors: parts.recentErrors ?? null },
   };
 }
 

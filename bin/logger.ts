@@ -6,11 +6,14 @@ import { dirname } from 'node:path';
 import { pino, type DestinationStream, type Logger, type StreamEntry } from 'pino';
 import { PinoPretty } from 'pino-pretty';
 import type { PatchbayConfig } from '../config/index.js';
+import { RecentErrors } from '../core/host/index.js';
 
 export interface ProcessLogger {
   logger: Logger;
   /** Reopens logging.file (SIGHUP; logrotate moved the old one). */
   reopen(): void;
+  /** The last warnings and errors, for the status page. */
+  recentErrors: RecentErrors;
 }
 
 /** What `logging.format: auto` chooses: pretty when stdout is a terminal. */
@@ -22,7 +25,8 @@ export function createLogger(logging: PatchbayConfig['logging'], name = 'patchba
   const console: DestinationStream = prettyWanted(logging.format)
     ? PinoPretty({ colorize: process.stdout.isTTY === true, singleLine: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,name', destination: 1, sync: true })
     : pino.destination({ dest: 1, sync: true });
-  const streams: StreamEntry[] = [{ level: 'trace', stream: console }];
+  const recentErrors = new RecentErrors();
+  const streams: StreamEntry[] = [{ level: 'trace', stream: console }, { level: 'warn', stream: recentErrors }];
   let file: ReturnType<typeof pino.destination> | null = null;
   if (logging.file !== null) {
     mkdirSync(dirname(logging.file), { recursive: true });
@@ -31,5 +35,5 @@ export function createLogger(logging: PatchbayConfig['logging'], name = 'patchba
   }
   // The streams take everything; the logger's level (which SIGHUP may change) decides what is written.
   const logger = pino({ name, level: logging.level }, pino.multistream(streams));
-  return { logger, reopen: () => file?.reopen() };
+  return { logger, reopen: () => file?.reopen(), recentErrors };
 }

@@ -135,6 +135,14 @@ export const hostSchema = requiredSection(section('host', '{ port: 9000 }'), {
   retry_later_budget_ms: count('a time in milliseconds', 0, 86400000, 300000),
   job_takeover_ms: count('a time in milliseconds', 5000, 600000, 30000),
   metrics: bool(true),
+  status_token: {
+    type: ['string', 'null'],
+    minLength: 16,
+    pattern: '^[\\x21-\\x7e]+$',
+    title: 'a token of 16 or more printable characters (no spaces), or null',
+    description: 'the status page\'s token (16 or more printable characters, no spaces), or null',
+    examples: ['${PATCHBAY_STATUS_TOKEN}'],
+  } as const,
 });
 
 export const configSchema: SchemaObject = {

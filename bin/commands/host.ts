@@ -31,7 +31,7 @@ export const command: Command = {
     const homeserverUrl = actingHomeserverUrl(config);
     const plugins = await loadPlugins(config);
     await preflight({ writableDir: config.data_dir, listeners: [hostListener(config)] });
-    const { logger, reopen: reopenLog } = createLogger(config.logging);
+    const { logger, reopen: reopenLog, recentErrors } = createLogger(config.logging);
     const redis = redisConnectionFor(redisUrl);
 
     const registrationFile = await HostRegistrationFile.prepare(config.host.registration, plugins, hostServerName(config));
@@ -46,6 +46,8 @@ export const command: Command = {
         resolver: gate,
         pluginRoutes: gate.httpRoutes,
         http: 'host',
+        homeserverUrl: () => homeserverUrl,
+        recentErrors,
       }),
     );
     let pluginHost: PluginHost | null = null;

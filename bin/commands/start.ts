@@ -55,7 +55,7 @@ interface Running {
 
 async function run(ctx: CommandContext): Promise<number> {
   const config = ctx.config();
-  const { logger, reopen: reopenLog } = createLogger(config.logging);
+  const { logger, reopen: reopenLog, recentErrors } = createLogger(config.logging);
   const running: Running = { pipeline: null, plugins: null, homeserver: null, redis: null, lock: null };
   // The homeserver reads this list on each reload; SIGHUP refills it from the re-read config.
   const appserviceFiles: string[] = [];
@@ -88,6 +88,8 @@ async function run(ctx: CommandContext): Promise<number> {
     const registrationFile = await HostRegistrationFile.prepare(config.host.registration, plugins, hostServerName(config));
     registrationPath = registrationFile.path;
     const gate = new PluginHostGate();
+    // Known once the homeserver runs; the status page probes it from then on.
+    let homeserverUrl: string | null = null;
     running.pipeline = createEventPipeline(
       eventPipelineOptions(config, {
         role: config.host.workers === 0 ? 'ingest' : 'both',
@@ -100,6 +102,8 @@ async function run(ctx: CommandContext): Promise<number> {
         pluginRoutes: gate.httpRoutes,
         http: 'host',
         previousRunDied,
+        homeserverUrl: () => homeserverUrl,
+        recentErrors,
       }),
     );
     await running.pipeline.start();
@@ -115,7 +119,7 @@ async function run(ctx: CommandContext): Promise<number> {
     } else {
       homeserverLabel = `${actingHomeserverUrl(config)} (external; give it ${registrationFile.path})`;
     }
-    const homeserverUrl = actingHomeserverUrl(config, running.homeserver?.url);
+    homeserverUrl = actingHomeserverUrl(config, running.homeserver?.url);
 
     running.plugins = new PluginHost(
       pluginHostOptions(config, {

@@ -45,7 +45,7 @@ export const command: Command = {
     const homeserverUrl = actingHomeserverUrl(config);
     const plugins = await loadPlugins(config);
     if (httpPort !== null) await preflight({ listeners: [{ portKey: '--http-port', bindKey: 'host.bind', bind: config.host.bind, port: httpPort }] });
-    const { logger, reopen: reopenLog } = createLogger(config.logging);
+    const { logger, reopen: reopenLog, recentErrors } = createLogger(config.logging);
     const redis = redisConnectionFor(redisUrl);
     const registration = await HostRegistrationFile.read(config.host.registration);
     const uncovered = uncoveredBridges(registration, plugins, hostServerName(config));
@@ -73,6 +73,8 @@ export const command: Command = {
           metrics: register,
           dispatcher: pluginHost,
           http: httpPort === null ? null : { port: httpPort },
+          homeserverUrl: () => homeserverUrl,
+          recentErrors,
           ...(partitions && { workerPartitions: partitions }),
         }),
       );

@@ -10,6 +10,9 @@ import { TransactionIngest } from '../ingest/TransactionIngest.js';
 import { PipelineMetrics } from '../metrics/PipelineMetrics.js';
 import { DeadLetterReplay, type ReplayOutcome } from '../queue/DeadLetterReplay.js';
 import { DeadLetters } from '../queue/DeadLetters.js';
+import type { RecentErrors } from '../status/RecentErrors.js';
+import { StatusAccess } from '../status/StatusAccess.js';
+import { createStatusPageRouter } from '../status/StatusPage.js';
 import { EventLedger } from '../queue/EventLedger.js';
 import { jobTakeoverTiming } from '../partitioning/JobTakeover.js';
 import { PartitionAssignment } from '../queue/PartitionAssignment.js';
@@ -84,6 +87,8 @@ export interface EventPipelineOptions {
    * head of their queues before the workers start, instead of waiting for their locks to expire.
    */
   previousRunDied?: boolean;
+  /** What the status page shows beside the pipeline's own state (it is served whenever there is HTTP). */
+  status?: { homeserverUrl: () => string | null; recentErrors: RecentErrors | null };
   tuning?: EventPipelineTuning;
 }
 
@@ -198,6 +203,15 @@ export class EventPipeline {
             : null,
           pluginRoutes: options.pluginRoutes ?? null,
           health: () => this.health(),
+          statusPage: createStatusPageRouter({
+            access: new StatusAccess(http.bind, host.status_token),
+            health: () => this.health(),
+            deadLetters: this.deadLetterSet,
+            replay: (which) => this.replayDeadLetters(which),
+            homeserverUrl: options.status?.homeserverUrl ?? (() => null),
+            recentErrors: options.status?.recentErrors ?? null,
+            logger: logger.child({ component: 'status-page' }),
+          }),
           metrics: host.metrics ? options.metrics : null,
           logger,
         })

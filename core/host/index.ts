@@ -14,3 +14,4 @@ export { PartitionCountChangedError } from '../partitioning/PartitionCount.js';
 export { PipelineKeys } from '../queue/PipelineKeys.js';
 export { RoomPartitioner } from '../partitioning/RoomPartitioner.js';
 export { createAppserviceRouter } from '../appservice/AppserviceApi.js';
+export { RecentErrors, type RecentError } from '../status/RecentErrors.js';

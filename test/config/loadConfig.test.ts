@@ -314,6 +314,16 @@ describe('error messages name the key, the bad value and the fix', () => {
   });
 });
 
+test('host.status_token: 16 or more printable characters or null, never echoed when wrong', () => {
+  expect(load('host: { status_token: a-status-token-of-length }').host.status_token).toBe('a-status-token-of-length');
+  expect(load('').host.status_token).toBeNull();
+  for (const bad of ['short-token', '"has a space inside of it"', '1234567890123456789']) {
+    const problems = problemsOf(`host: { status_token: ${bad} }`);
+    expect(problems).toEqual([expect.stringMatching(/^host\.status_token: \(a hidden secret\) is not a token of 16 or more printable characters \(no spaces\), or null/)]);
+    expect(problems.join('\n')).not.toContain(bad.replace(/"/g, ''));
+  }
+});
+
 test('didYouMean finds typos, swaps and case slips, and nothing for unrelated words', () => {
   const keys = ['data_dir', 'logging', 'homeserver', 'redis', 'host', 'bridges'];
   expect(didYouMean('homeservr', keys)).toBe('homeserver');
