@@ -59,9 +59,13 @@ describe('patchbay dead-letters', () => {
     for (const name of ['a', 'b']) {
       rooms[name] = (await alice.http.ok<{ room_id: string }>('POST', '/createRoom', { body: { invite: ['@flaky_remote:localhost'] } })).room_id;
     }
+    // Only once the ghost has joined does the homeserver send the rooms' messages to the bridge.
+    for (const room of Object.values(rooms)) {
+      await waitFor(async () => '@flaky_remote:localhost' in (await alice.http.ok<{ joined: Record<string, unknown> }>('GET', `/rooms/${enc(room)}/joined_members`)).joined, 60_000, 'the ghost in the room');
+    }
     await alice.http.ok('PUT', `/rooms/${enc(rooms.a!)}/send/m.room.message/ready`, { body: { msgtype: 'm.text', body: 'ready' } });
     await waitFor(() => handled().length === 1, 60_000, 'the bridge in the rooms');
-  });
+  }, 180_000);
 
   afterAll(async () => {
     start?.killGroup();

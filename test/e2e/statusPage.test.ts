@@ -2,7 +2,8 @@
 // `patchbay start` with two IRC networks: one on a real ngircd, one pointing at a closed port. The page
 // shows the broken one in red with its reason and the working one in green, lists a dead letter whose
 // text is markup without running it, and drops and replays dead letters with its buttons. It saves a
-// screenshot (PATCHBAY_STATUS_SCREENSHOT names where; docs/status-page.png is made this way).
+// screenshot (PATCHBAY_STATUS_SCREENSHOT names where; docs/status-page.png is made this way). /health and
+// `patchbay doctor` name the same broken network.
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -138,3 +139,13 @@ test('the JSON and the actions refuse a request without the token', async () => 
   expect(ok.status).toBe(200);
   expect(((await ok.json()) as { health: { status: string } }).health.status).toBe('degraded');
 });
+
+test('/health and doctor name the broken network too', async () => {
+  const health = (await (await fetch(`${hostUrl}/health`)).json()) as { status: string; problems: string[] };
+  expect(health.status).toBe('degraded');
+  expect(health.problems).toEqual([expect.stringMatching(/^bridge irc: connection broken backoff: connection refused by 127\.0\.0\.1:\d+\. Fix: check bridges\.irc\.networks\.broken\.host/)]);
+  const doctor = await PatchbayProcess.run(['doctor', '-c', 'patchbay.yaml'], { cwd });
+  expect(doctor.code).toBe(1);
+  expect(doctor.stdout).toMatch(/^✗ irc broken: backoff: connection refused by 127\.0\.0\.1:\d+\. Fix: /m);
+  expect(doctor.stdout).toMatch(/^✓ irc working: connected$/m);
+}, 60_000);
