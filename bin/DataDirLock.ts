@@ -39,6 +39,17 @@ export class DataDirLock {
     return new DataDirLock(path, tookOver);
   }
 
+  /** The pid of the live `patchbay start` holding data_dir, or null when none does. */
+  static holder(dataDir: string): number | null {
+    let pid: number;
+    try {
+      pid = Number.parseInt(readFileSync(join(dataDir, 'patchbay.pid'), 'utf8'), 10);
+    } catch {
+      return null;
+    }
+    return Number.isInteger(pid) && pid !== process.pid && isAlive(pid) ? pid : null;
+  }
+
   release(): void {
     try {
       if (Number.parseInt(readFileSync(this.path, 'utf8'), 10) === process.pid) rmSync(this.path, { force: true });

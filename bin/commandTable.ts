@@ -15,4 +15,5 @@ export const commandTable: Record<string, CommandEntry> = {
   doctor: { summary: 'check the config, Redis, registration, homeserver and host work together', load: () => import('./commands/doctor.js') },
   homeserver: { summary: 'run the embedded homeserver alone', load: () => import('./commands/homeserver.js') },
   register: { summary: 'write (or --check) an appservice registration file', load: () => import('./commands/register.js') },
+  'dead-letters': { summary: 'list, show, replay or drop the events the bridges could not handle', load: () => import('./commands/deadLetters.js') },
 };

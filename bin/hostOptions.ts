@@ -4,10 +4,11 @@
 import type { RequestHandler } from 'express';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import type { PatchbayConfig } from '../config/index.js';
+import { ConfigError, type PatchbayConfig } from '../config/index.js';
 import { builtinBridges } from '../bridges/registry.js';
 import type { EventDispatcher, QueryResolver, ThirdPartyResolver } from '../core/contracts.js';
 import type { EventPipelineOptions, PipelineRole } from '../core/host/index.js';
+import type { RecentErrors } from '../core/host/index.js';
 import { PluginLoader, type LoadedPlugin, type PluginHostOptions } from '../core/plugin/index.js';
 import type { AppserviceRegistration } from '../registration/index.js';
 import { hostServerName } from './processUrls.js';
@@ -16,6 +17,25 @@ import type { RedisTarget } from './redisConnection.js';
 /** The enabled bridges, loaded and validated (a ConfigError lists every problem). */
 export function loadPlugins(config: PatchbayConfig): Promise<LoadedPlugin[]> {
   return new PluginLoader({ builtins: builtinBridges }).load(config.bridges);
+}
+
+/**
+ * A ConfigError of the file's own keys with the bridges' problems added (each bridge checks its own
+ * section, which otherwise happens only once the rest is valid), so one run lists everything. A key
+ * both name is listed once.
+ */
+export async function withBridgeProblems(err: ConfigError): Promise<ConfigError> {
+  if (err.bridges === null) return err;
+  try {
+    await new PluginLoader({ builtins: builtinBridges }).load(err.bridges);
+    return err;
+  } catch (bridgeErr) {
+    if (!(bridgeErr instanceof ConfigError)) return err;
+    const keyOf = (problem: string): string => problem.slice(0, problem.indexOf(': '));
+    const named = new Set(err.problems.map(keyOf));
+    const added = bridgeErr.problems.filter((p) => !named.has(keyOf(p)));
+    return added.length === 0 ? err : new ConfigError([...err.problems, ...added], err.source);
+  }
 }
 
 export interface PipelineParts {
@@ -32,6 +52,11 @@ export interface PipelineParts {
   /** Listen on host.bind/host.port, or on this port (worker --http-port), or not at all (null). */
   http: 'host' | { port: number } | null;
   workerPartitions?: number[];
+  /** This Redis serves nothing but a start that was killed: its active jobs are orphans. */
+  previousRunDied?: boolean;
+  /** For the status page: the homeserver the bridges act through, and the logger's recent errors. */
+  homeserverUrl?: () => string | null;
+  recentErrors?: RecentErrors;
 }
 
 export function eventPipelineOptions(config: PatchbayConfig, parts: PipelineParts): EventPipelineOptions {
@@ -49,6 +74,8 @@ export function eventPipelineOptions(config: PatchbayConfig, parts: PipelinePart
     metrics: parts.metrics,
     http,
     ...(parts.workerPartitions && { tuning: { workerPartitions: parts.workerPartitions } }),
+    ...(parts.previousRunDied && { previousRunDied: true }),
+    status: { homeserverUrl: parts.homeserverUrl ?? (() => null), recentErrors: parts.recentErrors ?? null },
   };
 }
 
@@ -63,6 +90,7 @@ export interface PluginHostParts {
   worksEvents: boolean;
   /** The host's public URL (host.url, else where it listens); null on a worker that does not know it. */
   publicUrl: string | null;
+  previousRunDied?: boolean;
 }
 
 export function pluginHostOptions(config: PatchbayConfig, parts: PluginHostParts): PluginHostOptions {
@@ -80,6 +108,7 @@ export function pluginHostOptions(config: PatchbayConfig, parts: PluginHostParts
     outboxWorker: parts.worksEvents,
     host: config.host,
     publicUrl: parts.publicUrl,
+    ...(parts.previousRunDied && { previousRunDied: true }),
     dataDir: config.data_dir,
   };
 }

@@ -7,6 +7,7 @@ import { ConfigError, didYouMean, loadConfig, packageRoot, type PatchbayConfig }
 import { RegistrationError } from '../registration/index.js';
 import { ExitCode, UsageError, type Command, type CommandOption, type OptionValues } from './Command.js';
 import { commandTable } from './commandTable.js';
+import { PreflightError } from './PreflightError.js';
 
 export interface CliIo {
   env: NodeJS.ProcessEnv;
@@ -90,13 +91,18 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     });
   } catch (err) {
     if (err instanceof ConfigError) {
-      io.err(`patchbay ${first}: ${err.message}`);
+      const { withBridgeProblems } = await import('./hostOptions.js');
+      io.err(`patchbay ${first}: ${(await withBridgeProblems(err)).message}`);
       return ExitCode.config;
     }
     // A registration file named by the configuration is part of it: same exit status, no stack trace.
     if (err instanceof RegistrationError) {
       io.err(`patchbay ${first}: ${err.message}`);
       return ExitCode.config;
+    }
+    if (err instanceof PreflightError) {
+      io.err(`patchbay ${first}: ${err.message}`);
+      return ExitCode.failure;
     }
     if (err instanceof UsageError) {
       io.err(`patchbay ${first}: ${err.message}`);

@@ -119,7 +119,13 @@ export interface BridgeConfig {
 export interface PatchbayConfig {
   /** Absolute: resolved against the working directory by loadConfig. */
   data_dir: string;
-  logging: { level: LogLevel };
+  logging: {
+    level: LogLevel;
+    /** `auto`: pino-pretty when stdout is a terminal, JSON lines otherwise. */
+    format: 'auto' | 'pretty' | 'json';
+    /** JSON lines also go here (absolute: resolved against data_dir); null for none. */
+    file: string | null;
+  };
   homeserver: HomeserverConfig;
   redis: RedisConfig;
   host: HostConfig;

@@ -4,7 +4,7 @@ import type { ErrorObject, SchemaObject } from 'ajv';
 import { didYouMean } from './didYouMean.js';
 import { formatKeyPath, keyPathFromPointer, type KeyPath } from './keyPath.js';
 
-const SECRET_KEY = /password|secret|token/i;
+const SECRET_KEY = /password|passphrase|secret|token|(^|_)key$/i;
 
 /** `errors` must come from an Ajv instance created with `verbose: true` (for data and parentSchema). */
 export function describeSchemaErrors(errors: readonly ErrorObject[], data: unknown, skipKeys: ReadonlySet<string>): string[] {
@@ -70,11 +70,22 @@ function example(schema: SchemaObject): string {
   return typeof first === 'string' ? first : JSON.stringify(first);
 }
 
-/** The bad value as written, except under keys that hold secrets. */
+/** The bad value as written, except what lies under keys that hold secrets, whatever its type. */
 export function showValue(path: KeyPath, value: unknown): string {
-  const last = path[path.length - 1];
-  if (typeof last === 'string' && SECRET_KEY.test(last) && typeof value === 'string' && value !== '') return '(a hidden secret)';
   if (value === undefined) return 'nothing';
-  const shown = JSON.stringify(value);
+  if (path.some((part) => typeof part === 'string' && isSecretKey(part)) && value !== '' && value !== null) return '(a hidden secret)';
+  const shown = JSON.stringify(hideSecrets(value));
   return shown.length > 80 ? `${shown.slice(0, 77)}...` : shown;
+}
+
+/** `password`, `shared_secret`, `as_token`, a TLS `key`: names whose values are never repeated. */
+export function isSecretKey(name: string): boolean {
+  return SECRET_KEY.test(name);
+}
+
+/** A copy of a map or list with the values under secret keys replaced. */
+function hideSecrets(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(hideSecrets);
+  if (value === null || typeof value !== 'object') return value;
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, isSecretKey(k) ? '(hidden)' : hideSecrets(v)]));
 }

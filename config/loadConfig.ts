@@ -39,17 +39,19 @@ export function loadConfig(options: LoadConfigOptions = {}): PatchbayConfig {
   const merged = mergeConfig(defaults, user);
 
   const interpolated = interpolateEnv(merged, env, convertEnvText);
+  const configDir = file ? dirname(resolve(cwd, file)) : cwd;
   const problems = [...interpolated.problems];
   validator ??= new Ajv({ allErrors: true, verbose: true, allowUnionTypes: true }).compile(configSchema);
   if (!validator(interpolated.value)) {
     problems.push(...describeSchemaErrors(validator.errors ?? [], interpolated.value, interpolated.failedKeys));
   }
-  if (problems.length > 0) throw new ConfigError(problems, source);
-
   const config = interpolated.value as PatchbayConfig;
-  const crossProblems = crossCheck(config);
-  if (crossProblems.length > 0) throw new ConfigError(crossProblems, source);
-  return resolvePaths(config, cwd, file ? dirname(resolve(cwd, file)) : cwd);
+  if (problems.length === 0) problems.push(...crossCheck(config));
+  if (problems.length > 0) {
+    const bridges = isConfigMap(config.bridges) ? resolveBridgeModules(config.bridges, configDir) : null;
+    throw new ConfigError(problems, source, bridges);
+  }
+  return resolvePaths(config, cwd, configDir);
 }
 
 function readYamlMap(path: string, fix: string): Record<string, unknown> {
@@ -152,15 +154,11 @@ function isProxyAddress(entry: string): boolean {
 function resolvePaths(config: PatchbayConfig, cwd: string, configDir: string): PatchbayConfig {
   const dataDir = resolve(cwd, config.data_dir);
   const under = (p: string): string => (isAbsolute(p) ? p : resolve(dataDir, p));
-  const bridges: PatchbayConfig['bridges'] = {};
-  for (const [name, bridge] of Object.entries(config.bridges)) {
-    const module = bridge.module;
-    const isPath = typeof module === 'string' && (module.startsWith('./') || module.startsWith('../'));
-    bridges[name] = isPath ? { ...bridge, module: resolve(configDir, module) } : bridge;
-  }
+  const bridges = resolveBridgeModules(config.bridges, configDir) as PatchbayConfig['bridges'];
   return {
     ...config,
     data_dir: dataDir,
+    logging: { ...config.logging, file: config.logging.file === null ? null : under(config.logging.file) },
     homeserver: {
       ...config.homeserver,
       database: under(config.homeserver.database),
@@ -170,4 +168,15 @@ function resolvePaths(config: PatchbayConfig, cwd: string, configDir: string): P
     host: { ...config.host, registration: under(config.host.registration) },
     bridges,
   };
+}
+
+/** Bridge sections with a relative `module:` path made absolute against the config file's folder. */
+function resolveBridgeModules(bridges: Readonly<Record<string, unknown>>, configDir: string): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [name, bridge] of Object.entries(bridges)) {
+    const module = isConfigMap(bridge) ? bridge.module : undefined;
+    const isPath = typeof module === 'string' && (module.startsWith('./') || module.startsWith('../'));
+    out[name] = isPath ? { ...(bridge as Record<string, unknown>), module: resolve(configDir, module) } : bridge;
+  }
+  return out;
 }

@@ -133,8 +133,16 @@ export const hostSchema = requiredSection(section('host', '{ port: 9000 }'), {
   max_body_bytes: count('a size in bytes', 1024, 1073741824, 10485760),
   handler_attempts: count('a number of tries', 1, 100, 5),
   retry_later_budget_ms: count('a time in milliseconds', 0, 86400000, 300000),
-  job_takeover_ms: count('a time in milliseconds', 2000, 600000, 30000),
+  job_takeover_ms: count('a time in milliseconds', 5000, 600000, 30000),
   metrics: bool(true),
+  status_token: {
+    type: ['string', 'null'],
+    minLength: 16,
+    pattern: '^[\\x21-\\x7e]+$',
+    title: 'a token of 16 or more printable characters (no spaces), or null',
+    description: 'the status page\'s token (16 or more printable characters, no spaces), or null',
+    examples: ['${PATCHBAY_STATUS_TOKEN}'],
+  } as const,
 });
 
 export const configSchema: SchemaObject = {
@@ -148,7 +156,7 @@ export const configSchema: SchemaObject = {
     data_dir: text('a folder path', './data'),
     logging: {
       ...section('logging', '{ level: info }'),
-      required: ['level'],
+      required: ['level', 'format', 'file'],
       properties: {
         level: {
           type: 'string',
@@ -157,6 +165,14 @@ export const configSchema: SchemaObject = {
           description: 'one of trace, debug, info, warn, error, fatal, silent',
           examples: ['info'],
         },
+        format: {
+          type: 'string',
+          enum: ['auto', 'pretty', 'json'],
+          title: 'a log format',
+          description: 'auto (pretty on a terminal, JSON otherwise), pretty or json',
+          examples: ['auto'],
+        },
+        file: optionalText('a file path', '/var/log/patchbay/patchbay.log'),
       },
     },
     homeserver: {

@@ -14,10 +14,11 @@ import { buildIsCurrent, pruneStaleOutput, recordBuild, sourceHash } from './boo
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const mode = process.argv[2] ?? 'run';
 
-// Debian packages per mode; tests also need the real peers the suites talk to.
+// Debian packages per mode; tests also need the real peers the suites talk to, and a browser for the
+// status page (driven by playwright-core, which downloads nothing).
 const APT = {
   run: ['redis-server'],
-  test: ['redis-server', 'ngircd', 'postfix', 'swaks', 'libio-socket-ssl-perl'],
+  test: ['redis-server', 'ngircd', 'postfix', 'swaks', 'libio-socket-ssl-perl', 'chromium'],
   bench: ['redis-server', 'ngircd', 'postfix'],
 };
 // Answers for packages that would otherwise ask during install: Postfix gets no system configuration
@@ -59,7 +60,8 @@ function ensureDebianPackages(packages, why) {
   if (process.getuid?.() !== 0) {
     fail(`missing Debian packages (${why}): ${missing.join(' ')}\n  install them with: sudo apt-get install -y ${missing.join(' ')}`);
   }
-  log(`installing ${missing.join(' ')} (apt, ${why}; usually under a minute)`);
+  const big = missing.includes('chromium') ? ', a few minutes with chromium' : '';
+  log(`installing ${missing.join(' ')} (apt, ${why}; usually under a minute${big})`);
   timed('Debian packages installed', () => {
     sh('apt-get', ['update', '-qq']);
     const answers = missing.map((p) => PRESEED[p] ?? '').join('');
@@ -70,6 +72,10 @@ function ensureDebianPackages(packages, why) {
   });
   // Debian starts packaged daemons on install; Patchbay and its tests start their own copies.
   for (const svc of ['redis-server', 'ngircd', 'postfix']) if (missing.includes(svc)) spawnSync('service', [svc, 'stop'], { stdio: 'ignore' });
+}
+
+if (!existsSync(join(root, 'node_modules')) || !existsSync(join(root, 'dist'))) {
+  log(`first run in this checkout: Debian packages, npm dependencies and the TypeScript build take a few minutes (about 2 on 2 cores with the packages installed, plus 80 s compiling better-sqlite3 on Node 20); later runs take a second`);
 }
 
 const major = Number(process.versions.node.split('.')[0]);

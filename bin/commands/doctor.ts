@@ -1,6 +1,7 @@
-// `patchbay doctor`: checks a deployment from the config outward (config, bridges, Redis, registration,
-// homeserver, as_token, host, the homeserver->host ping) and prints one line per check, ✓ or ✗ with the
-// fix. A check that needs an earlier one that failed is listed as not checked. Exit 0 when all pass.
+// `patchbay doctor`: checks a deployment from the config outward (config, bridges, data_dir, ports, Redis,
+// registration, homeserver, as_token, host and each bridge connection it reports, the homeserver->host
+// ping) and prints one line per check and per problem, ✓ or ✗ with the fix. A check that needs an earlier
+// one that failed is listed as not checked. Exit 0 when all pass.
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,9 +11,10 @@ import type { LoadedPlugin } from '../../core/plugin/index.js';
 import { ManagedRedis } from '../../core/redis/ManagedRedis.js';
 import { readRegistrationFile, RegistrationError, type AppserviceRegistration } from '../../registration/index.js';
 import { ExitCode, type Command, type CommandContext } from '../Command.js';
-import { loadPlugins } from '../hostOptions.js';
+import { loadPlugins, withBridgeProblems } from '../hostOptions.js';
 import { uncoveredBridges } from '../HostRegistrationFile.js';
-import { actingHomeserverUrl, hostServerName } from '../processUrls.js';
+import { homeserverListener, hostListener, listenerAddress, listenerProblem, writableDirProblem, type Listener } from '../Preflight.js';
+import { actingHomeserverUrl, hostServerName, listenerUrl } from '../processUrls.js';
 import { describeRedisUrl, redisConnectionFor } from '../redisConnection.js';
 
 const TIMEOUT_MS = 10_000;
@@ -21,7 +23,8 @@ export const command: Command = {
   usage: '[--config FILE]',
   description: [
     'Checks that the pieces of a deployment work together, one line each (✓, or ✗ with the fix): the config,',
-    'the bridges, Redis, the registration file (present, valid, covering every enabled bridge), the',
+    'the bridges, that data_dir is writable, that host.port and homeserver.port are free or served by',
+    'Patchbay, Redis, the registration file (present, valid, covering every enabled bridge), the',
     'homeserver (GET /_matrix/client/versions), the as_token (whoami), the host (/health) and the homeserver',
     'reaching the host (the appservice ping). Run it beside `patchbay start`, or with the config of a',
     '`patchbay host`. Exit 0 when everything passes, 1 otherwise.',
@@ -49,7 +52,9 @@ async function run(ctx: CommandContext): Promise<number> {
     config = ctx.config();
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
-    report('config', failure(`invalid. ${err.problems.join(' | ')}`));
+    // One line per problem, the bridges' with the rest; nothing else can be checked without a valid config.
+    for (const problem of (await withBridgeProblems(err)).problems) report('config', failure(problem));
+    ctx.out(`${outcomes.length} problems in the configuration (${err.source ?? 'defaults'}); fix them, then run doctor again.`);
     return ExitCode.failure;
   }
   const source = ctx.option('config') ?? (ctx.env.PATCHBAY_CONFIG || null);
@@ -61,9 +66,13 @@ async function run(ctx: CommandContext): Promise<number> {
     report('bridges', pass(plugins.length ? plugins.map((p) => `${p.name} (${p.source})`).join(', ') : 'none enabled'));
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
-    report('bridges', failure(err.problems.join(' | ')));
+    for (const problem of err.problems) report('bridges', failure(problem));
   }
 
+  const dirProblem = writableDirProblem(config.data_dir);
+  report('data_dir', dirProblem === null ? pass(`${config.data_dir} is writable`) : failure(dirProblem));
+  report('ports', await checkPort(hostListener(config), '/health', 'the appservice host'));
+  if (config.homeserver.enabled) report('ports', await checkPort(homeserverListener(config), '/_matrix/client/versions', 'the embedded homeserver'));
   report('redis', await checkRedis(config));
   const registration = await checkRegistration(config, plugins, (o) => report('registration', o));
 
@@ -72,7 +81,7 @@ async function run(ctx: CommandContext): Promise<number> {
     homeserverUrl = actingHomeserverUrl(config);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
-    report('homeserver', failure(err.problems.join(' | ')));
+    for (const problem of err.problems) report('homeserver', failure(problem));
   }
   const homeserverUp = homeserverUrl !== null && report('homeserver', await checkHomeserver(homeserverUrl)).ok === true;
 
@@ -100,6 +109,19 @@ async function run(ctx: CommandContext): Promise<number> {
   const failed = outcomes.filter((o) => o.ok !== true).length;
   ctx.out(failed === 0 ? 'All checks passed.' : `${failed} of ${outcomes.length} checks did not pass.`);
   return failed === 0 ? ExitCode.ok : ExitCode.failure;
+}
+
+/** A listener's port: free, or taken by the Patchbay process that should have it (it answers `path`), or by another program. */
+async function checkPort(l: Listener, path: string, what: string): Promise<Outcome> {
+  const where = listenerAddress(l);
+  if (l.port === 0) return pass(`${l.portKey} is 0: any free port is taken at start`);
+  const problem = await listenerProblem(l);
+  if (problem === null) return pass(`${l.portKey} ${where} is free`);
+  if (problem.code !== 'EADDRINUSE') return failure(problem.text);
+  // A program that is not ours may take the connection and never answer.
+  const answer = await request(`${listenerUrl(l.bind, l.port)}${path}`, { timeoutMs: 2_000 });
+  if (!('error' in answer) && answer.body !== null && typeof answer.body === 'object') return pass(`${l.portKey} ${where} is served by ${what}`);
+  return failure(problem.text);
 }
 
 async function checkRedis(config: PatchbayConfig): Promise<Outcome> {
@@ -155,7 +177,7 @@ async function checkRegistration(
     reg = await readRegistrationFile(path);
   } catch (err) {
     if (!(err instanceof RegistrationError)) throw err;
-    report(failure(`${err.message.replace(/\n\s*/g, ' ')}`));
+    for (const problem of err.problems) report(failure(`${err.source}: ${problem}`));
     return null;
   }
   const problems: string[] = [];
@@ -170,7 +192,7 @@ async function checkRegistration(
     }
   }
   if (problems.length) {
-    report(failure(`${path}: ${problems.join('; ')}`));
+    for (const problem of problems) report(failure(`${path}: ${problem}`));
     // The tokens may still be right: the later checks still tell something.
     return reg;
   }
@@ -299,7 +321,7 @@ interface HttpAnswer {
   body: unknown;
 }
 
-async function request(url: string, options: { token?: string; body?: unknown } = {}): Promise<HttpAnswer | { error: string }> {
+async function request(url: string, options: { token?: string; body?: unknown; timeoutMs?: number } = {}): Promise<HttpAnswer | { error: string }> {
   try {
     const res = await fetch(url, {
       method: options.body === undefined ? 'GET' : 'POST',
@@ -308,7 +330,7 @@ async function request(url: string, options: { token?: string; body?: unknown } 
         ...(options.body !== undefined && { 'Content-Type': 'application/json' }),
       },
       ...(options.body !== undefined && { body: JSON.stringify(options.body) }),
-      signal: AbortSignal.timeout(TIMEOUT_MS),
+      signal: AbortSignal.timeout(options.timeoutMs ?? TIMEOUT_MS),
     });
     const text = await res.text();
     let body: unknown = null;

@@ -10,6 +10,8 @@ import { startHomeserver, type RunningHomeserver } from '../../homeserver/index.
 import { ExitCode, type Command } from '../Command.js';
 import { homeserverOptions } from '../homeserverOptions.js';
 import { createLogger } from '../logger.js';
+import { DatabaseInUseError } from '../../homeserver/storage/DatabaseInUseError.js';
+import { homeserverListener, preflight } from '../Preflight.js';
 import { serveUntilSignal } from '../serveUntilSignal.js';
 
 export const command: Command = {
@@ -22,10 +24,17 @@ export const command: Command = {
   options: {},
   async run(ctx) {
     const config = ctx.config();
-    const logger = createLogger(config.logging.level);
+    const { logger, reopen: reopenLog } = createLogger(config.logging);
     // The homeserver reads this list on each reload; SIGHUP refills it from the re-read config.
     const appserviceFiles = [...config.homeserver.app_service_config_files];
     const options = { ...homeserverOptions(config, logger), appserviceConfigFiles: appserviceFiles };
+    await preflight({
+      ...(options.storage.kind === 'sqlite' && {
+        notBesideStart: { dataDir: config.data_dir, what: 'its embedded homeserver on the same database' },
+        writableDir: config.data_dir,
+      }),
+      listeners: [homeserverListener(config)],
+    });
     if (options.storage.kind === 'sqlite') {
       await mkdir(dirname(options.storage.path), { recursive: true });
       if (options.mediaDir) await mkdir(options.mediaDir, { recursive: true });
@@ -34,12 +43,17 @@ export const command: Command = {
     try {
       homeserver = await startHomeserver(options);
     } catch (err) {
+      if (err instanceof DatabaseInUseError) {
+        ctx.err(`patchbay homeserver: ${err.message}`);
+        return ExitCode.failure;
+      }
       if (!(err instanceof AppserviceRegistryError)) throw err;
       ctx.err(`patchbay homeserver: ${err.message}`);
       return ExitCode.config;
     }
     ctx.out(`patchbay homeserver: serving ${homeserver.url} (server name ${options.serverName})`);
     const reload = async (): Promise<void> => {
+      reopenLog();
       const configFile = ctx.option('config');
       const fresh = loadConfig({ env: ctx.env, ...(configFile !== undefined && { file: configFile }) });
       logger.level = fresh.logging.level satisfies LogLevel;

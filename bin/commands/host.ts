@@ -10,6 +10,7 @@ import { eventPipelineOptions, loadPlugins, pluginHostOptions } from '../hostOpt
 import { HostRegistrationFile } from '../HostRegistrationFile.js';
 import { createLogger } from '../logger.js';
 import { PluginHostGate } from '../PluginHostGate.js';
+import { hostListener, preflight } from '../Preflight.js';
 import { actingHomeserverUrl, hostServerName, reachableUrl, sharedRedisUrl } from '../processUrls.js';
 import { describeRedisUrl, redisConnectionFor } from '../redisConnection.js';
 import { serveUntilSignal } from '../serveUntilSignal.js';
@@ -29,7 +30,8 @@ export const command: Command = {
     const redisUrl = sharedRedisUrl(config, 'host');
     const homeserverUrl = actingHomeserverUrl(config);
     const plugins = await loadPlugins(config);
-    const logger = createLogger(config.logging.level);
+    await preflight({ writableDir: config.data_dir, listeners: [hostListener(config)] });
+    const { logger, reopen: reopenLog, recentErrors } = createLogger(config.logging);
     const redis = redisConnectionFor(redisUrl);
 
     const registrationFile = await HostRegistrationFile.prepare(config.host.registration, plugins, hostServerName(config));
@@ -44,6 +46,8 @@ export const command: Command = {
         resolver: gate,
         pluginRoutes: gate.httpRoutes,
         http: 'host',
+        homeserverUrl: () => homeserverUrl,
+        recentErrors,
       }),
     );
     let pluginHost: PluginHost | null = null;
@@ -82,6 +86,8 @@ export const command: Command = {
           await pipeline.stop();
           await host.stop();
         },
+        // SIGHUP: logging.file is reopened (after a log rotation); the rest of the config is read at start.
+        reload: async () => reopenLog(),
       },
       logger,
     );

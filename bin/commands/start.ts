@@ -24,6 +24,7 @@ import { HostRegistrationFile } from '../HostRegistrationFile.js';
 import { homeserverOptions } from '../homeserverOptions.js';
 import { createLogger } from '../logger.js';
 import { PluginHostGate } from '../PluginHostGate.js';
+import { homeserverListener, hostListener, preflight } from '../Preflight.js';
 import { actingHomeserverUrl, hostServerName, reachableUrl } from '../processUrls.js';
 import { describeRedisUrl, redisConnectionFor, type RedisTarget } from '../redisConnection.js';
 import { serveUntilSignal } from '../serveUntilSignal.js';
@@ -54,16 +55,24 @@ interface Running {
 
 async function run(ctx: CommandContext): Promise<number> {
   const config = ctx.config();
-  const logger = createLogger(config.logging.level);
+  const { logger, reopen: reopenLog, recentErrors } = createLogger(config.logging);
   const running: Running = { pipeline: null, plugins: null, homeserver: null, redis: null, lock: null };
   // The homeserver reads this list on each reload; SIGHUP refills it from the re-read config.
   const appserviceFiles: string[] = [];
   let registrationPath = config.host.registration;
 
   try {
-    // Everything that can be wrong with the config is found before anything starts.
+    // Everything that can be wrong with the config and the machine is found before anything starts.
     const plugins = await loadPlugins(config);
+    await preflight({
+      notBesideStart: { dataDir: config.data_dir, what: 'its own Redis, homeserver and host' },
+      writableDir: config.data_dir,
+      redisServer: config.redis.url === null,
+      listeners: [hostListener(config), ...(config.homeserver.enabled ? [homeserverListener(config)] : [])],
+    });
     running.lock = DataDirLock.acquire(config.data_dir);
+    // Its own Redis serves no one else: what the killed start was handling waits for no lock to expire.
+    const previousRunDied = running.lock.tookOverFromDeadProcess && config.redis.url === null;
 
     let redis: RedisTarget;
     let redisLabel: string;
@@ -79,6 +88,8 @@ async function run(ctx: CommandContext): Promise<number> {
     const registrationFile = await HostRegistrationFile.prepare(config.host.registration, plugins, hostServerName(config));
     registrationPath = registrationFile.path;
     const gate = new PluginHostGate();
+    // Known once the homeserver runs; the status page probes it from then on.
+    let homeserverUrl: string | null = null;
     running.pipeline = createEventPipeline(
       eventPipelineOptions(config, {
         role: config.host.workers === 0 ? 'ingest' : 'both',
@@ -90,6 +101,9 @@ async function run(ctx: CommandContext): Promise<number> {
         resolver: gate,
         pluginRoutes: gate.httpRoutes,
         http: 'host',
+        previousRunDied,
+        homeserverUrl: () => homeserverUrl,
+        recentErrors,
       }),
     );
     await running.pipeline.start();
@@ -105,7 +119,7 @@ async function run(ctx: CommandContext): Promise<number> {
     } else {
       homeserverLabel = `${actingHomeserverUrl(config)} (external; give it ${registrationFile.path})`;
     }
-    const homeserverUrl = actingHomeserverUrl(config, running.homeserver?.url);
+    homeserverUrl = actingHomeserverUrl(config, running.homeserver?.url);
 
     running.plugins = new PluginHost(
       pluginHostOptions(config, {
@@ -117,6 +131,7 @@ async function run(ctx: CommandContext): Promise<number> {
         metrics: register,
         worksEvents: config.host.workers > 0,
         publicUrl: hostUrl,
+        previousRunDied,
       }),
     );
     await running.plugins.start();
@@ -143,7 +158,10 @@ async function run(ctx: CommandContext): Promise<number> {
   const code = await serveUntilSignal(
     {
       stop: () => stopAll(running, logger, false),
-      reload: () => reload(ctx, logger, running.homeserver, appserviceFiles, registrationPath),
+      reload: () => {
+        reopenLog();
+        return reload(ctx, logger, running.homeserver, appserviceFiles, registrationPath);
+      },
     },
     logger,
   );

@@ -9,6 +9,7 @@ import { ExitCode, UsageError, type Command } from '../Command.js';
 import { eventPipelineOptions, loadPlugins, pluginHostOptions } from '../hostOptions.js';
 import { HostRegistrationFile, uncoveredBridges } from '../HostRegistrationFile.js';
 import { createLogger } from '../logger.js';
+import { preflight } from '../Preflight.js';
 import { actingHomeserverUrl, hostServerName, sharedRedisUrl } from '../processUrls.js';
 import { describeRedisUrl, redisConnectionFor } from '../redisConnection.js';
 import { serveUntilSignal } from '../serveUntilSignal.js';
@@ -43,7 +44,8 @@ export const command: Command = {
     const redisUrl = sharedRedisUrl(config, 'worker');
     const homeserverUrl = actingHomeserverUrl(config);
     const plugins = await loadPlugins(config);
-    const logger = createLogger(config.logging.level);
+    if (httpPort !== null) await preflight({ listeners: [{ portKey: '--http-port', bindKey: 'host.bind', bind: config.host.bind, port: httpPort }] });
+    const { logger, reopen: reopenLog, recentErrors } = createLogger(config.logging);
     const redis = redisConnectionFor(redisUrl);
     const registration = await HostRegistrationFile.read(config.host.registration);
     const uncovered = uncoveredBridges(registration, plugins, hostServerName(config));
@@ -71,6 +73,8 @@ export const command: Command = {
           metrics: register,
           dispatcher: pluginHost,
           http: httpPort === null ? null : { port: httpPort },
+          homeserverUrl: () => homeserverUrl,
+          recentErrors,
           ...(partitions && { workerPartitions: partitions }),
         }),
       );
@@ -97,6 +101,8 @@ export const command: Command = {
           await running.stop();
           await pluginHost.stop();
         },
+        // SIGHUP: logging.file is reopened (after a log rotation); the rest of the config is read at start.
+        reload: async () => reopenLog(),
       },
       logger,
     );

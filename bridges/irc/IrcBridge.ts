@@ -18,13 +18,15 @@ import type {
 } from 'patchbay-matrix/plugin';
 import { ADMIN_HELP, runAdminCommand } from './AdminCommands.js';
 import { type IrcPluginConfig, ircConfigSchema, normalizeNetworks } from './IrcConfig.js';
-import { IrcBridgeState, type PendingMessage, type RoomRole } from './IrcBridgeState.js';
+import { deliveredKey, IrcBridgeState, type PendingMessage, type RoomRole } from './IrcBridgeState.js';
 import type { GhostIdentityStore } from './GhostIdentities.js';
 import { IrcNetwork } from './IrcNetwork.js';
+import { NetworkHealth } from './NetworkHealth.js';
 import { isValidChannelName } from './IrcTextSanitizer.js';
 import { IrcToMatrix } from './IrcToMatrix.js';
 import { contentToIrc, editCorrection, type OutgoingText, shorten } from './MatrixToIrc.js';
 import { parsePortalAlias, portalAlias, portalAllowed } from './PortalAlias.js';
+import { portalRoomOptions } from './PortalRoomOptions.js';
 import { isValidNick } from './PuppetNickPolicy.js';
 import { RecentMessages } from './RecentMessages.js';
 
@@ -33,6 +35,8 @@ export const CONTROL_REMOTE_ID = 'bridge';
 
 const MEDIA = new Set(['m.image', 'm.file', 'm.audio', 'm.video', 'm.sticker']);
 const DELAY_NOTICE_EVERY_MS = 120_000;
+/** How long a delivered Matrix message is remembered, so a redelivery of its event is not sent again. */
+const DELIVERED_TTL_SECONDS = 7 * 86400;
 /** How long a message's IRC msgids are kept for a later redaction. */
 const REDACTABLE_TTL_SECONDS = 7 * 86400;
 
@@ -93,6 +97,17 @@ export class IrcBridge implements BridgePlugin<IrcPluginConfig>, UserQueryHandle
       counted: (network, direction) => this.messagesTotal?.inc({ network, direction }),
       sent: (e) => this.onSent(e),
     });
+    const health = new NetworkHealth({
+      status: ctx.status,
+      store: ctx.store,
+      logger: ctx.logger,
+      adminRooms: () => this.state.adminRooms(),
+      tell: (roomId, text) => this.tell(roomId, text),
+      describe: (id) => {
+        const s = this.networks.get(id)?.settings;
+        return { name: s?.name ?? id, server: s === undefined ? '' : `${s.host}:${s.port}` };
+      },
+    });
     for (const settings of normalizeNetworks(ctx.config)) {
       const forget = (userId: string): void => {
         // Not on shutdown: those puppets are reconnected after the restart.
@@ -100,11 +115,13 @@ export class IrcBridge implements BridgePlugin<IrcPluginConfig>, UserQueryHandle
       };
       const network = new IrcNetwork(settings, sink, ctx.logger.child({ irc_network: settings.id }), forget, this.identityStore(settings.id));
       network.ghosts.restore(await this.storedMap(`ghost/${settings.id}/nick/`), await this.storedMap(`ghost/${settings.id}/account/`));
+      network.onBotStatus = (status) => health.update(status);
       this.networks.set(settings.id, network);
     }
     for (const network of this.networks.values()) {
       for (const mapping of network.settings.mappings) await this.applyMapping(network, mapping);
-      network.start().catch((err: unknown) => ctx.logger.error({ err, irc_network: network.id }, 'IRC bot connection failed'));
+      // Failures are reported (log, ctx.status, the admin rooms) as they happen; the rejection adds nothing.
+      network.start().catch(() => undefined);
     }
     for (const { roomId, role } of this.state.channelRooms()) this.joinChannel(roomId, role);
     for (const p of this.state.puppetsToRestore()) this.restorePuppet(p.network, p.userId, p.channels);
@@ -276,16 +293,16 @@ export class IrcBridge implements BridgePlugin<IrcPluginConfig>, UserQueryHandle
       outgoing = { ...outgoing, text: [...lines.slice(0, max - 1), `… (${lines.length - max + 1} more lines not sent)`].join('\n') };
       await this.tell(event.room_id, `Your message had ${lines.length} lines; IRC got the first ${max - 1} (limit ${max} per message).`);
     }
-    // At-least-once delivery from the host: act once per event id, across restarts too.
-    const seen = `seen/${event.event_id}`;
-    if (!(await this.ctx.store.setIfAbsent(seen, '1', 7 * 86400))) return;
+    // At-least-once delivery from the host: act once per event id, across restarts too. A message is
+    // recorded (pending) before anything else, and marked delivered only once IRC has it, so a crash at
+    // any point leaves one of the two and the message is neither lost nor sent twice by a redelivery.
+    if ((await this.ctx.store.get(deliveredKey(event.event_id))) !== null || (await this.state.isPending(event.event_id))) return;
     this.handled.set(event.event_id, { nick: '', text: '' });
     try {
       await this.send({ eventId: event.event_id, network: network.id, userId: event.sender, roomId: event.room_id, target, text: outgoing.text, kind: outgoing.kind });
     } catch (err) {
       // Not recorded: let the host retry the event.
       this.handled.delete(event.event_id);
-      await this.ctx.store.delete(seen).catch(() => undefined);
       throw err;
     }
   }
@@ -433,7 +450,10 @@ export class IrcBridge implements BridgePlugin<IrcPluginConfig>, UserQueryHandle
       await this.tell(message.roomId, `Not delivered to IRC (${message.target} on ${network.id}): ${reason}. Message: "${shorten(message.text.replace(/\s+/g, ' '), 80)}"`);
     } finally {
       clearTimeout(timer);
-      if (!keep) await this.state.removePending(pendingKey).catch(() => undefined);
+      if (!keep) {
+        await this.ctx.store.set(deliveredKey(message.eventId), '1', DELIVERED_TTL_SECONDS).catch(() => undefined);
+        await this.state.removePending(pendingKey).catch(() => undefined);
+      }
     }
   }
 
@@ -579,13 +599,7 @@ export class IrcBridge implements BridgePlugin<IrcPluginConfig>, UserQueryHandle
       return existing;
     }
     const wanted = alias ?? portalAlias({ network: network.id, channel: folded }, this.descriptor.aliasPrefix, this.ctx.serverName);
-    const roomId = await this.ctx.bot.createRoom({
-      room_alias_name: wanted.slice(1, wanted.lastIndexOf(':')),
-      name: `${channel} (${network.settings.name})`,
-      topic: '',
-      preset: 'public_chat',
-      visibility: 'private',
-    });
+    const roomId = await this.ctx.bot.createRoom(portalRoomOptions(wanted.slice(1, wanted.lastIndexOf(':')), `${channel} (${network.settings.name})`));
     const role: ChannelRole = { kind: 'channel', network: network.id, channel: folded, key };
     await this.state.setRoom(roomId, role);
     this.joinChannel(roomId, role);

@@ -17,6 +17,17 @@ export interface PendingMessage {
   target: string;
   text: string;
   kind: 'privmsg' | 'notice' | 'action';
+  /** When it was first accepted (sorts the resend after a restart); set by addPending. */
+  order?: string;
+}
+
+/** Marks a Matrix message whose delivery is over (on IRC, or told in the room as undeliverable). */
+export function deliveredKey(eventId: string): string {
+  return `seen/${eventId}`;
+}
+
+function pendingKey(eventId: string): string {
+  return `pending/${enc(eventId)}`;
 }
 
 const enc = encodeURIComponent;
@@ -63,19 +74,23 @@ export class IrcBridgeState {
         /* ignored, as above */
       }
     }
-    const pending: Array<{ key: string; message: PendingMessage }> = [];
+    const pending: PendingMessage[] = [];
     for (const key of await this.store.keys('pending/')) {
       const value = await this.store.get(key);
       if (value === null) continue;
+      let message: PendingMessage;
       try {
-        pending.push({ key, message: JSON.parse(value) as PendingMessage });
+        message = JSON.parse(value) as PendingMessage;
       } catch {
         await this.store.delete(key);
+        continue;
       }
+      // Delivered just before the process stopped, its record not yet removed.
+      if ((await this.store.get(deliveredKey(message.eventId))) !== null) await this.store.delete(key);
+      else pending.push(message);
     }
-    pending.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-    for (const p of pending) await this.store.delete(p.key);
-    return pending.map((p) => p.message);
+    // The records stay until each is delivered again (send() rewrites them under the same key).
+    return pending.sort((a, b) => ((a.order ?? '') < (b.order ?? '') ? -1 : (a.order ?? '') > (b.order ?? '') ? 1 : 0));
   }
 
   private remember(roomId: string, role: RoomRole): void {
@@ -107,6 +122,11 @@ export class IrcBridgeState {
 
   adminRoom(userId: string): string | undefined {
     return this.admins.get(userId);
+  }
+
+  /** Every user's admin room (where network outages are told). */
+  adminRooms(): string[] {
+    return [...this.admins.values()];
   }
 
   async setRoom(roomId: string, role: RoomRole): Promise<void> {
@@ -161,11 +181,20 @@ export class IrcBridgeState {
     await this.store.set(`puppet/${key}`, JSON.stringify(channels));
   }
 
-  /** Records a message accepted from Matrix; returns the key to delete once IRC has it (or it failed visibly). */
+  /**
+   * Records a message accepted from Matrix, under its event id (so a redelivered event finds it); returns
+   * the key to delete once IRC has it (or it failed visibly).
+   */
   async addPending(message: PendingMessage): Promise<string> {
-    const key = `pending/${String(Date.now()).padStart(15, '0')}-${String(++this.pendingSeq).padStart(9, '0')}`;
-    await this.store.set(key, JSON.stringify(message));
+    const order = message.order ?? `${String(Date.now()).padStart(15, '0')}-${String(++this.pendingSeq).padStart(9, '0')}`;
+    const key = pendingKey(message.eventId);
+    await this.store.set(key, JSON.stringify({ ...message, order }));
     return key;
+  }
+
+  /** True while a message of this event is recorded and not yet delivered. */
+  async isPending(eventId: string): Promise<boolean> {
+    return (await this.store.get(pendingKey(eventId))) !== null;
   }
 
   async removePending(key: string): Promise<void> {

@@ -75,12 +75,41 @@ export interface NetworkSettings {
   echoMessage: boolean;
 }
 
-const int = (minimum: number, maximum?: number): JsonSchema => ({ type: 'integer', minimum, ...(maximum !== undefined ? { maximum } : {}) });
-const credentials: JsonSchema = {
-  type: ['object', 'null'],
+// Every leaf carries `title` (what the value is), `description` (what to set instead) and `examples`:
+// the host words its errors from them, as it does for Patchbay's own keys
+// (`bridges.irc.networks.libera.port: "6697x" is not a port number. Fix: set ... to an integer 1-65535, e.g. 6697`).
+const int = (title: string, minimum: number, maximum: number | null, example: number): JsonSchema => ({
+  type: 'integer',
+  minimum,
+  ...(maximum !== null ? { maximum } : {}),
+  title,
+  description: maximum !== null ? `an integer ${minimum}-${maximum}` : `an integer of at least ${minimum}`,
+  examples: [example],
+});
+const ms = (example: number, minimum = 0): JsonSchema => int('a time in milliseconds', minimum, null, example);
+const bool = (example: boolean): JsonSchema => ({ type: 'boolean', title: 'true or false', description: 'true or false', examples: [example] });
+const text = (title: string, example: string, extra: JsonSchema = {}): JsonSchema => ({ type: 'string', title, description: title, examples: [example], ...extra });
+const map = (title: string, example: string, properties: Record<string, JsonSchema>, extra: JsonSchema = {}): JsonSchema => ({
+  type: 'object',
   additionalProperties: false,
+  title: `a map of ${title}`,
+  description: `a map of ${title}`,
+  examples: [example],
+  properties,
+  ...extra,
+});
+const list = (title: string, example: string[], items: JsonSchema): JsonSchema => ({ type: 'array', title, description: title, examples: [example], items });
+const NICK = '^[A-Za-z\\[\\]\\\\`_^{|}][A-Za-z0-9\\[\\]\\\\`_^{|}-]{0,29}$';
+const IDENT = '^[A-Za-z0-9_.-]{1,32}$';
+const credentials: JsonSchema = {
+  ...map('SASL credentials', '{ account: patchbay, password: "${IRC_SASL_PASSWORD}" }', {
+    account: text('an account name', 'patchbay', { minLength: 1 }),
+    password: text('a password', '${IRC_SASL_PASSWORD}'),
+  }),
+  type: ['object', 'null'],
   required: ['account', 'password'],
-  properties: { account: { type: 'string', minLength: 1 }, password: { type: 'string' } },
+  title: 'a map of SASL credentials or null',
+  description: 'a map { account, password }, or null for no SASL',
 };
 
 export const ircConfigSchema: JsonSchema = {
@@ -88,106 +117,86 @@ export const ircConfigSchema: JsonSchema = {
   type: 'object',
   additionalProperties: false,
   properties: {
-    enabled: { type: 'boolean' },
+    enabled: bool(true),
     networks: {
       type: 'object',
-      description: 'IRC networks by id; the id appears in ghost ids and aliases (#irc_<id>_#channel).',
-      propertyNames: { pattern: '^[a-z0-9][a-z0-9-]{0,31}$' },
-      additionalProperties: {
-        type: 'object',
-        additionalProperties: false,
-        required: ['host'],
-        properties: {
-          name: { type: 'string' },
-          host: { type: 'string', minLength: 1 },
-          port: int(1, 65535),
-          tls: {
-            oneOf: [
-              { type: 'boolean' },
-              {
-                type: 'object',
-                additionalProperties: false,
-                properties: {
-                  ca: { type: 'string', description: 'PEM CA certificate(s) to trust' },
-                  reject_unauthorized: { type: 'boolean' },
-                  cert: { type: 'string' },
-                  key: { type: 'string' },
-                  servername: { type: 'string' },
-                },
-              },
-            ],
-          },
-          password: { type: ['string', 'null'] },
-          sasl: credentials,
-          bot: {
-            type: 'object',
-            additionalProperties: false,
-            properties: {
-              nick: { type: 'string', pattern: '^[A-Za-z\\[\\]\\\\`_^{|}][A-Za-z0-9\\[\\]\\\\`_^{|}-]{0,29}$' },
-              username: { type: 'string', pattern: '^[A-Za-z0-9_.-]{1,32}$' },
-              realname: { type: 'string', maxLength: 200 },
-              sasl: credentials,
-            },
-          },
-          puppets: {
-            type: 'object',
-            additionalProperties: false,
-            properties: {
-              nick_template: { type: 'string', pattern: '\\$(DISPLAY|LOCALPART)' },
-              username: { type: 'string', pattern: '^[A-Za-z0-9_.-]{1,32}$' },
-              realname: { type: 'string', maxLength: 200 },
-              idle_timeout_minutes: int(0),
-              max_connections: int(1),
-              local_address: { type: ['string', 'null'] },
-            },
-          },
-          limits: {
-            type: 'object',
-            additionalProperties: false,
-            properties: {
-              lines_per_second: { type: 'number', exclusiveMinimum: 0 },
-              burst: int(1),
-              connect_concurrency: int(1),
-              connect_interval_ms: int(0),
-              reconnect_initial_ms: int(1),
-              reconnect_max_ms: int(1),
-              reconnect_max_attempts: int(0),
-              registration_timeout_ms: int(1000),
-              max_lines_per_message: int(1),
-            },
-          },
-          quit_debounce: {
-            type: 'object',
-            additionalProperties: false,
-            properties: { delay_ms: int(0), burst_threshold: int(1), burst_window_ms: int(1) },
-          },
-          mappings: {
-            type: 'array',
-            items: {
-              type: 'object',
-              additionalProperties: false,
-              required: ['channel', 'room'],
-              properties: {
-                channel: { type: 'string', pattern: '^[#&+!][^\\s,:\\x07]{1,199}$' },
-                room: { type: 'string', pattern: '^[!#][^:]+:.+$' },
-                key: { type: 'string' },
-              },
-            },
-          },
-          portals: {
-            type: 'object',
-            additionalProperties: false,
-            properties: {
-              enabled: { type: 'boolean' },
-              allow: { type: 'array', items: { type: 'string' } },
-              deny: { type: 'array', items: { type: 'string' } },
-            },
-          },
-          membership: { type: 'object', additionalProperties: false, properties: { sync_names: { type: 'boolean' } } },
-          delay_notice_ms: int(0),
-          echo_message: { type: 'boolean' },
-        },
+      title: 'a map of IRC networks by id',
+      description: 'a map of IRC networks by id; the id appears in ghost ids and aliases (#irc_<id>_#channel)',
+      examples: ['{ libera: { host: irc.libera.chat, tls: true } }'],
+      propertyNames: {
+        pattern: '^[a-z0-9][a-z0-9-]{0,31}$',
+        title: 'a network id',
+        description: 'lowercase letters, digits and - (at most 32, not starting with -)',
+        examples: ['libera'],
       },
+      additionalProperties: map('IRC network settings', '{ host: irc.libera.chat, tls: true }', {
+        name: text('a display name', 'Libera.Chat'),
+        host: text('a host name or IP address', 'irc.libera.chat', { minLength: 1 }),
+        port: int('a port number', 1, 65535, 6697),
+        tls: {
+          type: ['boolean', 'object'],
+          additionalProperties: false,
+          title: 'true, false or a map of TLS settings',
+          description: 'true, false, or a map { ca, reject_unauthorized, cert, key, servername }',
+          examples: [true],
+          properties: {
+            ca: text('PEM CA certificate(s) to trust', '-----BEGIN CERTIFICATE-----...'),
+            reject_unauthorized: bool(true),
+            cert: text('a PEM client certificate', '-----BEGIN CERTIFICATE-----...'),
+            key: text('a PEM private key', '${IRC_TLS_KEY}'),
+            servername: text('a host name for SNI and the certificate check', 'irc.libera.chat'),
+          },
+        },
+        password: { type: ['string', 'null'], title: 'a server password or null', description: 'the server password (PASS), or null for none', examples: ['${IRC_SERVER_PASSWORD}'] },
+        sasl: credentials,
+        bot: map('bot settings', '{ nick: PatchbayBot }', {
+          nick: text('an IRC nick', 'PatchbayBot', { pattern: NICK, description: 'a nick of letters, digits and []\\`_^{|}- (at most 30, not starting with a digit or -)' }),
+          username: text('an IRC user name', 'patchbay', { pattern: IDENT, description: 'letters, digits, _ . and - (at most 32)' }),
+          realname: text('a real name', 'Patchbay Matrix bridge', { maxLength: 200 }),
+          sasl: credentials,
+        }),
+        puppets: map('puppet settings', '{ nick_template: "$DISPLAY[m]" }', {
+          nick_template: text('a nick template', '$DISPLAY[m]', { pattern: '\\$(DISPLAY|LOCALPART)', description: 'a template containing $DISPLAY or $LOCALPART' }),
+          username: text('an IRC user name', 'matrix', { pattern: IDENT, description: 'letters, digits, _ . and - (at most 32)' }),
+          realname: text('a real name', 'Matrix user $USERID', { maxLength: 200 }),
+          idle_timeout_minutes: int('a number of minutes', 0, null, 0),
+          max_connections: int('a number of connections', 1, null, 1000),
+          local_address: { type: ['string', 'null'], title: 'a local IP address or null', description: 'the source address for puppet connections, or null', examples: ['192.0.2.10'] },
+        }),
+        limits: map('connection limits', '{ lines_per_second: 0.5, burst: 5 }', {
+          lines_per_second: { type: 'number', exclusiveMinimum: 0, title: 'a rate per second', description: 'a number above 0, e.g. 0.5 for one line every two seconds', examples: [0.5] },
+          burst: int('a number of lines', 1, null, 5),
+          connect_concurrency: int('a number of connections', 1, null, 2),
+          connect_interval_ms: ms(500),
+          reconnect_initial_ms: ms(2000, 1),
+          reconnect_max_ms: ms(300000, 1),
+          reconnect_max_attempts: int('a number of attempts (0 for no limit)', 0, null, 0),
+          registration_timeout_ms: ms(30000, 1000),
+          max_lines_per_message: int('a number of lines', 1, null, 30),
+        }),
+        quit_debounce: map('netsplit debounce settings', '{ delay_ms: 300000 }', {
+          delay_ms: ms(300000),
+          burst_threshold: int('a number of quits', 1, null, 10),
+          burst_window_ms: ms(5000, 1),
+        }),
+        mappings: list(
+          'a list of { channel, room } maps',
+          ['{ channel: "#patchbay", room: "#patchbay:example.org" }'],
+          map('a channel mapping', '{ channel: "#patchbay", room: "#patchbay:example.org" }', {
+            channel: text('an IRC channel name', '#patchbay', { pattern: '^[#&+!][^\\s,:\\x07]{1,199}$', description: 'a channel name starting with #, &, + or !, without spaces, commas or colons' }),
+            room: text('a room id or alias', '#patchbay:example.org', { pattern: '^[!#][^:]+:.+$', description: 'a room id (!abc:example.org) or alias (#room:example.org)' }),
+            key: text('a channel key', '${IRC_CHANNEL_KEY}'),
+          }, { required: ['channel', 'room'] }),
+        ),
+        portals: map('portal settings', '{ enabled: true, allow: ["*"] }', {
+          enabled: bool(true),
+          allow: list('a list of channel globs', ['*'], text('a channel glob', '#matrix*')),
+          deny: list('a list of channel globs', ['#ops*'], text('a channel glob', '#ops*')),
+        }),
+        membership: map('membership settings', '{ sync_names: true }', { sync_names: bool(true) }),
+        delay_notice_ms: ms(20000),
+        echo_message: bool(true),
+      }, { required: ['host'] }),
     },
   },
 };

@@ -4,13 +4,18 @@
 import type { Logger } from 'patchbay-matrix/plugin';
 import type { Clock } from './Clock.js';
 import { systemClock } from './Clock.js';
+import { AwaitedEchoes } from './AwaitedEchoes.js';
+import { JOIN_ERRORS, JoinError } from './JoinError.js';
 import type { ConnectPacer } from './ConnectPacer.js';
 import { DeliveryError, FloodControlQueue } from './FloodControlQueue.js';
 import { type CaseMapping, foldCase, parseCaseMapping } from './IrcCaseMapping.js';
-import { createIrcClient, type IrcClient, type IrcClientOptions, type MessageEvent, type WhoisEvent } from './IrcFrameworkClient.js';
+import { type ConnectionFailure, socketFailure } from './IrcConnectionFailure.js';
+import { createIrcClient, type IrcClient, type MessageEvent, type WhoisEvent } from './IrcFrameworkClient.js';
+import { ircClientOptions } from './IrcClientOptions.js';
 import { splitIrcText, textByteBudget } from './IrcMessageSplitter.js';
-import { type TransportOptions, IrcSocketTransport, type TransportTlsOptions } from './IrcSocketTransport.js';
+import type { TransportTlsOptions } from './IrcSocketTransport.js';
 import { isSafeIrcToken, sanitizeOutgoingText } from './IrcTextSanitizer.js';
+import { alternativeNick } from './PuppetNickPolicy.js';
 
 export interface ReconnectPolicy {
   initialDelayMs: number;
@@ -41,8 +46,13 @@ export type ConnectionState = 'idle' | 'connecting' | 'registered' | 'backoff' |
 export type MessageKind = 'privmsg' | 'notice' | 'action';
 
 export interface IrcConnectionHooks {
-  /** The n-th (n >= 1) nick to try when the wanted one is in use or invalid. */
-  alternativeNick?: (wanted: string, attempt: number) => string;
+  /** The n-th (n >= 1) nick to try when the wanted one is in use or invalid, at most `nickLen` long. */
+  alternativeNick?: (wanted: string, attempt: number, nickLen: number) => string;
+  /**
+   * Every change of state, with what made the connection drop or give up (null when nothing went wrong)
+   * and the consecutive failed attempts so far.
+   */
+  onStateChange?: (state: ConnectionState, problem: ConnectionFailure | null, attempts: number) => void;
   onRegistered?: (nick: string) => void;
   onDisconnected?: (reason: string) => void;
   /** Gave up (SASL failure, too many attempts): every queued message was failed. */
@@ -59,26 +69,8 @@ export interface EchoEvent {
 
 /** IRCv3 message redaction; the draft name is what servers (Ergo) offer today. */
 const REDACTION_CAPS = ['draft/message-redaction', 'message-redaction'];
-/** Lines awaiting their echo; beyond this the oldest are forgotten (a server that never echoes). */
-const MAX_AWAITED_ECHOES = 512;
-
-export class JoinError extends Error {
-  constructor(
-    readonly channel: string,
-    readonly reason: string,
-  ) {
-    super(`cannot join ${channel}: ${reason}`);
-    this.name = 'JoinError';
-  }
-}
-
-const JOIN_ERRORS: Record<string, string> = {
-  channel_is_full: 'the channel is full',
-  invite_only_channel: 'the channel is invite-only',
-  banned_from_channel: 'banned from the channel',
-  bad_channel_key: 'wrong channel key',
-  too_many_channels: 'joined too many channels',
-};
+/** RFC 1459's NICKLEN, which every server accepts (ngircd's default); a nick refused as too long is cut to it. */
+const MIN_NICKLEN = 9;
 
 let connectionCounter = 0;
 const REPLY_TIMEOUT_MS = 20_000;
@@ -100,9 +92,15 @@ export class IrcConnection {
   private regTimer: unknown = null;
   private registeredWaiters: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
   private failure: string | null = null;
+  /** Why the current attempt is ending (set by the server's refusals and timeouts before the socket closes). */
+  private cause: ConnectionFailure | null = null;
+  private problem: ConnectionFailure | null = null;
+  /** The longest nick the server takes, once known (ISUPPORT NICKLEN, or a nick refused as too long). */
+  private nickLimit = Number.POSITIVE_INFINITY;
+  private alternative = 0;
   private mask: { user?: string; host?: string } = {};
   private readonly clock: Clock;
-  private awaitedEchoes: Array<{ target: string; kind: MessageKind; text: string; ref: string }> = [];
+  private readonly echoes = new AwaitedEchoes();
   /** Told when one of our lines comes back with a msgid (echo-message); the bridge maps it for redactions. */
   echoListener: ((e: EchoEvent) => void) | null = null;
   readonly id = ++connectionCounter;
@@ -141,6 +139,11 @@ export class IrcConnection {
 
   get lastFailure(): string | null {
     return this.failure;
+  }
+
+  /** What made the connection drop or give up last (null while nothing went wrong since it registered). */
+  get lastProblem(): ConnectionFailure | null {
+    return this.problem;
   }
 
   fold(text: string): string {
@@ -200,11 +203,7 @@ export class IrcConnection {
     const parts = splitIrcText(sanitizeOutgoingText(text, true), budget);
     const lines = parts.map((l) => (kind === 'action' ? `PRIVMSG ${target} :\x01ACTION ${l}\x01` : `${command} ${target} :${l}`));
     if (lines.length === 0) return Promise.resolve();
-    if (ref !== undefined) {
-      const folded = this.fold(target);
-      for (const part of parts) this.awaitedEchoes.push({ target: folded, kind, text: part, ref });
-      if (this.awaitedEchoes.length > MAX_AWAITED_ECHOES) this.awaitedEchoes = this.awaitedEchoes.slice(-MAX_AWAITED_ECHOES);
-    }
+    if (ref !== undefined) this.echoes.expect(this.fold(target), kind, parts, ref);
     return this.queue.send(lines, { target, resend: true });
   }
 
@@ -312,7 +311,7 @@ export class IrcConnection {
       this.clock.clearTimeout(t);
     }
     const wasRegistered = this.stateValue === 'registered';
-    this.stateValue = 'stopped';
+    this.setState('stopped');
     this.clearTimers();
     this.queue.setConnected(false);
     this.queue.failAll(`disconnected from IRC (${message})`);
@@ -334,7 +333,7 @@ export class IrcConnection {
       return;
     }
     this.clearTimers();
-    this.stateValue = 'idle';
+    this.setState('idle');
     this.attempts = 0;
     void this.attempt();
   }
@@ -346,52 +345,30 @@ export class IrcConnection {
     if (this.client.connected) this.client.raw(line);
   }
 
-  private clientOptions(): IrcClientOptions {
-    const patchbay: TransportOptions = {
-      host: this.config.host,
-      port: this.config.port,
-      tls: this.config.tls,
-      localAddress: this.config.localAddress,
-    };
-    return {
-      host: this.config.host,
-      port: this.config.port,
-      nick: this.wantedNick,
-      username: this.config.username,
-      gecos: this.config.realname,
-      password: this.config.password,
-      // An empty account object stops irc-framework from trying the server password as SASL credentials.
-      account: this.config.sasl !== undefined ? { account: this.config.sasl.account, password: this.config.sasl.password } : {},
-      auto_reconnect: false,
-      enable_echomessage: this.config.echoMessage,
-      version: null,
-      ping_interval: 30,
-      ping_timeout: 120,
-      transport: IrcSocketTransport,
-      patchbay,
-    };
-  }
-
   private async attempt(): Promise<void> {
     if (this.stateValue === 'connecting' || this.stateValue === 'registered') return;
-    this.stateValue = 'connecting';
+    this.setState('connecting');
     const release = await this.pacer.acquire();
-    if (this.stateValue !== 'connecting') {
+    // Read through the getter: a quit() while waiting for the slot changed the state.
+    if (this.state !== 'connecting') {
       release();
       return;
     }
     this.releaseSlot = release;
     this.nickAttempt = 0;
+    this.alternative = 0;
+    this.cause = null;
     this.mask = {};
     this.regTimer = this.clock.setTimeout(() => {
       this.regTimer = null;
-      this.logger.warn({ host: this.config.host, nick: this.wantedNick }, 'IRC registration timed out');
+      const seconds = Math.round(this.config.registrationTimeoutMs / 1000);
+      this.cause = { kind: 'timeout', text: `${this.server} did not complete IRC registration within ${seconds} s` };
       this.client.connection.end(undefined, true);
     }, this.config.registrationTimeoutMs);
     try {
-      this.client.connect(this.clientOptions());
+      this.client.connect(ircClientOptions(this.config, this.wantedNick));
     } catch (err) {
-      this.onClose(`connect failed: ${(err as Error).message}`);
+      this.onClose(err);
     }
   }
 
@@ -414,9 +391,22 @@ export class IrcConnection {
     for (const w of waiters) w.reject(error);
   }
 
-  private fail(reason: string): void {
+  private get server(): string {
+    return `${this.config.host}:${this.config.port}`;
+  }
+
+  /** Every state change goes through here, so the hook sees each one once. */
+  private setState(state: ConnectionState): void {
+    if (this.stateValue === state) return;
+    this.stateValue = state;
+    this.hooks.onStateChange?.(state, this.problem, this.attempts);
+  }
+
+  private fail(problem: ConnectionFailure): void {
+    const reason = problem.text;
     this.failure = reason;
-    this.stateValue = 'failed';
+    this.problem = problem;
+    this.setState('failed');
     this.clearTimers();
     this.releasePacer();
     this.queue.setConnected(false);
@@ -424,13 +414,16 @@ export class IrcConnection {
     for (const [, waiters] of this.joinWaiters) for (const w of waiters) w.reject(new JoinError('channel', reason));
     this.joinWaiters.clear();
     this.rejectRegistered(new Error(reason));
-    this.logger.warn({ host: this.config.host, nick: this.wantedNick, reason }, 'IRC connection gave up');
+    this.logger.warn({ server: this.server, nick: this.wantedNick, reason }, `IRC connection gave up: ${reason}`);
     this.hooks.onFailed?.(reason);
     this.client.connection.end(undefined, true);
   }
 
-  private onClose(reason: string): void {
+  private onClose(err: unknown): void {
     const was = this.stateValue;
+    const problem = this.cause ?? socketFailure(err, this.config.host, this.config.port);
+    this.cause = null;
+    const reason = problem.text;
     this.clearTimers();
     this.releasePacer();
     this.queue.setConnected(false);
@@ -441,20 +434,22 @@ export class IrcConnection {
       this.nickChangeWaiter = null;
     }
     if (was === 'stopped' || was === 'failed') return;
+    this.problem = problem;
     this.hooks.onDisconnected?.(reason);
     this.attempts++;
     const { initialDelayMs, maxDelayMs, maxAttempts } = this.config.reconnect;
     if (maxAttempts > 0 && this.attempts >= maxAttempts) {
-      this.fail(`could not connect to ${this.config.host} after ${this.attempts} attempts (${reason})`);
+      this.fail({ kind: problem.kind, text: `could not connect to ${this.server} after ${this.attempts} attempts (${reason})` });
       return;
     }
-    this.stateValue = 'backoff';
     const base = Math.min(maxDelayMs, initialDelayMs * 2 ** Math.min(this.attempts - 1, 20));
     const delay = Math.round(base / 2 + Math.random() * (base / 2));
-    this.logger.info({ host: this.config.host, nick: this.wantedNick, reason, delay_ms: delay, attempt: this.attempts }, 'IRC connection lost; reconnecting');
+    const what = was === 'registered' ? 'IRC connection lost' : 'IRC connection failed';
+    this.logger.warn({ server: this.server, nick: this.wantedNick, reason, delay_ms: delay, attempt: this.attempts }, `${what}: ${reason}; reconnecting`);
+    this.setState('backoff');
     this.timer = this.clock.setTimeout(() => {
       this.timer = null;
-      this.stateValue = 'idle';
+      this.setState('idle');
       void this.attempt();
     }, delay);
   }
@@ -463,8 +458,11 @@ export class IrcConnection {
     if (this.regTimer !== null) this.clock.clearTimeout(this.regTimer);
     this.regTimer = null;
     this.releasePacer();
-    this.stateValue = 'registered';
+    const limit = Number(this.client.network.options.NICKLEN);
+    if (Number.isInteger(limit) && limit >= MIN_NICKLEN) this.nickLimit = limit;
     this.attempts = 0;
+    this.problem = null;
+    this.setState('registered');
     this.logger.debug({ host: this.config.host, nick }, 'IRC connection registered');
     // Rejoin first: messages waiting in the queue (or resent) are mostly for these channels.
     const joins = [...this.wanted.values()].map((c) => (c.key !== undefined ? `JOIN ${c.name} ${c.key}` : `JOIN ${c.name}`));
@@ -480,7 +478,7 @@ export class IrcConnection {
   private bindClient(): void {
     const c = this.client;
     c.on('registered', ({ nick }) => this.onRegistered(nick));
-    c.on('socket close', (err) => this.onClose(err instanceof Error ? err.message : 'connection closed'));
+    c.on('socket close', (err) => this.onClose(err));
     c.on('raw', ({ line, from_server }) => {
       if (!from_server) return;
       // 001 ends with our full mask on most servers; its length is part of every relayed line.
@@ -496,7 +494,7 @@ export class IrcConnection {
     c.on('nick in use', ({ nick }) => this.onNickRejected(nick, 'nick in use'));
     c.on('nick invalid', ({ nick }) => this.onNickRejected(nick, 'invalid nick'));
     c.on('sasl failed', ({ reason, message }) => {
-      if (this.config.sasl !== undefined) this.fail(`SASL authentication failed: ${message ?? reason}`);
+      if (this.config.sasl !== undefined) this.fail({ kind: 'sasl', text: `SASL authentication failed: ${message ?? reason}` });
     });
     c.on('join', ({ nick, channel }) => {
       if (!this.same(nick, c.user.nick)) return;
@@ -538,11 +536,8 @@ export class IrcConnection {
   private onOwnLine(e: MessageEvent, kind: MessageKind): void {
     const msgid = e.tags?.msgid;
     if (msgid === undefined || e.nick === undefined || !this.same(e.nick, this.client.user.nick)) return;
-    const target = this.fold(e.target);
-    const i = this.awaitedEchoes.findIndex((a) => a.target === target && a.kind === kind && a.text === e.message);
-    if (i === -1) return;
-    const [awaited] = this.awaitedEchoes.splice(i, 1);
-    if (awaited !== undefined) this.echoListener?.({ ref: awaited.ref, target: e.target, msgid });
+    const ref = this.echoes.match(this.fold(e.target), kind, e.message);
+    if (ref !== undefined) this.echoListener?.({ ref, target: e.target, msgid });
   }
 
   private onNickRejected(nick: string, reason: string): void {
@@ -557,10 +552,22 @@ export class IrcConnection {
     }
     this.nickAttempt++;
     if (this.nickAttempt > 50) {
+      this.cause = { kind: 'nick', text: `${this.server} refused the nick ${this.wantedNick} and 50 alternatives (${reason})` };
       this.client.connection.end(undefined, true);
       return;
     }
-    const next = this.hooks.alternativeNick?.(this.wantedNick, this.nickAttempt) ?? `${this.wantedNick.slice(0, 8)}${this.nickAttempt}`;
+    let next: string | null = null;
+    if (reason === 'invalid nick' && nick.length > MIN_NICKLEN && this.nickLimit > MIN_NICKLEN) {
+      // Too long for this server (NICKLEN is only announced after registration): cut it to the length every server takes.
+      this.nickLimit = MIN_NICKLEN;
+      const short = this.wantedNick.slice(0, MIN_NICKLEN);
+      if (!this.same(short, nick)) next = short;
+    }
+    if (next === null) {
+      this.alternative++;
+      next = this.hooks.alternativeNick?.(this.wantedNick, this.alternative, this.nickLimit) ?? alternativeNick(this.wantedNick, this.alternative, this.nickLimit);
+    }
+    this.logger.info({ server: this.server, refused: nick, reason, next }, `the server refused the nick ${nick} (${reason}); trying ${next}`);
     this.client.user.nick = next;
     this.client.raw(`NICK ${next}`);
   }
@@ -584,12 +591,11 @@ export class IrcConnection {
     else if ((e.error === 'no_such_nick' || e.error === 'cannot_send_to_user') && e.nick !== undefined) {
       this.queue.failTarget(e.nick, `${e.nick}: ${reason}`, (a, b) => this.same(a, b));
     } else if (e.error === 'not_on_channel' && e.channel !== undefined) this.queue.failTarget(e.channel, `not on ${e.channel}`, (a, b) => this.same(a, b));
-    else if (e.error === 'password_mismatch') this.fail('the server password was refused');
+    else if (e.error === 'password_mismatch') this.fail({ kind: 'password', text: `${this.server} refused the server password` });
     else if (e.error === 'irc') {
-      this.failure = `server closed the link: ${reason}`;
+      this.cause = { kind: 'closed', text: `${this.server} closed the link: ${reason}` };
       // Refused before registration for a bad password: retrying cannot help.
-      if (this.stateValue === 'connecting' && /password/i.test(reason)) this.fail(`the server refused the password (${reason})`);
-    }
-    else if (e.error === 'banned_from_network') this.failure = `banned from the network: ${reason}`;
+      if (this.stateValue === 'connecting' && /password/i.test(reason)) this.fail({ kind: 'password', text: `${this.server} refused the server password (${reason})` });
+    } else if (e.error === 'banned_from_network') this.cause = { kind: 'banned', text: `banned from ${this.server}: ${reason}` };
   }
 }

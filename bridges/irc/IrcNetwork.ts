@@ -6,9 +6,11 @@ import { ChannelRoster } from './ChannelRoster.js';
 import { ConnectPacer } from './ConnectPacer.js';
 import { type AccountFact, GhostIdentities, type GhostIdentityStore } from './GhostIdentities.js';
 import type { NetworkSettings } from './IrcConfig.js';
-import { IrcConnection, type MessageKind } from './IrcConnection.js';
+import { type ConnectionState, IrcConnection, type MessageKind } from './IrcConnection.js';
+import type { ConnectionFailure } from './IrcConnectionFailure.js';
 import { type CaseMapping, foldCase, parseCaseMapping } from './IrcCaseMapping.js';
 import type { MessageEvent, UnknownCommandEvent, WhoisEvent } from './IrcFrameworkClient.js';
+import { alternativeNick } from './PuppetNickPolicy.js';
 import { type Puppet, PuppetPool } from './PuppetPool.js';
 import { QuitDebouncer } from './QuitDebouncer.js';
 
@@ -40,6 +42,17 @@ export interface IrcNetworkSink {
   redacted(e: { network: string; channel: string | null; toUserId: string | null; by: IrcPerson; msgid: string; reason: string }): Promise<void>;
 }
 
+/** Where the network's bot connection stands: what the bridge reports to operators. */
+export interface BotStatus {
+  network: string;
+  state: ConnectionState;
+  /** What made it drop or give up (null while nothing went wrong since it last registered). */
+  problem: ConnectionFailure | null;
+  /** Consecutive failed attempts. */
+  attempts: number;
+  nick: string;
+}
+
 const BOT_REJOIN_MS = 30_000;
 /** After the bot's first registration, restored nick mappings nobody came back with are dropped after this. */
 const SETTLE_RESTORED_MS = 120_000;
@@ -58,10 +71,13 @@ export class IrcNetwork {
   /** Channels whose member list the bot has not had since its first registration (null: settled). */
   private unsettled: Set<string> | null = null;
   private settleTimer: ReturnType<typeof setTimeout> | null = null;
+  /** Told each state change of the bot's connection. */
+  onBotStatus: ((status: BotStatus) => void) | null = null;
 
   constructor(
     readonly settings: NetworkSettings,
     private readonly sink: IrcNetworkSink,
+    /** Carries the network already (`irc_network`): every line of its connections says which one. */
     private readonly logger: Logger,
     /** A puppet was disconnected and dropped from the pool (idle timeout, eviction, `!quit`). */
     private readonly onPuppetRemoved: (userId: string, reason: string) => void = () => undefined,
@@ -88,9 +104,10 @@ export class IrcNetwork {
         echoMessage: settings.echoMessage,
       },
       this.pacer,
-      logger.child({ irc_network: settings.id, irc_role: 'bot' }),
+      logger.child({ irc_role: 'bot' }),
       {
-        alternativeNick: (wanted, attempt) => `${wanted.slice(0, 25)}${attempt === 1 ? '_' : attempt}`,
+        alternativeNick: (wanted, attempt, nickLen) => alternativeNick(wanted, attempt, Math.min(nickLen, 30)),
+        onStateChange: (state, problem, attempts) => this.onBotStatus?.({ network: this.id, state, problem, attempts, nick: this.bot.nick }),
         onRegistered: () => {
           const mapping = parseCaseMapping(this.bot.client.network.options.CASEMAPPING);
           this.roster.setCaseMapping(mapping);
@@ -110,7 +127,7 @@ export class IrcNetwork {
     this.puppets = new PuppetPool(
       settings,
       this.pacer,
-      logger.child({ irc_network: settings.id, irc_role: 'puppet' }),
+      logger.child({ irc_role: 'puppet' }),
       { caseMapping: () => this.caseMapping, nickLen: () => this.nickLen },
       {
         onCreated: (puppet) => this.bindPuppet(puppet),
@@ -267,7 +284,7 @@ export class IrcNetwork {
     if (this.stopped) return;
     const previous = this.chains.get(key) ?? Promise.resolve();
     const next = previous.then(task).catch((err: unknown) => {
-      this.logger.error({ err, irc_network: this.id, key }, 'IRC->Matrix delivery failed');
+      this.logger.error({ err, key }, 'IRC->Matrix delivery failed');
     });
     this.chains.set(key, next);
     void next.then(() => {

@@ -117,10 +117,10 @@ export class PuppetPool {
         echoMessage: settings.echoMessage,
       },
       this.pacer,
-      this.logger,
+      this.logger.child({ user_id: userId }),
       {
-        alternativeNick: (wanted, attempt) => {
-          const alt = alternativeNick(wanted, attempt, this.nickLen());
+        alternativeNick: (wanted, attempt, nickLen) => {
+          const alt = alternativeNick(wanted, attempt, Math.min(nickLen, this.nickLen()));
           // Reserve it now so the bot never mistakes our puppet for a new IRC user.
           this.owners.set(this.fold(alt), userId);
           return alt;

@@ -8,8 +8,13 @@ import { createAppserviceRouter } from '../appservice/AppserviceApi.js';
 import type { EventDispatcher, QueryResolver, ThirdPartyResolver } from '../contracts.js';
 import { TransactionIngest } from '../ingest/TransactionIngest.js';
 import { PipelineMetrics } from '../metrics/PipelineMetrics.js';
+import { DeadLetterReplay, type ReplayOutcome } from '../queue/DeadLetterReplay.js';
 import { DeadLetters } from '../queue/DeadLetters.js';
+import type { RecentErrors } from '../status/RecentErrors.js';
+import { StatusAccess } from '../status/StatusAccess.js';
+import { createStatusPageRouter } from '../status/StatusPage.js';
 import { EventLedger } from '../queue/EventLedger.js';
+import { jobTakeoverTiming } from '../partitioning/JobTakeover.js';
 import { PartitionAssignment } from '../queue/PartitionAssignment.js';
 import { PartitionQueues } from '../queue/PartitionQueues.js';
 import { PartitionWorker } from '../queue/PartitionWorker.js';
@@ -31,9 +36,9 @@ export interface EventPipelineTuning {
   dedupeTtlSeconds?: number;
   /** Pause after a failed handler try n. Default 250 ms doubling, at most 30 s. */
   retryDelayMs?: (failedAttempt: number) => number;
-  /** A dead worker's job is taken over after about this long. Default host.job_takeover_ms. */
+  /** How long a job's lock lives without renewal. Default half of host.job_takeover_ms (JobTakeover.ts). */
   lockDurationMs?: number;
-  /** How often workers look for jobs of dead workers. Default host.job_takeover_ms. */
+  /** How often workers look for jobs of dead workers. Default a quarter of host.job_takeover_ms. */
   stalledIntervalMs?: number;
   /** Longest a transaction may take to store before the homeserver gets 503. Default 10 s. */
   ingestTimeoutMs?: number;
@@ -42,7 +47,10 @@ export interface EventPipelineTuning {
    * (PartitionAssignment); give a list to pin them instead.
    */
   workerPartitions?: number[];
-  /** Heartbeat of worker processes for the balanced assignment; one silent for 3 beats is dropped. Default 2 s. */
+  /**
+   * Heartbeat of worker processes for the balanced assignment; one silent for 3 beats is dropped, so its
+   * partitions find a new owner within the takeover bound. Default 2 s, less for a short host.job_takeover_ms (J/16).
+   */
   heartbeatMs?: number;
   /** First segment of every Redis key. Default `patchbay`. */
   keyNamespace?: string;
@@ -73,6 +81,14 @@ export interface EventPipelineOptions {
   http: EventPipelineHttpOptions | null;
   /** The bridges' HTTP routes, served beside the AS API (the plugin runtime's httpRoutes); absent: none. */
   pluginRoutes?: RequestHandler;
+  /**
+   * Every job active in Redis belongs to a process that died: this Redis serves no other live worker
+   * (patchbay start's own Redis, after it took data_dir over from a killed start). They go back to the
+   * head of their queues before the workers start, instead of waiting for their locks to expire.
+   */
+  previousRunDied?: boolean;
+  /** What the status page shows beside the pipeline's own state (it is served whenever there is HTTP). */
+  status?: { homeserverUrl: () => string | null; recentErrors: RecentErrors | null };
   tuning?: EventPipelineTuning;
 }
 
@@ -152,8 +168,8 @@ export class EventPipeline {
             retryLaterBudgetMs: host.retry_later_budget_ms,
             ...(tuning.retryDelayMs ? { retryDelayMs: tuning.retryDelayMs } : {}),
             // The lock a worker renews while it runs a job, and how often workers look for expired ones.
-            lockDurationMs: tuning.lockDurationMs ?? host.job_takeover_ms,
-            stalledIntervalMs: tuning.stalledIntervalMs ?? host.job_takeover_ms,
+            lockDurationMs: tuning.lockDurationMs ?? jobTakeoverTiming(host.job_takeover_ms).lockDuration,
+            stalledIntervalMs: tuning.stalledIntervalMs ?? jobTakeoverTiming(host.job_takeover_ms).stalledInterval,
           })
         : null;
     const worker = this.worker;
@@ -163,7 +179,7 @@ export class EventPipeline {
             redis: this.workerRedis,
             keys: this.keys,
             partitions: host.partitions,
-            heartbeatMs: tuning.heartbeatMs ?? 2_000,
+            heartbeatMs: tuning.heartbeatMs ?? Math.min(2_000, Math.round(host.job_takeover_ms / 16)),
             onChange: (partitions) => worker.assign(partitions),
             logger: logger.child({ component: 'assignment' }),
           })
@@ -187,6 +203,15 @@ export class EventPipeline {
             : null,
           pluginRoutes: options.pluginRoutes ?? null,
           health: () => this.health(),
+          statusPage: createStatusPageRouter({
+            access: new StatusAccess(http.bind, host.status_token),
+            health: () => this.health(),
+            deadLetters: this.deadLetterSet,
+            replay: (which) => this.replayDeadLetters(which),
+            homeserverUrl: options.status?.homeserverUrl ?? (() => null),
+            recentErrors: options.status?.recentErrors ?? null,
+            logger: logger.child({ component: 'status-page' }),
+          }),
           metrics: host.metrics ? options.metrics : null,
           logger,
         })
@@ -200,6 +225,12 @@ export class EventPipeline {
     await whenReady(this.failFast);
     if (this.workerRedis) await whenReady(this.workerRedis);
     await this.queues.prepare();
+    if (this.options.previousRunDied) {
+      const requeued = await this.queues.requeueActive();
+      if (requeued > 0) this.options.logger.info({ jobs: requeued }, 'jobs the killed previous run was handling are back at the head of their partitions');
+      // Its worker's heartbeats would hold half the partitions until they time out.
+      await this.failFast.del(this.keys.workerMembers);
+    }
     this.metrics.watchQueues(this.queues);
     if (this.assignment) await this.assignment.start();
     else if (this.worker) await this.worker.assign(this.options.tuning?.workerPartitions ?? []);
@@ -242,6 +273,11 @@ export class EventPipeline {
 
   get deadLetters(): DeadLetters {
     return this.deadLetterSet;
+  }
+
+  /** Queues dead letters again (all, or these event ids), each room's in their order; see DeadLetterReplay. */
+  replayDeadLetters(which: string[] | 'all'): Promise<ReplayOutcome> {
+    return new DeadLetterReplay(this.failFast, this.deadLetterSet, this.queues, this.partitioner, this.ledger, this.keys).replay(which);
   }
 
   health(): Promise<HealthReport> {

@@ -17,6 +17,8 @@ export interface HostHttpServerOptions {
   /** The bridges' own HTTP routes (under /_patchbay/bridges/ and their claimed prefixes), or null. */
   pluginRoutes: RequestHandler | null;
   health: () => Promise<HealthReport>;
+  /** The operators' status page (GET / and /_patchbay/status), or null. */
+  statusPage: Router | null;
   /** Registry served on GET /metrics; null turns /metrics off (host.metrics: false). */
   metrics: Registry | null;
   logger: Logger;
@@ -52,7 +54,7 @@ function answerParserError(err: NodeJS.ErrnoException, socket: Duplex): void {
 
 /**
  * The host's HTTP server: the AS API for the homeserver, the bridges' own routes, plus unauthenticated
- * GET /health (JSON) and GET /metrics (Prometheus text) for operators. Anything else is 404 M_UNRECOGNIZED.
+ * GET /health (JSON) and GET /metrics (Prometheus text) for operators, and the status page. Anything else is 404 M_UNRECOGNIZED.
  */
 export class HostHttpServer {
   readonly app: Express;
@@ -73,6 +75,7 @@ export class HostHttpServer {
         res.send(await registry.metrics());
       });
     }
+    if (options.statusPage) app.use(options.statusPage);
     if (options.appservice) app.use(options.appservice);
     if (options.pluginRoutes) app.use(options.pluginRoutes);
     app.use(unrecognizedRoute);

@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import type { RuntimeKeys } from '../store/BridgeKeyspace.js';
 import { settlePartitionCount } from '../partitioning/PartitionCount.js';
 import { RoomPartitioner } from '../partitioning/RoomPartitioner.js';
+import type { JobTakeoverTiming } from '../partitioning/JobTakeover.js';
 import { isOutboxResult, type OutboxJobData, type OutboxResult } from './OutboxJob.js';
 
 export interface OutboxSettings {
@@ -18,12 +19,12 @@ export interface OutboxSettings {
   resultTtlSeconds: number;
   /** How long `send()` waits for a worker to deliver before rejecting. */
   sendTimeoutMs: number;
-  /** A dead process's message is taken over after about this long (host.job_takeover_ms). */
-  jobTakeoverMs: number;
+  /** How soon a dead worker's message is taken over (from host.job_takeover_ms); BullMQ's defaults without it. */
+  takeover?: JobTakeoverTiming;
 }
 
 /** The outbox's own defaults; its partition count is a host setting (host.outbox_partitions). */
-export const DEFAULT_OUTBOX_SETTINGS: Omit<OutboxSettings, 'partitions' | 'jobTakeoverMs'> = {
+export const DEFAULT_OUTBOX_SETTINGS: Omit<OutboxSettings, 'partitions'> = {
   attempts: 6,
   initialBackoffMs: 1_000,
   maxBackoffMs: 60_000,
@@ -146,6 +147,18 @@ export class OutboxQueues {
       this.subscribed = sub.subscribe(this.keys.outboxDone).then(() => undefined);
     }
     return this.subscribed;
+  }
+
+  /** Puts every message being posted back at the head of its queue (their workers are known dead). Returns how many. */
+  async requeueActive(): Promise<number> {
+    let moved = 0;
+    for (const queue of this.queues) {
+      for (const job of await queue.getActive()) {
+        await job.moveToWait('0');
+        moved++;
+      }
+    }
+    return moved;
   }
 
   /** Messages waiting or in progress, per partition (for metrics and tests). */

@@ -2,6 +2,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { hostSettings, type HostConfig } from '../../config/index.js';
+import { jobTakeoverTiming } from '../partitioning/JobTakeover.js';
 import type { Logger } from 'pino';
 import type { RequestHandler, Router } from 'express';
 import type { Registry } from 'prom-client';
@@ -62,6 +63,8 @@ export interface PluginHostOptions {
   handledTtlSeconds?: number;
   /** The host's public URL (host.url), from which ctx.http.baseUrl is made; null or absent when unknown. */
   publicUrl?: string | null;
+  /** Every outbox message active in Redis belongs to a process that died (see EventPipelineOptions.previousRunDied). */
+  previousRunDied?: boolean;
   /** data_dir: each bridge keeps its files in `<dataDir>/bridges/<name>` (ctx.dataDir). Default: a folder under the OS temp dir. */
   dataDir?: string;
 }
@@ -107,7 +110,7 @@ export class PluginHost implements EventDispatcher, QueryResolver, ThirdPartyRes
     this.metrics = RuntimeMetrics.for(options.metrics);
     this.caches = new IntentCaches(options.cacheSizes);
     const host = hostSettings(options.host);
-    this.settings = { ...DEFAULT_OUTBOX_SETTINGS, jobTakeoverMs: host.job_takeover_ms, ...options.outbox, partitions: host.outbox_partitions };
+    this.settings = { ...DEFAULT_OUTBOX_SETTINGS, takeover: jobTakeoverTiming(host.job_takeover_ms), ...options.outbox, partitions: host.outbox_partitions };
     this.api = new ClientServerApi({
       homeserverUrl: options.homeserverUrl,
       asToken: options.asToken,
@@ -160,6 +163,10 @@ export class PluginHost implements EventDispatcher, QueryResolver, ThirdPartyRes
     this.outboxQueues = new OutboxQueues(this.options.redis, this.keys, this.settings, log.child({ component: 'outbox' }));
     try {
       await this.outboxQueues.start();
+      if (this.options.previousRunDied) {
+        const requeued = await this.outboxQueues.requeueActive();
+        if (requeued > 0) log.info({ messages: requeued }, 'outbox messages the killed previous run was posting are back at the head of their partitions');
+      }
     } catch (err) {
       await this.stop();
       throw err;

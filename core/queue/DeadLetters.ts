@@ -12,6 +12,13 @@ export interface DeadLetter {
   /** Milliseconds since the epoch when it was dead-lettered. */
   time: number;
   partition: number;
+  /** Order among letters of the same millisecond (absent in records from before it was kept). */
+  seq?: number;
+}
+
+/** Oldest first: by time, then (within a millisecond, where the time index orders by id) by seq. */
+export function byDeadLetterOrder(a: DeadLetter, b: DeadLetter): number {
+  return a.time - b.time || (a.seq ?? 0) - (b.seq ?? 0);
 }
 
 /**
@@ -28,8 +35,9 @@ export class DeadLetters {
   /** Stores the record and marks the event dead in one MULTI, so a re-run job skips it. */
   async add(letter: DeadLetter): Promise<void> {
     const id = letter.event.event_id;
+    const seq = await this.redis.incr(`${this.keys.deadLetters}:seq`);
     const multi = this.redis.multi();
-    multi.hset(this.keys.deadLetters, id, JSON.stringify(letter));
+    multi.hset(this.keys.deadLetters, id, JSON.stringify({ ...letter, seq }));
     multi.zadd(this.keys.deadLettersByTime, letter.time, id);
     this.ledger.markIn(multi, id, 'dead');
     const result = await multi.exec();
@@ -49,6 +57,16 @@ export class DeadLetters {
   /** Newest first. */
   async list(limit = 100, offset = 0): Promise<DeadLetter[]> {
     const ids = await this.redis.zrevrange(this.keys.deadLettersByTime, offset, offset + limit - 1);
+    return (await this.records(ids)).sort((a, b) => byDeadLetterOrder(b, a));
+  }
+
+  /** Every letter, oldest first. */
+  async all(): Promise<DeadLetter[]> {
+    const ids = await this.redis.zrange(this.keys.deadLettersByTime, 0, -1);
+    return (await this.records(ids)).sort(byDeadLetterOrder);
+  }
+
+  private async records(ids: string[]): Promise<DeadLetter[]> {
     if (ids.length === 0) return [];
     const raws = await this.redis.hmget(this.keys.deadLetters, ...ids);
     return raws.filter((r): r is string => r !== null).map((r) => JSON.parse(r) as DeadLetter);

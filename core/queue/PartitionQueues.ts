@@ -105,6 +105,21 @@ export class PartitionQueues {
     );
   }
 
+  /**
+   * Puts every active job back at the head of its queue (moveToWait with BullMQ's "no lock" token), for
+   * a start that knows their workers are dead. Returns how many moved.
+   */
+  async requeueActive(): Promise<number> {
+    let moved = 0;
+    for (const queue of this.queues) {
+      for (const job of await queue.getActive()) {
+        await job.moveToWait('0');
+        moved++;
+      }
+    }
+    return moved;
+  }
+
   /** Worker processes connected to each partition queue (BullMQ names its worker connections). */
   workerCounts(): Promise<number[]> {
     return Promise.all(this.queues.map((q) => q.getWorkersCount()));

@@ -1,6 +1,7 @@
 // Opens the homeserver's SQLite database (a WAL file, or ':memory:') and brings its schema up to date.
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { DatabaseInUseError } from './DatabaseInUseError.js';
 import { CORE_MIGRATIONS, type Migration } from './migrations.js';
 import { sqliteErrorCode, type SqlDatabase } from './SqlDatabase.js';
 import { openSqlite, type DriverChoice } from './SqliteDriver.js';
@@ -28,7 +29,7 @@ export function openDatabase(storage: StorageOptions): SqlDatabase {
     db.close();
     const code = sqliteErrorCode(err) ?? '';
     if (storage.kind === 'sqlite' && (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'))) {
-      throw new Error(`homeserver database ${storage.path} is in use by another process`);
+      throw new DatabaseInUseError(storage.path);
     }
     throw err;
   }

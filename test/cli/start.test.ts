@@ -118,7 +118,7 @@ describe('patchbay start', () => {
     expect(r.stderr).toBe('');
     const lines = r.stdout.trim().split('\n');
     expect(lines.slice(0, -1).map((l) => l.split(':')[0])).toEqual(
-      ['✓ config', '✓ bridges', '✓ redis', '✓ registration', '✓ homeserver', '✓ as_token', '✓ host', '✓ ping'],
+      ['✓ config', '✓ bridges', '✓ data_dir', '✓ ports', '✓ ports', '✓ redis', '✓ registration', '✓ homeserver', '✓ as_token', '✓ host', '✓ ping'],
     );
     expect(lines.at(-1)).toBe('All checks passed.');
     expect(r.stdout).toContain(`✓ ping: the homeserver reached the host at ${hostUrl} and back in`);
@@ -220,7 +220,7 @@ describe('patchbay start, host and worker refuse what they cannot run', () => {
     writeFileSync(join(cwd, 'c.yaml'), 'data_dir: ./data\nhomeserver:\n  port: 0\nhost:\n  port: 0\n');
     const r = await PatchbayProcess.run(['start', '-c', 'c.yaml'], { cwd, env: { PATH: join(cwd, 'no-such-bin') } });
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain('patchbay start: redis-server was not found (redis-server). Install it with: apt-get install -y redis-server');
+    expect(r.stderr).toContain('redis.url: null, so Patchbay runs redis-server itself, but redis-server is not installed. Fix: apt-get install -y redis-server, or set redis.url to a Redis you run');
   });
 
   test('host and worker need redis.url, and say so', async () => {
@@ -244,7 +244,7 @@ describe('patchbay start, host and worker refuse what they cannot run', () => {
       await first.waitForLine(READY);
       const second = await PatchbayProcess.run(['start', '-c', 'd.yaml'], { cwd });
       expect(second.code).toBe(1);
-      expect(second.stderr).toContain(`is in use by another patchbay start (pid ${first.pid})`);
+      expect(second.stderr).toContain(`data_dir: patchbay start (pid ${first.pid}) runs on `);
       expect(await first.stop()).toBe(0);
     } finally {
       first.killGroup();

@@ -296,6 +296,32 @@ describe('error messages name the key, the bad value and the fix', () => {
     expect(showValue(['homeserver', 'turn', 'password'], 'hunter2')).not.toContain('hunter2');
     expect(showValue(['homeserver', 'bind'], 'hunter2')).toBe('"hunter2"');
   });
+
+  test('a secret of the wrong type is not echoed either: numbers, lists, maps, and secrets inside a shown map', () => {
+    const problems = problemsOf(
+      ['homeserver:', '  turn:', '    shared_secret: 12345', '    password: 98765', '    username: [ "visible-user" ]'].join('\n'),
+    );
+    expect(problems).toHaveLength(3);
+    const text = problems.join('\n');
+    for (const secret of ['12345', '98765']) expect(text).not.toContain(secret);
+    expect(text).toMatch(/homeserver\.turn\.shared_secret: \(a hidden secret\) is not /);
+    expect(text).toMatch(/homeserver\.turn\.password: \(a hidden secret\) is not /);
+    expect(text).toContain('visible-user');
+    expect(showValue(['a', 'sasl', 'password'], ['hunter2'])).toBe('(a hidden secret)');
+    expect(showValue(['a', 'sasl', 'password', 0], 'hunter2')).toBe('(a hidden secret)');
+    expect(showValue(['a', 'tls'], { cert: 'PEM', key: 'PRIVATE', token: 'T0K' })).toBe('{"cert":"PEM","key":"(hidden)","token":"(hidden)"}');
+    expect(showValue(['homeserver', 'turn', 'password'], '')).toBe('""');
+  });
+});
+
+test('host.status_token: 16 or more printable characters or null, never echoed when wrong', () => {
+  expect(load('host: { status_token: a-status-token-of-length }').host.status_token).toBe('a-status-token-of-length');
+  expect(load('').host.status_token).toBeNull();
+  for (const bad of ['short-token', '"has a space inside of it"', '1234567890123456789']) {
+    const problems = problemsOf(`host: { status_token: ${bad} }`);
+    expect(problems).toEqual([expect.stringMatching(/^host\.status_token: \(a hidden secret\) is not a token of 16 or more printable characters \(no spaces\), or null/)]);
+    expect(problems.join('\n')).not.toContain(bad.replace(/"/g, ''));
+  }
 });
 
 test('didYouMean finds typos, swaps and case slips, and nothing for unrelated words', () => {

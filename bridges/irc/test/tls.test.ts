@@ -63,5 +63,5 @@ test('an untrusted certificate is refused, visibly, after the configured attempt
 test('a wrong server password gives up instead of retrying forever', async () => {
   const { conn, failed } = connect('badpass', { tls: { ca: server.caPem }, password: 'wrong', reconnect: { initialDelayMs: 20, maxDelayMs: 50, maxAttempts: 0 } });
   void conn.connect().catch(() => undefined);
-  expect(await failed).toMatch(/refused the password/);
+  expect(await failed).toMatch(/refused the server password/);
 });

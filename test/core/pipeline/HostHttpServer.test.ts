@@ -37,6 +37,7 @@ describe('host HTTP server limits', () => {
       port: 0,
       appservice,
       health: () => Promise.reject(new Error('not asked in this suite')),
+      statusPage: null,
       metrics: null,
       pluginRoutes: null,
       logger: quietLogger(),

@@ -178,6 +178,34 @@ describe('the pipeline with two worker processes', () => {
     }
   }, 120_000);
 
+  it('takes over the job of a worker killed in the middle of it within host.job_takeover_ms', async () => {
+    await client.flushall();
+    const id = 'takeover';
+    const takeoverMs = 8_000;
+    const ingest = await startIngest(id);
+    const victim = await startWorker(id, { hangOn: '$stuck', jobTakeoverMs: takeoverMs, jitterMs: 0 });
+    let survivor: ChildProcess | null = null;
+    try {
+      const sender = new RetryingSender(() => ingest.url!);
+      await sender.send('q1', { events: [roomEvent('$before', '!q:test'), roomEvent('$stuck', '!q:test'), roomEvent('$after', '!q:test')] });
+      // The room's job is in the victim's hands, stuck on $stuck, when it dies; the room is quiet after that.
+      // The survivor starts only then: started before, it could be given the room's partition first.
+      await waitFor(async () => (await client.lrange('test:order:!q:test', 0, -1)).includes('$before') && (await handledBy(victim.pid)) > 0, 30_000, 'the victim holding the job');
+      survivor = await startWorker(id, { jobTakeoverMs: takeoverMs, jitterMs: 0 });
+      const killedAt = Date.now();
+      victim.kill('SIGKILL');
+      await waitFor(async () => (await client.lrange('test:order:!q:test', 0, -1)).length === 3, 30_000, 'the survivor finishing the room');
+      const calls = (await client.lrange('test:calls', 0, -1)).map((c) => c.split(' '));
+      const resumed = calls.find(([pid, event]) => Number(pid) === survivor!.pid && event === '$stuck');
+      expect(resumed).toBeDefined();
+      expect(Number(resumed![3]) - killedAt).toBeLessThanOrEqual(takeoverMs);
+      expect(await client.lrange('test:order:!q:test', 0, -1)).toEqual(['$before', '$stuck', '$after']);
+    } finally {
+      await ingest.stop();
+      survivor?.kill('SIGTERM');
+    }
+  }, 60_000);
+
   it('dead-letters an event whose handler kills the worker, after handler_attempts re-runs', async () => {
     await client.flushall();
     const id = 'poison';
