@@ -1,9 +1,10 @@
 // Email bridge benchmark (`npm run bench -- email [mails]`): on the real stack (Redis, the embedded
 // homeserver, the host), with a private Postfix.
 // - SMTP accept rate: small mails over 8 pipelining connections until every 250, against a plain
-//   smtp-server that stores nothing, in the same run (the ratio is the cost of fsyncing each mail);
+//   smtp-server that stores nothing, in the same run (the ratio is the cost of the bridge's accept path and
+//   of the delivery that runs beside it in the same process);
 // - inbound end to end: from the first MAIL FROM until every mail is an event in Matrix;
-// - the spool alone (write + fsync + commit, no SMTP), what bounds the accept rate;
+// - the spool alone (write + fsync + commit, no SMTP): the disk's share of the accept path;
 // - outbound through Postfix: Matrix messages until every mail is a file in the Maildir;
 // - memory: RSS and heap while a 20 MB attachment is accepted, and while it is delivered.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';

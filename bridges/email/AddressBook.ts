@@ -56,7 +56,9 @@ export class AddressBook {
       if (roomId === null || (extra !== undefined && extra !== 'unsubscribe')) return null;
       return { kind: 'room', roomId, name, address: a.address, unsubscribe: extra === 'unsubscribe' };
     }
-    const claimed = (await this.ctx.store.get(`user-addr:${a.address}`)) ?? (await this.ctx.store.get(`user-addr:${a.base}@${a.domain}`));
+    // `alice+tag@` falls back to what `alice@` reaches; without a tag that is the same key, asked once
+    // (this runs at every RCPT, each read a Redis round trip).
+    const claimed = (await this.ctx.store.get(`user-addr:${a.address}`)) ?? (a.tag === null ? null : await this.ctx.store.get(`user-addr:${a.base}@${a.domain}`));
     if (claimed !== null) return { kind: 'user', userId: claimed, address: a.address };
     if (addresses.users === 'auto' && LOCALPART.test(a.base) && !a.base.startsWith(this.ghostPrefix)) {
       const userId = `@${a.base}:${this.ctx.serverName}`;

@@ -1,13 +1,15 @@
 // Accepted mail on disk, before it is in Matrix: the SMTP server answers 250 only once a mail is here,
 // fsynced. Each mail is two files in `new/`: `<id>.eml` (the raw message, streamed: a 20 MB mail never
-// sits in memory whole) and `<id>.json` (its envelope). The JSON is renamed into place last, after the
-// message and its folder were fsynced: a mail with both files was acknowledged, a lone `.eml` was not
-// (the process died before the 250) and is removed at start.
+// sits in memory whole) and `<id>.json` (its envelope). Both are fsynced in `tmp/` (at the same time: one
+// wait for the disk, not two), then renamed into `new/`, the JSON last, and `new/` is fsynced: a mail
+// with both files was acknowledged, a lone `.eml` was not (the process died before the 250) and is
+// removed at start. Mails that commit at the same time share that last fsync (GroupSync).
 import { randomBytes } from 'node:crypto';
 import { createReadStream, type ReadStream } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
+import { GroupSync } from './GroupSync.js';
 
 /** What the SMTP transaction said about a mail, kept beside it. */
 export interface Envelope {
@@ -32,8 +34,9 @@ export class SizeExceededError extends Error {
   }
 }
 
-async function fsyncDir(dir: string): Promise<void> {
-  const fh = await open(dir, 'r');
+/** fsync of a file or folder by its path (Linux flushes a file's data through any descriptor of it). */
+async function fsyncPath(path: string): Promise<void> {
+  const fh = await open(path, 'r');
   try {
     await fh.sync();
   } finally {
@@ -45,11 +48,13 @@ export class MailSpool {
   private readonly tmp: string;
   private readonly ready: string;
   private readonly failedDir: string;
+  private readonly readySync: GroupSync;
 
   constructor(readonly dir: string) {
     this.tmp = join(dir, 'tmp');
     this.ready = join(dir, 'new');
     this.failedDir = join(dir, 'failed');
+    this.readySync = new GroupSync(() => fsyncPath(this.ready));
   }
 
   /** Makes the folders, forgets half-written mails and mails that were never acknowledged. */
@@ -67,7 +72,7 @@ export class MailSpool {
     return `${Date.now().toString(36).padStart(9, '0')}-${randomBytes(6).toString('hex')}`;
   }
 
-  /** Streams the message to a temp file and fsyncs it; rejects with SizeExceededError past `limit`. */
+  /** Streams the message to a temp file (commit() fsyncs it); rejects with SizeExceededError past `limit`. */
   async write(id: string, message: Readable, limit: number, sizeExceeded: () => boolean): Promise<{ path: string; size: number }> {
     const path = join(this.tmp, `${id}.eml`);
     const fh = await open(path, 'w');
@@ -80,7 +85,6 @@ export class MailSpool {
         await fh.write(bytes);
       }
       if (size > limit || sizeExceeded()) throw new SizeExceededError(limit);
-      await fh.sync();
     } catch (err) {
       await fh.close();
       await rm(path, { force: true });
@@ -92,17 +96,21 @@ export class MailSpool {
 
   /** Makes a written mail durable and visible to the processor: the moment after which 250 may be said. */
   async commit(envelope: Envelope): Promise<void> {
+    const eml = join(this.tmp, `${envelope.id}.eml`);
     const json = join(this.tmp, `${envelope.id}.json`);
-    const fh = await open(json, 'w');
-    try {
-      await fh.writeFile(JSON.stringify(envelope));
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(join(this.tmp, `${envelope.id}.eml`), join(this.ready, `${envelope.id}.eml`));
+    const writeEnvelope = async (): Promise<void> => {
+      const fh = await open(json, 'w');
+      try {
+        await fh.writeFile(JSON.stringify(envelope));
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+    };
+    await Promise.all([fsyncPath(eml), writeEnvelope()]);
+    await rename(eml, join(this.ready, `${envelope.id}.eml`));
     await rename(json, join(this.ready, `${envelope.id}.json`));
-    await fsyncDir(this.ready);
+    await this.readySync.sync();
   }
 
   /** Drops a written but refused mail. */
