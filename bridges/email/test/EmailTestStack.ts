@@ -82,7 +82,7 @@ export async function startEmailStack(config: Partial<EmailConfig> & { domains: 
     dmOf: (receiver, correspondent) =>
       waitFor(() => ctx().portals.roomFor({ network: 'email', location: correspondent, receiver: receiver.userId }), 20_000, `the DM of ${receiver.userId} with ${correspondent}`),
     timeline,
-    find: (user, roomId, match, what) => waitFor(async () => (await timeline(user, roomId)).find(match), 20_000, what),
+    find: (user, roomId, match, what) => waitFor(async () => (await timeline(user, roomId)).find(match), 60_000, what),
     stop: () => stack.stop(),
   };
 }
