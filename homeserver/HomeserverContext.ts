@@ -32,6 +32,7 @@ import type { DeviceDeletion } from './accounts/DeviceDeletion.js';
 import type { E2eeStores } from './e2ee/E2eeStores.js';
 import type { HomeserverMetrics } from './HomeserverMetrics.js';
 import type { RateLimits } from './limits/RateLimits.js';
+import type { Federation } from './federation/Federation.js';
 
 export interface HomeserverContext {
   options: HomeserverOptions;
@@ -71,4 +72,6 @@ export interface HomeserverContext {
   appservice: AppserviceService;
   metrics: HomeserverMetrics;
   limits: RateLimits;
+  /** Set when homeserver.federation.enabled. */
+  federation: Federation | null;
 }

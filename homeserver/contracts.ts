@@ -6,6 +6,7 @@ import type { Router } from 'express';
 import type { Logger } from 'pino';
 import type { ConnectionsConfig, RateLimitsConfig } from '../config/index.js';
 import type { RouteInfo } from './http/RouteListing.js';
+import type { FederationOptions } from './federation/Federation.js';
 import type { ClientEvent } from '../matrix-types/index.js';
 export type { ClientEvent } from '../matrix-types/index.js';
 
@@ -179,6 +180,8 @@ export interface HomeserverOptions {
   rateLimits: RateLimitsConfig;
   /** homeserver.e2ee: what .well-known advertises as `io.element.e2ee` (nothing when absent). */
   e2ee?: { default: boolean; forceDisable: boolean };
+  /** homeserver.federation when enabled: keys, discovery, X-Matrix (absent: no federation endpoints). */
+  federation?: FederationOptions;
   logger: Logger;
 }
 

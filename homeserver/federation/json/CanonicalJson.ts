@@ -54,8 +54,10 @@ function encode(value: unknown, at: string, depth: number): string {
       return Object.is(value, -0) ? '0' : String(value);
     case 'object': {
       if (Array.isArray(value)) return '[' + value.map((v, i) => encode(v, `${at}[${i}]`, depth + 1)).join(',') + ']';
-      const proto = Object.getPrototypeOf(value) as unknown;
-      if (proto !== Object.prototype && proto !== null) throw new CanonicalJsonError(`${at}: not a plain JSON object`);
+      // A plain object's prototype is an Object.prototype (of any realm: JSON parsed elsewhere counts) or
+      // null; a Date, Map or class instance has one more level and is no JSON.
+      const proto = Object.getPrototypeOf(value) as object | null;
+      if (proto !== null && Object.getPrototypeOf(proto) !== null) throw new CanonicalJsonError(`${at}: not a plain JSON object`);
       const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined);
       entries.sort(([a], [b]) => compareCodePoints(a, b));
       return '{' + entries.map(([k, v]) => encodeString(k, at) + ':' + encode(v, `${at}.${k}`, depth + 1)).join(',') + '}';

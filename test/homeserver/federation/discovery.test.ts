@@ -126,3 +126,13 @@ describe('ServerResolver', () => {
     expect(pickSrv([rec('.', 0)])).toBeNull();
   });
 });
+
+describe('what .well-known/matrix/server names by default', () => {
+  it('is the host of public_base_url on its port or 443, else the server name on 443', async () => {
+    const { derivedWellKnownServer } = await import('../../../bin/homeserverOptions.js');
+    expect(derivedWellKnownServer('https://matrix.example.org', 'example.org')).toBe('matrix.example.org:443');
+    expect(derivedWellKnownServer('http://matrix.example.org:8008/', 'example.org')).toBe('matrix.example.org:8008');
+    expect(derivedWellKnownServer(null, 'example.org')).toBe('example.org:443');
+    expect(derivedWellKnownServer(null, '[::1]:8448')).toBe('[::1]:443');
+  });
+});

@@ -40,11 +40,17 @@ describe('canonical JSON (the spec appendix examples)', () => {
     expect(canonicalJson({ s: '\u0000\u0008\t\n\u000b\f\r\u001f"\\/\u007f\u2028' })).toBe('{"s":"\\u0000\\b\\t\\n\\u000b\\f\\r\\u001f\\"\\\\/\u007f\u2028"}');
   });
 
+  it('takes plain objects from another realm (JSON parsed by fetch, for one)', async () => {
+    const { runInNewContext } = await import('node:vm');
+    expect(canonicalJson(runInNewContext('({ b: [1], a: { c: null } })'))).toBe('{"a":{"c":null},"b":[1]}');
+    expect(canonicalJson(Object.assign(Object.create(null) as object, { x: 1 }))).toBe('{"x":1}');
+  });
+
   it('sorts keys by code point, not by UTF-16 unit (U+1F600 after U+FB01)', () => {
     expect(canonicalJson({ '\u{1F600}': 1, '\uFB01': 2 })).toBe('{"\uFB01":2,"\u{1F600}":1}');
   });
 
-  it.each([[{ f: 0.5 }], [{ n: 2 ** 53 }], [{ n: -(2 ** 53) }], [{ s: '\ud800' }], [{ n: Infinity }]])('refuses %j', (input) => {
+  it.each([[{ f: 0.5 }], [{ n: 2 ** 53 }], [{ n: -(2 ** 53) }], [{ s: '\ud800' }], [{ n: Infinity }], [{ d: new Date(0) }], [{ m: new Map() }]])('refuses %j', (input) => {
     expect(() => canonicalJson(input)).toThrow(CanonicalJsonError);
   });
 });
