@@ -14,6 +14,7 @@ export const commandTable: Record<string, CommandEntry> = {
   worker: { summary: 'run event workers and the bridges (several may share a Redis)', load: () => import('./commands/worker.js') },
   doctor: { summary: 'check the config, Redis, registration, homeserver and host work together', load: () => import('./commands/doctor.js') },
   homeserver: { summary: 'run the embedded homeserver alone', load: () => import('./commands/homeserver.js') },
+  'federation-key': { summary: 'show the federation signing key, or --rotate it (old key kept as old_verify_keys)', load: () => import('./commands/federationKey.js') },
   register: { summary: 'write (or --check) an appservice registration file', load: () => import('./commands/register.js') },
   'dead-letters': { summary: 'list, show, replay or drop the events the bridges could not handle', load: () => import('./commands/deadLetters.js') },
 };

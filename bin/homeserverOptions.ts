@@ -2,6 +2,19 @@ import type { Logger } from 'pino';
 import type { PatchbayConfig } from '../config/index.js';
 import type { HomeserverOptions } from '../homeserver/contracts.js';
 
+/**
+ * What .well-known/matrix/server names when the config does not: the host clients reach (public_base_url,
+ * else the server name) on the port public_base_url gives, else 443, where a TLS proxy usually listens.
+ */
+export function derivedWellKnownServer(publicBaseUrl: string | null, serverName: string): string {
+  if (publicBaseUrl !== null) {
+    const url = new URL(publicBaseUrl);
+    return `${url.hostname}:${url.port === '' ? 443 : url.port}`;
+  }
+  const host = /^(\[[^\]]+\]|[^:]+)/.exec(serverName)?.[1] ?? serverName;
+  return `${host}:443`;
+}
+
 /** The homeserver's options from the validated config (paths are already absolute there). */
 export function homeserverOptions(config: PatchbayConfig, logger: Logger): HomeserverOptions {
   const hs = config.homeserver;
@@ -36,6 +49,18 @@ export function homeserverOptions(config: PatchbayConfig, logger: Logger): Homes
       retry: { initialMs: hs.push.retry.initial_ms, maxMs: hs.push.retry.max_ms },
     },
     presence: { idleMs: hs.presence.idle_timeout_ms, offlineMs: hs.presence.offline_timeout_ms },
+    ...(hs.federation.enabled && {
+      federation: {
+        signingKeyFile: hs.federation.signing_key,
+        keyValidityMs: hs.federation.key_validity_ms,
+        wellKnownServer: hs.federation.well_known_server ?? derivedWellKnownServer(hs.public_base_url, hs.server_name),
+        peers: hs.federation.peers,
+        trustedKeyServers: hs.federation.trusted_key_servers.map((n) => ({
+          serverName: n.server_name,
+          ...(n.verify_keys !== undefined && { verifyKeys: n.verify_keys }),
+        })),
+      },
+    }),
     logger,
   };
 }

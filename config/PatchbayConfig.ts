@@ -92,6 +92,23 @@ export interface HomeserverConfig {
   e2ee: E2eeConfig;
   push: PushConfig;
   presence: { idle_timeout_ms: number; offline_timeout_ms: number };
+  federation: FederationConfig;
+}
+
+/** homeserver.federation: this server's signing key, how peers are found, and whom to trust for keys. */
+export interface FederationConfig {
+  /** Serves the key endpoints and .well-known/matrix/server, and checks X-Matrix requests. */
+  enabled: boolean;
+  /** Absolute: resolved against data_dir by loadConfig. Made (0600) on first start. */
+  signing_key: string;
+  /** valid_until_ts of the published keys: how long peers may cache them. */
+  key_validity_ms: number;
+  /** `m.server` of .well-known/matrix/server; null: the host of public_base_url (port 443 unless it names one). */
+  well_known_server: string | null;
+  /** server name -> `host:port` (TLS) or `http://host:port` (plain HTTP): used before any DNS. */
+  peers: Record<string, string>;
+  /** Notaries asked for keys a server cannot give itself; verify_keys pins theirs. */
+  trusted_key_servers: Array<{ server_name: string; verify_keys?: Record<string, string> }>;
 }
 
 export interface RedisConfig {

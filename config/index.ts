@@ -15,6 +15,7 @@ export type {
   RateLimitConfig,
   RateLimitsConfig,
   ConnectionsConfig,
+  FederationConfig,
   RedisConfig,
   HostConfig,
   BridgeConfig,

@@ -163,6 +163,7 @@ function resolvePaths(config: PatchbayConfig, cwd: string, configDir: string): P
       ...config.homeserver,
       database: under(config.homeserver.database),
       media_dir: under(config.homeserver.media_dir),
+      federation: { ...config.homeserver.federation, signing_key: under(config.homeserver.federation.signing_key) },
       app_service_config_files: config.homeserver.app_service_config_files.map((p) => resolve(cwd, p)),
     },
     host: { ...config.host, registration: under(config.host.registration) },

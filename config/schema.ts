@@ -2,7 +2,16 @@
 // `title` (what the value is: "a port number"), `description` (what to set instead: "an integer
 // 1-65535") and `examples`; error messages are built from these three, so a new key needs them too.
 import type { SchemaObject } from 'ajv';
-import type { ConnectionsConfig, E2eeConfig, HomeserverConfig, PatchbayConfig, PushConfig, RateLimitsConfig, TurnConfig } from './PatchbayConfig.js';
+import type {
+  ConnectionsConfig,
+  E2eeConfig,
+  FederationConfig,
+  HomeserverConfig,
+  PatchbayConfig,
+  PushConfig,
+  RateLimitsConfig,
+  TurnConfig,
+} from './PatchbayConfig.js';
 import { requiredSection } from './SchemaType.js';
 
 /** Keeps each `required` list in step with the TypeScript type (a key missing from the type fails tsc). */
@@ -86,6 +95,85 @@ const rateLimit = (name: string, perSecond: number, burst: number) => ({
     burst: count('a number of actions', 1, 1000000, burst),
   },
 });
+
+/** A federation peer's address: `host:port` (TLS), or `http://host:port` (plain HTTP, for tests and private networks). */
+const PEER_ADDRESS = '^(http://)?(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):[0-9]{1,5}$';
+
+const serverName = (title: string, description: string) =>
+  ({ type: 'string', pattern: SERVER_NAME, title, description, examples: ['example.org'] }) as const;
+
+/** homeserver.federation: keys, discovery and peers (see docs/federation.md). */
+const federationSchema = {
+  ...section('homeserver.federation', '{ enabled: true }'),
+  required: keys<FederationConfig>('enabled', 'signing_key', 'key_validity_ms', 'well_known_server', 'peers', 'trusted_key_servers'),
+  properties: {
+    enabled: bool(false),
+    signing_key: text('a file path', 'federation_signing.key'),
+    key_validity_ms: count('a time in milliseconds', 3600000, 604800000, 86400000),
+    well_known_server: {
+      type: ['string', 'null'],
+      pattern: SERVER_NAME,
+      title: 'a host name with an optional :port, or null',
+      description: 'the host:port other servers reach this one at (e.g. matrix.example.org:443), or null to derive it from public_base_url',
+      examples: ['matrix.example.org:443'],
+    },
+    peers: {
+      type: 'object',
+      title: 'a map of server names to addresses',
+      description: 'a map of server name: host:port (TLS) or http://host:port (plain HTTP)',
+      examples: ['{ b.test: "http://127.0.0.1:8009" }'],
+      propertyNames: {
+        pattern: SERVER_NAME,
+        title: 'a server name',
+        description: 'a host name with an optional :port, as in user IDs',
+        examples: ['b.example.org'],
+      },
+      additionalProperties: {
+        type: 'string',
+        pattern: PEER_ADDRESS,
+        title: 'a peer address',
+        description: 'host:port for TLS, or http://host:port for plain HTTP (the port is required)',
+        examples: ['matrix.b.example.org:8448'],
+      },
+    },
+    trusted_key_servers: {
+      type: 'array',
+      title: 'a list of notary servers',
+      description: 'a list of { server_name, verify_keys } entries (verify_keys optional)',
+      examples: ['[ { server_name: matrix.org } ]'],
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['server_name'],
+        title: 'a notary server',
+        description: 'a map with server_name and optionally verify_keys: { "ed25519:<id>": "<base64 key>" }',
+        examples: ['{ server_name: matrix.org }'],
+        properties: {
+          server_name: serverName('a server name', 'the notary\'s server name, e.g. matrix.org'),
+          verify_keys: {
+            type: 'object',
+            title: 'a map of key ids to public keys',
+            description: 'a map of "ed25519:<id>": "<unpadded Base64 of 32 bytes>"',
+            examples: ['{ "ed25519:auto": "Noi6WqcDj0QmPxCNQqgezwTlBKrfqehY1u2FyWP9uYw" }'],
+            propertyNames: {
+              pattern: '^ed25519:[A-Za-z0-9_]+$',
+              title: 'an ed25519 key id',
+              description: 'ed25519: followed by letters, digits or _',
+              examples: ['ed25519:auto'],
+            },
+            additionalProperties: {
+              type: 'string',
+              pattern: '^[A-Za-z0-9+/]{43}$',
+              title: 'an ed25519 public key',
+              description: '43 characters of unpadded Base64 (32 bytes)',
+              examples: ['Noi6WqcDj0QmPxCNQqgezwTlBKrfqehY1u2FyWP9uYw'],
+            },
+          },
+        },
+      },
+    },
+  },
+};
 
 const PROXY = '^(loopback|linklocal|uniquelocal|[0-9]{1,3}(\\.[0-9]{1,3}){3}(/[0-9]{1,2})?|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*(/[0-9]{1,3})?)$';
 
@@ -180,7 +268,7 @@ export const configSchema: SchemaObject = {
       required: keys<HomeserverConfig>(
         'enabled', 'server_name', 'bind', 'port', 'public_base_url', 'storage', 'database', 'media_dir',
         'max_body_bytes', 'max_upload_bytes', 'registration_enabled', 'app_service_config_files',
-        'appservice_retry', 'turn', 'trusted_proxies', 'connections', 'rate_limits', 'e2ee', 'push', 'presence',
+        'appservice_retry', 'turn', 'trusted_proxies', 'connections', 'rate_limits', 'e2ee', 'push', 'presence', 'federation',
       ),
       properties: {
         enabled: bool(true),
@@ -318,6 +406,7 @@ export const configSchema: SchemaObject = {
             offline_timeout_ms: count('a duration in milliseconds', 1000, 86400000, 30000),
           },
         },
+        federation: federationSchema,
       },
     },
     redis: {

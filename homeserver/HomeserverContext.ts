@@ -36,6 +36,7 @@ import type { E2eeStores } from './e2ee/E2eeStores.js';
 import type { HomeserverMetrics } from './HomeserverMetrics.js';
 import type { RateLimits } from './limits/RateLimits.js';
 import type { Relations } from './relations/Relations.js';
+import type { Federation } from './federation/Federation.js';
 
 export interface HomeserverContext {
   options: HomeserverOptions;
@@ -79,4 +80,6 @@ export interface HomeserverContext {
   appservice: AppserviceService;
   metrics: HomeserverMetrics;
   limits: RateLimits;
+  /** Set when homeserver.federation.enabled. */
+  federation: Federation | null;
 }

@@ -6,6 +6,7 @@ import type { Router } from 'express';
 import type { Logger } from 'pino';
 import type { ConnectionsConfig, RateLimitsConfig } from '../config/index.js';
 import type { RouteInfo } from './http/RouteListing.js';
+import type { FederationOptions } from './federation/Federation.js';
 import type { ClientEvent } from '../matrix-types/index.js';
 export type { ClientEvent } from '../matrix-types/index.js';
 
@@ -183,6 +184,8 @@ export interface HomeserverOptions {
   push?: { allowPrivateGateways: boolean; retry: { initialMs: number; maxMs: number } };
   /** homeserver.presence: when syncing users go unavailable and offline (5 min and 30 s when absent). */
   presence?: { idleMs: number; offlineMs: number };
+  /** homeserver.federation when enabled: keys, discovery, X-Matrix (absent: no federation endpoints). */
+  federation?: FederationOptions;
   logger: Logger;
 }
 

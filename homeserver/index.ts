@@ -48,6 +48,7 @@ import { RoomCreator } from './rooms/RoomCreator.js';
 import { RoomDirectory } from './rooms/RoomDirectory.js';
 import { RoomEventService } from './rooms/RoomEventService.js';
 import { openDatabase } from './storage/Database.js';
+import { Federation } from './federation/Federation.js';
 import { StreamCounter } from './storage/StreamCounter.js';
 import { FilterStore } from './sync/FilterStore.js';
 import { SyncHandler } from './sync/SyncHandler.js';
@@ -247,6 +248,7 @@ export async function startHomeserver(options: HomeserverOptions): Promise<Runni
       appservice,
       metrics,
       limits,
+      federation: options.federation ? new Federation(serverName, options.federation, logger) : null,
     };
 
     await appservice.start();

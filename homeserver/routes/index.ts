@@ -9,6 +9,7 @@ import { directoryRoutes } from './directoryRoutes.js';
 import { ephemeralRoutes } from './ephemeralRoutes.js';
 import { mediaRoutes } from './mediaRoutes.js';
 import { openidRoutes, openidUserinfoRoutes } from './openidRoutes.js';
+import { federationApiRoutes, keyServerRoutes } from './federationRoutes.js';
 import { keyBackupRoutes } from './keyBackupRoutes.js';
 import { keysRoutes } from './keysRoutes.js';
 import { relationRoutes } from './relationRoutes.js';
@@ -66,6 +67,16 @@ export function buildClientApp(hs: HomeserverContext): express.Express {
   app.use(['/_matrix/media/v3', '/_matrix/media/r0', '/_matrix/media/v1'], mediaRoutes(hs, 'legacy').finish());
   app.use('/_matrix/client/v1/media', mediaRoutes(hs, 'authenticated').finish());
   app.use('/_matrix/federation/v1', openidUserinfoRoutes(hs).finish());
+  const fed = hs.federation;
+  if (fed) {
+    app.get('/.well-known/matrix/server', (_req, res) => {
+      res.json({ 'm.server': fed.options.wellKnownServer });
+    });
+    app.all('/.well-known/matrix/server', methodNotAllowed);
+    const federationJson = jsonBody(hs.options.maxBodyBytes);
+    app.use('/_matrix/key/v2', federationJson, keyServerRoutes(fed).finish());
+    app.use('/_matrix/federation/v1', federationJson, federationApiRoutes(hs, fed).finish());
+  }
 
   const client = new RouteTable();
   sessionRoutes(client, hs);

@@ -265,3 +265,26 @@ describe('patchbay homeserver', () => {
     expect(r.stderr).not.toMatch(/\n\s+at /);
   });
 });
+
+describe('patchbay federation-key', () => {
+  test('makes the key on first use, owner-only, and --rotate keeps the old one', async () => {
+    const file = join(cwd, 'data', 'federation_signing.key');
+    const first = await patchbay(['federation-key']);
+    expect(first.stderr).toBe('');
+    expect(first.code).toBe(0);
+    expect(first.stdout).toContain(`Made a new signing key in ${file}.`);
+    const line = new RegExp(`${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: (ed25519:a_\\w{8}) ([A-Za-z0-9+/]{43})`);
+    const [, keyId, publicKey] = line.exec(first.stdout) ?? [];
+    expect(keyId).toBeDefined();
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+
+    const shown = await patchbay(['federation-key']);
+    expect(line.exec(shown.stdout)?.[1]).toBe(keyId);
+
+    const rotated = await patchbay(['federation-key', '--rotate']);
+    expect(rotated.code).toBe(0);
+    expect(rotated.stdout).toContain(`Retired ${keyId}`);
+    expect(line.exec(rotated.stdout)?.[1]).not.toBe(keyId);
+    expect(rotated.stdout).toMatch(new RegExp(`old: ${keyId} ${publicKey!.replace(/[+/]/g, '\\$&')} expired_ts \\d{13}`));
+  });
+});

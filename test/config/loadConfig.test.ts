@@ -226,6 +226,33 @@ describe('error messages name the key, the bad value and the fix', () => {
     ]);
   });
 
+  test('federation: off by default, the key file under data_dir, peers and notaries checked', () => {
+    const shipped = load('');
+    expect(shipped.homeserver.federation).toEqual({
+      enabled: false,
+      signing_key: join(dir, 'data', 'federation_signing.key'),
+      key_validity_ms: 86400000,
+      well_known_server: null,
+      peers: {},
+      trusted_key_servers: [],
+    });
+    const config = load(
+      'homeserver:\n  federation:\n    enabled: true\n    peers: { b.test: "http://127.0.0.1:8009", "c.test:8448": "[::1]:8448" }\n' +
+        '    trusted_key_servers: [ { server_name: matrix.org, verify_keys: { "ed25519:auto": Noi6WqcDj0QmPxCNQqgezwTlBKrfqehY1u2FyWP9uYw } } ]\n',
+    );
+    expect(config.homeserver.federation.peers).toEqual({ 'b.test': 'http://127.0.0.1:8009', 'c.test:8448': '[::1]:8448' });
+    expect(problemsOf('homeserver:\n  federation:\n    peers: { b.test: "https://b.test", "bad name": "x:1" }\n    key_validity_ms: 5\n')).toEqual([
+      expect.stringMatching(/^homeserver\.federation\.key_validity_ms: 5 is not a time in milliseconds\. Fix: .*an integer 3600000-604800000/),
+      expect.stringMatching(/^homeserver\.federation\.peers\.bad name: "bad name" is not a server name\. Fix: rename it/),
+      expect.stringMatching(/^homeserver\.federation\.peers\.b\.test: "https:\/\/b\.test" is not a peer address\. Fix: set .* to host:port for TLS, or http:\/\/host:port for plain HTTP/),
+    ]);
+    expect(problemsOf('homeserver:\n  federation:\n    trusted_key_servers: [ { verify_keys: { auto: "Noi6WqcDj0QmPxCNQqgezwTlBKrfqehY1u2FyWP9uYw", "ed25519:a": "short" } } ]\n')).toEqual([
+      expect.stringMatching(/^homeserver\.federation\.trusted_key_servers\[0\]\.server_name: missing\. Fix: /),
+      expect.stringMatching(/verify_keys\.auto: "auto" is not an ed25519 key id\. Fix: rename it using ed25519: followed by/),
+      expect.stringMatching(/verify_keys\.ed25519:a: "short" is not an ed25519 public key\. Fix: .*43 characters of unpadded Base64/),
+    ]);
+  });
+
   test('a section that is not a map', () => {
     expect(problemsOf('host: 9000\n')).toEqual([expect.stringMatching(/^host: 9000 is not a map of host settings\. Fix: /)]);
   });

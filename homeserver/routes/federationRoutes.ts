@@ -1,0 +1,65 @@
+// The federation endpoints that exist so far (docs/federation.md): the key server and notary under
+// /_matrix/key/v2 (no authentication, as the spec says), .well-known/matrix/server, and the profile
+// query under /_matrix/federation/v1, which needs a valid X-Matrix signature.
+import type { RequestHandler } from 'express';
+import type { Federation } from '../federation/Federation.js';
+import type { HomeserverContext } from '../HomeserverContext.js';
+import { Body, isJsonObject, param, query, queryInt } from '../http/RequestReader.js';
+import { RouteTable } from '../http/RouteTable.js';
+import { MatrixError } from '../MatrixError.js';
+
+/** Puts the signing server's name in res.locals.origin, or answers 401 M_UNAUTHORIZED. */
+function requireSignedRequest(fed: Federation): RequestHandler {
+  return async (req, res, next) => {
+    res.locals['origin'] = await fed.authenticate({ method: req.method, uri: req.originalUrl, content: req.body as unknown }, req.headers.authorization);
+    next();
+  };
+}
+
+/** Mounted under /_matrix/key/v2. */
+export function keyServerRoutes(fed: Federation): RouteTable {
+  const r = new RouteTable();
+  r.get('/server', (_req, res) => {
+    res.json(fed.keys.serverKeys());
+  });
+  r.get('/query/:serverName', async (req, res) => {
+    res.json({ server_keys: await fed.notary.query({ [param(req, 'serverName')]: queryInt(req, 'minimum_valid_until_ts') }) });
+  });
+  r.post('/query', async (req, res) => {
+    const criteria = new Body(req.body).raw['server_keys'];
+    if (!isJsonObject(criteria)) throw new MatrixError(400, 'M_BAD_JSON', '"server_keys" must be an object of server names');
+    const wanted: Record<string, number | undefined> = {};
+    for (const [server, keys] of Object.entries(criteria)) {
+      // The latest minimum asked for any of the server's keys is what its answer must satisfy.
+      const minimums = isJsonObject(keys)
+        ? Object.values(keys).map((k) => (isJsonObject(k) && typeof k['minimum_valid_until_ts'] === 'number' ? k['minimum_valid_until_ts'] : undefined))
+        : [];
+      const given = minimums.filter((m): m is number => m !== undefined);
+      wanted[server] = given.length > 0 ? Math.max(...given) : undefined;
+    }
+    res.json({ server_keys: await fed.notary.query(wanted) });
+  });
+  return r;
+}
+
+/** Mounted under /_matrix/federation/v1 (beside the OpenID userinfo route). */
+export function federationApiRoutes(hs: HomeserverContext, fed: Federation): RouteTable {
+  const r = new RouteTable();
+  r.get('/query/profile', requireSignedRequest(fed), (req, res) => {
+    const userId = query(req, 'user_id');
+    if (userId === undefined) throw new MatrixError(400, 'M_MISSING_PARAM', 'Missing user_id');
+    const field = query(req, 'field');
+    if (field !== undefined && field !== 'displayname' && field !== 'avatar_url') {
+      throw new MatrixError(400, 'M_INVALID_PARAM', 'field must be displayname or avatar_url');
+    }
+    if (!userId.endsWith(`:${hs.serverName}`)) throw new MatrixError(400, 'M_INVALID_PARAM', `${userId} is not a user of ${hs.serverName}`);
+    const profile = hs.accounts.profile(userId);
+    if (!profile) throw new MatrixError(404, 'M_NOT_FOUND', 'Profile was not found');
+    const out: Record<string, string> = {};
+    if (profile.displayname !== null && field !== 'avatar_url') out['displayname'] = profile.displayname;
+    if (profile.avatar_url !== null && field !== 'displayname') out['avatar_url'] = profile.avatar_url;
+    if (field !== undefined && out[field] === undefined) throw new MatrixError(404, 'M_NOT_FOUND', `The user has no ${field}`);
+    res.json(out);
+  });
+  return r;
+}
