@@ -33,6 +33,7 @@ import type { E2eeStores } from './e2ee/E2eeStores.js';
 import type { HomeserverMetrics } from './HomeserverMetrics.js';
 import type { RateLimits } from './limits/RateLimits.js';
 import type { Relations } from './relations/Relations.js';
+import type { RoomSearch } from './search/RoomSearch.js';
 
 export interface HomeserverContext {
   options: HomeserverOptions;
@@ -59,6 +60,7 @@ export interface HomeserverContext {
   roomEvents: RoomEventService;
   history: HistoryVisibility;
   relations: Relations;
+  search: RoomSearch;
   creator: RoomCreator;
   typing: TypingTracker;
   receipts: ReceiptStore;

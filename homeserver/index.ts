@@ -34,6 +34,8 @@ import { MediaStore } from './media/MediaStore.js';
 import { PushRuleStore } from './push/PushRuleStore.js';
 import { Relations } from './relations/Relations.js';
 import { RelationStore } from './relations/RelationStore.js';
+import { RoomSearch } from './search/RoomSearch.js';
+import { SearchIndex } from './search/SearchIndex.js';
 import { EntityResolver } from './rooms/EntityResolver.js';
 import { EventAppender } from './rooms/EventAppender.js';
 import { HistoryVisibility } from './rooms/HistoryVisibility.js';
@@ -70,6 +72,8 @@ export async function startHomeserver(options: HomeserverOptions): Promise<Runni
     const formatter = new ClientEventFormatter(events);
     const relationStore = new RelationStore(db);
     events.addIndexer(relationStore);
+    const searchIndex = new SearchIndex(db);
+    events.addIndexer(searchIndex);
     const directory = new RoomDirectory(db);
     const stream = new RoomEventStream(serverName, events, directory, formatter);
     const toDevice = new ToDeviceInbox(db, counter);
@@ -193,6 +197,7 @@ export async function startHomeserver(options: HomeserverOptions): Promise<Runni
       roomEvents,
       history,
       relations,
+      search: new RoomSearch(searchIndex, events, history, relations, formatter),
       creator,
       typing,
       receipts,

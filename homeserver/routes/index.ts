@@ -13,6 +13,7 @@ import { keysRoutes } from './keysRoutes.js';
 import { relationRoutes } from './relationRoutes.js';
 import { roomEventRoutes } from './roomEventRoutes.js';
 import { roomMembershipRoutes } from './roomMembershipRoutes.js';
+import { searchRoutes } from './searchRoutes.js';
 import { sessionRoutes } from './sessionRoutes.js';
 import { syncRoutes } from './syncRoutes.js';
 import { userDataRoutes } from './userDataRoutes.js';
@@ -77,6 +78,7 @@ export function buildClientApp(hs: HomeserverContext): express.Express {
   keysRoutes(client, hs);
   keyBackupRoutes(client, hs);
   directoryRoutes(client, hs);
+  searchRoutes(client, hs);
   syncRoutes(client, hs);
   openidRoutes(client, hs);
   const clientRouter = client.finish();
