@@ -34,6 +34,7 @@ import type { HomeserverMetrics } from './HomeserverMetrics.js';
 import type { RateLimits } from './limits/RateLimits.js';
 import type { Relations } from './relations/Relations.js';
 import type { RoomSearch } from './search/RoomSearch.js';
+import type { UserDirectory } from './search/UserDirectory.js';
 
 export interface HomeserverContext {
   options: HomeserverOptions;
@@ -61,6 +62,7 @@ export interface HomeserverContext {
   history: HistoryVisibility;
   relations: Relations;
   search: RoomSearch;
+  userDirectory: UserDirectory;
   creator: RoomCreator;
   typing: TypingTracker;
   receipts: ReceiptStore;

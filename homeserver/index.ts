@@ -36,6 +36,7 @@ import { Relations } from './relations/Relations.js';
 import { RelationStore } from './relations/RelationStore.js';
 import { RoomSearch } from './search/RoomSearch.js';
 import { SearchIndex } from './search/SearchIndex.js';
+import { UserDirectory } from './search/UserDirectory.js';
 import { EntityResolver } from './rooms/EntityResolver.js';
 import { EventAppender } from './rooms/EventAppender.js';
 import { HistoryVisibility } from './rooms/HistoryVisibility.js';
@@ -198,6 +199,7 @@ export async function startHomeserver(options: HomeserverOptions): Promise<Runni
       history,
       relations,
       search: new RoomSearch(searchIndex, events, history, relations, formatter),
+      userDirectory: new UserDirectory(db),
       creator,
       typing,
       receipts,

@@ -15,6 +15,8 @@ const DEFAULT_CONTEXT = 5;
 const MAX_CONTEXT = 50;
 /** Longer terms add nothing a person types; the cap keeps the query's work bounded. */
 const MAX_TERM_LENGTH = 1000;
+const DEFAULT_DIRECTORY_LIMIT = 10;
+const MAX_DIRECTORY_LIMIT = 100;
 
 function bad(msg: string): never {
   throw new MatrixError(400, 'M_BAD_JSON', msg);
@@ -78,5 +80,14 @@ export function searchRoutes(r: RouteTable, hs: HomeserverContext): void {
       out['room_events'] = hs.search.search(me.userId, txnKeyOf(me), roomEventsQuery(new Body(roomEvents), query(req, 'next_batch')));
     }
     res.json({ search_categories: out });
+  });
+
+  r.post('/user_directory/search', auth, (req, res) => {
+    const me = requesterOf(res);
+    const b = body(req);
+    const term = b.string('search_term');
+    if (term.length > MAX_TERM_LENGTH) bad(`search_term may be at most ${MAX_TERM_LENGTH} characters`);
+    const limit = between(b.optInt('limit'), DEFAULT_DIRECTORY_LIMIT, MAX_DIRECTORY_LIMIT, 'limit');
+    res.json(hs.userDirectory.search(me.userId, term, limit));
   });
 }
