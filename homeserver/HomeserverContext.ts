@@ -19,6 +19,7 @@ import type { PushRuleStore } from './push/PushRuleStore.js';
 import type { EntityResolver } from './rooms/EntityResolver.js';
 import type { MembershipService } from './rooms/MembershipService.js';
 import type { RoomCreator } from './rooms/RoomCreator.js';
+import type { RoomUpgrader } from './rooms/RoomUpgrader.js';
 import type { RoomDirectory } from './rooms/RoomDirectory.js';
 import type { RoomEventService } from './rooms/RoomEventService.js';
 import type { HistoryVisibility } from './rooms/HistoryVisibility.js';
@@ -64,6 +65,7 @@ export interface HomeserverContext {
   search: RoomSearch;
   userDirectory: UserDirectory;
   creator: RoomCreator;
+  upgrader: RoomUpgrader;
   typing: TypingTracker;
   receipts: ReceiptStore;
   toDevice: ToDeviceInbox;

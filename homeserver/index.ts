@@ -43,6 +43,7 @@ import { HistoryVisibility } from './rooms/HistoryVisibility.js';
 import { MembershipService } from './rooms/MembershipService.js';
 import { RoomCreator } from './rooms/RoomCreator.js';
 import { RoomDirectory } from './rooms/RoomDirectory.js';
+import { RoomUpgrader } from './rooms/RoomUpgrader.js';
 import { RoomEventService } from './rooms/RoomEventService.js';
 import { openDatabase } from './storage/Database.js';
 import { StreamCounter } from './storage/StreamCounter.js';
@@ -201,6 +202,7 @@ export async function startHomeserver(options: HomeserverOptions): Promise<Runni
       search: new RoomSearch(searchIndex, events, history, relations, formatter),
       userDirectory: new UserDirectory(db),
       creator,
+      upgrader: new RoomUpgrader(serverName, events, appender, memberships, directory),
       typing,
       receipts,
       toDevice,

@@ -12,6 +12,7 @@ import { keyBackupRoutes } from './keyBackupRoutes.js';
 import { keysRoutes } from './keysRoutes.js';
 import { relationRoutes } from './relationRoutes.js';
 import { roomEventRoutes } from './roomEventRoutes.js';
+import { roomUpgradeRoutes } from './roomUpgradeRoutes.js';
 import { roomMembershipRoutes } from './roomMembershipRoutes.js';
 import { searchRoutes } from './searchRoutes.js';
 import { sessionRoutes } from './sessionRoutes.js';
@@ -74,6 +75,7 @@ export function buildClientApp(hs: HomeserverContext): express.Express {
   userDataRoutes(client, hs);
   roomMembershipRoutes(client, hs);
   roomEventRoutes(client, hs);
+  roomUpgradeRoutes(client, hs);
   ephemeralRoutes(client, hs);
   keysRoutes(client, hs);
   keyBackupRoutes(client, hs);
