@@ -216,4 +216,19 @@ describe('IRC bridge end to end (pipeline + host + embedded homeserver + ngircd)
     bob.send('PRIVMSG #chat :after the outage');
     expect((await inMatrix(roomId, (e) => e.content.body === 'after the outage', 'IRC -> Matrix after the outage')).sender).toBe('@irc_test_bob:localhost');
   });
+
+  it('the portal upgraded: its link follows the tombstone, and both directions work in the replacement room', async () => {
+    const bridge = stack.host.bridge('irc')!;
+    const levels = (await bridge.bot.getStateEvent(roomId, 'm.room.power_levels', '')) ?? {};
+    await bridge.bot.sendState(roomId, 'm.room.power_levels', '', { ...levels, users: { ...(levels.users as Record<string, number>), [alice.userId]: 100 } });
+    const { replacement_room: newRoom } = await alice.http.ok<{ replacement_room: string }>('POST', `/rooms/${enc(roomId)}/upgrade`, { body: { new_version: '11' } });
+    // The portal's alias moved with the room: joining it leads to the replacement.
+    expect((await alice.http.ok<{ room_id: string }>('POST', `/join/${enc('#irc_test_#chat:localhost')}`, { body: {} })).room_id).toBe(newRoom);
+    await waitFor(async () => ((await bridge.links.roomFor({ network: 'test', location: '#chat' })) === newRoom ? true : null), 20_000, 'the channel link in the replacement room');
+    await waitFor(async () => ((await alice.http.ok<{ joined: Record<string, unknown> }>('GET', `/rooms/${enc(newRoom)}/joined_members`)).joined[bridge.bot.userId] ? true : null), 20_000, 'the bot in the replacement room');
+    await send(newRoom, { msgtype: 'm.text', body: 'from the replacement room' });
+    await onIrc(privmsg('Alicia[m]', 'from the replacement room'));
+    bob.send('PRIVMSG #chat :into the replacement room');
+    expect((await inMatrix(newRoom, (e) => e.content.body === 'into the replacement room', 'IRC -> Matrix in the replacement room')).sender).toBe('@irc_test_bob:localhost');
+  });
 });
