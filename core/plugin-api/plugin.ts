@@ -92,16 +92,17 @@ export interface AttachmentHandler {
 export interface RoomUpgrade {
   oldRoomId: string;
   newRoomId: string;
-  /** The old room's links, already moved to the new room by the host (the bot has joined it). */
+  /** The old room's links, already moved to the new room by the host (the bridge's users joined to the old room joined it). */
   links: Array<RemoteLocation & { data: Record<string, string> }>;
   /** The tombstone event. */
   tombstone: MatrixEvent;
 }
 
 /**
- * Room upgrades: the host moves the old room's links to the new room and has the bot join it, then calls
- * this (instead of onMatrixEvent with the tombstone), so the bridge can move what it keeps per room.
- * Delivered in the old room's order and at least once, like any event: make it idempotent.
+ * Room upgrades: the host moves the old room's links to the new room (the bridge's users joined to the old
+ * room join it), then calls this (instead of onMatrixEvent with the tombstone), so the bridge can move
+ * what it keeps per room. Delivered in the old room's order and at least once, like any event: make it
+ * idempotent.
  */
 export interface RoomUpgradeHandler {
   onRoomUpgraded(upgrade: RoomUpgrade, ctx: EventContext): Promise<void>;
