@@ -22,6 +22,7 @@ import type { PushSender } from './push/PushSender.js';
 import type { EntityResolver } from './rooms/EntityResolver.js';
 import type { MembershipService } from './rooms/MembershipService.js';
 import type { RoomCreator } from './rooms/RoomCreator.js';
+import type { RoomUpgrader } from './rooms/RoomUpgrader.js';
 import type { RoomDirectory } from './rooms/RoomDirectory.js';
 import type { RoomEventService } from './rooms/RoomEventService.js';
 import type { HistoryVisibility } from './rooms/HistoryVisibility.js';
@@ -37,6 +38,8 @@ import type { HomeserverMetrics } from './HomeserverMetrics.js';
 import type { RateLimits } from './limits/RateLimits.js';
 import type { Relations } from './relations/Relations.js';
 import type { Federation } from './federation/Federation.js';
+import type { RoomSearch } from './search/RoomSearch.js';
+import type { UserDirectory } from './search/UserDirectory.js';
 
 export interface HomeserverContext {
   options: HomeserverOptions;
@@ -63,7 +66,10 @@ export interface HomeserverContext {
   roomEvents: RoomEventService;
   history: HistoryVisibility;
   relations: Relations;
+  search: RoomSearch;
+  userDirectory: UserDirectory;
   creator: RoomCreator;
+  upgrader: RoomUpgrader;
   typing: TypingTracker;
   receipts: ReceiptStore;
   toDevice: ToDeviceInbox;

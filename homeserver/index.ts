@@ -40,12 +40,16 @@ import { PushGatewayClient } from './push/PushGatewayClient.js';
 import { PushSender } from './push/PushSender.js';
 import { Relations } from './relations/Relations.js';
 import { RelationStore } from './relations/RelationStore.js';
+import { RoomSearch } from './search/RoomSearch.js';
+import { SearchIndex } from './search/SearchIndex.js';
+import { UserDirectory } from './search/UserDirectory.js';
 import { EntityResolver } from './rooms/EntityResolver.js';
 import { EventAppender } from './rooms/EventAppender.js';
 import { HistoryVisibility } from './rooms/HistoryVisibility.js';
 import { MembershipService } from './rooms/MembershipService.js';
 import { RoomCreator } from './rooms/RoomCreator.js';
 import { RoomDirectory } from './rooms/RoomDirectory.js';
+import { RoomUpgrader } from './rooms/RoomUpgrader.js';
 import { RoomEventService } from './rooms/RoomEventService.js';
 import { openDatabase } from './storage/Database.js';
 import { Federation } from './federation/Federation.js';
@@ -77,6 +81,8 @@ export async function startHomeserver(options: HomeserverOptions): Promise<Runni
     const formatter = new ClientEventFormatter(events);
     const relationStore = new RelationStore(db);
     events.addIndexer(relationStore);
+    const searchIndex = new SearchIndex(db);
+    events.addIndexer(searchIndex);
     const directory = new RoomDirectory(db);
     const stream = new RoomEventStream(serverName, events, directory, formatter);
     const toDevice = new ToDeviceInbox(db, counter);
@@ -231,7 +237,10 @@ export async function startHomeserver(options: HomeserverOptions): Promise<Runni
       roomEvents,
       history,
       relations,
+      search: new RoomSearch(searchIndex, events, history, relations, formatter),
+      userDirectory: new UserDirectory(db),
       creator,
+      upgrader: new RoomUpgrader(serverName, events, appender, memberships, directory),
       typing,
       receipts,
       toDevice,

@@ -10,6 +10,8 @@ import type {
   Counter,
   EventContext,
   MatrixEvent,
+  RoomUpgrade,
+  RoomUpgradeHandler,
   ThirdPartyHandler,
   ThirdPartyLocation,
   ThirdPartyProtocol,
@@ -48,7 +50,7 @@ const ACCOUNT_TTL_SECONDS = 180 * 86400;
 
 type ChannelRole = Extract<RoomRole, { kind: 'channel' }>;
 
-export class IrcBridge implements BridgePlugin<IrcPluginConfig>, UserQueryHandler, AliasQueryHandler, ThirdPartyHandler {
+export class IrcBridge implements BridgePlugin<IrcPluginConfig>, UserQueryHandler, AliasQueryHandler, ThirdPartyHandler, RoomUpgradeHandler {
   readonly descriptor: BridgeDescriptor = ircDescriptor;
   private context: BridgeContext<IrcPluginConfig> | null = null;
   private readonly networks = new Map<string, IrcNetwork>();
@@ -216,9 +218,14 @@ export class IrcBridge implements BridgePlugin<IrcPluginConfig>, UserQueryHandle
 
   // ---- Matrix -> IRC --------------------------------------------------------------------------------
 
+  /** A channel, PM or admin room was upgraded: the host moved its link; the bridge follows it here. */
+  async onRoomUpgraded(upgrade: RoomUpgrade): Promise<void> {
+    await this.state.moveRoom(upgrade.oldRoomId, upgrade.newRoomId);
+  }
+
   async onMatrixEvent(event: MatrixEvent, ectx: EventContext): Promise<void> {
     if (ectx.fromBridge) return;
-    const role = this.state.roleOf(event.room_id);
+    const role = event.type === 'm.room.message' ? await this.state.roleFromLinks(event.room_id) : this.state.roleOf(event.room_id);
     switch (event.type) {
       case 'm.room.member':
         await this.onMember(event, role);

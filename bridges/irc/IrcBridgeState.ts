@@ -107,6 +107,22 @@ export class IrcBridgeState {
     return this.rooms.get(roomId);
   }
 
+  /**
+   * The role of a room this state has not seen, from its room links: a link made elsewhere (the host moves
+   * a room's links to its replacement when the room is upgraded, possibly on another worker).
+   */
+  async roleFromLinks(roomId: string): Promise<RoomRole | undefined> {
+    const known = this.rooms.get(roomId);
+    if (known !== undefined) return known;
+    for (const remote of await this.links.remotesFor(roomId)) {
+      const role = roleOfLink({ ...remote, roomId });
+      if (role === null) continue;
+      this.remember(roomId, role);
+      return role;
+    }
+    return undefined;
+  }
+
   /** `channel` must be folded by the caller (the network's case mapping). */
   roomForChannel(network: string, foldedChannel: string): string | undefined {
     return this.channels.get(`${network}|${foldedChannel}`);
@@ -133,6 +149,14 @@ export class IrcBridgeState {
     const { remote, data } = linkOfRole(role);
     await this.links.link(roomId, remote, data);
     this.remember(roomId, role);
+  }
+
+  /** The room's role passes to its replacement (a room upgrade); linking again is harmless if already moved. */
+  async moveRoom(from: string, to: string): Promise<void> {
+    const role = this.rooms.get(from);
+    if (role === undefined || from === to) return;
+    this.rooms.delete(from);
+    await this.setRoom(to, role);
   }
 
   async forgetRoom(roomId: string): Promise<void> {

@@ -23,6 +23,8 @@ export type {
   EphemeralHandler,
   JsonSchema,
   PluginFactory,
+  RoomUpgrade,
+  RoomUpgradeHandler,
   ThirdPartyHandler,
   UserQueryHandler,
 } from './plugin.js';

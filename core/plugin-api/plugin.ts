@@ -1,5 +1,6 @@
 import type { BridgeContext, EventContext } from './context.js';
 import type { MatrixCallEvent, MatrixEphemeralEvent, MatrixEvent, MediaContent } from './events.js';
+import type { RemoteLocation } from './stores.js';
 import type { ThirdPartyLocation, ThirdPartyProtocol, ThirdPartyUser } from './thirdparty.js';
 
 /** JSON Schema (draft 2020-12) for a plugin's config section. */
@@ -85,4 +86,24 @@ export interface CallHandler {
 /** Attachments: the host fetches the media of m.image/m.file/m.audio/m.video and hands over the bytes. */
 export interface AttachmentHandler {
   onAttachment(event: MatrixEvent, media: MediaContent, ctx: EventContext): Promise<void>;
+}
+
+/** A room the bridge is in was replaced by a new one (a room upgrade: `m.room.tombstone` in the old room). */
+export interface RoomUpgrade {
+  oldRoomId: string;
+  newRoomId: string;
+  /** The old room's links, already moved to the new room by the host (the bridge's users joined to the old room joined it). */
+  links: Array<RemoteLocation & { data: Record<string, string> }>;
+  /** The tombstone event. */
+  tombstone: MatrixEvent;
+}
+
+/**
+ * Room upgrades: the host moves the old room's links to the new room (the bridge's users joined to the old
+ * room join it), then calls this (instead of onMatrixEvent with the tombstone), so the bridge can move
+ * what it keeps per room. Delivered in the old room's order and at least once, like any event: make it
+ * idempotent.
+ */
+export interface RoomUpgradeHandler {
+  onRoomUpgraded(upgrade: RoomUpgrade, ctx: EventContext): Promise<void>;
 }

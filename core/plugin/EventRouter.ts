@@ -7,6 +7,7 @@ import type { BridgeRuntime } from './BridgeRuntime.js';
 import { normaliseCallEvent } from './CallEventNormaliser.js';
 import { EncryptedRoomNotices } from './EncryptedRoomNotices.js';
 import { relationOf } from './EventRelations.js';
+import { RoomUpgrades } from './RoomUpgrades.js';
 
 const MEDIA_MSGTYPES = new Set(['m.image', 'm.file', 'm.audio', 'm.video']);
 
@@ -35,7 +36,9 @@ export interface EventRouterDeps extends HostBridges {
  * - an encrypted room is announced once per bridge (EncryptedRoomNotices), and `m.room.encrypted`
  *   events, which no bridge can read, stop there;
  * - `m.call.*` goes to a CallHandler (v0/v1 normalised) instead of onMatrixEvent; m.image/m.file/m.audio/
- *   m.video with an `mxc://` url goes to an AttachmentHandler with the bytes fetched.
+ *   m.video with an `mxc://` url goes to an AttachmentHandler with the bytes fetched;
+ * - a tombstone moves the bridge's links to the replacement room (RoomUpgrades) and goes to a
+ *   RoomUpgradeHandler instead of onMatrixEvent.
  * A bridge that handled an event is marked so, so when another bridge's failure makes the worker retry the
  * event, only the failed bridge sees it again.
  */
@@ -153,6 +156,11 @@ export class EventRouter {
       logger: b.logger.child({ room_id: event.room_id, event_id: event.event_id }),
     };
     const caps = b.loaded.capabilities;
+    const replacement = RoomUpgrades.replacementOf(event);
+    if (replacement !== null) {
+      const upgrade = await RoomUpgrades.follow(b, event, replacement);
+      if (caps.roomUpgrade) return caps.roomUpgrade.onRoomUpgraded(upgrade, ctx);
+    }
     if (caps.call && event.type.startsWith('m.call.')) {
       const call = normaliseCallEvent(event);
       if (call) return caps.call.onCallEvent(call, ctx);

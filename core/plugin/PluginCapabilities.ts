@@ -4,6 +4,7 @@ import type {
   BridgePlugin,
   CallHandler,
   EphemeralHandler,
+  RoomUpgradeHandler,
   ThirdPartyHandler,
   UserQueryHandler,
 } from '../plugin-api/index.js';
@@ -16,6 +17,7 @@ export interface PluginCapabilities {
   ephemeral?: EphemeralHandler;
   call?: CallHandler;
   attachment?: AttachmentHandler;
+  roomUpgrade?: RoomUpgradeHandler;
 }
 
 function has<K extends string>(plugin: object, ...methods: K[]): plugin is Record<K, (...args: never[]) => unknown> {
@@ -31,6 +33,7 @@ export function detectCapabilities(plugin: BridgePlugin): PluginCapabilities {
   if (has(plugin, 'onEphemeralEvent')) caps.ephemeral = plugin as unknown as EphemeralHandler;
   if (has(plugin, 'onCallEvent')) caps.call = plugin as unknown as CallHandler;
   if (has(plugin, 'onAttachment')) caps.attachment = plugin as unknown as AttachmentHandler;
+  if (has(plugin, 'onRoomUpgraded')) caps.roomUpgrade = plugin as unknown as RoomUpgradeHandler;
   return caps;
 }
 
@@ -43,6 +46,7 @@ export function capabilityNames(caps: PluginCapabilities): string[] {
     ephemeral: 'ephemeral',
     call: 'calls',
     attachment: 'attachments',
+    roomUpgrade: 'room-upgrades',
   };
   return (Object.keys(caps) as Array<keyof PluginCapabilities>).map((k) => names[k]);
 }

@@ -26,6 +26,9 @@ export class RoomDirectory {
         'INSERT INTO room_aliases (alias, room_id, creator, created_ts) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING',
       ),
       deleteAlias: db.prepare('DELETE FROM room_aliases WHERE alias = ?'),
+      repoint: db.prepare('UPDATE room_aliases SET room_id = ? WHERE alias = ?'),
+      moveListings: db.prepare('UPDATE OR IGNORE public_rooms SET room_id = ? WHERE room_id = ?'),
+      dropListings: db.prepare('DELETE FROM public_rooms WHERE room_id = ?'),
       aliasesOf: db.prepare('SELECT alias FROM room_aliases WHERE room_id = ? ORDER BY alias'),
       publish: db.prepare(
         'INSERT INTO public_rooms (appservice_id, network_id, room_id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING',
@@ -50,6 +53,11 @@ export class RoomDirectory {
     return this.s.deleteAlias.run(alias).changes === 1;
   }
 
+  /** Points an existing alias at another room (a room upgrade moves its aliases). */
+  repoint(alias: string, roomId: string): void {
+    this.s.repoint.run(roomId, alias);
+  }
+
   aliasesOf(roomId: string): string[] {
     return (this.s.aliasesOf.all(roomId) as Array<{ alias: string }>).map((r) => r.alias);
   }
@@ -57,6 +65,12 @@ export class RoomDirectory {
   setPublished(list: DirectoryList, roomId: string, published: boolean): void {
     if (published) this.s.publish.run(list.appserviceId, list.networkId, roomId);
     else this.s.unpublish.run(list.appserviceId, list.networkId, roomId);
+  }
+
+  /** Puts `to` wherever `from` is published, and takes `from` off every list. */
+  moveListings(from: string, to: string): void {
+    this.s.moveListings.run(to, from);
+    this.s.dropListings.run(from);
   }
 
   isPublished(list: DirectoryList, roomId: string): boolean {

@@ -26,6 +26,7 @@ describe('IRC bridge end to end (pipeline + host + embedded homeserver + ngircd)
   let alice: TestUser;
   let bob: IrcTestClient;
   let roomId = '';
+  let dmRoomId = '';
   let txn = 0;
   const bridgeConfig = () => ({
     irc: {
@@ -117,6 +118,7 @@ describe('IRC bridge end to end (pipeline + host + embedded homeserver + ngircd)
 
   it('a DM with a ghost reaches the nick, and the answer comes back', async () => {
     const dm = await alice.http.ok<{ room_id: string }>('POST', '/createRoom', { body: { is_direct: true, invite: ['@irc_test_bob:localhost'], preset: 'trusted_private_chat' } });
+    dmRoomId = dm.room_id;
     await waitFor(async () => {
       const members = await alice.http.ok<{ joined: Record<string, unknown> }>('GET', `/rooms/${enc(dm.room_id)}/joined_members`);
       return Object.keys(members.joined).includes('@irc_test_bob:localhost');
@@ -212,5 +214,32 @@ describe('IRC bridge end to end (pipeline + host + embedded homeserver + ngircd)
     await waitFor(() => ircBridge().network('test')?.roster.members('#chat').includes('bobby'), 20_000, 'the bot back in #chat');
     bob.send('PRIVMSG #chat :after the outage');
     expect((await inMatrix(roomId, (e) => e.content.body === 'after the outage', 'IRC -> Matrix after the outage')).sender).toBe('@irc_test_bob:localhost');
+  });
+
+  it('the portal upgraded: its link follows the tombstone, and both directions work in the replacement room', async () => {
+    const bridge = stack.host.bridge('irc')!;
+    const levels = (await bridge.bot.getStateEvent(roomId, 'm.room.power_levels', '')) ?? {};
+    await bridge.bot.sendState(roomId, 'm.room.power_levels', '', { ...levels, users: { ...(levels.users as Record<string, number>), [alice.userId]: 100 } });
+    const { replacement_room: newRoom } = await alice.http.ok<{ replacement_room: string }>('POST', `/rooms/${enc(roomId)}/upgrade`, { body: { new_version: '11' } });
+    // The portal's alias moved with the room: joining it leads to the replacement.
+    expect((await alice.http.ok<{ room_id: string }>('POST', `/join/${enc('#irc_test_#chat:localhost')}`, { body: {} })).room_id).toBe(newRoom);
+    await waitFor(async () => ((await bridge.links.roomFor({ network: 'test', location: '#chat' })) === newRoom ? true : null), 20_000, 'the channel link in the replacement room');
+    await waitFor(async () => ((await alice.http.ok<{ joined: Record<string, unknown> }>('GET', `/rooms/${enc(newRoom)}/joined_members`)).joined[bridge.bot.userId] ? true : null), 20_000, 'the bot in the replacement room');
+    await send(newRoom, { msgtype: 'm.text', body: 'from the replacement room' });
+    await onIrc(privmsg('Alicia[m]', 'from the replacement room'));
+    bob.send('PRIVMSG #chat :into the replacement room');
+    expect((await inMatrix(newRoom, (e) => e.content.body === 'into the replacement room', 'IRC -> Matrix in the replacement room')).sender).toBe('@irc_test_bob:localhost');
+  });
+
+  it('a DM upgraded (the bot was never in it): the PM link moves, and the ghost answers in the replacement room', async () => {
+    const { replacement_room: newDm } = await alice.http.ok<{ replacement_room: string }>('POST', `/rooms/${enc(dmRoomId)}/upgrade`, { body: { new_version: '11' } });
+    const bridge = stack.host.bridge('irc')!;
+    await waitFor(async () => ((await bridge.links.remotesFor(newDm)).length > 0 ? true : null), 20_000, 'the PM link in the replacement room');
+    // The ghost was the bridge's only user in the DM: it follows, so the new room's events reach the bridge.
+    await waitFor(async () => ((await alice.http.ok<{ joined: Record<string, unknown> }>('GET', `/rooms/${enc(newDm)}/joined_members`)).joined['@irc_test_bob:localhost'] ? true : null), 20_000, 'the ghost in the replacement room');
+    await send(newDm, { msgtype: 'm.text', body: 'psst, new room' });
+    await onIrc((l) => l.command === 'PRIVMSG' && l.params[0] === 'bobby' && l.params[1] === 'psst, new room');
+    bob.send('PRIVMSG Alicia[m] :got it');
+    expect((await inMatrix(newDm, (e) => e.content.body === 'got it', 'the PM answer in the replacement room')).sender).toBe('@irc_test_bob:localhost');
   });
 });

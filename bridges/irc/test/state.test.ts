@@ -50,6 +50,30 @@ describe('IrcBridgeState over RoomLinks', () => {
     expect(await ctx.links.roomFor({ network: 'oftc', location: 'pm/@alice:hs/oftc_bob' })).toBeNull();
   });
 
+  test('an upgraded room passes its role to the replacement; another state learns it from the moved link', async () => {
+    const { ctx } = createFakeContext(ircDescriptor, {});
+    const state = new IrcBridgeState(ctx.store, ctx.links);
+    const other = new IrcBridgeState(ctx.store, ctx.links);
+    await state.load();
+    for (const [roomId, role] of roles) await state.setRoom(roomId, role);
+    await other.load();
+    await state.moveRoom('!chan:hs', '!chan-v11:hs');
+    await state.moveRoom('!pm:hs', '!pm-v11:hs');
+    expect(state.roleOf('!chan:hs')).toBeUndefined();
+    expect(state.roomForChannel('libera', '#matrix')).toBe('!chan-v11:hs');
+    expect(state.pmRoom('oftc', '@alice:hs', 'oftc_bob')).toBe('!pm-v11:hs');
+    expect(await ctx.links.roomFor({ network: 'libera', location: '#matrix' })).toBe('!chan-v11:hs');
+    // Moving again (a retried event) changes nothing.
+    await state.moveRoom('!chan:hs', '!chan-v11:hs');
+    expect(state.roomForChannel('libera', '#matrix')).toBe('!chan-v11:hs');
+    // A state that did not see the move (another worker) adopts the link on the new room's first event.
+    expect(other.roleOf('!chan-v11:hs')).toBeUndefined();
+    expect(await other.roleFromLinks('!chan-v11:hs')).toEqual(roles[0]![1]);
+    expect(other.roomForChannel('libera', '#matrix')).toBe('!chan-v11:hs');
+    expect(other.roleOf('!chan:hs')).toBeUndefined();
+    expect(await other.roleFromLinks('!unlinked:hs')).toBeUndefined();
+  });
+
   test('rooms an earlier version kept in the plugin store move to the links, and a corrupt one is dropped', async () => {
     const { ctx, store } = createFakeContext(ircDescriptor, {});
     await ctx.store.set(`room/${encodeURIComponent('!legacy:hs')}`, JSON.stringify({ kind: 'channel', network: 'libera', channel: '#legacy' }));
