@@ -104,5 +104,6 @@ export function pluginHostOptions(config: PatchbayConfig, parts: PluginHostParts
     host: config.host,
     publicUrl: parts.publicUrl,
     ...(parts.previousRunDied && { previousRunDied: true }),
+    dataDir: config.data_dir,
   };
 }

@@ -1,6 +1,9 @@
 // A BridgeContext for unit tests of a plugin, with no Redis and no homeserver: a FakeMatrix records what
 // the plugin's intents do, the stores live in memory, portals and HTTP routes work as on the host (the
 // same room making, the same route answers), and the outbox posts each remote message once, in order.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { NamespacedGhostDirectory } from '../core/identity/GhostDirectory.js';
@@ -33,6 +36,8 @@ export interface FakeContextOptions {
   name?: string;
   /** What ctx.http.baseUrl is made from (default `http://host.test`). */
   publicUrl?: string;
+  /** ctx.dataDir (default: a new folder under the OS temp dir). */
+  dataDir?: string;
 }
 
 /** A request to one of the plugin's routes, as a test makes it. */
@@ -134,7 +139,7 @@ function match(pattern: string, path: string): Record<string, string> | null {
  * on the host (`@<ghostPrefix><escaped id>:<server>`).
  */
 export function createFakeContext<Config>(
-  descriptor: Pick<BridgeDescriptor, 'protocol' | 'ghostPrefix' | 'aliasPrefix' | 'httpPrefixes'>,
+  descriptor: Pick<BridgeDescriptor, 'protocol' | 'ghostPrefix' | 'aliasPrefix' | 'httpPrefixes' | 'networkName'>,
   config: Config,
   options: FakeContextOptions = {},
 ): FakeContext<Config> {
@@ -223,12 +228,13 @@ export function createFakeContext<Config>(
     ghosts,
     identities: new MemoryIdentityMap(),
     links,
-    portals: new FakePortals(links, new PortalRooms({ ghosts, bot, serverName, aliasPrefix: descriptor.aliasPrefix, logger })),
+    portals: new FakePortals(links, new PortalRooms({ ghosts, bot, serverName, aliasPrefix: descriptor.aliasPrefix, protocol: descriptor.protocol, networkName: descriptor.networkName, logger })),
     messages,
     outbox,
     store,
     http: routes,
     status,
+    dataDir: options.dataDir ?? mkdtempSync(join(tmpdir(), `patchbay-fake-${descriptor.protocol}-`)),
     notice: async (roomId, text) => {
       await speaker(roomId).sendEvent(roomId, 'm.room.message', { msgtype: 'm.notice', body: text });
     },

@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
@@ -36,6 +38,8 @@ export interface BridgeRuntimeDeps {
   publicUrl: string | null;
   /** Where the bridge reports its connections (ctx.status). */
   status: BridgeStatus;
+  /** Where bridges keep files: this one gets `<dataDir>/bridges/<name>` (ctx.dataDir). */
+  dataDir: string;
 }
 
 /** One loaded plugin with everything the host wired for it: its stores, ghosts, bot, outbox and context. */
@@ -82,12 +86,14 @@ export class BridgeRuntime {
     this.outbox = new BridgeOutbox(loaded.name, this.ghosts, deps.outboxQueues);
     this.routes = new BridgeRoutes(loaded.name, d.httpPrefixes ?? [], deps.publicUrl);
     this.bot = this.intent(deps.botUserId);
-    const rooms = new PortalRooms({ ghosts: this.ghosts, bot: this.bot, serverName, aliasPrefix: d.aliasPrefix, logger: this.logger });
+    const rooms = new PortalRooms({ ghosts: this.ghosts, bot: this.bot, serverName, aliasPrefix: d.aliasPrefix, protocol: d.protocol, networkName: d.networkName, logger: this.logger });
     this.portals = new BridgePortals({ redis, keyspace, links: this.links, rooms, logger: this.logger });
     this.voice = new RoomVoice({ bot: this.bot, botUserId: deps.botUserId, interest: this.interest, intent: (userId) => this.intent(userId), logger: this.logger });
     this.aliasHead = `#${d.aliasPrefix}`;
     this.aliasTail = `:${serverName}`;
     const bot = this.bot;
+    const dataDir = join(deps.dataDir, 'bridges', loaded.name);
+    mkdirSync(dataDir, { recursive: true });
     this.context = {
       config: loaded.config,
       serverName,
@@ -103,6 +109,7 @@ export class BridgeRuntime {
       store: this.store,
       http: this.routes,
       status: deps.status,
+      dataDir,
       notice: async (roomId: string, text: string) => {
         await this.voice.say(roomId, 'm.room.message', { msgtype: 'm.notice', body: text }, randomUUID());
       },

@@ -1,3 +1,5 @@
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { hostSettings, type HostConfig } from '../../config/index.js';
 import { jobTakeoverTiming } from '../partitioning/JobTakeover.js';
@@ -63,6 +65,8 @@ export interface PluginHostOptions {
   publicUrl?: string | null;
   /** Every outbox message active in Redis belongs to a process that died (see EventPipelineOptions.previousRunDied). */
   previousRunDied?: boolean;
+  /** data_dir: each bridge keeps its files in `<dataDir>/bridges/<name>` (ctx.dataDir). Default: a folder under the OS temp dir. */
+  dataDir?: string;
 }
 
 const NO_LISTENER: MembershipListener = { joined: async () => undefined, left: async () => undefined };
@@ -182,6 +186,7 @@ export class PluginHost implements EventDispatcher, QueryResolver, ThirdPartyRes
           connectRemote: this.options.connectRemote ?? true,
           publicUrl: this.options.publicUrl ?? null,
           status: this.state.status.reporter(loaded.name),
+          dataDir: this.options.dataDir ?? join(tmpdir(), `patchbay-${this.options.appserviceId}`),
         }),
       );
     }
