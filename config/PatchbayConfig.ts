@@ -58,6 +58,14 @@ export interface E2eeConfig {
   force_disable: boolean;
 }
 
+/** Where `patchbay homeserver` alone serves GET /metrics (its own listener, loopback by default). */
+export interface HomeserverMetricsConfig {
+  enabled: boolean;
+  bind: string;
+  /** 0 picks a free port; null: homeserver.port + 1 (any free port when that is 0). */
+  port: number | null;
+}
+
 export interface HomeserverConfig {
   /** `patchbay start` runs the embedded homeserver; false when an external one (Synapse) is used. */
   enabled: boolean;
@@ -83,6 +91,7 @@ export interface HomeserverConfig {
   connections: ConnectionsConfig;
   rate_limits: RateLimitsConfig;
   e2ee: E2eeConfig;
+  metrics: HomeserverMetricsConfig;
 }
 
 export interface RedisConfig {

@@ -2,7 +2,8 @@
 // `title` (what the value is: "a port number"), `description` (what to set instead: "an integer
 // 1-65535") and `examples`; error messages are built from these three, so a new key needs them too.
 import type { SchemaObject } from 'ajv';
-import type { ConnectionsConfig, E2eeConfig, HomeserverConfig, PatchbayConfig, RateLimitsConfig, TurnConfig } from './PatchbayConfig.js';
+import type { ConnectionsConfig, E2eeConfig,
+  HomeserverMetricsConfig, HomeserverConfig, PatchbayConfig, RateLimitsConfig, TurnConfig } from './PatchbayConfig.js';
 import { requiredSection } from './SchemaType.js';
 
 /** Keeps each `required` list in step with the TypeScript type (a key missing from the type fails tsc). */
@@ -172,7 +173,7 @@ export const configSchema: SchemaObject = {
       required: keys<HomeserverConfig>(
         'enabled', 'server_name', 'bind', 'port', 'public_base_url', 'storage', 'database', 'media_dir',
         'max_body_bytes', 'max_upload_bytes', 'registration_enabled', 'app_service_config_files',
-        'appservice_retry', 'turn', 'trusted_proxies', 'connections', 'rate_limits', 'e2ee',
+        'appservice_retry', 'turn', 'trusted_proxies', 'connections', 'rate_limits', 'e2ee', 'metrics',
       ),
       properties: {
         enabled: bool(true),
@@ -285,6 +286,15 @@ export const configSchema: SchemaObject = {
           properties: {
             default: bool(true),
             force_disable: bool(false),
+          },
+        },
+        metrics: {
+          ...section('homeserver.metrics', '{ enabled: true, bind: 127.0.0.1, port: 8009 }'),
+          required: keys<HomeserverMetricsConfig>('enabled', 'bind', 'port'),
+          properties: {
+            enabled: bool(true),
+            bind: text('an IP address or host name to listen on', '127.0.0.1'),
+            port: { ...port(8009), type: ['integer', 'null'], title: 'a port number or null', description: 'an integer 1-65535 (or 0 for any free port), or null for homeserver.port + 1' },
           },
         },
       },
