@@ -3,10 +3,11 @@
 // daemon runs here to build the image, so these checks stand in for one, and systemd-analyze verifies the
 // unit where it is installed.
 import { describe, expect, it } from '@jest/globals';
+import { PatchbayProcess } from '../e2e/PatchbayProcess.js';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import yaml from 'js-yaml';
 import { loadConfig, packageRoot } from '../../config/index.js';
 
@@ -109,6 +110,39 @@ describe('packaging', () => {
     expect(unit.get('ProtectSystem')).toBe('strict');
     expect(unit.get('User')).toBe('patchbay');
     expect(unit.has('MemoryDenyWriteExecute')).toBe(false);
+  });
+
+  it("the image's runtime layout runs: the final stage's files, outside a checkout, start Patchbay with the installed config", async () => {
+    const image = mkdtempSync(join(tmpdir(), 'patchbay-image-'));
+    const at = (path: string): string => join(image, path.replace(/^\/opt\/patchbay\/?/, 'opt/patchbay/').replace(/^\/(?!opt)/, ''));
+    const workdir = finalStage.find((i) => i.op === 'WORKDIR')!.args;
+    let start: PatchbayProcess | null = null;
+    try {
+      for (const copy of finalStage.filter((i) => i.op === 'COPY')) {
+        const parts = copy.args.split(' ').filter((p) => !p.startsWith('--'));
+        const dest = parts.pop()!;
+        for (const source of parts) {
+          // The build stage's /src is this checkout, built; node_modules is linked, not copied.
+          const from = join(root, source.replace(/^\/src\//, ''));
+          const to = dest.endsWith('/') ? at(join(dest.startsWith('/') ? dest : join(workdir, dest), source.split('/').pop()!)) : at(dest.startsWith('/') ? dest : join(workdir, dest));
+          mkdirSync(dirname(to), { recursive: true });
+          if (source.endsWith('node_modules')) symlinkSync(from, to);
+          else cpSync(from, to, { recursive: true });
+        }
+      }
+      const entrypoint = JSON.parse(finalStage.find((i) => i.op === 'ENTRYPOINT')!.args) as string[];
+      const script = at(entrypoint.find((a) => a.startsWith('/opt/patchbay/'))!);
+      // The installed config with data_dir and the ports moved into the test's folder.
+      const config = read('deploy/patchbay.yaml').replace('/var/lib/patchbay', join(image, 'data')).replace(/port: \d+/g, 'port: 0');
+      writeFileSync(at(env.get('PATCHBAY_CONFIG')!), config);
+      const command = JSON.parse(finalStage.find((i) => i.op === 'CMD')!.args) as string[];
+      start = PatchbayProcess.start(command, { cwd: image, env: { PATCHBAY_CONFIG: at(env.get('PATCHBAY_CONFIG')!) }, script });
+      await start.waitForLine(/^patchbay start: ready\./, 60_000);
+      expect(await start.stop()).toBe(0);
+    } finally {
+      start?.killGroup();
+      rmSync(image, { recursive: true, force: true });
+    }
   });
 
   const analyze = spawnSync('systemd-analyze', ['--version']).status === 0;
