@@ -84,6 +84,8 @@ describe('/metrics', () => {
   });
 
   afterAll(async () => {
+    // SIGTERM first: a start stops the redis-server it runs in a process group of its own.
+    await Promise.all(processes.map((p) => (p.running ? p.stop() : p.exited)));
     for (const p of processes) p.killGroup();
     await Promise.all(processes.map((p) => p.exited));
     rmSync(cwd, { recursive: true, force: true });

@@ -140,6 +140,8 @@ describe('packaging', () => {
       await start.waitForLine(/^patchbay start: ready\./, 60_000);
       expect(await start.stop()).toBe(0);
     } finally {
+      // SIGTERM first, so the redis-server it runs (in its own process group) stops with it.
+      if (start?.running) await start.stop();
       start?.killGroup();
       rmSync(image, { recursive: true, force: true });
     }
