@@ -32,6 +32,19 @@ export function homeserverListener(config: PatchbayConfig): Listener {
   return { portKey: 'homeserver.port', bindKey: 'homeserver.bind', bind: config.homeserver.bind, port: config.homeserver.port };
 }
 
+/** homeserver.metrics.port, or homeserver.port + 1 when it is null (0 stays 0: any free port). */
+export function homeserverMetricsPort(config: PatchbayConfig): number {
+  const { port } = config.homeserver.metrics;
+  if (port !== null) return port;
+  return config.homeserver.port === 0 ? 0 : config.homeserver.port + 1;
+}
+
+/** `patchbay homeserver`'s metrics listener (homeserver.metrics.bind, homeserver.metrics.port). */
+export function homeserverMetricsListener(config: PatchbayConfig): Listener {
+  const { bind } = config.homeserver.metrics;
+  return { portKey: 'homeserver.metrics.port', bindKey: 'homeserver.metrics.bind', bind, port: homeserverMetricsPort(config) };
+}
+
 export interface PreflightNeeds {
   /** A folder the command writes (data_dir). */
   writableDir?: string;

@@ -65,6 +65,14 @@ export interface PushConfig {
   retry: { initial_ms: number; max_ms: number };
 }
 
+/** Where `patchbay homeserver` alone serves GET /metrics (its own listener, loopback by default). */
+export interface HomeserverMetricsConfig {
+  enabled: boolean;
+  bind: string;
+  /** 0 picks a free port; null: homeserver.port + 1 (any free port when that is 0). */
+  port: number | null;
+}
+
 export interface HomeserverConfig {
   /** `patchbay start` runs the embedded homeserver; false when an external one (Synapse) is used. */
   enabled: boolean;
@@ -93,6 +101,7 @@ export interface HomeserverConfig {
   push: PushConfig;
   presence: { idle_timeout_ms: number; offline_timeout_ms: number };
   federation: FederationConfig;
+  metrics: HomeserverMetricsConfig;
 }
 
 /** homeserver.federation: this server's signing key, how peers are found, and whom to trust for keys. */

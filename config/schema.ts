@@ -7,6 +7,7 @@ import type {
   E2eeConfig,
   FederationConfig,
   HomeserverConfig,
+  HomeserverMetricsConfig,
   PatchbayConfig,
   PushConfig,
   RateLimitsConfig,
@@ -268,7 +269,7 @@ export const configSchema: SchemaObject = {
       required: keys<HomeserverConfig>(
         'enabled', 'server_name', 'bind', 'port', 'public_base_url', 'storage', 'database', 'media_dir',
         'max_body_bytes', 'max_upload_bytes', 'registration_enabled', 'app_service_config_files',
-        'appservice_retry', 'turn', 'trusted_proxies', 'connections', 'rate_limits', 'e2ee', 'push', 'presence', 'federation',
+        'appservice_retry', 'turn', 'trusted_proxies', 'connections', 'rate_limits', 'e2ee', 'push', 'presence', 'federation', 'metrics',
       ),
       properties: {
         enabled: bool(true),
@@ -407,6 +408,15 @@ export const configSchema: SchemaObject = {
           },
         },
         federation: federationSchema,
+        metrics: {
+          ...section('homeserver.metrics', '{ enabled: true, bind: 127.0.0.1, port: 8009 }'),
+          required: keys<HomeserverMetricsConfig>('enabled', 'bind', 'port'),
+          properties: {
+            enabled: bool(true),
+            bind: text('an IP address or host name to listen on', '127.0.0.1'),
+            port: { ...port(8009), type: ['integer', 'null'], title: 'a port number or null', description: 'an integer 1-65535 (or 0 for any free port), or null for homeserver.port + 1' },
+          },
+        },
       },
     },
     redis: {

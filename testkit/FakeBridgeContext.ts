@@ -26,6 +26,8 @@ import { BridgeRoutes } from '../core/plugin/BridgeRoutes.js';
 import { relationOf } from '../core/plugin/EventRelations.js';
 import { answerRoute, requestFrom } from '../core/plugin/RouteAnswers.js';
 import { checkPortalKey, PortalRooms } from '../core/portals/PortalRooms.js';
+import { BridgeProvisioning } from '../core/provisioning/BridgeProvisioning.js';
+import { OpenIdVerifier } from '../core/provisioning/OpenIdVerifier.js';
 import { FakeIntent, FakeMatrix } from './FakeMatrix.js';
 import { MemoryBridgeStatus, MemoryIdentityMap, MemoryMessageMap, MemoryRoomLinks, MemoryStore } from './MemoryStores.js';
 
@@ -38,6 +40,8 @@ export interface FakeContextOptions {
   publicUrl?: string;
   /** ctx.dataDir (default: a new folder under the OS temp dir). */
   dataDir?: string;
+  /** OpenID tokens the fake homeserver knows, and whose they are (for ctx.provisioning). */
+  openIdTokens?: Record<string, string>;
 }
 
 /** A request to one of the plugin's routes, as a test makes it. */
@@ -233,6 +237,20 @@ export function createFakeContext<Config>(
     outbox,
     store,
     http: routes,
+    provisioning: new BridgeProvisioning({
+      http: routes,
+      bot,
+      logger,
+      openId: new OpenIdVerifier({
+        homeserverUrl: 'http://hs.test',
+        serverName,
+        fetch: async (url) => {
+          const token = new URL(String(url)).searchParams.get('access_token') ?? '';
+          const owner = options.openIdTokens?.[token];
+          return owner === undefined ? new Response('{"errcode":"M_UNKNOWN_TOKEN"}', { status: 401 }) : Response.json({ sub: owner });
+        },
+      }),
+    }),
     status,
     dataDir: options.dataDir ?? mkdtempSync(join(tmpdir(), `patchbay-fake-${descriptor.protocol}-`)),
     notice: async (roomId, text) => {

@@ -10,8 +10,11 @@ import { startHomeserver, type RunningHomeserver } from '../../homeserver/index.
 import { ExitCode, type Command } from '../Command.js';
 import { homeserverOptions } from '../homeserverOptions.js';
 import { createLogger } from '../logger.js';
+import { listenForMetrics, type MetricsListener } from '../MetricsListener.js';
+import { collectProcessMetrics } from '../processMetrics.js';
+import { register } from 'prom-client';
 import { DatabaseInUseError } from '../../homeserver/storage/DatabaseInUseError.js';
-import { homeserverListener, preflight } from '../Preflight.js';
+import { homeserverListener, homeserverMetricsListener, homeserverMetricsPort, preflight } from '../Preflight.js';
 import { serveUntilSignal } from '../serveUntilSignal.js';
 
 export const command: Command = {
@@ -25,6 +28,7 @@ export const command: Command = {
   async run(ctx) {
     const config = ctx.config();
     const { logger, reopen: reopenLog } = createLogger(config.logging);
+    collectProcessMetrics();
     // The homeserver reads this list on each reload; SIGHUP refills it from the re-read config.
     const appserviceFiles = [...config.homeserver.app_service_config_files];
     const options = { ...homeserverOptions(config, logger), appserviceConfigFiles: appserviceFiles };
@@ -33,7 +37,7 @@ export const command: Command = {
         notBesideStart: { dataDir: config.data_dir, what: 'its embedded homeserver on the same database' },
         writableDir: config.data_dir,
       }),
-      listeners: [homeserverListener(config)],
+      listeners: [homeserverListener(config), ...(config.homeserver.metrics.enabled ? [homeserverMetricsListener(config)] : [])],
     });
     if (options.storage.kind === 'sqlite') {
       await mkdir(dirname(options.storage.path), { recursive: true });
@@ -51,7 +55,16 @@ export const command: Command = {
       ctx.err(`patchbay homeserver: ${err.message}`);
       return ExitCode.config;
     }
-    ctx.out(`patchbay homeserver: serving ${homeserver.url} (server name ${options.serverName})`);
+    let metrics: MetricsListener | null = null;
+    if (config.homeserver.metrics.enabled) {
+      try {
+        metrics = await listenForMetrics(register, config.homeserver.metrics.bind, homeserverMetricsPort(config));
+      } catch (err) {
+        await homeserver.stop();
+        throw err;
+      }
+    }
+    ctx.out(`patchbay homeserver: serving ${homeserver.url} (server name ${options.serverName})${metrics === null ? '' : `, metrics ${metrics.url}`}`);
     const reload = async (): Promise<void> => {
       reopenLog();
       const configFile = ctx.option('config');
@@ -67,7 +80,11 @@ export const command: Command = {
       }
       logger.info({ app_service_config_files: appserviceFiles }, 'homeserver: appservice registrations reloaded');
     };
-    const code = await serveUntilSignal({ stop: () => homeserver.stop(), reload }, logger);
+    const stop = async (): Promise<void> => {
+      await metrics?.stop();
+      await homeserver.stop();
+    };
+    const code = await serveUntilSignal({ stop, reload }, logger);
     return code === 0 ? ExitCode.ok : code;
   },
 };

@@ -9,6 +9,7 @@ import { ExitCode, type Command } from '../Command.js';
 import { eventPipelineOptions, loadPlugins, pluginHostOptions } from '../hostOptions.js';
 import { HostRegistrationFile } from '../HostRegistrationFile.js';
 import { createLogger } from '../logger.js';
+import { collectProcessMetrics } from '../processMetrics.js';
 import { PluginHostGate } from '../PluginHostGate.js';
 import { hostListener, preflight } from '../Preflight.js';
 import { actingHomeserverUrl, hostServerName, reachableUrl, sharedRedisUrl } from '../processUrls.js';
@@ -32,6 +33,7 @@ export const command: Command = {
     const plugins = await loadPlugins(config);
     await preflight({ writableDir: config.data_dir, listeners: [hostListener(config)] });
     const { logger, reopen: reopenLog, recentErrors } = createLogger(config.logging);
+    collectProcessMetrics();
     const redis = redisConnectionFor(redisUrl);
 
     const registrationFile = await HostRegistrationFile.prepare(config.host.registration, plugins, hostServerName(config));

@@ -23,6 +23,7 @@ import { eventPipelineOptions, loadPlugins, pluginHostOptions } from '../hostOpt
 import { HostRegistrationFile } from '../HostRegistrationFile.js';
 import { homeserverOptions } from '../homeserverOptions.js';
 import { createLogger } from '../logger.js';
+import { collectProcessMetrics } from '../processMetrics.js';
 import { PluginHostGate } from '../PluginHostGate.js';
 import { homeserverListener, hostListener, preflight } from '../Preflight.js';
 import { actingHomeserverUrl, hostServerName, reachableUrl } from '../processUrls.js';
@@ -56,6 +57,7 @@ interface Running {
 async function run(ctx: CommandContext): Promise<number> {
   const config = ctx.config();
   const { logger, reopen: reopenLog, recentErrors } = createLogger(config.logging);
+  collectProcessMetrics();
   const running: Running = { pipeline: null, plugins: null, homeserver: null, redis: null, lock: null };
   // The homeserver reads this list on each reload; SIGHUP refills it from the re-read config.
   const appserviceFiles: string[] = [];

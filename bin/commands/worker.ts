@@ -9,6 +9,7 @@ import { ExitCode, UsageError, type Command } from '../Command.js';
 import { eventPipelineOptions, loadPlugins, pluginHostOptions } from '../hostOptions.js';
 import { HostRegistrationFile, uncoveredBridges } from '../HostRegistrationFile.js';
 import { createLogger } from '../logger.js';
+import { collectProcessMetrics } from '../processMetrics.js';
 import { preflight } from '../Preflight.js';
 import { actingHomeserverUrl, hostServerName, sharedRedisUrl } from '../processUrls.js';
 import { describeRedisUrl, redisConnectionFor } from '../redisConnection.js';
@@ -46,6 +47,7 @@ export const command: Command = {
     const plugins = await loadPlugins(config);
     if (httpPort !== null) await preflight({ listeners: [{ portKey: '--http-port', bindKey: 'host.bind', bind: config.host.bind, port: httpPort }] });
     const { logger, reopen: reopenLog, recentErrors } = createLogger(config.logging);
+    collectProcessMetrics();
     const redis = redisConnectionFor(redisUrl);
     const registration = await HostRegistrationFile.read(config.host.registration);
     const uncovered = uncoveredBridges(registration, plugins, hostServerName(config));

@@ -29,6 +29,7 @@ import { IrcToMatrix } from './IrcToMatrix.js';
 import { contentToIrc, editCorrection, type OutgoingText, shorten } from './MatrixToIrc.js';
 import { parsePortalAlias, portalAlias, portalAllowed } from './PortalAlias.js';
 import { portalRoomOptions } from './PortalRoomOptions.js';
+import { IRC_PROVISIONING_PREFIX, mountIrcProvisioning } from './IrcProvisioning.js';
 import { isValidNick } from './PuppetNickPolicy.js';
 import { RecentMessages } from './RecentMessages.js';
 
@@ -43,7 +44,7 @@ const DELIVERED_TTL_SECONDS = 7 * 86400;
 const REDACTABLE_TTL_SECONDS = 7 * 86400;
 
 /** What the IRC bridge declares: ghosts `@irc_<network>_<nick>`, portals `#irc_<network>_<channel>`. */
-export const ircDescriptor: BridgeDescriptor = { protocol: 'irc', networkName: 'IRC', ghostPrefix: 'irc_', aliasPrefix: 'irc_', configSchema: ircConfigSchema };
+export const ircDescriptor: BridgeDescriptor = { protocol: 'irc', networkName: 'IRC', ghostPrefix: 'irc_', aliasPrefix: 'irc_', configSchema: ircConfigSchema, httpPrefixes: [IRC_PROVISIONING_PREFIX] };
 
 /** An IRC account keeps its ghost this long after it was last seen (refreshed once per bridge run). */
 const ACCOUNT_TTL_SECONDS = 180 * 86400;
@@ -126,6 +127,7 @@ export class IrcBridge implements BridgePlugin<IrcPluginConfig>, UserQueryHandle
       network.start().catch(() => undefined);
     }
     for (const { roomId, role } of this.state.channelRooms()) this.joinChannel(roomId, role);
+    mountIrcProvisioning({ ctx, state: this.state, networks: this.networks, joinChannel: (roomId, role) => this.joinChannel(roomId, role) });
     for (const p of this.state.puppetsToRestore()) this.restorePuppet(p.network, p.userId, p.channels);
     for (const message of pending) await this.send(message);
     if (this.networks.size === 0) ctx.logger.warn('the IRC bridge is enabled but bridges.irc.networks is empty: nothing to bridge');

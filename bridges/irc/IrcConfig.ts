@@ -7,6 +7,8 @@ import type { TransportTlsOptions } from './IrcSocketTransport.js';
 export interface IrcPluginConfig {
   /** Optional so an enabled bridge without networks starts (and says so) instead of failing. */
   networks?: Record<string, NetworkConfigInput>;
+  /** The provisioning API at /_matrix/provision/v1 (off unless enabled). */
+  provisioning?: { enabled?: boolean; shared_secret?: string | null };
 }
 
 export interface NetworkConfigInput {
@@ -198,6 +200,16 @@ export const ircConfigSchema: JsonSchema = {
         echo_message: bool(true),
       }, { required: ['host'] }),
     },
+    provisioning: map('provisioning API settings', '{ enabled: true, shared_secret: "${IRC_PROVISIONING_SECRET}" }', {
+      enabled: bool(false),
+      shared_secret: {
+        type: ['string', 'null'],
+        minLength: 16,
+        title: 'a shared secret of at least 16 characters, or null',
+        description: 'a secret of at least 16 characters that admin tools send as Authorization: Bearer <secret>, or null to accept only Matrix OpenID tokens',
+        examples: ['${IRC_PROVISIONING_SECRET}'],
+      },
+    }),
   },
 };
 

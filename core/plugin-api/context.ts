@@ -5,6 +5,7 @@ import type { Logger } from './Logger.js';
 import type { PluginMetrics } from './metrics.js';
 import type { Outbox } from './outbox.js';
 import type { Portals } from './portals.js';
+import type { Provisioning } from './provisioning.js';
 import type { BridgeStatus } from './status.js';
 import type { IdentityMap, MessageMap, PluginStore, RoomLinks } from './stores.js';
 
@@ -29,6 +30,8 @@ export interface BridgeContext<Config = Record<string, unknown>> {
   readonly store: PluginStore;
   /** HTTP routes on the appservice host, under the bridge's own path. */
   readonly http: HttpRoutes;
+  /** A mautrix-style provisioning API on ctx.http (shared secret or OpenID auth, JSON errors, the room power check). */
+  readonly provisioning: Provisioning;
   /**
    * A folder of the bridge's own for files (`<data_dir>/bridges/<name>`), made before start(): a spool of
    * accepted remote messages, recordings, caches. It belongs to this machine; a process on another

@@ -28,6 +28,16 @@ export type {
   ThirdPartyHandler,
   UserQueryHandler,
 } from './plugin.js';
+export {
+  ProvisioningError,
+  type Provisioning,
+  type ProvisioningApi,
+  type ProvisioningAuth,
+  type ProvisioningHandler,
+  type ProvisioningOptions,
+  type ProvisioningRequest,
+  type ProvisioningRouteOptions,
+} from './provisioning.js';
 export type { BridgeStatus, ConnectionReport, ConnectionState, ConnectionStatus } from './status.js';
 export type { IdentityMap, MessageMap, PluginStore, RemoteLocation, RoomLink, RoomLinks } from './stores.js';
 export type { ThirdPartyLocation, ThirdPartyProtocol, ThirdPartyUser } from './thirdparty.js';

@@ -19,6 +19,8 @@ import { RedisPluginStore } from '../store/RedisPluginStore.js';
 import type { BridgeContext, BridgeStatus } from '../plugin-api/index.js';
 import type { LoadedPlugin } from './PluginLoader.js';
 import { BridgeRoutes } from './BridgeRoutes.js';
+import { BridgeProvisioning } from '../provisioning/BridgeProvisioning.js';
+import type { OpenIdVerifier } from '../provisioning/OpenIdVerifier.js';
 import { RoomInterest } from './RoomInterest.js';
 import { RoomVoice } from './RoomVoice.js';
 
@@ -40,6 +42,8 @@ export interface BridgeRuntimeDeps {
   status: BridgeStatus;
   /** Where bridges keep files: this one gets `<dataDir>/bridges/<name>` (ctx.dataDir). */
   dataDir: string;
+  /** Checks the OpenID tokens of provisioning requests (one per host, shared by its bridges). */
+  openId: OpenIdVerifier;
 }
 
 /** One loaded plugin with everything the host wired for it: its stores, ghosts, bot, outbox and context. */
@@ -108,6 +112,7 @@ export class BridgeRuntime {
       outbox: this.outbox,
       store: this.store,
       http: this.routes,
+      provisioning: new BridgeProvisioning({ http: this.routes, bot, openId: deps.openId, logger: this.logger }),
       status: deps.status,
       dataDir,
       notice: async (roomId: string, text: string) => {

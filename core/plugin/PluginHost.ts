@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { hostSettings, type HostConfig } from '../../config/index.js';
 import { jobTakeoverTiming } from '../partitioning/JobTakeover.js';
+import { OpenIdVerifier } from '../provisioning/OpenIdVerifier.js';
 import type { Logger } from 'pino';
 import type { RequestHandler, Router } from 'express';
 import type { Registry } from 'prom-client';
@@ -171,6 +172,7 @@ export class PluginHost implements EventDispatcher, QueryResolver, ThirdPartyRes
       await this.stop();
       throw err;
     }
+    const openId = new OpenIdVerifier({ homeserverUrl: this.options.homeserverUrl, serverName: this.options.serverName });
     for (const loaded of this.options.plugins) {
       this.bridges.push(
         new BridgeRuntime(loaded, {
@@ -187,6 +189,7 @@ export class PluginHost implements EventDispatcher, QueryResolver, ThirdPartyRes
           publicUrl: this.options.publicUrl ?? null,
           status: this.state.status.reporter(loaded.name),
           dataDir: this.options.dataDir ?? join(tmpdir(), `patchbay-${this.options.appserviceId}`),
+          openId,
         }),
       );
     }

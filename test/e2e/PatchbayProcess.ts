@@ -21,6 +21,8 @@ export interface PatchbayProcessOptions {
   cwd: string;
   /** Added to a minimal environment (PATH only), so nothing like PATCHBAY_CONFIG leaks in. */
   env?: NodeJS.ProcessEnv;
+  /** The file node runs instead of the built CLI (e.g. scripts/patchbay.mjs in another layout). */
+  script?: string;
 }
 
 function environment(env: NodeJS.ProcessEnv | undefined): NodeJS.ProcessEnv {
@@ -36,7 +38,7 @@ export class PatchbayProcess {
   private exitCode: number | null | undefined = undefined;
 
   private constructor(readonly args: string[], options: PatchbayProcessOptions) {
-    this.child = spawn(process.execPath, [CLI, ...args], { cwd: options.cwd, env: environment(options.env), detached: true });
+    this.child = spawn(process.execPath, [options.script ?? CLI, ...args], { cwd: options.cwd, env: environment(options.env), detached: true });
     this.child.stdout?.setEncoding('utf8').on('data', (d: string) => (this.stdout += d));
     this.child.stderr?.setEncoding('utf8').on('data', (d: string) => (this.stderr += d));
     this.exited = new Promise((resolve) =>

@@ -117,7 +117,7 @@ describe('validateRegistration', () => {
         expect.stringMatching(/^id: "a\|b" is not an appservice ID\. Fix: .*without "\|"/),
         expect.stringMatching(/^url: "localhost:9000" is not an http\(s\) URL or null\. Fix: /),
         expect.stringMatching(/^as_token: "" is not a non-empty secret token\. Fix: /),
-        // A secret of the wrong type is not echoed either.
+        // A secret is never repeated, whatever its type (config errors hide it the same way).
         expect.stringMatching(/^hs_token: \(a hidden secret\) is not a non-empty secret token\. Fix: /),
         expect.stringMatching(/^sender_localpart: "@bot:hs" is not a user localpart\. Fix: .*without "@" or ":server"/),
         expect.stringMatching(/^rate_limited: "no" is not true or false\. Fix: /),

@@ -35,7 +35,7 @@ describe('email bridge: kill -9 of patchbay start right after a 250', () => {
         'data_dir: ./data',
         'logging: { level: warn }',
         'homeserver: { port: 0 }',
-        // An outbox job the killed process held is taken over after this (default 30 s).
+        // An outbox job the killed process held is taken over within this (the minimum; default 30 s).
         'host: { port: 0, job_takeover_ms: 5000 }',
         'bridges:',
         '  example: { enabled: false }',
