@@ -80,5 +80,6 @@ export function pluginHostOptions(config: PatchbayConfig, parts: PluginHostParts
     outboxWorker: parts.worksEvents,
     host: config.host,
     publicUrl: parts.publicUrl,
+    dataDir: config.data_dir,
   };
 }

@@ -1,6 +1,9 @@
 // A BridgeContext for unit tests of a plugin, with no Redis and no homeserver: a FakeMatrix records what
 // the plugin's intents do, the stores live in memory, portals and HTTP routes work as on the host (the
 // same room making, the same route answers), and the outbox posts each remote message once, in order.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { NamespacedGhostDirectory } from '../core/identity/GhostDirectory.js';
@@ -33,6 +36,8 @@ export interface FakeContextOptions {
   name?: string;
   /** What ctx.http.baseUrl is made from (default `http://host.test`). */
   publicUrl?: string;
+  /** ctx.dataDir (default: a new folder under the OS temp dir). */
+  dataDir?: string;
 }
 
 /** A request to one of the plugin's routes, as a test makes it. */
@@ -229,6 +234,7 @@ export function createFakeContext<Config>(
     store,
     http: routes,
     status,
+    dataDir: options.dataDir ?? mkdtempSync(join(tmpdir(), `patchbay-fake-${descriptor.protocol}-`)),
     notice: async (roomId, text) => {
       await speaker(roomId).sendEvent(roomId, 'm.room.message', { msgtype: 'm.notice', body: text });
     },

@@ -109,6 +109,7 @@ export async function startBridgeStack(options: BridgeStackOptions): Promise<Bri
       metrics,
       host: { outbox_partitions: 4, ...options.settings },
       publicUrl: pipeline?.url ?? null,
+      dataDir: dir,
       outbox: TEST_OUTBOX,
       ...options.host,
     });

@@ -29,6 +29,12 @@ export interface BridgeContext<Config = Record<string, unknown>> {
   readonly store: PluginStore;
   /** HTTP routes on the appservice host, under the bridge's own path. */
   readonly http: HttpRoutes;
+  /**
+   * A folder of the bridge's own for files (`<data_dir>/bridges/<name>`), made before start(): a spool of
+   * accepted remote messages, recordings, caches. It belongs to this machine; a process on another
+   * machine has its own.
+   */
+  readonly dataDir: string;
   /** Report each remote connection's state here (`connecting`, `connected`, `backoff`, `failed` + reason): operators see it in /health, `patchbay doctor` and /metrics. */
   readonly status: BridgeStatus;
   /**

@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
@@ -36,6 +38,8 @@ export interface BridgeRuntimeDeps {
   publicUrl: string | null;
   /** Where the bridge reports its connections (ctx.status). */
   status: BridgeStatus;
+  /** Where bridges keep files: this one gets `<dataDir>/bridges/<name>` (ctx.dataDir). */
+  dataDir: string;
 }
 
 /** One loaded plugin with everything the host wired for it: its stores, ghosts, bot, outbox and context. */
@@ -88,6 +92,8 @@ export class BridgeRuntime {
     this.aliasHead = `#${d.aliasPrefix}`;
     this.aliasTail = `:${serverName}`;
     const bot = this.bot;
+    const dataDir = join(deps.dataDir, 'bridges', loaded.name);
+    mkdirSync(dataDir, { recursive: true });
     this.context = {
       config: loaded.config,
       serverName,
@@ -103,6 +109,7 @@ export class BridgeRuntime {
       store: this.store,
       http: this.routes,
       status: deps.status,
+      dataDir,
       notice: async (roomId: string, text: string) => {
         await this.voice.say(roomId, 'm.room.message', { msgtype: 'm.notice', body: text }, randomUUID());
       },

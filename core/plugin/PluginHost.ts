@@ -1,3 +1,5 @@
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { hostSettings, type HostConfig } from '../../config/index.js';
 import type { Logger } from 'pino';
@@ -60,6 +62,8 @@ export interface PluginHostOptions {
   handledTtlSeconds?: number;
   /** The host's public URL (host.url), from which ctx.http.baseUrl is made; null or absent when unknown. */
   publicUrl?: string | null;
+  /** data_dir: each bridge keeps its files in `<dataDir>/bridges/<name>` (ctx.dataDir). Default: a folder under the OS temp dir. */
+  dataDir?: string;
 }
 
 const NO_LISTENER: MembershipListener = { joined: async () => undefined, left: async () => undefined };
@@ -174,6 +178,7 @@ export class PluginHost implements EventDispatcher, QueryResolver, ThirdPartyRes
           connectRemote: this.options.connectRemote ?? true,
           publicUrl: this.options.publicUrl ?? null,
           status: this.state.status.reporter(loaded.name),
+          dataDir: this.options.dataDir ?? join(tmpdir(), `patchbay-${this.options.appserviceId}`),
         }),
       );
     }

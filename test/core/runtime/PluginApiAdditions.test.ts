@@ -1,6 +1,9 @@
 // Plugin API members added for bridges that keep no index or cache of their own: RoomLinks.all(),
-// Intent.getEvent() and ctx.notice() posting from a member ghost where the bot is not in the room.
+// Intent.getEvent(), ctx.notice() posting from a member ghost where the bot is not in the room, and
+// ctx.dataDir.
 // Real embedded homeserver over HTTP, real Redis; no event pipeline (nothing here needs transactions).
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { pino } from 'pino';
 import type { BridgeContext } from '../../../core/plugin-api/index.js';
@@ -108,5 +111,15 @@ describe('plugin API: RoomLinks.all, Intent.getEvent, ctx.notice from a member (
     const after = await timeline(dm.room_id);
     expect(after.some((e) => e.content.body === 'nobody can say this')).toBe(false);
     expect(after.filter((e) => e.type === 'm.room.member' && e.sender === '@gamma_bob:localhost').map((e) => e.content.membership)).toEqual(['join', 'leave']);
+  });
+
+  it('ctx.dataDir is the bridge\'s own folder under data_dir, made before start, kept across a restart', async () => {
+    expect(ctx.dataDir).toBe(join(stack.dir, 'bridges', 'gamma'));
+    expect(statSync(ctx.dataDir).isDirectory()).toBe(true);
+    writeFileSync(join(ctx.dataDir, 'spooled'), 'kept');
+    await stack.restartHost();
+    const again = plugin.ctx as BridgeContext;
+    expect(again.dataDir).toBe(ctx.dataDir);
+    expect(readFileSync(join(again.dataDir, 'spooled'), 'utf8')).toBe('kept');
   });
 });
