@@ -114,8 +114,8 @@ describe('PluginHost routing, queries and dead letters (fake homeserver, real Re
     await host.dispatch(v1, 1);
     const calls = alpha.deliveries.filter((d) => d.kind === 'call');
     expect(calls.map((c) => c.call)).toEqual([
-      { kind: 'invite', callId: 'c1', version: 0, partyId: null },
-      { kind: 'hangup', callId: 'c1', version: '1', partyId: 'p1' },
+      { kind: 'invite', callId: 'c1', version: 0, partyId: null, description: { type: 'offer', sdp: 'v=0' }, lifetimeMs: 60000 },
+      { kind: 'hangup', callId: 'c1', version: '1', partyId: 'p1', reason: 'user_hangup' },
     ]);
     expect(beta.eventIds()).toEqual(expect.arrayContaining([v0.event_id, v1.event_id]));
   });
