@@ -5,5 +5,6 @@ import type { BuiltinBridgeRegistry } from '../core/plugin-api/index.js';
 export const builtinBridges: BuiltinBridgeRegistry = {
   example: async () => (await import('./example/index.js')).default,
   irc: async () => (await import('./irc/index.js')).default,
+  sip: async () => (await import('./sip/index.js')).default,
   webhook: async () => (await import('./webhook/index.js')).default,
 };
