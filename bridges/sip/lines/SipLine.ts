@@ -40,6 +40,8 @@ export interface LineDeps {
   onReady(line: SipLine): void;
   /** Backoff after a failed connect or registration (tests shorten it). */
   backoff?: { initialMs: number; maxMs: number };
+  /** The guard refused an inbound message (for the metrics). */
+  refused?(reason: 'malformed' | 'too_large'): void;
 }
 
 export class RegistrationRefused extends Error {
@@ -189,6 +191,7 @@ export class SipLine {
     const registerer = this.registerer;
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => done(new Error(`no answer to REGISTER within ${REGISTER_TIMEOUT_MS / 1000} s`)), REGISTER_TIMEOUT_MS);
+      // A 200 settles it: after a reconnect the state is still Registered, so no state change would come.
       const onState = (state: RegistererState): void => {
         if (state === RegistererState.Registered) done(null);
       };
@@ -200,7 +203,7 @@ export class SipLine {
       };
       registerer.stateChange.addListener(onState);
       registerer
-        .register({ requestDelegate: { onReject: (response) => done(new RegistrationRefused(response.message.statusCode ?? 0, response.message.reasonPhrase ?? "")) } })
+        .register({ requestDelegate: { onAccept: () => done(null), onReject: (response) => done(new RegistrationRefused(response.message.statusCode ?? 0, response.message.reasonPhrase ?? "")) } })
         .catch((err: unknown) => done(err instanceof Error ? err : new Error(String(err))));
     });
   }
@@ -241,6 +244,7 @@ export class SipLine {
         return;
       }
       this.deps.logger.warn({ line: this.id, status: verdict.status, reason: verdict.reason, head: raw.slice(0, 200) }, 'refused an inbound SIP message');
+      this.deps.refused?.(verdict.status === 400 && verdict.reason === 'Malformed Message' ? 'malformed' : 'too_large');
       if (verdict.reply) transport.send(verdict.reply).catch(() => undefined);
     };
   }
