@@ -194,6 +194,7 @@ export class SipBridge implements BridgePlugin<SipPluginConfig>, CallHandler, Th
           for (const call of registry.onLine(line.id)) call.connectionLost();
         },
         onReady: (line) => this.lineReady(line),
+        refused: (reason) => metrics.refused(reason),
       });
     const lines = new Lines(configured, config.outbound.line, makeLine, ctx.store, ctx.logger);
     linesRef.lines = lines;
@@ -253,7 +254,9 @@ export class SipBridge implements BridgePlugin<SipPluginConfig>, CallHandler, Th
   private async onMembership(event: MatrixEvent): Promise<void> {
     const run = this.run;
     const { ctx } = run;
-    if (event.content.membership !== 'invite' || event.state_key === undefined) return;
+    if (event.state_key === undefined) return;
+    if (event.content.membership === 'leave' || event.content.membership === 'ban') return this.onLeft(event.room_id, event.state_key);
+    if (event.content.membership !== 'invite') return;
     const remote = ctx.ghosts.remoteIdOf(event.state_key);
     if (remote === null) return;
     const ghost = await ctx.ghosts.intent(remote, remote === CONTROL_REMOTE_ID ? { displayName: 'SIP bridge' } : undefined);
@@ -272,6 +275,24 @@ export class SipBridge implements BridgePlugin<SipPluginConfig>, CallHandler, Th
       return;
     }
     await run.portals.adopt(event.room_id, line.id, party, event.sender);
+  }
+
+  /**
+   * A user left their portal (or admin room): it is no longer where that number reaches them. The link
+   * goes, and the party's ghost leaves, so the next call or text opens a new room.
+   */
+  private async onLeft(roomId: string, userId: string): Promise<void> {
+    const { ctx, portals } = this.run;
+    const portal = await portals.byRoom(roomId);
+    if (portal && portal.receiver === userId) {
+      await ctx.links.unlink(roomId, { network: portal.lineId, location: portal.party.id, receiver: userId });
+      await (await portals.ghost(portal.party)).leave(roomId).catch(() => undefined);
+      return;
+    }
+    if ((await this.adminOwner(roomId)) === userId) {
+      await ctx.links.unlink(roomId, { network: ADMIN_NETWORK, location: userId });
+      await (await ctx.ghosts.intent(CONTROL_REMOTE_ID)).leave(roomId).catch(() => undefined);
+    }
   }
 
   private async adminOwner(roomId: string): Promise<string | null> {
