@@ -5,9 +5,11 @@ import type { BenchModule } from './BenchModule.js';
 const BENCHMARKS: Record<string, () => Promise<BenchModule>> = {
   homeserver: () => import('./homeserver.js'),
   irc: () => import('./irc.js'),
+  email: () => import('./email.js'),
   host: () => import('./host.js'),
   responses: () => import('./responses.js'),
   input: () => import('./input.js'),
+  e2ee: () => import('./e2ee.js'),
 };
 
 async function main(): Promise<void> {

@@ -30,6 +30,7 @@ export function homeserverOptions(config: PatchbayConfig, logger: Logger): Homes
     trustedProxies: hs.trusted_proxies,
     connections: hs.connections,
     rateLimits: hs.rate_limits,
+    e2ee: { default: hs.e2ee.default, forceDisable: hs.e2ee.force_disable },
     logger,
   };
 }

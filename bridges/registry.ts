@@ -3,6 +3,7 @@
 import type { BuiltinBridgeRegistry } from '../core/plugin-api/index.js';
 
 export const builtinBridges: BuiltinBridgeRegistry = {
+  email: async () => (await import('./email/index.js')).default,
   example: async () => (await import('./example/index.js')).default,
   irc: async () => (await import('./irc/index.js')).default,
   sip: async () => (await import('./sip/index.js')).default,

@@ -50,6 +50,14 @@ export interface ConnectionsConfig {
   max_per_ip: number;
 }
 
+/** What .well-known/matrix/client tells Element-style clients about encryption (`io.element.e2ee`). */
+export interface E2eeConfig {
+  /** New private rooms and DMs are encrypted by default. */
+  default: boolean;
+  /** Clients hide encryption altogether. */
+  force_disable: boolean;
+}
+
 export interface HomeserverConfig {
   /** `patchbay start` runs the embedded homeserver; false when an external one (Synapse) is used. */
   enabled: boolean;
@@ -74,6 +82,7 @@ export interface HomeserverConfig {
   trusted_proxies: string[];
   connections: ConnectionsConfig;
   rate_limits: RateLimitsConfig;
+  e2ee: E2eeConfig;
 }
 
 export interface RedisConfig {

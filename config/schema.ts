@@ -2,7 +2,7 @@
 // `title` (what the value is: "a port number"), `description` (what to set instead: "an integer
 // 1-65535") and `examples`; error messages are built from these three, so a new key needs them too.
 import type { SchemaObject } from 'ajv';
-import type { ConnectionsConfig, HomeserverConfig, PatchbayConfig, RateLimitsConfig, TurnConfig } from './PatchbayConfig.js';
+import type { ConnectionsConfig, E2eeConfig, HomeserverConfig, PatchbayConfig, RateLimitsConfig, TurnConfig } from './PatchbayConfig.js';
 import { requiredSection } from './SchemaType.js';
 
 /** Keeps each `required` list in step with the TypeScript type (a key missing from the type fails tsc). */
@@ -164,7 +164,7 @@ export const configSchema: SchemaObject = {
       required: keys<HomeserverConfig>(
         'enabled', 'server_name', 'bind', 'port', 'public_base_url', 'storage', 'database', 'media_dir',
         'max_body_bytes', 'max_upload_bytes', 'registration_enabled', 'app_service_config_files',
-        'appservice_retry', 'turn', 'trusted_proxies', 'connections', 'rate_limits',
+        'appservice_retry', 'turn', 'trusted_proxies', 'connections', 'rate_limits', 'e2ee',
       ),
       properties: {
         enabled: bool(true),
@@ -269,6 +269,14 @@ export const configSchema: SchemaObject = {
             registration_per_ip: rateLimit('registration_per_ip', 0.2, 30),
             login_per_ip: rateLimit('login_per_ip', 1, 30),
             failed_login_per_account: rateLimit('failed_login_per_account', 0.05, 10),
+          },
+        },
+        e2ee: {
+          ...section('homeserver.e2ee', '{ default: false }'),
+          required: keys<E2eeConfig>('default', 'force_disable'),
+          properties: {
+            default: bool(true),
+            force_disable: bool(false),
           },
         },
       },

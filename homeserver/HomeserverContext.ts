@@ -27,6 +27,9 @@ import type { FilterStore } from './sync/FilterStore.js';
 import type { SyncHandler } from './sync/SyncHandler.js';
 import type { SyncNotifier } from './sync/SyncNotifier.js';
 import type { UiaSessions } from './accounts/UiaSessions.js';
+import type { UserInteractiveAuth } from './accounts/UserInteractiveAuth.js';
+import type { DeviceDeletion } from './accounts/DeviceDeletion.js';
+import type { E2eeStores } from './e2ee/E2eeStores.js';
 import type { HomeserverMetrics } from './HomeserverMetrics.js';
 import type { RateLimits } from './limits/RateLimits.js';
 
@@ -42,6 +45,10 @@ export interface HomeserverContext {
   deviceActivity: DeviceActivity;
   openid: OpenIdTokens;
   uia: UiaSessions;
+  /** The password check that device deletion and cross-signing key replacement ask for. */
+  uiAuth: UserInteractiveAuth;
+  deviceDeletion: DeviceDeletion;
+  e2ee: E2eeStores;
   accountData: AccountDataStore;
   events: EventStore;
   formatter: ClientEventFormatter;

@@ -52,6 +52,44 @@ export interface EventStream {
   strippedState(roomId: string): StrippedStateEvent[];
 }
 
+/** A to-device message as an appservice receives it (MSC4203): the recipient is named in it. */
+export interface AppserviceToDeviceMessage {
+  to_user_id: string;
+  to_device_id: string;
+  sender: string;
+  type: string;
+  content: Record<string, unknown>;
+}
+
+/** One device's key counts, as MSC3202 reports them to appservices. */
+export interface DeviceKeyCounts {
+  deviceId: string;
+  oneTimeKeyCounts: Record<string, number>;
+  unusedFallbackKeyTypes: string[];
+}
+
+/**
+ * What the appservice side reads for appservices that take part in end-to-end encryption (MSC2409's
+ * to-device messages, MSC3202's device lists and key counts). Owned by the room core; positions are on
+ * the same stream as events.
+ */
+export interface EncryptionStream {
+  /** Queued to-device messages after `after`, in stream order, at most `limit`. */
+  toDeviceAfter(after: number, limit: number): Array<{ pos: number; message: AppserviceToDeviceMessage }>;
+  /** Deletes to-device messages an appservice took for its users (called inside the transaction storing them). */
+  deleteToDevice(positions: number[]): void;
+  /** Users whose devices or keys changed after `after`, oldest first; `observer` set: only that user may know. */
+  deviceListChangesAfter(after: number, limit: number): Array<{ pos: number; userId: string; observer: string | null }>;
+  /** Rooms the user is joined to. */
+  joinedRooms(userId: string): string[];
+  /** Key counts of each of the user's devices. */
+  deviceKeyCounts(userId: string): DeviceKeyCounts[];
+  /** The stream's current position. */
+  head(): number;
+  /** Called after to-device messages were queued or a device list changed; returns an unsubscribe function. */
+  onChange(listener: () => void): () => void;
+}
+
 /** Local user accounts, as the appservice side needs them. */
 export interface UserDirectory {
   exists(userId: string): boolean;
@@ -82,6 +120,7 @@ export interface AppserviceServiceDeps {
   db: SqlDatabase;
   serverName: string;
   stream: EventStream;
+  encryption: EncryptionStream;
   users: UserDirectory;
   /** Registration files (YAML) to load; reloaded by reload() without a restart. */
   registrationFiles: string[];
@@ -138,6 +177,8 @@ export interface HomeserverOptions {
   connections: ConnectionsConfig;
   /** homeserver.rate_limits, as configured. */
   rateLimits: RateLimitsConfig;
+  /** homeserver.e2ee: what .well-known advertises as `io.element.e2ee` (nothing when absent). */
+  e2ee?: { default: boolean; forceDisable: boolean };
   logger: Logger;
 }
 

@@ -6,6 +6,10 @@ import { AccountStore } from './accounts/AccountStore.js';
 import { DeviceActivity } from './accounts/DeviceActivity.js';
 import { OpenIdTokens } from './accounts/OpenIdTokens.js';
 import { UiaSessions } from './accounts/UiaSessions.js';
+import { UserInteractiveAuth } from './accounts/UserInteractiveAuth.js';
+import { DeviceDeletion } from './accounts/DeviceDeletion.js';
+import { openE2eeStores } from './e2ee/E2eeStores.js';
+import { appserviceEncryptionFeed } from './e2ee/AppserviceEncryptionFeed.js';
 import { createAppserviceService } from './appservice/index.js';
 import type { AppserviceService, HomeserverOptions, RunningHomeserver } from './contracts.js';
 import { EphemeralCounter } from './ephemeral/EphemeralCounter.js';
@@ -13,6 +17,7 @@ import { PresenceTracker, type PresenceRecord } from './ephemeral/PresenceTracke
 import { homeserverMetrics } from './HomeserverMetrics.js';
 import { ReceiptStore } from './ephemeral/ReceiptStore.js';
 import { ToDeviceInbox } from './ephemeral/ToDeviceInbox.js';
+import type { DeviceListChange } from './e2ee/DeviceListStream.js';
 import { TypingTracker } from './ephemeral/TypingTracker.js';
 import { ClientEventFormatter } from './events/ClientEventFormatter.js';
 import { EventStore } from './events/EventStore.js';
@@ -63,11 +68,14 @@ export async function startHomeserver(options: HomeserverOptions): Promise<Runni
     const formatter = new ClientEventFormatter(events);
     const directory = new RoomDirectory(db);
     const stream = new RoomEventStream(serverName, events, directory, formatter);
+    const toDevice = new ToDeviceInbox(db, counter);
+    const e2ee = openE2eeStores(db, counter);
 
     const appservice: AppserviceService = createAppserviceService({
       db,
       serverName,
       stream,
+      encryption: appserviceEncryptionFeed(toDevice, e2ee, accounts, events, counter),
       users: accounts,
       registrationFiles: options.appserviceConfigFiles,
       retry: options.appserviceRetry ?? { initialMs: 2_000, maxMs: 512_000 },
@@ -84,7 +92,6 @@ export async function startHomeserver(options: HomeserverOptions): Promise<Runni
     const typing = new TypingTracker(ephemeralCounter);
     const presence = new PresenceTracker(ephemeralCounter);
     const receipts = new ReceiptStore(db, counter);
-    const toDevice = new ToDeviceInbox(db, counter);
     const pushRules = new PushRuleStore(db, accountData);
     const filters = new FilterStore(db);
     const notifier = new SyncNotifier();
@@ -101,6 +108,8 @@ export async function startHomeserver(options: HomeserverOptions): Promise<Runni
       ephemeral: ephemeralCounter,
       notifier,
       toDevice,
+      deviceLists: e2ee.deviceLists,
+      oneTimeKeys: e2ee.oneTimeKeys,
       onWaitChange: (delta) => metrics.syncWaiting.inc(delta),
     });
     const mediaDir =
@@ -130,6 +139,13 @@ export async function startHomeserver(options: HomeserverOptions): Promise<Runni
       notifier.notify({ rooms, users });
     });
     accountData.onChange((userId) => notifier.notify({ users: [userId] }));
+    // A device-list change wakes the user, whoever shares a room with them, and a signature's maker.
+    e2ee.deviceLists.onChange(
+      guarded('device list notification', (change: DeviceListChange) => {
+        const users = change.observer === null ? [change.userId] : [change.userId, change.observer];
+        notifier.notify({ rooms: change.observer === null ? e2ee.deviceLists.roomsOf(change.userId) : [], users });
+      }),
+    );
     typing.onChange(
       guarded('typing notification', (roomId: string, userIds: string[]) => {
         notifier.notify({ rooms: [roomId] });
@@ -145,6 +161,8 @@ export async function startHomeserver(options: HomeserverOptions): Promise<Runni
     );
 
     let boundUrl = '';
+    const limits = new RateLimits(options.rateLimits, metrics.rateLimited);
+    const uia = new UiaSessions();
     const hs: HomeserverContext = {
       options,
       serverName,
@@ -156,7 +174,10 @@ export async function startHomeserver(options: HomeserverOptions): Promise<Runni
       accounts,
       deviceActivity: activity,
       openid: new OpenIdTokens(db),
-      uia: new UiaSessions(),
+      uia,
+      uiAuth: new UserInteractiveAuth(uia, accounts, limits, serverName),
+      deviceDeletion: new DeviceDeletion(db, accounts, e2ee, toDevice),
+      e2ee,
       accountData,
       events,
       formatter,
@@ -178,7 +199,7 @@ export async function startHomeserver(options: HomeserverOptions): Promise<Runni
       auth: new AccessTokenAuth(accounts, gateway, activity),
       appservice,
       metrics,
-      limits: new RateLimits(options.rateLimits, metrics.rateLimited),
+      limits,
     };
 
     await appservice.start();

@@ -17,9 +17,12 @@ const mode = process.argv[2] ?? 'run';
 // Debian packages per mode; tests also need the real peers the suites talk to.
 const APT = {
   run: ['redis-server'],
-  test: ['redis-server', 'ngircd'],
-  bench: ['redis-server', 'ngircd'],
+  test: ['redis-server', 'ngircd', 'postfix', 'swaks', 'libio-socket-ssl-perl'],
+  bench: ['redis-server', 'ngircd', 'postfix'],
 };
+// Answers for packages that would otherwise ask during install: Postfix gets no system configuration
+// (the email tests run private instances with their own config folders).
+const PRESEED = { postfix: 'postfix postfix/main_mailer_type select No configuration\n' };
 // What node-gyp needs to compile better-sqlite3 (only on Nodes without node:sqlite).
 const COMPILER = ['python3', 'make', 'g++'];
 
@@ -59,18 +62,20 @@ function ensureDebianPackages(packages, why) {
   log(`installing ${missing.join(' ')} (apt, ${why}; usually under a minute)`);
   timed('Debian packages installed', () => {
     sh('apt-get', ['update', '-qq']);
+    const answers = missing.map((p) => PRESEED[p] ?? '').join('');
+    if (answers !== '') sh('debconf-set-selections', [], { input: answers, stdio: ['pipe', 2, 2] });
     sh('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing], {
       env: { ...env, DEBIAN_FRONTEND: 'noninteractive' },
     });
   });
   // Debian starts packaged daemons on install; Patchbay and its tests start their own copies.
-  for (const svc of ['redis-server', 'ngircd']) if (missing.includes(svc)) spawnSync('service', [svc, 'stop'], { stdio: 'ignore' });
+  for (const svc of ['redis-server', 'ngircd', 'postfix']) if (missing.includes(svc)) spawnSync('service', [svc, 'stop'], { stdio: 'ignore' });
 }
 
 const major = Number(process.versions.node.split('.')[0]);
 if (major < 20) fail(`Patchbay needs Node 20 or newer; this is Node ${process.version}.`);
 
-ensureDebianPackages(APT[mode] ?? APT.run, mode === 'run' ? 'Patchbay runs its own Redis' : 'the tests talk to real Redis and IRC servers');
+ensureDebianPackages(APT[mode] ?? APT.run, mode === 'run' ? 'Patchbay runs its own Redis' : 'the tests talk to real Redis, IRC and mail servers');
 
 // npm dependencies when node_modules is missing or older than the lock file. Install scripts are left to
 // this script: only those package.json's allowScripts approves run, and better-sqlite3 is compiled below

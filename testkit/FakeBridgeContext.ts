@@ -142,7 +142,7 @@ function match(pattern: string, path: string): Record<string, string> | null {
  * on the host (`@<ghostPrefix><escaped id>:<server>`).
  */
 export function createFakeContext<Config>(
-  descriptor: Pick<BridgeDescriptor, 'protocol' | 'ghostPrefix' | 'aliasPrefix' | 'httpPrefixes'>,
+  descriptor: Pick<BridgeDescriptor, 'protocol' | 'ghostPrefix' | 'aliasPrefix' | 'httpPrefixes' | 'networkName'>,
   config: Config,
   options: FakeContextOptions = {},
 ): FakeContext<Config> {
@@ -231,7 +231,7 @@ export function createFakeContext<Config>(
     ghosts,
     identities: new MemoryIdentityMap(),
     links,
-    portals: new FakePortals(links, new PortalRooms({ ghosts, bot, serverName, aliasPrefix: descriptor.aliasPrefix, logger })),
+    portals: new FakePortals(links, new PortalRooms({ ghosts, bot, serverName, aliasPrefix: descriptor.aliasPrefix, protocol: descriptor.protocol, networkName: descriptor.networkName, logger })),
     messages,
     outbox,
     store,

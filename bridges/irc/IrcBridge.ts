@@ -37,7 +37,7 @@ const DELAY_NOTICE_EVERY_MS = 120_000;
 const REDACTABLE_TTL_SECONDS = 7 * 86400;
 
 /** What the IRC bridge declares: ghosts `@irc_<network>_<nick>`, portals `#irc_<network>_<channel>`. */
-export const ircDescriptor: BridgeDescriptor = { protocol: 'irc', ghostPrefix: 'irc_', aliasPrefix: 'irc_', configSchema: ircConfigSchema };
+export const ircDescriptor: BridgeDescriptor = { protocol: 'irc', networkName: 'IRC', ghostPrefix: 'irc_', aliasPrefix: 'irc_', configSchema: ircConfigSchema };
 
 /** An IRC account keeps its ghost this long after it was last seen (refreshed once per bridge run). */
 const ACCOUNT_TTL_SECONDS = 180 * 86400;

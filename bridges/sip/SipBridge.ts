@@ -47,6 +47,7 @@ const ADMIN_NETWORK = '_admin';
 
 export const sipDescriptor: BridgeDescriptor = {
   protocol: 'sip',
+  networkName: 'SIP',
   ghostPrefix: 'sip_',
   aliasPrefix: 'sip_',
   configSchema: sipConfigSchema,
@@ -243,7 +244,7 @@ export class SipBridge implements BridgePlugin<SipPluginConfig>, CallHandler, Th
     }
     const portal = await run.portals.byRoom(event.room_id);
     if (!portal) return;
-    if (event.type === 'm.room.encryption' || event.type === 'm.room.encrypted') return this.onEncrypted(portal);
+    if (event.type === 'm.room.encryption') return this.onEncrypted(portal);
     if (event.type === DTMF_EVENT_TYPE) return this.onDtmfEvent(event, portal);
     if (event.type !== 'm.room.message') return;
     const body = typeof event.content.body === 'string' ? event.content.body.trim() : '';
@@ -365,12 +366,13 @@ export class SipBridge implements BridgePlugin<SipPluginConfig>, CallHandler, Th
     return this.run.registry.all().find((c) => c.user === portal.receiver && c.legs.some((l) => l.roomId === portal.roomId && l.state === 'answered'));
   }
 
+  /** The host has told the room its messages no longer cross; the bridge adds what that means for calls. */
   private async onEncrypted(portal: PortalInfo): Promise<void> {
     const run = this.run;
     if (!(await run.portals.markEncrypted(portal.roomId))) return;
     await run.ctx.notice(
       portal.roomId,
-      `🔒 This room is encrypted, so the SIP bridge can no longer read it: calls and texts with ${portal.party.displayName} do not get through here. ` +
+      `📞 Calls with ${portal.party.displayName} cannot ring in an encrypted room either. ` +
         `Open a new room with "!sip call ${portal.party.id}" in your SIP admin room (invite @${this.descriptor.ghostPrefix}${CONTROL_REMOTE_ID}:${run.ctx.serverName}).`,
     );
   }

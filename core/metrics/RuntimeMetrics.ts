@@ -26,7 +26,7 @@ export class RuntimeMetrics {
     this.matrixRetries = m.counter('patchbay_matrix_retries_total', 'Client-Server API requests retried, by reason (rate_limited, server_error, connection)', ['reason']);
     this.pluginEvents = m.counter(
       'patchbay_plugin_events_total',
-      'Matrix events handed to plugins, by outcome (ok, ignored, error, permanent, retry_later, skipped_done)',
+      'Matrix events handed to plugins, by outcome (ok, ignored, encrypted, error, permanent, retry_later, skipped_done)',
       ['bridge', 'outcome'],
     );
     this.deadLetters = m.counter(

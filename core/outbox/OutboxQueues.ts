@@ -18,10 +18,12 @@ export interface OutboxSettings {
   resultTtlSeconds: number;
   /** How long `send()` waits for a worker to deliver before rejecting. */
   sendTimeoutMs: number;
+  /** A dead process's message is taken over after about this long (host.job_takeover_ms). */
+  jobTakeoverMs: number;
 }
 
 /** The outbox's own defaults; its partition count is a host setting (host.outbox_partitions). */
-export const DEFAULT_OUTBOX_SETTINGS: Omit<OutboxSettings, 'partitions'> = {
+export const DEFAULT_OUTBOX_SETTINGS: Omit<OutboxSettings, 'partitions' | 'jobTakeoverMs'> = {
   attempts: 6,
   initialBackoffMs: 1_000,
   maxBackoffMs: 60_000,

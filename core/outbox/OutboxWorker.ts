@@ -54,6 +54,9 @@ export class OutboxWorker {
         connection: this.redis,
         prefix: this.keys.outboxQueuePrefix,
         concurrency: 1,
+        // As the event pipeline's workers: a killed process's message is taken over after host.job_takeover_ms, not BullMQ's 30-60 s.
+        lockDuration: this.settings.jobTakeoverMs,
+        stalledInterval: this.settings.jobTakeoverMs,
       });
       worker.on('error', (err) => this.logger.error({ err, partition: p }, 'outbox worker error'));
       // process() dead-letters a message's own failures; this is only reached when Redis itself failed.

@@ -9,6 +9,8 @@ export type JsonSchema = Record<string, unknown>;
 export interface BridgeDescriptor {
   /** Protocol id: `irc`, `sip`, `email`; the third-party protocol name and the metrics/log label. */
   protocol: string;
+  /** What users call the remote side, in notices the host posts for the bridge ("IRC", "phones", "email"). Default: `protocol`. */
+  networkName?: string;
   /** Localpart prefix of ghost users: `irc_` gives `@irc_libera_alice:server`. */
   ghostPrefix: string;
   /** Localpart prefix of portal aliases: `irc_` gives `#irc_libera_#chan:server`. */

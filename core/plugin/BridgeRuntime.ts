@@ -86,7 +86,7 @@ export class BridgeRuntime {
     this.outbox = new BridgeOutbox(loaded.name, this.ghosts, deps.outboxQueues);
     this.routes = new BridgeRoutes(loaded.name, d.httpPrefixes ?? [], deps.publicUrl);
     this.bot = this.intent(deps.botUserId);
-    const rooms = new PortalRooms({ ghosts: this.ghosts, bot: this.bot, serverName, aliasPrefix: d.aliasPrefix, logger: this.logger });
+    const rooms = new PortalRooms({ ghosts: this.ghosts, bot: this.bot, serverName, aliasPrefix: d.aliasPrefix, protocol: d.protocol, networkName: d.networkName, logger: this.logger });
     this.portals = new BridgePortals({ redis, keyspace, links: this.links, rooms, logger: this.logger });
     this.voice = new RoomVoice({ bot: this.bot, botUserId: deps.botUserId, interest: this.interest, intent: (userId) => this.intent(userId), logger: this.logger });
     this.aliasHead = `#${d.aliasPrefix}`;

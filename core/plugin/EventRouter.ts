@@ -5,6 +5,7 @@ import { failureKindOf, MatrixApiError, type EventContext, type MatrixEphemeralE
 import type { RuntimeKeys } from '../store/BridgeKeyspace.js';
 import type { BridgeRuntime } from './BridgeRuntime.js';
 import { normaliseCallEvent } from './CallEventNormaliser.js';
+import { EncryptedRoomNotices } from './EncryptedRoomNotices.js';
 import { relationOf } from './EventRelations.js';
 
 const MEDIA_MSGTYPES = new Set(['m.image', 'm.file', 'm.audio', 'm.video']);
@@ -31,13 +32,19 @@ export interface EventRouterDeps extends HostBridges {
  * - invites of the shared bot go to every bridge (each decides whether to join through `ctx.bot`);
  * - events of rooms the bridge has links in, or where its ghosts or its bot (joined through that bridge)
  *   are members (RoomInterest, kept in Redis from membership events and the bridge's own joins);
+ * - an encrypted room is announced once per bridge (EncryptedRoomNotices), and `m.room.encrypted`
+ *   events, which no bridge can read, stop there;
  * - `m.call.*` goes to a CallHandler (v0/v1 normalised) instead of onMatrixEvent; m.image/m.file/m.audio/
  *   m.video with an `mxc://` url goes to an AttachmentHandler with the bytes fetched.
  * A bridge that handled an event is marked so, so when another bridge's failure makes the worker retry the
  * event, only the failed bridge sees it again.
  */
 export class EventRouter {
-  constructor(private readonly deps: EventRouterDeps) {}
+  private readonly encrypted: EncryptedRoomNotices;
+
+  constructor(private readonly deps: EventRouterDeps) {
+    this.encrypted = new EncryptedRoomNotices(deps.redis, deps.keys);
+  }
 
   async dispatch(event: MatrixEvent, attempt: number): Promise<void> {
     const { redis, keys, metrics, handledTtlSeconds } = this.deps;
@@ -55,6 +62,15 @@ export class EventRouter {
         continue;
       }
       try {
+        if (EncryptedRoomNotices.concernsEncryption(event) && !b.isOwnUser(event.sender)) {
+          await this.encrypted.tell(b, event.room_id);
+          if (EncryptedRoomNotices.isCiphertext(event)) {
+            // Nothing a bridge can carry: the room has been told, the event is done.
+            if (shared) await redis.set(handledKey, '1', 'EX', handledTtlSeconds);
+            metrics.pluginEvents.inc({ bridge: b.name, outcome: 'encrypted' });
+            continue;
+          }
+        }
         await this.deliver(b, event, attempt);
         if (shared) await redis.set(handledKey, '1', 'EX', handledTtlSeconds);
         metrics.pluginEvents.inc({ bridge: b.name, outcome: 'ok' });

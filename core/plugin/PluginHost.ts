@@ -106,7 +106,8 @@ export class PluginHost implements EventDispatcher, QueryResolver, ThirdPartyRes
     this.keys = new RuntimeKeys(options.appserviceId);
     this.metrics = RuntimeMetrics.for(options.metrics);
     this.caches = new IntentCaches(options.cacheSizes);
-    this.settings = { ...DEFAULT_OUTBOX_SETTINGS, ...options.outbox, partitions: hostSettings(options.host).outbox_partitions };
+    const host = hostSettings(options.host);
+    this.settings = { ...DEFAULT_OUTBOX_SETTINGS, jobTakeoverMs: host.job_takeover_ms, ...options.outbox, partitions: host.outbox_partitions };
     this.api = new ClientServerApi({
       homeserverUrl: options.homeserverUrl,
       asToken: options.asToken,

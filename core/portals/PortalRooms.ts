@@ -8,10 +8,28 @@ export interface PortalRoomsDeps {
   bot: Intent;
   serverName: string;
   aliasPrefix: string;
+  /** The bridge's protocol id and what users call its network, for the room's m.bridge state. */
+  protocol: string;
+  networkName?: string;
   logger: Logger;
 }
 
 const USER_ID = /^@[^:\s]+:\S+$/;
+
+/**
+ * The per-event levels homeservers give a new room (Synapse's and the embedded one's). Turning encryption
+ * on stays an admin's: a bridge cannot decrypt, so an encrypted portal stops bridging.
+ */
+const USUAL_EVENT_LEVELS: Readonly<Record<string, number>> = {
+  'm.room.name': 50,
+  'm.room.power_levels': 100,
+  'm.room.history_visibility': 100,
+  'm.room.canonical_alias': 50,
+  'm.room.avatar': 50,
+  'm.room.tombstone': 100,
+  'm.room.server_acl': 100,
+  'm.room.encryption': 100,
+};
 
 /**
  * Portal rooms over the Client-Server API: made as a PortalSpec says, and their name, topic and avatar
@@ -34,18 +52,26 @@ export class PortalRooms {
     const invite = [...new Set([...(key.receiver !== undefined ? [key.receiver] : []), ...(spec.invite ?? []), ...members.map((m) => m.userId), bot.userId])].filter(
       (u) => u !== creator.userId,
     );
-    const { users, ...levels } = spec.powerLevels ?? {};
+    const { users, events, ...levels } = spec.powerLevels ?? {};
     const joinRule = spec.joinRule ?? (key.receiver !== undefined ? 'invite' : 'public');
     const options: Record<string, unknown> = {
       preset: joinRule === 'public' ? 'public_chat' : 'private_chat',
       visibility: 'private',
       invite,
       is_direct: spec.direct ?? (key.receiver !== undefined && spec.alias === undefined),
-      power_level_content_override: { ...levels, users: { ...users, [creator.userId]: 100, [bot.userId]: 100 } },
+      power_level_content_override: {
+        ...levels,
+        // An override replaces the whole map (homeservers merge it shallowly): keep the usual levels beside the spec's.
+        ...(events !== undefined ? { events: { ...USUAL_EVENT_LEVELS, ...events } } : {}),
+        users: { ...users, [creator.userId]: 100, [bot.userId]: 100 },
+      },
       ...(spec.name !== undefined ? { name: spec.name } : {}),
       ...(spec.topic !== undefined ? { topic: spec.topic } : {}),
       ...(spec.alias !== undefined ? { room_alias_name: `${aliasPrefix}${checkAlias(spec.alias)}` } : {}),
-      ...(spec.avatarUrl !== undefined ? { initial_state: [{ type: 'm.room.avatar', state_key: '', content: { url: spec.avatarUrl } }] } : {}),
+      initial_state: [
+        ...this.bridgeState(key, creator.userId),
+        ...(spec.avatarUrl !== undefined ? [{ type: 'm.room.avatar', state_key: '', content: { url: spec.avatarUrl } }] : []),
+      ],
     };
     let roomId: string;
     try {
@@ -62,6 +88,24 @@ export class PortalRooms {
     for (const member of members) if (member.userId !== creator.userId) await member.join(roomId);
     if (creator !== bot) await bot.join(roomId);
     return roomId;
+  }
+
+  /**
+   * MSC2346's bridge info (`m.bridge`, and `uk.half-shot.bridge` that clients read today): which bridge,
+   * network and place the room is the portal of, and that the bridge carries no encrypted messages.
+   */
+  private bridgeState(key: PortalKey, creator: string): Array<{ type: string; state_key: string; content: Record<string, unknown> }> {
+    const { protocol, networkName, bot } = this.deps;
+    const content = {
+      bridgebot: bot.userId,
+      creator,
+      protocol: { id: protocol, displayname: networkName ?? protocol },
+      network: { id: key.network },
+      channel: { id: key.location },
+      'io.patchbay.encryption': 'unsupported',
+    };
+    const stateKey = `patchbay://${protocol}/${encodeURIComponent(key.network)}/${encodeURIComponent(key.location)}`;
+    return ['m.bridge', 'uk.half-shot.bridge'].map((type) => ({ type, state_key: stateKey, content }));
   }
 
   /** Sets name, topic and avatar where they differ from the room's, as the bot. */

@@ -100,16 +100,6 @@ export class AccountStore implements UserDirectory {
     return row ? { userId: row.user_id, deviceId: row.device_id } : null;
   }
 
-  /** Logout: the token and the device it belongs to are gone. */
-  logout(token: string): void {
-    const s = this.sessionForToken(token);
-    if (!s) return;
-    this.db.transaction(() => {
-      this.stmts.deleteDeviceTokens.run(s.userId, s.deviceId);
-      this.stmts.deleteDevice.run(s.userId, s.deviceId);
-    })();
-  }
-
   logoutAll(userId: string): void {
     this.db.transaction(() => {
       this.stmts.deleteUserTokens.run(userId);

@@ -1,30 +1,30 @@
-// User-interactive auth sessions for /register (the m.login.dummy flow). Kept in memory: a session only
-// has to outlive the few seconds between a client's two register calls.
+// User-interactive auth sessions: for /register (the m.login.dummy flow) and for the operations that ask
+// for the user's password (deleting devices, replacing cross-signing keys). Kept in memory: a session only
+// has to outlive the few seconds between a client's two calls. A session started for one user and
+// operation cannot complete another (the spec: the server binds the session to the request).
 import { randomToken } from '../ids/MatrixIds.js';
 
 const TTL_MS = 30 * 60_000;
 
-export class UiaSessions {
-  private readonly sessions = new Map<string, { created: number; completed: string[] }>();
+interface UiaSession {
+  created: number;
+  /** `<user ID> <operation>`, or '' for registration (no user yet). */
+  binding: string;
+}
 
-  create(): string {
+export class UiaSessions {
+  private readonly sessions = new Map<string, UiaSession>();
+
+  create(binding = ''): string {
     this.expire();
     const id = randomToken(18);
-    this.sessions.set(id, { created: Date.now(), completed: [] });
+    this.sessions.set(id, { created: Date.now(), binding });
     return id;
   }
 
-  exists(id: string): boolean {
+  exists(id: string, binding = ''): boolean {
     this.expire();
-    return this.sessions.has(id);
-  }
-
-  complete(id: string, stage: string): void {
-    this.sessions.get(id)?.completed.push(stage);
-  }
-
-  completed(id: string): string[] {
-    return this.sessions.get(id)?.completed ?? [];
+    return this.sessions.get(id)?.binding === binding;
   }
 
   delete(id: string): void {

@@ -1,7 +1,8 @@
 // The appservice side's durable state in the homeserver's SQLite database (tables prefixed `as_`):
 // per appservice its stream position and transaction counter, the transactions built but not yet
-// acknowledged (full payloads, so a retry or a restart resends exactly what was built), and the
-// ephemeral events waiting for the next transaction.
+// acknowledged (full payloads, so a retry or a restart resends exactly what was built), the
+// ephemeral events waiting for the next transaction, and, for appservices that take part in
+// encryption, how far they were sent to-device messages and device-list changes.
 import { randomBytes } from 'node:crypto';
 import type { SqlDatabase } from '../storage/SqlDatabase.js';
 import type { EphemeralEvent } from '../contracts.js';
@@ -18,6 +19,11 @@ export interface StoredTransaction {
 export interface PendingEphemeral {
   seq: number;
   event: EphemeralEvent;
+}
+
+export interface EncryptionState {
+  toDevicePos: number;
+  deviceListPos: number;
 }
 
 interface StateRow {
@@ -53,7 +59,32 @@ export class AppserviceStore {
       );
       CREATE INDEX IF NOT EXISTS as_ephemeral_by_as ON as_ephemeral (appservice_id, seq);
       CREATE INDEX IF NOT EXISTS as_ephemeral_by_key ON as_ephemeral (appservice_id, coalesce_key);
+      CREATE TABLE IF NOT EXISTS as_encryption_state (
+        appservice_id TEXT PRIMARY KEY,
+        to_device_pos INTEGER NOT NULL,
+        device_list_pos INTEGER NOT NULL
+      );
     `);
+  }
+
+  /**
+   * How far an appservice that takes part in encryption has been sent to-device messages and device-list
+   * changes; created on first sight at `headPos`, like the event position.
+   */
+  ensureEncryptionState(appserviceId: string, headPos: number): EncryptionState {
+    this.db
+      .prepare('INSERT OR IGNORE INTO as_encryption_state (appservice_id, to_device_pos, device_list_pos) VALUES (?, ?, ?)')
+      .run(appserviceId, headPos, headPos);
+    const row = this.db
+      .prepare('SELECT to_device_pos, device_list_pos FROM as_encryption_state WHERE appservice_id = ?')
+      .get(appserviceId) as { to_device_pos: number; device_list_pos: number };
+    return { toDevicePos: row.to_device_pos, deviceListPos: row.device_list_pos };
+  }
+
+  setEncryptionState(appserviceId: string, state: EncryptionState): void {
+    this.db
+      .prepare('UPDATE as_encryption_state SET to_device_pos = ?, device_list_pos = ? WHERE appservice_id = ?')
+      .run(state.toDevicePos, state.deviceListPos, appserviceId);
   }
 
   /** Runs `fn` in one SQLite transaction (so a built transaction and the advanced position commit together). */

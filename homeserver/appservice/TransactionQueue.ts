@@ -1,20 +1,23 @@
 // Builds an appservice's next transaction and stores it BEFORE anything is sent: the events it holds
 // (at most 100, in stream order, filtered by interest), the ephemeral events waiting for it (at most
-// 100), and the advanced stream position commit in one SQLite transaction. A stored transaction is
+// 100), for appservices in encryption their to-device messages (at most 100), device-list changes and key
+// counts (EncryptionTraffic.ts), and the advanced stream positions commit in one SQLite transaction. A stored transaction is
 // resent unchanged until the appservice acknowledges it, across retries and restarts.
-import type { ClientEvent, EphemeralEvent, EventStream } from '../contracts.js';
+import type { ClientEvent, EncryptionStream, EphemeralEvent, EventStream } from '../contracts.js';
 import { coversUser, type Appservice } from './Appservice.js';
 import type { AppserviceStore, StoredTransaction } from './AppserviceStore.js';
+import { EncryptionTraffic } from './EncryptionTraffic.js';
 import { InterestMatcher } from './InterestMatcher.js';
 
 export interface TransactionLimits {
   maxEvents: number;
   maxEphemeral: number;
+  maxToDevice: number;
   /** Stream events examined per build before yielding (a long run of uninteresting events). */
   scanLimit: number;
 }
 
-export const DEFAULT_TRANSACTION_LIMITS: TransactionLimits = { maxEvents: 100, maxEphemeral: 100, scanLimit: 2000 };
+export const DEFAULT_TRANSACTION_LIMITS: TransactionLimits = { maxEvents: 100, maxEphemeral: 100, maxToDevice: 100, scanLimit: 2000 };
 
 export type NextTransaction =
   | { kind: 'send'; txn: StoredTransaction }
@@ -22,11 +25,16 @@ export type NextTransaction =
   | { kind: 'idle'; more: boolean };
 
 export class TransactionQueue {
+  private readonly encryptionTraffic: EncryptionTraffic;
+
   constructor(
     private readonly store: AppserviceStore,
     private readonly stream: EventStream,
+    encryption: EncryptionStream,
     private readonly limits: TransactionLimits = DEFAULT_TRANSACTION_LIMITS,
-  ) {}
+  ) {
+    this.encryptionTraffic = new EncryptionTraffic(store, encryption, stream, limits);
+  }
 
   /** The transaction to send next: the oldest one stored, else a new one built (and stored) now. */
   next(appservice: Appservice): NextTransaction {
@@ -63,11 +71,12 @@ export class TransactionQueue {
     }
     const ephemeralRows = this.store.peekEphemeral(appservice.id, this.limits.maxEphemeral);
     this.store.setStreamPos(appservice.id, pos);
-    if (events.length === 0 && ephemeralRows.length === 0) {
-      return { kind: 'idle', more: !reachedEnd && scanned >= this.limits.scanLimit };
-    }
     const ephemeral: EphemeralEvent[] = ephemeralRows.map((r) => r.event);
-    const body: Record<string, unknown> = { events };
+    const encryption = this.encryptionTraffic.collect(appservice, interest, events, ephemeral);
+    if (events.length === 0 && ephemeralRows.length === 0 && !encryption.worthSending) {
+      return { kind: 'idle', more: (!reachedEnd && scanned >= this.limits.scanLimit) || encryption.more };
+    }
+    const body: Record<string, unknown> = { events, ...encryption.body };
     if (ephemeral.length > 0) {
       body['ephemeral'] = ephemeral;
       // The unstable MSC2409 key as well, as Synapse sends it: older appservice libraries read only it.

@@ -44,7 +44,7 @@ export function createAppserviceService(deps: AppserviceServiceDeps, options: Ap
     options.loader ?? ((file) => loadAppservice(file, deps.serverName)),
   );
   const http = new AppserviceHttpClient();
-  const queue = new TransactionQueue(store, deps.stream, options.limits ?? DEFAULT_TRANSACTION_LIMITS);
+  const queue = new TransactionQueue(store, deps.stream, deps.encryption, options.limits ?? DEFAULT_TRANSACTION_LIMITS);
   const metrics = appserviceMetrics();
   const authenticator = new AppserviceAuthenticator(registry, deps.users);
   const queries = new AppserviceQueries({
@@ -70,7 +70,7 @@ export function createAppserviceService(deps: AppserviceServiceDeps, options: Ap
   const clientRouter = appserviceClientRouter({ fanout, ping, logger });
   const ephemeralCap = options.ephemeralCap ?? 10_000;
   let running = false;
-  let unsubscribe: (() => void) | null = null;
+  let unsubscribe: Array<() => void> = [];
 
   const refreshNetworks = (): void => {
     fanout.refreshNetworks().catch((err: unknown) => logger.warn({ err }, 'could not fetch third-party protocols'));
@@ -176,9 +176,10 @@ export function createAppserviceService(deps: AppserviceServiceDeps, options: Ap
       await registry.reload();
       await applyRegistry();
       running = true;
-      unsubscribe = deps.stream.onAppend(() => {
+      const wakeAll = (): void => {
         for (const sender of senders.values()) sender.notify();
-      });
+      };
+      unsubscribe = [deps.stream.onAppend(wakeAll), deps.encryption.onChange(wakeAll)];
       // Transactions stored before a restart go out first; then whatever the stream holds.
       for (const sender of senders.values()) sender.notify();
       refreshNetworks();
@@ -186,8 +187,8 @@ export function createAppserviceService(deps: AppserviceServiceDeps, options: Ap
 
     async stop(): Promise<void> {
       running = false;
-      unsubscribe?.();
-      unsubscribe = null;
+      for (const off of unsubscribe) off();
+      unsubscribe = [];
       await Promise.all([...senders.values()].map((s) => s.stop()));
       senders.clear();
     },

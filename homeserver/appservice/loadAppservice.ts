@@ -18,6 +18,7 @@ export async function loadAppservice(file: string, serverName: string): Promise<
       registration.receive_ephemeral === true ||
       extra['push_ephemeral'] === true ||
       extra['de.sorunome.msc2409.push_ephemeral'] === true,
+    encryption: extra['org.matrix.msc3202'] === true,
     rateLimited: registration.rate_limited !== false,
     namespaces,
     source: file,

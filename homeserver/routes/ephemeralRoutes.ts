@@ -87,15 +87,19 @@ export function ephemeralRoutes(r: RouteTable, hs: HomeserverContext): void {
       if (!isJsonObject(byDevice)) throw new MatrixError(400, 'M_BAD_JSON', `messages.${userId} must be an object`);
       for (const [deviceId, content] of Object.entries(byDevice)) {
         if (!isJsonObject(content)) throw new MatrixError(400, 'M_BAD_JSON', `messages.${userId}.${deviceId} must be an object`);
-        // Remote users cannot be reached (no federation); unknown devices simply receive nothing.
+        // Remote users cannot be reached (no federation); unknown devices receive nothing, and nothing
+        // is kept for them (it would wait for ever).
         const devices = deviceId === '*' ? hs.accounts.devices(userId).map((d) => d.device_id) : [deviceId];
-        for (const d of devices) targets.push({ userId, deviceId: d, content });
+        for (const d of devices) if (hs.accounts.hasDevice(userId, d)) targets.push({ userId, deviceId: d, content });
       }
     }
-    if (hs.events.recordTxn({ key: txnKeyOf(me), scope: TxnScope.toDevice(type), id: param(req, 'txnId') })) {
+    // The txnId and the messages commit together: a retry after a crash either finds both or neither.
+    const sent = hs.db.transaction(() => {
+      if (!hs.events.recordTxn({ key: txnKeyOf(me), scope: TxnScope.toDevice(type), id: param(req, 'txnId') })) return false;
       hs.toDevice.send(me.userId, type, targets);
-      hs.notifier.notify({ users: targets.map((t) => t.userId) });
-    }
+      return true;
+    })();
+    if (sent) hs.notifier.notify({ users: targets.map((t) => t.userId) });
     res.json({});
   });
 }

@@ -3,10 +3,13 @@
 import express, { Router } from 'express';
 import type { HomeserverContext } from '../HomeserverContext.js';
 import { clientConfigRoutes } from './clientConfigRoutes.js';
+import { deviceRoutes } from './deviceRoutes.js';
 import { directoryRoutes } from './directoryRoutes.js';
 import { ephemeralRoutes } from './ephemeralRoutes.js';
 import { mediaRoutes } from './mediaRoutes.js';
 import { openidRoutes, openidUserinfoRoutes } from './openidRoutes.js';
+import { keyBackupRoutes } from './keyBackupRoutes.js';
+import { keysRoutes } from './keysRoutes.js';
 import { roomEventRoutes } from './roomEventRoutes.js';
 import { roomMembershipRoutes } from './roomMembershipRoutes.js';
 import { sessionRoutes } from './sessionRoutes.js';
@@ -47,7 +50,11 @@ export function buildClientApp(hs: HomeserverContext): express.Express {
   app.use(requestLog(hs.logger, hs.metrics));
 
   app.get('/.well-known/matrix/client', (_req, res) => {
-    res.json({ 'm.homeserver': { base_url: hs.baseUrl() } });
+    const e2ee = hs.options.e2ee;
+    res.json({
+      'm.homeserver': { base_url: hs.baseUrl() },
+      ...(e2ee && { 'io.element.e2ee': { default: e2ee.default, force_disable: e2ee.forceDisable } }),
+    });
   });
   app.get('/_matrix/client/versions', (_req, res) => {
     res.json({ versions: SUPPORTED_VERSIONS, unstable_features: {} });
@@ -60,11 +67,14 @@ export function buildClientApp(hs: HomeserverContext): express.Express {
 
   const client = new RouteTable();
   sessionRoutes(client, hs);
+  deviceRoutes(client, hs);
   clientConfigRoutes(client, hs);
   userDataRoutes(client, hs);
   roomMembershipRoutes(client, hs);
   roomEventRoutes(client, hs);
   ephemeralRoutes(client, hs);
+  keysRoutes(client, hs);
+  keyBackupRoutes(client, hs);
   directoryRoutes(client, hs);
   syncRoutes(client, hs);
   openidRoutes(client, hs);

@@ -1,14 +1,13 @@
-// Login, registration, logout, whoami and devices.
-import type { Request, Response } from 'express';
+// Login, registration, logout and whoami (devices: deviceRoutes.ts).
+import type { Request } from 'express';
 import { MatrixError } from '../MatrixError.js';
 import type { HomeserverContext } from '../HomeserverContext.js';
 import { hashPassword, verifyPassword } from '../accounts/PasswordHasher.js';
 import { accessTokenOf } from '../http/AccessTokenAuth.js';
-import { body, isJsonObject, param, query, requesterOf, type Body } from '../http/RequestReader.js';
+import { body, query, requesterOf, type Body } from '../http/RequestReader.js';
 import type { RouteTable } from '../http/RouteTable.js';
 import { checkNewLocalpart, parseId, randomLetters } from '../ids/MatrixIds.js';
 import { clientAddressOf, clientIpOf } from '../limits/RateLimits.js';
-import type { DeviceInfo } from '../accounts/AccountStore.js';
 import type { Requester } from '../contracts.js';
 
 export function sessionRoutes(r: RouteTable, hs: HomeserverContext): void {
@@ -181,83 +180,13 @@ export function sessionRoutes(r: RouteTable, hs: HomeserverContext): void {
 
   r.post('/logout', hs.auth.required, (_req, res) => {
     const me = requesterOf(res);
-    if (!me.appserviceId) accounts.logout(me.accessToken);
+    if (!me.appserviceId) hs.deviceDeletion.logout(me.accessToken);
     res.json({});
   });
 
   r.post('/logout/all', hs.auth.required, (_req, res) => {
     const me = requesterOf(res);
-    accounts.logoutAll(me.userId);
-    res.json({});
-  });
-
-  // Devices. Appservices manage their users' devices without UIA (spec v1.17); users prove their password.
-  // Every key is sent, null when unknown, as Synapse does: matrix-nio rejects a device list without them.
-  const deviceJson = (userId: string, stored: DeviceInfo): Record<string, unknown> => {
-    const d = hs.deviceActivity.current(userId, stored);
-    return { device_id: d.device_id, display_name: d.display_name, last_seen_ip: d.last_seen_ip, last_seen_ts: d.last_seen_ts };
-  };
-
-  r.get('/devices', hs.auth.required, (_req, res) => {
-    const me = requesterOf(res);
-    res.json({ devices: accounts.devices(me.userId).map((d) => deviceJson(me.userId, d)) });
-  });
-
-  r.get('/devices/:deviceId', hs.auth.required, (req, res) => {
-    const me = requesterOf(res);
-    const d = accounts.device(me.userId, param(req, 'deviceId'));
-    if (!d) throw new MatrixError(404, 'M_NOT_FOUND', 'Unknown device');
-    res.json(deviceJson(me.userId, d));
-  });
-
-  r.put('/devices/:deviceId', hs.auth.required, (req, res) => {
-    const me = requesterOf(res);
-    const deviceId = param(req, 'deviceId');
-    const name = body(req).optString('display_name');
-    if (accounts.device(me.userId, deviceId)) {
-      if (name !== undefined) accounts.renameDevice(me.userId, deviceId, name);
-    } else if (me.appserviceId) {
-      accounts.ensureDevice(me.userId, deviceId, name ?? null);
-    } else {
-      throw new MatrixError(404, 'M_NOT_FOUND', 'Unknown device');
-    }
-    res.json({});
-  });
-
-  /** UIA with the user's password, for deleting devices; appservices skip it. */
-  const requirePassword = async (req: Request, res: Response, me: Requester): Promise<boolean> => {
-    if (me.appserviceId) return true;
-    const auth = body(req).optObject('auth');
-    if (!auth || auth['type'] !== 'm.login.password') {
-      res.status(401).json({ flows: [{ stages: ['m.login.password'] }], params: {}, session: hs.uia.create() });
-      return false;
-    }
-    const identifier = isJsonObject(auth['identifier']) ? auth['identifier'] : {};
-    const user = identifier['user'] ?? auth['user'];
-    const userId = typeof user === 'string' && !user.startsWith('@') ? `@${user}:${serverName}` : user;
-    const password = auth['password'];
-    const hash = accounts.passwordHash(me.userId);
-    if (userId !== me.userId || typeof password !== 'string' || !hash || !(await verifyPassword(password, hash))) {
-      throw new MatrixError(401, 'M_FORBIDDEN', 'Invalid password', { flows: [{ stages: ['m.login.password'] }], params: {} });
-    }
-    return true;
-  };
-
-  r.delete('/devices/:deviceId', hs.auth.required, async (req, res) => {
-    const me = requesterOf(res);
-    const deviceId = param(req, 'deviceId');
-    if (!accounts.device(me.userId, deviceId)) throw new MatrixError(404, 'M_NOT_FOUND', 'Unknown device');
-    if (!(await requirePassword(req, res, me))) return;
-    accounts.deleteDevice(me.userId, deviceId);
-    res.json({});
-  });
-
-  r.post('/delete_devices', hs.auth.required, async (req, res) => {
-    const me = requesterOf(res);
-    const ids = body(req).optStringList('devices');
-    if (!ids) throw new MatrixError(400, 'M_MISSING_PARAM', 'Missing "devices"');
-    if (!(await requirePassword(req, res, me))) return;
-    for (const id of ids) accounts.deleteDevice(me.userId, id);
+    hs.deviceDeletion.logoutAll(me.userId);
     res.json({});
   });
 }

@@ -1,7 +1,8 @@
 // GET /sync: everything that changed for a user after a stream token, or a snapshot without one. The
-// stream counter gives events, receipts and account data one total order, so `next_batch` is simply the
-// position the response was computed at. With nothing to report, the request waits (long-poll) until the
-// notifier signals a change in one of the user's rooms or the timeout passes.
+// stream counter gives events, receipts, account data, to-device messages and device-list changes one total
+// order, so `next_batch` is simply the position the response was computed at. With nothing to report, the
+// request waits (long-poll) until the notifier signals a change in one of the user's rooms or the timeout
+// passes.
 import type { ClientEvent, Requester } from '../contracts.js';
 import type { AccountDataStore, AccountDataRow } from '../accounts/AccountDataStore.js';
 import type { ClientEventFormatter } from '../events/ClientEventFormatter.js';
@@ -13,6 +14,8 @@ import type { EphemeralCounter } from '../ephemeral/EphemeralCounter.js';
 import type { PresenceState, PresenceTracker } from '../ephemeral/PresenceTracker.js';
 import { receiptContent, type ReceiptStore } from '../ephemeral/ReceiptStore.js';
 import type { ToDeviceInbox } from '../ephemeral/ToDeviceInbox.js';
+import type { DeviceListStream } from '../e2ee/DeviceListStream.js';
+import type { OneTimeKeyStore } from '../e2ee/OneTimeKeyStore.js';
 import type { TypingTracker } from '../ephemeral/TypingTracker.js';
 import type { PushRuleStore } from '../push/PushRuleStore.js';
 import type { HistoryVisibility, RoomReader } from '../rooms/HistoryVisibility.js';
@@ -21,7 +24,7 @@ import type { StreamCounter } from '../storage/StreamCounter.js';
 import { isDisabled, matchesEvent, roomAllowed, type SyncFilter } from './EventFilter.js';
 import { newestEvents, type TimelineSlice } from './RoomTimeline.js';
 import type { SyncNotifier } from './SyncNotifier.js';
-import { paginationToken, syncToken, type StreamToken } from './SyncToken.js';
+import { paginationToken, syncToken, toDeviceAck, type StreamToken } from './SyncToken.js';
 
 export interface SyncRequest {
   requester: Requester;
@@ -46,6 +49,8 @@ export interface SyncDeps {
   ephemeral: EphemeralCounter;
   notifier: SyncNotifier;
   toDevice: ToDeviceInbox;
+  deviceLists: DeviceListStream;
+  oneTimeKeys: OneTimeKeyStore;
   /** Long-polls in progress, for the metrics. */
   onWaitChange?: (delta: number) => void;
 }
@@ -153,17 +158,22 @@ export class SyncHandler {
     const presence =
       isDisabled(f.presence) || !this.d.presence.anyChangeSince(snap.E) ? [] : this.presenceEvents(userId, joinedRooms, snap.E, f);
 
+    // End-to-end encryption: this device's messages and key counts, and whose device lists to re-fetch.
     const deviceId = req.requester.deviceId;
-    const toDevice = deviceId ? this.d.toDevice.take(userId, deviceId, snap.P, now) : [];
+    const toDevice = deviceId
+      ? this.d.toDevice.take(userId, deviceId, since ? Math.min(toDeviceAck(since), now) : 0, now)
+      : { messages: [], partialUpTo: null };
+    const deviceLists = snap.initial ? { changed: [], left: [] } : this.d.deviceLists.changesFor(userId, snap.P, now);
 
     const response: Json = {
-      next_batch: syncToken(now, eph),
+      next_batch: syncToken(now, eph, toDevice.partialUpTo),
       rooms: { join, invite, leave, knock: {} },
       presence: { events: presence },
       account_data: { events: globalAccountData },
-      to_device: { events: toDevice },
-      device_lists: { changed: [], left: [] },
-      device_one_time_keys_count: {},
+      to_device: { events: toDevice.messages },
+      device_lists: deviceLists,
+      device_one_time_keys_count: deviceId ? this.d.oneTimeKeys.counts(userId, deviceId) : {},
+      device_unused_fallback_key_types: deviceId ? this.d.oneTimeKeys.unusedFallbackTypes(userId, deviceId) : [],
     };
     const empty =
       Object.keys(join).length === 0 &&
@@ -171,7 +181,9 @@ export class SyncHandler {
       Object.keys(leave).length === 0 &&
       presence.length === 0 &&
       globalAccountData.length === 0 &&
-      toDevice.length === 0;
+      toDevice.messages.length === 0 &&
+      deviceLists.changed.length === 0 &&
+      deviceLists.left.length === 0;
     return { response, empty, joinedRooms };
   }
 

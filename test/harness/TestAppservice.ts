@@ -21,6 +21,10 @@ export interface TestAppserviceOptions {
   receiveEphemeral?: boolean;
   /** The registration's `rate_limited` (default false, as bridges usually register). */
   rateLimited?: boolean;
+  /** `org.matrix.msc3202: true`: to-device messages, device lists and key counts in transactions. */
+  encryption?: boolean;
+  /** A second, non-exclusive users namespace `@<sharedPrefix>.*` (users it shares with the world). */
+  sharedPrefix?: string;
 }
 
 export interface RecordedRequest {
@@ -77,6 +81,8 @@ export class TestAppservice {
   private readonly refusesUser: (userId: string) => boolean;
   private readonly receiveEphemeral: boolean;
   private readonly rateLimited: boolean;
+  private readonly encryption: boolean;
+  private readonly sharedPrefix: string | null;
   private server: Server | null = null;
   private baseUrl: string | null = null;
 
@@ -88,6 +94,8 @@ export class TestAppservice {
     this.protocol = options.protocol ?? 'testproto';
     this.receiveEphemeral = options.receiveEphemeral ?? false;
     this.rateLimited = options.rateLimited ?? false;
+    this.encryption = options.encryption ?? false;
+    this.sharedPrefix = options.sharedPrefix ?? null;
     this.refusesUser = options.refusesUser ?? ((userId) => userId.startsWith(`@${this.prefix}missing`));
   }
 
@@ -104,6 +112,8 @@ export class TestAppservice {
   registration(): AppserviceRegistration {
     const p = escapeRegex(this.prefix);
     const server = escapeRegex(this.serverName);
+    const users = [{ regex: `@${p}.*:${server}`, exclusive: true }];
+    if (this.sharedPrefix !== null) users.push({ regex: `@${escapeRegex(this.sharedPrefix)}.*:${server}`, exclusive: false });
     return {
       id: this.id,
       url: this.url,
@@ -111,13 +121,14 @@ export class TestAppservice {
       hs_token: this.hsToken,
       sender_localpart: this.senderLocalpart,
       namespaces: {
-        users: [{ regex: `@${p}.*:${server}`, exclusive: true }],
+        users,
         aliases: [{ regex: `#${p}.*:${server}`, exclusive: true }],
         rooms: [],
       },
       rate_limited: this.rateLimited,
       protocols: [this.protocol],
       receive_ephemeral: this.receiveEphemeral,
+      ...(this.encryption && { 'org.matrix.msc3202': true }),
     };
   }
 

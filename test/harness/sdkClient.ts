@@ -24,12 +24,18 @@ if (process.env.PATCHBAY_TEST_LOG_LEVEL !== 'debug') {
 // matrix-js-sdk 37's timeoutSignal() ponyfill arms a plain setTimeout for every request and never clears
 // it (up to 110 s for each /sync), so a finished suite cannot exit. Those timers only abort requests
 // that are long done: let them not hold the process open. Matched by the ponyfill's exact callback.
+// Its Rust crypto does the same for each event it could not decrypt yet: a 5-minute timer that only
+// stops listening for the event's late decryption.
 const sdkAbortTimer = /^\(\)\s*=>\s*\{\s*controller\.abort\(\);?\s*\}$/;
+const sdkDecryptionWait = /^\(\)\s*=>\s*event\.off\(MatrixEventEvent\.Decrypted,\s*onDecrypted\)$/;
 if (!(globalThis.setTimeout as { patchbayUnrefsSdkTimers?: boolean }).patchbayUnrefsSdkTimers) {
   const original = globalThis.setTimeout;
   const wrapped = ((handler: unknown, ms?: number, ...args: unknown[]) => {
     const timer = (original as (h: unknown, ms?: number, ...rest: unknown[]) => NodeJS.Timeout)(handler, ms, ...args);
-    if (typeof handler === 'function' && (ms ?? 0) > 10_000 && sdkAbortTimer.test(handler.toString())) timer.unref();
+    if (typeof handler === 'function' && (ms ?? 0) > 10_000) {
+      const source = handler.toString();
+      if (sdkAbortTimer.test(source) || sdkDecryptionWait.test(source)) timer.unref();
+    }
     return timer;
   }) as typeof globalThis.setTimeout;
   Object.defineProperties(wrapped, Object.getOwnPropertyDescriptors(original));
@@ -39,6 +45,8 @@ if (!(globalThis.setTimeout as { patchbayUnrefsSdkTimers?: boolean }).patchbayUn
 
 export interface SdkClientOptions {
   initialSyncLimit?: number;
+  /** Starts the client with its Rust crypto (the WASM build inside the npm package), keys kept in memory. */
+  crypto?: boolean;
   /** How long to wait for the first sync before failing (hang detection only). */
   timeoutMs?: number;
 }
@@ -67,6 +75,7 @@ export async function startSdkClient(baseUrl: string, user: TestUser, options: S
     };
     client.on(sdk.ClientEvent.Sync, onSync);
   });
+  if (options.crypto) await client.initRustCrypto({ useIndexedDB: false });
   await client.startClient({ initialSyncLimit: options.initialSyncLimit ?? 20 });
   try {
     await prepared;

@@ -87,7 +87,8 @@ describe('SIP bridge: bad input, rules and faults (Kamailio + rtpengine + baresi
     await call.hangup('user_busy');
     expect((await raw.final(first)).status).toBe(486);
     await alice.user.http.ok('PUT', `/rooms/${enc(room)}/state/m.room.encryption/`, { body: { algorithm: 'm.megolm.v1.aes-sha2' } });
-    await alice.notice(room, /This room is encrypted/);
+    await alice.notice(room, /end-to-end encrypted, and the SIP bridge cannot read/);
+    await alice.notice(room, /Calls with \+1 415 555 0100 cannot ring in an encrypted room either/);
     const second = raw.invite({ to: to(DID), fromUser: BOB });
     expect((await raw.final(second)).status).toBe(480);
     await alice.notice(room, /Missed call from \+1 415 555 0100: this room is encrypted/);

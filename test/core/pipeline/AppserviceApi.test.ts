@@ -142,6 +142,24 @@ describe('the AS API of the appservice host', () => {
       expect(await client.exists(keys.transaction('ok-1'))).toBe(1);
     });
 
+    it('accepts the encryption keys homeservers add (MSC2409 to-device, MSC3202 device lists and key counts)', async () => {
+      const counts = { '@irc_a:test': { DEV: { signed_curve25519: 3 } } };
+      const body = {
+        events: [roomEvent('$e2ee-1', '!r:test')],
+        ephemeral: [{ type: 'm.typing', room_id: '!r:test', content: { user_ids: [] } }],
+        'de.sorunome.msc2409.to_device': [{ to_user_id: '@irc_a:test', to_device_id: 'DEV', sender: '@b:test', type: 'm.room.encrypted', content: {} }],
+        'org.matrix.msc3202.device_lists': { changed: ['@b:test'], left: [] },
+        'org.matrix.msc3202.device_one_time_keys_count': counts,
+        'org.matrix.msc3202.device_one_time_key_counts': counts,
+        'org.matrix.msc3202.device_unused_fallback_key_types': { '@irc_a:test': { DEV: ['signed_curve25519'] } },
+      };
+      expect(await putTransaction(base, 'e2ee-1', body)).toEqual({ status: 200, body: {} });
+      expect(await client.exists(keys.event('$e2ee-1'))).toBe(1);
+      // Only to-device messages and device lists: nothing to queue, and still 200.
+      const quiet = { events: [], 'de.sorunome.msc2409.to_device': body['de.sorunome.msc2409.to_device'], 'org.matrix.msc3202.device_lists': body['org.matrix.msc3202.device_lists'] };
+      expect(await putTransaction(base, 'e2ee-2', quiet)).toEqual({ status: 200, body: {} });
+    });
+
     it('takes the legacy unprefixed path too', async () => {
       const res = await fetch(`${base}/transactions/legacy-1`, {
         method: 'PUT',

@@ -132,7 +132,7 @@ describe('PluginLoader', () => {
         odd: { enabled: 'yes' },
       }),
     );
-    expect(problems[0]).toMatch(/^bridges\.irc2: "irc2" is not a built-in bridge \(built-ins: example, irc, webhook\)\. Fix: .*bridges\.irc2\.module/);
+    expect(problems[0]).toMatch(/^bridges\.irc2: "irc2" is not a built-in bridge \(built-ins: email, example, irc, sip, webhook\)\. Fix: .*bridges\.irc2\.module/);
     expect(problems[1]).toMatch(/^bridges\.gone\.module: "\.\/missing\.mjs" could not be imported .*Fix: install the package or correct the path/);
     expect(problems[2]).toMatch(/^bridges\.nothing\.module: "\.\/nothing\.mjs" exports neither a default PluginFactory nor createPlugin/);
     expect(problems[3]).toMatch(/^bridges\.odd\.enabled: "yes" is not true or false/);

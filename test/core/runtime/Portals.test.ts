@@ -112,6 +112,20 @@ describe('portals (embedded homeserver, Redis, two plugin hosts)', () => {
     expect(of('m.room.topic')).toMatchObject({ topic: 'Texts through the carrier' });
     expect(of('m.room.avatar')).toEqual({ url: 'mxc://localhost/avatar' });
     expect(of('m.room.power_levels')).toMatchObject({ users: { [ghost]: 100, [plugin.ctx!.bot.userId]: 100, [alice.userId]: 50 }, events: { 'm.room.topic': 100 } });
+    // Asking for one event's level keeps the usual ones (an override replaces the whole map at the homeserver).
+    expect(of('m.room.power_levels')).toMatchObject({ events: { 'm.room.power_levels': 100, 'm.room.encryption': 100, 'm.room.name': 50 } });
+    // MSC2346 bridge info, saying the bridge carries no encrypted messages.
+    const bridgeInfo = {
+      bridgebot: plugin.ctx!.bot.userId,
+      creator: ghost,
+      protocol: { id: 'place', displayname: 'place' },
+      network: { id: key.network },
+      channel: { id: key.location },
+      'io.patchbay.encryption': 'unsupported',
+    };
+    const infoKey = `patchbay://place/${encodeURIComponent(key.network)}/${encodeURIComponent(key.location)}`;
+    expect(of('m.bridge', infoKey)).toEqual(bridgeInfo);
+    expect(of('uk.half-shot.bridge', infoKey)).toEqual(bridgeInfo);
     expect(of('m.room.member', ghost)).toMatchObject({ membership: 'join', displayname: '+1 415 555 0100' });
     expect(of('m.room.member', plugin.ctx!.bot.userId)).toMatchObject({ membership: 'join' });
     expect(of('m.room.member', alice.userId)).toMatchObject({ membership: 'invite', is_direct: true });

@@ -9,7 +9,15 @@ import { pino } from 'pino';
 import YAML from 'yaml';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { MatrixError } from '../../../homeserver/MatrixError.js';
-import type { Requester, AppserviceService, ClientEvent, EventStream, StrippedStateEvent, UserDirectory } from '../../../homeserver/contracts.js';
+import type {
+  Requester,
+  AppserviceService,
+  ClientEvent,
+  EncryptionStream,
+  EventStream,
+  StrippedStateEvent,
+  UserDirectory,
+} from '../../../homeserver/contracts.js';
 import { createAppserviceService, type AppserviceServiceOptions } from '../../../homeserver/appservice/index.js';
 import type { SqlDatabase } from '../../../homeserver/storage/SqlDatabase.js';
 import { openSqlite } from '../../../homeserver/storage/SqliteDriver.js';
@@ -63,6 +71,17 @@ export class FakeEventStream implements EventStream {
     return full;
   }
 }
+
+/** No to-device traffic and no device lists: these suites test events; the real one is tested end to end. */
+export const NO_ENCRYPTION_TRAFFIC: EncryptionStream = {
+  toDeviceAfter: () => [],
+  deleteToDevice: () => {},
+  deviceListChangesAfter: () => [],
+  joinedRooms: () => [],
+  deviceKeyCounts: () => [],
+  head: () => 0,
+  onChange: () => () => {},
+};
 
 export class FakeUserDirectory implements UserDirectory {
   readonly users = new Map<string, Set<string>>();
@@ -141,6 +160,7 @@ export function makeService(
       db,
       serverName: SERVER,
       stream,
+      encryption: NO_ENCRYPTION_TRAFFIC,
       users,
       registrationFiles: files,
       retry: opts.retry ?? { initialMs: 20, maxMs: 100 },
