@@ -6,5 +6,6 @@ export const builtinBridges: BuiltinBridgeRegistry = {
   email: async () => (await import('./email/index.js')).default,
   example: async () => (await import('./example/index.js')).default,
   irc: async () => (await import('./irc/index.js')).default,
+  sip: async () => (await import('./sip/index.js')).default,
   webhook: async () => (await import('./webhook/index.js')).default,
 };

@@ -104,8 +104,8 @@ export interface AppserviceGateway {
    * null when the token belongs to no appservice. Throws MatrixError (M_FORBIDDEN, M_UNKNOWN_DEVICE ...).
    */
   authenticate(token: string, assertedUserId: string | undefined, assertedDeviceId: string | undefined): Requester | null;
-  /** The appservice whose users namespace (or sender) covers this user, if any. */
-  appserviceForUser(userId: string): { id: string; exclusive: boolean } | null;
+  /** The appservice whose users namespace (or sender) covers this user, if any; `sender` when it is that appservice's sender. */
+  appserviceForUser(userId: string): { id: string; exclusive: boolean; sender: boolean } | null;
   /** True when an appservice other than `exceptAppserviceId` holds the user in an exclusive namespace. */
   isExclusiveUser(userId: string, exceptAppserviceId?: string | null): boolean;
   isExclusiveAlias(alias: string, exceptAppserviceId?: string | null): boolean;

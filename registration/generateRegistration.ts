@@ -9,6 +9,8 @@ export interface BridgeNamespaceSpec {
   protocol: string;
   ghostPrefix: string;
   aliasPrefix: string;
+  /** Further third-party protocol ids it answers lookups for (`m.protocol.pstn`). */
+  thirdPartyProtocols?: string[];
 }
 
 export interface GenerateRegistrationOptions {
@@ -48,7 +50,7 @@ export function generateRegistration(opts: GenerateRegistrationOptions): Appserv
     sender_localpart: opts.senderLocalpart,
     rate_limited: false,
     receive_ephemeral: opts.receiveEphemeral ?? false,
-    protocols: [...new Set(opts.bridges.map((b) => b.protocol))],
+    protocols: [...new Set(opts.bridges.flatMap((b) => [b.protocol, ...(b.thirdPartyProtocols ?? [])]))],
     namespaces: { users, aliases, rooms: [] },
   };
   // Synapse before receive_ephemeral was stable reads the MSC2409 key.
@@ -64,6 +66,9 @@ function checkBridges(bridges: BridgeNamespaceSpec[]): void {
   const problems: string[] = [];
   for (const b of bridges) {
     if (!PROTOCOL.test(b.protocol)) problems.push(`bridge ${JSON.stringify(b.protocol)}: the protocol must be letters, digits, ".", "_" or "-", e.g. irc`);
+    for (const extra of b.thirdPartyProtocols ?? []) {
+      if (!PROTOCOL.test(extra)) problems.push(`bridge ${b.protocol}: the third-party protocol ${JSON.stringify(extra)} must be letters, digits, ".", "_" or "-", e.g. m.protocol.pstn`);
+    }
     if (!GHOST_PREFIX.test(b.ghostPrefix)) {
       problems.push(`bridge ${b.protocol}: ghost prefix ${JSON.stringify(b.ghostPrefix)} must be non-empty lowercase user ID characters (a-z 0-9 . _ = - / +), e.g. ${b.protocol}_`);
     }

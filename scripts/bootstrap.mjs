@@ -14,12 +14,15 @@ import { buildIsCurrent, pruneStaleOutput, recordBuild, sourceHash } from './boo
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const mode = process.argv[2] ?? 'run';
 
+// The SIP suites' peers: the SBC (Kamailio with WebSocket, rtpengine in userspace: rtpengine-daemon, not
+// the rtpengine metapackage, which also builds a kernel module) and baresip phones.
+const SIP_PEERS = ['kamailio', 'kamailio-websocket-modules', 'rtpengine-daemon', 'baresip-core'];
 // Debian packages per mode; tests also need the real peers the suites talk to, and a browser for the
 // status page (driven by playwright-core, which downloads nothing).
 const APT = {
   run: ['redis-server'],
-  test: ['redis-server', 'ngircd', 'postfix', 'swaks', 'libio-socket-ssl-perl', 'chromium'],
-  bench: ['redis-server', 'ngircd', 'postfix'],
+  test: ['redis-server', 'ngircd', 'postfix', 'swaks', 'libio-socket-ssl-perl', 'chromium', ...SIP_PEERS],
+  bench: ['redis-server', 'ngircd', 'postfix', ...SIP_PEERS],
 };
 // Answers for packages that would otherwise ask during install: Postfix gets no system configuration
 // (the email tests run private instances with their own config folders).
@@ -71,7 +74,7 @@ function ensureDebianPackages(packages, why) {
     });
   });
   // Debian starts packaged daemons on install; Patchbay and its tests start their own copies.
-  for (const svc of ['redis-server', 'ngircd', 'postfix']) if (missing.includes(svc)) spawnSync('service', [svc, 'stop'], { stdio: 'ignore' });
+  for (const svc of ['redis-server', 'ngircd', 'postfix', 'kamailio', 'rtpengine-daemon']) if (missing.includes(svc)) spawnSync('service', [svc, 'stop'], { stdio: 'ignore' });
 }
 
 if (!existsSync(join(root, 'node_modules')) || !existsSync(join(root, 'dist'))) {

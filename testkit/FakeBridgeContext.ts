@@ -12,6 +12,7 @@ import type {
   BridgeContext,
   BridgeDescriptor,
   BridgePlugin,
+  CallHandler,
   HttpMethod,
   HttpResponse,
   MatrixEvent,
@@ -23,6 +24,7 @@ import type {
   PortalSpec,
 } from '../core/plugin-api/index.js';
 import { BridgeRoutes } from '../core/plugin/BridgeRoutes.js';
+import { normaliseCallEvent } from '../core/plugin/CallEventNormaliser.js';
 import { relationOf } from '../core/plugin/EventRelations.js';
 import { answerRoute, requestFrom } from '../core/plugin/RouteAnswers.js';
 import { checkPortalKey, PortalRooms } from '../core/portals/PortalRooms.js';
@@ -63,9 +65,10 @@ export interface FakeContext<Config> {
   /**
    * Hands the plugin one event as the host does: the rest of the event filled in (an event id, a
    * timestamp, `m.room.message`), its EventContext worked out (relation, fromBridge), and the event kept
-   * so `intent.getEvent` finds it. Resolves with the event.
+   * so `intent.getEvent` finds it. `m.call.*` goes to the plugin's `onCallEvent` when it has one, its VoIP
+   * content read out as the host does. Resolves with the event.
    */
-  deliver(plugin: Pick<BridgePlugin<Config>, 'onMatrixEvent'>, event: Partial<MatrixEvent> & Pick<MatrixEvent, 'room_id' | 'sender' | 'content'>, attempt?: number): Promise<MatrixEvent>;
+  deliver(plugin: Pick<BridgePlugin<Config>, 'onMatrixEvent'> & Partial<CallHandler>, event: Partial<MatrixEvent> & Pick<MatrixEvent, 'room_id' | 'sender' | 'content'>, attempt?: number): Promise<MatrixEvent>;
   /** What the plugin did in "Matrix". */
   hs: FakeMatrix;
   /** An intent for any user, e.g. to act as a real Matrix user in a test. */
@@ -262,7 +265,10 @@ export function createFakeContext<Config>(
     const event: MatrixEvent = { event_id: `$fake${++delivered}:${serverName}`, type: 'm.room.message', origin_server_ts: Date.now(), ...partial };
     hs.rememberUserEvent(event);
     const fromBridge = event.sender === bot.userId || ghosts.ownsUserId(event.sender);
-    await plugin.onMatrixEvent(event, { attempt, relation: relationOf(event), fromBridge, logger: logger.child({ room_id: event.room_id, event_id: event.event_id }) });
+    const ectx = { attempt, relation: relationOf(event), fromBridge, logger: logger.child({ room_id: event.room_id, event_id: event.event_id }) };
+    const call = plugin.onCallEvent ? normaliseCallEvent(event) : null;
+    if (call && plugin.onCallEvent) await plugin.onCallEvent(call, ectx);
+    else await plugin.onMatrixEvent(event, ectx);
     return event;
   };
   return { ctx, deliver, hs, intentFor, store, status, http, outboxSettled: () => chain.then(() => undefined) };

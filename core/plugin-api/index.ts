@@ -4,7 +4,7 @@
 // imports nothing but matrix-types/, so the package entry needs no other dependency to load or type-check.
 export type { ContentOf, FileContent, FileInfo, LocationContent, RelatesTo, RoomMessageContent, TextContent } from './content.js';
 export type { BridgeContext, EventContext } from './context.js';
-export type { EventRelation, MatrixCallEvent, MatrixEphemeralEvent, MatrixEvent, MediaContent } from './events.js';
+export type { CallCandidate, EventRelation, MatrixCallEvent, MatrixEphemeralEvent, MatrixEvent, MediaContent } from './events.js';
 export type { HttpAuthHook, HttpHandler, HttpMethod, HttpRequest, HttpResponse, HttpRouteOptions, HttpRoutes } from './http.js';
 export type { GhostDirectory, GhostProfile, Intent, PresenceState } from './intent.js';
 export type { LogFn, Logger } from './Logger.js';

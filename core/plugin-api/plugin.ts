@@ -24,6 +24,12 @@ export interface BridgeDescriptor {
    * bridge's.
    */
   httpPrefixes?: string[];
+  /**
+   * Third-party protocol ids the bridge also answers `/thirdparty/*` lookups for, beside `protocol`:
+   * clients look some networks up by a well-known name (Element finds phone dialling through
+   * `m.protocol.pstn`). Listed in the registration's `protocols` with `protocol`; no two bridges may share one.
+   */
+  thirdPartyProtocols?: string[];
 }
 
 /** The required part of a bridge plugin. */
@@ -60,11 +66,14 @@ export interface AliasQueryHandler {
   onAliasQuery(alias: string): Promise<boolean>;
 }
 
-/** Third-party lookups, so a client can find a nick, a number or an address (`/thirdparty/*`). */
+/**
+ * Third-party lookups, so a client can find a nick, a number or an address (`/thirdparty/*`). `protocol`
+ * is the id the client asked about: the descriptor's `protocol` or one of its `thirdPartyProtocols`.
+ */
 export interface ThirdPartyHandler {
-  thirdPartyProtocol(): ThirdPartyProtocol;
-  lookupThirdPartyUser(fields: Record<string, string>): Promise<ThirdPartyUser[]>;
-  lookupThirdPartyLocation(fields: Record<string, string>): Promise<ThirdPartyLocation[]>;
+  thirdPartyProtocol(protocol: string): ThirdPartyProtocol;
+  lookupThirdPartyUser(fields: Record<string, string>, protocol: string): Promise<ThirdPartyUser[]>;
+  lookupThirdPartyLocation(fields: Record<string, string>, protocol: string): Promise<ThirdPartyLocation[]>;
   /**
    * Optional reverse lookups (`/thirdparty/user?userid=`, `/thirdparty/location?alias=`). Without them the
    * host answers from the identity map / ghost ids (fields `{id}`) and the room links (`{network, location}`).

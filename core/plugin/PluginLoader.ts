@@ -183,6 +183,9 @@ function checkDescriptor(key: string, d: BridgeDescriptor): string[] {
   if (typeof d.protocol !== 'string' || !PROTOCOL.test(d.protocol)) {
     problems.push(`${key}: the plugin's protocol ${JSON.stringify(d.protocol)} must be letters, digits, ".", "_" or "-". Fix: correct the plugin's descriptor`);
   }
+  if (d.thirdPartyProtocols !== undefined && (!Array.isArray(d.thirdPartyProtocols) || !d.thirdPartyProtocols.every((p) => typeof p === 'string' && PROTOCOL.test(p)))) {
+    problems.push(`${key}: the plugin's thirdPartyProtocols ${JSON.stringify(d.thirdPartyProtocols)} must be a list of ids made of letters, digits, ".", "_" or "-". Fix: correct the plugin's descriptor`);
+  }
   if (typeof d.ghostPrefix !== 'string' || !GHOST_PREFIX.test(d.ghostPrefix)) {
     problems.push(`${key}: the plugin's ghostPrefix ${JSON.stringify(d.ghostPrefix)} must be lowercase user-id characters (a-z 0-9 . _ = - / +). Fix: correct the plugin's descriptor`);
   }
@@ -202,7 +205,8 @@ function checkOverlaps(plugins: LoadedPlugin[]): string[] {
   for (const [i, a] of plugins.entries()) {
     for (const b of plugins.slice(i + 1)) {
       const pair = `bridges.${a.name} and bridges.${b.name}`;
-      if (a.descriptor.protocol === b.descriptor.protocol) problems.push(`${pair}: both use protocol "${a.descriptor.protocol}". Fix: enable only one of them`);
+      const theirs = new Set(protocolsOf(b.descriptor));
+      for (const shared of protocolsOf(a.descriptor).filter((p) => theirs.has(p))) problems.push(`${pair}: both use protocol "${shared}". Fix: enable only one of them`);
       if (a.descriptor.ghostPrefix.startsWith(b.descriptor.ghostPrefix) || b.descriptor.ghostPrefix.startsWith(a.descriptor.ghostPrefix)) {
         problems.push(`${pair}: ghost prefixes "${a.descriptor.ghostPrefix}" and "${b.descriptor.ghostPrefix}" overlap. Fix: enable only one of them`);
       }
@@ -213,6 +217,11 @@ function checkOverlaps(plugins: LoadedPlugin[]): string[] {
     }
   }
   return problems;
+}
+
+/** The protocol ids a bridge answers for: its own and its further third-party ones. */
+function protocolsOf(d: BridgeDescriptor): string[] {
+  return [d.protocol, ...(d.thirdPartyProtocols ?? [])];
 }
 
 function describe(err: unknown): string {

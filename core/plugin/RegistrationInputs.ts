@@ -6,7 +6,7 @@ export interface RegistrationInputs {
   url: string | null;
   serverName: string;
   senderLocalpart: string;
-  bridges: Array<{ protocol: string; ghostPrefix: string; aliasPrefix: string }>;
+  bridges: Array<{ protocol: string; ghostPrefix: string; aliasPrefix: string; thirdPartyProtocols?: string[] }>;
   receiveEphemeral?: boolean;
 }
 
@@ -32,7 +32,12 @@ export function registrationInputsFor(
     url: host.url,
     serverName: host.serverName,
     senderLocalpart: sender,
-    bridges: plugins.map((p) => ({ protocol: p.descriptor.protocol, ghostPrefix: p.descriptor.ghostPrefix, aliasPrefix: p.descriptor.aliasPrefix })),
+    bridges: plugins.map(({ descriptor: d }) => ({
+      protocol: d.protocol,
+      ghostPrefix: d.ghostPrefix,
+      aliasPrefix: d.aliasPrefix,
+      ...(d.thirdPartyProtocols?.length ? { thirdPartyProtocols: d.thirdPartyProtocols } : {}),
+    })),
     receiveEphemeral: plugins.some((p) => p.capabilities?.ephemeral !== undefined),
   };
 }

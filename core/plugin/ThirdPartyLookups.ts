@@ -17,7 +17,7 @@ export class ThirdPartyLookups implements ThirdPartyResolver {
   ) {}
 
   private byProtocol(protocol: string): BridgeRuntime | undefined {
-    return this.bridges.find((b) => b.protocol === protocol);
+    return this.bridges.find((b) => b.protocol === protocol || (b.loaded.descriptor.thirdPartyProtocols ?? []).includes(protocol));
   }
 
   protocol(protocol: string): ThirdPartyProtocol | null {
@@ -26,7 +26,7 @@ export class ThirdPartyLookups implements ThirdPartyResolver {
     const handler = b.loaded.capabilities.thirdParty;
     if (!handler) return defaultProtocol(b);
     try {
-      return handler.thirdPartyProtocol();
+      return handler.thirdPartyProtocol(protocol);
     } catch (err) {
       b.logger.error({ err }, 'thirdPartyProtocol failed');
       return null;
@@ -37,7 +37,7 @@ export class ThirdPartyLookups implements ThirdPartyResolver {
     const b = this.byProtocol(protocol);
     if (!b) return null;
     const handler = b.loaded.capabilities.thirdParty;
-    if (handler) return handler.lookupThirdPartyUser(fields);
+    if (handler) return handler.lookupThirdPartyUser(fields, protocol);
     const id = fields.id;
     if (!id) return [];
     const userid = (await b.identities.userIdFor(protocol, id)) ?? safeGhostId(b, id);
@@ -48,7 +48,7 @@ export class ThirdPartyLookups implements ThirdPartyResolver {
     const b = this.byProtocol(protocol);
     if (!b) return null;
     const handler = b.loaded.capabilities.thirdParty;
-    if (handler) return handler.lookupThirdPartyLocation(fields);
+    if (handler) return handler.lookupThirdPartyLocation(fields, protocol);
     const { network, location } = fields;
     if (!network || !location) return [];
     const roomId = await b.links.roomFor({ network, location });

@@ -134,13 +134,13 @@ export function createAppserviceService(deps: AppserviceServiceDeps, options: Ap
       return authenticator.authenticate(token, userId, deviceId);
     },
 
-    appserviceForUser(userId: string): { id: string; exclusive: boolean } | null {
-      let shared: { id: string; exclusive: boolean } | null = null;
+    appserviceForUser(userId: string): { id: string; exclusive: boolean; sender: boolean } | null {
+      let shared: { id: string; exclusive: boolean; sender: boolean } | null = null;
       for (const as of registry.all()) {
-        if (as.namespaces.isSender(userId)) return { id: as.id, exclusive: true };
+        if (as.namespaces.isSender(userId)) return { id: as.id, exclusive: true, sender: true };
         const match = as.namespaces.matchUser(userId);
-        if (match?.exclusive) return { id: as.id, exclusive: true };
-        if (match && shared === null) shared = { id: as.id, exclusive: false };
+        if (match?.exclusive) return { id: as.id, exclusive: true, sender: false };
+        if (match && shared === null) shared = { id: as.id, exclusive: false, sender: false };
       }
       return shared;
     },

@@ -17,12 +17,21 @@ export class EntityResolver {
     return parseId(id, sigil)?.server === this.serverName;
   }
 
-  /** True when the local user exists, possibly after its appservice created it on request. */
+  /**
+   * True when the local user exists, possibly after its appservice created it on request. An
+   * appservice's sender exists from the moment its registration is loaded (as in Synapse), whether or
+   * not it has acted yet: a room a ghost makes may invite it at once.
+   */
   async userExists(userId: string): Promise<boolean> {
     if (this.accounts.exists(userId)) return true;
     if (!this.isLocal(userId, '@')) return false;
     const gw = this.gateway();
-    if (!gw.appserviceForUser(userId)) return false;
+    const appservice = gw.appserviceForUser(userId);
+    if (!appservice) return false;
+    if (appservice.sender) {
+      this.accounts.createUser(userId, null, appservice.id);
+      return true;
+    }
     await gw.queryUser(userId);
     return this.accounts.exists(userId);
   }

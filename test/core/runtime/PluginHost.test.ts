@@ -7,7 +7,7 @@ import { Registry } from 'prom-client';
 import { PluginHost } from '../../../core/plugin/PluginHost.js';
 import { ManagedRedis } from '../../../core/redis/ManagedRedis.js';
 import { FakeHomeserver } from './FakeHomeserver.js';
-import { CapablePlugin, event, loadedPlugin, RecordingPlugin } from './RecordingPlugin.js';
+import { CapablePlugin, event, loadedPlugin, LookupPlugin, RecordingPlugin } from './RecordingPlugin.js';
 
 const BOT = '@patchbay:hs';
 const ALICE = '@alice:hs';
@@ -18,12 +18,13 @@ describe('PluginHost routing, queries and dead letters (fake homeserver, real Re
   const hs = new FakeHomeserver('hs', 'as-token', BOT);
   const alpha = new CapablePlugin({ protocol: 'alpha', ghostPrefix: 'alpha_', aliasPrefix: 'alpha_' });
   const beta = new RecordingPlugin({ protocol: 'beta', ghostPrefix: 'beta_', aliasPrefix: 'beta_' });
+  const phone = new LookupPlugin({ protocol: 'phone', ghostPrefix: 'phone_', aliasPrefix: 'phone_', thirdPartyProtocols: ['m.protocol.pstn'] });
   let host: PluginHost;
 
   beforeAll(async () => {
     await Promise.all([redis.start(), hs.start()]);
     host = new PluginHost({
-      plugins: [loadedPlugin('alpha', alpha), loadedPlugin('beta', beta)],
+      plugins: [loadedPlugin('alpha', alpha), loadedPlugin('beta', beta), loadedPlugin('phone', phone)],
       appserviceId: 'routing-test',
       homeserverUrl: hs.url,
       asToken: 'as-token',
@@ -47,7 +48,7 @@ describe('PluginHost routing, queries and dead letters (fake homeserver, real Re
     expect(alpha.ctx?.serverName).toBe('hs');
     expect(alpha.ctx?.bot.userId).toBe(BOT);
     expect(alpha.ctx?.ghosts.userIdFor('x')).toBe('@alpha_x:hs');
-    expect(host.bridgeNames).toEqual(['alpha', 'beta']);
+    expect(host.bridgeNames).toEqual(['alpha', 'beta', 'phone']);
   });
 
   it('routes nothing from a room no bridge is concerned with', async () => {
@@ -113,8 +114,8 @@ describe('PluginHost routing, queries and dead letters (fake homeserver, real Re
     await host.dispatch(v1, 1);
     const calls = alpha.deliveries.filter((d) => d.kind === 'call');
     expect(calls.map((c) => c.call)).toEqual([
-      { kind: 'invite', callId: 'c1', version: 0, partyId: null },
-      { kind: 'hangup', callId: 'c1', version: '1', partyId: 'p1' },
+      { kind: 'invite', callId: 'c1', version: 0, partyId: null, description: { type: 'offer', sdp: 'v=0' }, lifetimeMs: 60000 },
+      { kind: 'hangup', callId: 'c1', version: '1', partyId: 'p1', reason: 'user_hangup' },
     ]);
     expect(beta.eventIds()).toEqual(expect.arrayContaining([v0.event_id, v1.event_id]));
   });
@@ -198,5 +199,12 @@ describe('PluginHost routing, queries and dead letters (fake homeserver, real Re
     hs.aliases.set('#portal:hs', '!r2:hs');
     expect(await host.locationsByAlias('#portal:hs')).toEqual([{ alias: '#portal:hs', protocol: 'beta', fields: { network: 'net', location: '#chan' } }]);
     expect(await host.locationsByAlias('#unknown:hs')).toEqual([]);
+  });
+
+  it('answers a bridge\'s further third-party protocol ids through its handler, telling it which id was asked', async () => {
+    expect(host.protocol('m.protocol.pstn')?.user_fields).toEqual(['m.protocol.pstn']);
+    expect(host.protocol('phone')?.user_fields).toEqual(['phone']);
+    expect(await host.users('m.protocol.pstn', { number: '+1555' })).toEqual([{ userid: '@phone_=2b1555:hs', protocol: 'm.protocol.pstn', fields: { number: '+1555' } }]);
+    expect(await host.users('im.vector.protocol.pstn', { number: '+1555' })).toBeNull();
   });
 });

@@ -27,6 +27,8 @@ export function createPlugin() {
 const NOT_A_PLUGIN = `export const something = 1;`;
 const withPrefixes = (protocol: string, prefixes: string[]): string =>
   `export default () => ({ descriptor: { protocol: '${protocol}', ghostPrefix: '${protocol}_', aliasPrefix: '${protocol}_', httpPrefixes: ${JSON.stringify(prefixes)} }, async start() {}, async stop() {}, async onMatrixEvent() {} });`;
+const withProtocols = (protocol: string, extra: unknown): string =>
+  `export default () => ({ descriptor: { protocol: '${protocol}', ghostPrefix: '${protocol}_', aliasPrefix: '${protocol}_', thirdPartyProtocols: ${JSON.stringify(extra)} }, async start() {}, async stop() {}, async onMatrixEvent() {} });`;
 const CLASHING = `
 export default () => ({ descriptor: { protocol: 'clash', ghostPrefix: 'example_x', aliasPrefix: 'clash_' }, async start() {}, async stop() {}, async onMatrixEvent() {} });`;
 
@@ -48,6 +50,9 @@ describe('PluginLoader', () => {
   writeFileSync(join(dir, 'provision-a.mjs'), withPrefixes('pa', ['/_matrix/provision/v1']));
   writeFileSync(join(dir, 'provision-b.mjs'), withPrefixes('pb', ['/_matrix/provision']));
   writeFileSync(join(dir, 'bad-prefixes.mjs'), withPrefixes('bad', ['/_matrix/app/v1/extra', 'provision/', '/a/../b']));
+  writeFileSync(join(dir, 'pstn-a.mjs'), withProtocols('pstna', ['m.protocol.pstn', 'im.vector.protocol.pstn']));
+  writeFileSync(join(dir, 'pstn-b.mjs'), withProtocols('pstnb', ['m.protocol.pstn']));
+  writeFileSync(join(dir, 'pstn-bad.mjs'), withProtocols('pstnbad', ['has space', 7]));
   // Installed packages: one with a plain "main", one ESM-only (an "import" export condition only).
   for (const [name, manifest] of [
     ['patchbay-bridge-main', { name: 'patchbay-bridge-main', type: 'module', main: 'lib/index.js' }],
@@ -127,7 +132,7 @@ describe('PluginLoader', () => {
         odd: { enabled: 'yes' },
       }),
     );
-    expect(problems[0]).toMatch(/^bridges\.irc2: "irc2" is not a built-in bridge \(built-ins: email, example, irc, webhook\)\. Fix: .*bridges\.irc2\.module/);
+    expect(problems[0]).toMatch(/^bridges\.irc2: "irc2" is not a built-in bridge \(built-ins: email, example, irc, sip, webhook\)\. Fix: .*bridges\.irc2\.module/);
     expect(problems[1]).toMatch(/^bridges\.gone\.module: "\.\/missing\.mjs" could not be imported .*Fix: install the package or correct the path/);
     expect(problems[2]).toMatch(/^bridges\.nothing\.module: "\.\/nothing\.mjs" exports neither a default PluginFactory nor createPlugin/);
     expect(problems[3]).toMatch(/^bridges\.odd\.enabled: "yes" is not true or false/);
@@ -147,6 +152,19 @@ describe('PluginLoader', () => {
       "bridges.bad: the plugin's http prefix /_matrix/app/v1/extra overlaps the host's own /_matrix/app. Fix: choose another prefix in the plugin's descriptor",
       'bridges.bad: the plugin\'s http prefix "provision/" is not a path like /_matrix/provision/v1 (no trailing /, no . or .. segments). Fix: correct the plugin\'s descriptor',
       'bridges.bad: the plugin\'s http prefix "/a/../b" is not a path like /_matrix/provision/v1 (no trailing /, no . or .. segments). Fix: correct the plugin\'s descriptor',
+    ]);
+  });
+
+  it('takes further third-party protocol ids, lists them in the registration, and refuses two bridges sharing one', async () => {
+    const plugins = await loader.load({ pa: { enabled: true, module: './pstn-a.mjs' } });
+    const inputs = registrationInputsFor(plugins, { id: 'p', url: null, serverName: 'localhost', senderLocalpart: 'patchbay' });
+    expect(inputs.bridges).toEqual([{ protocol: 'pstna', ghostPrefix: 'pstna_', aliasPrefix: 'pstna_', thirdPartyProtocols: ['m.protocol.pstn', 'im.vector.protocol.pstn'] }]);
+    expect(generateRegistration(inputs).protocols).toEqual(['pstna', 'm.protocol.pstn', 'im.vector.protocol.pstn']);
+    expect(await problemsOf(loader.load({ pa: { enabled: true, module: './pstn-a.mjs' }, pb: { enabled: true, module: './pstn-b.mjs' } }))).toEqual([
+      'bridges.pa and bridges.pb: both use protocol "m.protocol.pstn". Fix: enable only one of them',
+    ]);
+    expect(await problemsOf(loader.load({ bad: { enabled: true, module: './pstn-bad.mjs' } }))).toEqual([
+      'bridges.bad: the plugin\'s thirdPartyProtocols ["has space",7] must be a list of ids made of letters, digits, ".", "_" or "-". Fix: correct the plugin\'s descriptor',
     ]);
   });
 

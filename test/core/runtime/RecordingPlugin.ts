@@ -7,6 +7,10 @@ import type {
   MatrixEphemeralEvent,
   MatrixEvent,
   MediaContent,
+  ThirdPartyHandler,
+  ThirdPartyLocation,
+  ThirdPartyProtocol,
+  ThirdPartyUser,
 } from '../../../core/plugin-api/index.js';
 import { detectCapabilities } from '../../../core/plugin/PluginCapabilities.js';
 import type { LoadedPlugin } from '../../../core/plugin/PluginLoader.js';
@@ -68,6 +72,19 @@ export class CapablePlugin extends RecordingPlugin {
     if (!remote || !this.ctx) return false;
     await this.ctx.ghosts.intent(remote, { displayName: remote });
     return true;
+  }
+}
+
+/** A plugin answering third-party lookups itself, saying which protocol id it was asked about. */
+export class LookupPlugin extends RecordingPlugin implements ThirdPartyHandler {
+  thirdPartyProtocol(protocol: string): ThirdPartyProtocol {
+    return { user_fields: [protocol], location_fields: [], icon: '', field_types: {}, instances: [] };
+  }
+  async lookupThirdPartyUser(fields: Record<string, string>, protocol: string): Promise<ThirdPartyUser[]> {
+    return [{ userid: this.ctx!.ghosts.userIdFor(fields.number ?? ''), protocol, fields }];
+  }
+  async lookupThirdPartyLocation(_fields: Record<string, string>, _protocol: string): Promise<ThirdPartyLocation[]> {
+    return [];
   }
 }
 

@@ -94,8 +94,8 @@ describe('appservice client routes', () => {
     });
 
     it('answers namespace questions for the room core', () => {
-      expect(sut.service.appserviceForUser(`@_irc1_x:${SERVER}`)).toEqual({ id: 'irc1', exclusive: true });
-      expect(sut.service.appserviceForUser(`@_irc1_bot:${SERVER}`)).toEqual({ id: 'irc1', exclusive: true });
+      expect(sut.service.appserviceForUser(`@_irc1_x:${SERVER}`)).toEqual({ id: 'irc1', exclusive: true, sender: false });
+      expect(sut.service.appserviceForUser(`@_irc1_bot:${SERVER}`)).toEqual({ id: 'irc1', exclusive: true, sender: true });
       expect(sut.service.appserviceForUser(`@alice:${SERVER}`)).toBeNull();
       expect(sut.service.isExclusiveUser(`@_irc1_x:${SERVER}`)).toBe(true);
       expect(sut.service.isExclusiveUser(`@_irc1_x:${SERVER}`, 'irc1')).toBe(false);

@@ -22,17 +22,20 @@ describe('appservices in the embedded homeserver', () => {
   const eph = new TestAppservice({ id: 'e2e-eph', prefix: '_eph_', protocol: 'ephproto', receiveEphemeral: true });
   const plain = new TestAppservice({ id: 'e2e-plain', prefix: '_plain_', protocol: 'plainproto' });
   const late = new TestAppservice({ id: 'e2e-late', prefix: '_late_', protocol: 'lateproto' });
+  // Says "no such user" to every query, its own sender included: the homeserver must not need to ask.
+  const quiet = new TestAppservice({ id: 'e2e-quiet', prefix: '_quiet_', protocol: 'quietproto', refusesUser: () => true });
   let hs: TestHomeserver;
   let alice: TestUser;
   let roomId = '';
 
   beforeAll(async () => {
     mkdirSync(regDir);
-    for (const as of [eph, plain, late]) await as.start();
+    for (const as of [eph, plain, late, quiet]) await as.start();
     await writeAppserviceRegistration(eph, regDir);
     await writeAppserviceRegistration(plain, regDir);
+    await writeAppserviceRegistration(quiet, regDir);
     hs = await startTestHomeserver({ storage: { kind: 'sqlite', path: join(dir, 'hs.sqlite') }, mediaDir: join(dir, 'media'), appserviceConfigFiles: [regDir] });
-    for (const as of [eph, plain, late]) as.homeserverUrl = hs.url;
+    for (const as of [eph, plain, late, quiet]) as.homeserverUrl = hs.url;
     alice = await registerUser(hs.url, 'alice');
     const created = await alice.http.post<{ room_id: string }>('/createRoom', { name: 'Both bridged', invite: [eph.senderUserId, plain.senderUserId] });
     expect(created.status).toBe(200);
@@ -42,7 +45,7 @@ describe('appservices in the embedded homeserver', () => {
 
   afterAll(async () => {
     await hs?.stop();
-    for (const as of [eph, plain, late]) await as.stop();
+    for (const as of [eph, plain, late, quiet]) await as.stop();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -64,6 +67,14 @@ describe('appservices in the embedded homeserver', () => {
     expect(typingEvent.content.user_ids).toContain(alice.userId);
     await waitFor(() => plain.events.some((e) => e.event_id === sent.body.event_id), 20_000, 'the message at the plain appservice');
     expect(plain.accepted.every((t) => t.ephemeral.length === 0)).toBe(true);
+  });
+
+  it('an appservice\'s sender exists before it ever acts: a new room may invite it, and nobody asks the appservice', async () => {
+    const created = await alice.http.post<{ room_id: string }>('/createRoom', { name: 'Invites the bot first', invite: [quiet.senderUserId] });
+    expect(created.status).toBe(200);
+    expect(quiet.userQueries).toEqual([]);
+    expect((await quiet.http.post(`/rooms/${enc(created.body.room_id)}/join`, {})).status).toBe(200);
+    expect((await alice.http.get(`/profile/${enc(quiet.senderUserId)}`)).status).toBe(200);
   });
 
   it('gives an invited ghost the room\'s stripped state', async () => {
