@@ -4,7 +4,7 @@
 // anything starts, with `patchbay doctor` finding the same, one problem per line.
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -134,11 +134,21 @@ describe('problems found before anything starts', () => {
  * Runs the CLI as a user who may not write `dataDir`: as root (which may write anything) as nobody,
  * otherwise as ourselves with the folder made read-only.
  */
+/** This Node, where user nobody can run it: `npx -p node@24` keeps its Node under /root (mode 0700). */
+function nodeForOtherUser(cwd: string): string {
+  const copy = join(cwd, 'node-for-nobody');
+  if (!existsSync(copy)) {
+    copyFileSync(process.execPath, copy);
+    chmodSync(copy, 0o755);
+  }
+  return copy;
+}
+
 function runAsOtherUser(args: string[], cwd: string, dataDir: string): Promise<RunResult> {
   const root = process.getuid?.() === 0;
   if (!root) chmodSync(dataDir, 0o555);
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
+    const child = spawn(root ? nodeForOtherUser(cwd) : process.execPath, [CLI, ...args], {
       cwd,
       env: { PATH: process.env.PATH },
       ...(root && { uid: 65534, gid: 65534 }),
