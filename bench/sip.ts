@@ -17,6 +17,7 @@ import { RawSip } from '../bridges/sip/test/RawSip.js';
 import { DID, DOMAIN, SipRig } from '../bridges/sip/test/SipRig.js';
 import { WebRtcPeer } from '../bridges/sip/test/WebRtcPeer.js';
 import { enc, waitFor } from '../testkit/index.js';
+import { rateLimitsWith } from '../testkit/shippedDefaults.js';
 import { percentile, progress, round } from './BenchModule.js';
 
 const CALLER = '+14155550100';
@@ -47,7 +48,7 @@ function autoAnswer(alice: MatrixPhone): void {
     if (toStartOfTimeline || !room || event.getType() !== 'm.call.invite' || event.getSender() === alice.userId) return;
     const content = event.getContent();
     answer ??= new WebRtcPeer(1000).answer((content.offer as { sdp: string }).sdp);
-    void answer.then((sdp) => alice.send(room.roomId, 'm.call.answer', { call_id: content.call_id, party_id: alice.partyId, version: '1', answer: { type: 'answer', sdp } }));
+    void answer.then((sdp) => alice.send(room.roomId, 'm.call.answer', { call_id: content.call_id, party_id: alice.partyId, version: '1', answer: { type: 'answer', sdp } })).catch((err: unknown) => progress(`an answer failed: ${String(err)}`));
   });
 }
 
@@ -82,6 +83,8 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
   const rtp = await freeRtpRange(2 * Math.max(150, 2 * hold + 50));
   const rig = await SipRig.start({
     appserviceId: 'sip-bench',
+    // One Matrix user answers every call: the homeserver's per-user send limit (10/s) would be the bound.
+    homeserver: { rateLimits: rateLimitsWith({ sends_per_user: { per_second: 10_000, burst: 10_000 } }) },
     config: ({ sipPort }) => ({
       managed_sbc: { sip_address: '127.0.0.1', domain: DOMAIN, sip_port: sipPort, rtp_port_min: rtp.min, rtp_port_max: rtp.max },
       lines: { gw: { aor: `sip:patchbay@${DOMAIN}`, routes: { [DID]: ['@alice:localhost'] } } },
