@@ -179,8 +179,16 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
     gc();
     const during = process.memoryUsage();
     const active = rig.bridge().activeCalls;
-    for (const callId of held) raw.bye(callId);
-    await Promise.all(held.map((callId) => byeAnswered(raw, callId)));
+    // Hung up 10 at a time, like they were placed. The raw caller does not retransmit (UDP), so a BYE
+    // or its 200 lost on the way is counted, not waited for.
+    let unanswered = 0;
+    const toHangUp = [...held];
+    await Promise.all(Array.from({ length: 10 }, async () => {
+      for (let callId = toHangUp.pop(); callId !== undefined; callId = toHangUp.pop()) {
+        raw.bye(callId);
+        await byeAnswered(raw, callId).catch(() => unanswered++);
+      }
+    }));
     const perCall = (a: number, b: number): number => round((b - a) / Math.max(1, held.length) / 1024, 1);
 
     return {
@@ -199,6 +207,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
         answered: held.length,
         refused,
         bridge_active_calls: active,
+        bye_unanswered: unanswered,
         setup_s: round(holdSetupSeconds, 1),
         rss_mb_before: round(before.rss / MB, 1),
         rss_kib_per_call: perCall(before.rss, during.rss),
