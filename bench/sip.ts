@@ -41,20 +41,30 @@ function stats(samples: number[]): { p50: number; p95: number } {
   return { p50: round(percentile(sorted, 50)), p95: round(percentile(sorted, 95)) };
 }
 
+/** When the last call's hops happened (performance.now()), for the sequential setup samples. */
+const last = { inviteSeen: 0, answerStored: 0, phoneRang: 0 };
+
 /** Alice answers every call the bridge offers her at once, with a canned answer (the first werift made). */
 function autoAnswer(alice: MatrixPhone): void {
   let answer: Promise<string> | null = null;
   alice.client.on(sdk.RoomEvent.Timeline, (event, room, toStartOfTimeline) => {
     if (toStartOfTimeline || !room || event.getType() !== 'm.call.invite' || event.getSender() === alice.userId) return;
+    last.inviteSeen = performance.now();
     const content = event.getContent();
     answer ??= new WebRtcPeer(1000).answer((content.offer as { sdp: string }).sdp);
-    void answer.then((sdp) => alice.send(room.roomId, 'm.call.answer', { call_id: content.call_id, party_id: alice.partyId, version: '1', answer: { type: 'answer', sdp } })).catch((err: unknown) => progress(`an answer failed: ${String(err)}`));
+    void answer
+      .then((sdp) => alice.send(room.roomId, 'm.call.answer', { call_id: content.call_id, party_id: alice.partyId, version: '1', answer: { type: 'answer', sdp } }))
+      .then(() => (last.answerStored = performance.now()))
+      .catch((err: unknown) => progress(`an answer failed: ${String(err)}`));
   });
 }
 
 /** The phone accepts the next call it is offered (over ctrl_tcp, as the tests drive it). */
 function acceptNext(phone: Baresip): void {
-  void phone.event((e) => e.type === 'CALL_INCOMING', 15_000, phone.mark).then(() => phone.command('accept'));
+  void phone.event((e) => e.type === 'CALL_INCOMING', 15_000, phone.mark).then(() => {
+    last.phoneRang = performance.now();
+    return phone.command('accept');
+  });
 }
 
 const byeAnswered = (raw: RawSip, callId: string): Promise<boolean> =>
@@ -106,10 +116,21 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
     await offerPeer.pc.close();
 
     const daveUri = `sip:${DAVE}@${DOMAIN}`;
+    const hops: Record<string, number[]> = {
+      direct_invite_to_phone_ringing: [], direct_phone_accept_to_200: [],
+      p2m_invite_to_client_sees_invite: [], p2m_client_answer_send: [], p2m_answer_stored_to_sip_200: [],
+      m2p_client_invite_send: [], m2p_invite_stored_to_phone_ringing: [], m2p_phone_accept_to_client_sees_answer: [],
+    };
     const kinds = {
       // The baselines: the same Kamailio, no bridge. A raw caller (INVITE -> 200 seen by it), and
       // baresip -> baresip (dial -> CALL_ESTABLISHED, which includes baresip's own delay).
-      direct_to_phone: () => rawCall(raw, daveUri, () => acceptNext(dave), () => dave.event((e) => e.type === 'CALL_CLOSED', 15_000, dave.mark)),
+      direct_to_phone: async () => {
+        const started = performance.now();
+        const ms = await rawCall(raw, daveUri, () => acceptNext(dave), () => dave.event((e) => e.type === 'CALL_CLOSED', 15_000, dave.mark));
+        hops.direct_invite_to_phone_ringing.push(last.phoneRang - started);
+        hops.direct_phone_accept_to_200.push(started + ms - last.phoneRang);
+        return ms;
+      },
       baresip_to_baresip: async () => {
         const mark = carl.mark;
         const closing = dave.mark;
@@ -123,7 +144,14 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
         return ms;
       },
       // Phone -> Matrix: a raw caller, the bridge, alice's client answering as soon as it sees the invite.
-      phone_to_matrix: () => rawCall(raw, `sip:${DID}@${DOMAIN}`, () => undefined, (callId) => byeAnswered(raw, callId)),
+      phone_to_matrix: async () => {
+        const started = performance.now();
+        const ms = await rawCall(raw, `sip:${DID}@${DOMAIN}`, () => undefined, (callId) => byeAnswered(raw, callId));
+        hops.p2m_invite_to_client_sees_invite.push(last.inviteSeen - started);
+        hops.p2m_client_answer_send.push(last.answerStored - last.inviteSeen);
+        hops.p2m_answer_stored_to_sip_200.push(started + ms - last.answerStored);
+        return ms;
+      },
       // Matrix -> phone: m.call.invite sent by alice's client until her client sees the m.call.answer.
       matrix_to_phone: async () => {
         const callId = `bench${performance.now().toFixed(3).replace('.', '')}`;
@@ -131,8 +159,12 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
         acceptNext(dave);
         const started = performance.now();
         await alice.send(room, 'm.call.invite', { call_id: callId, party_id: alice.partyId, version: '1', offer: { type: 'offer', sdp: offer }, lifetime: 60_000, invitee: ghostOf(DAVE) });
+        const stored = performance.now();
         await alice.event((e) => e.type === 'm.call.answer' && e.content.call_id === callId && e.sender !== alice.userId, 20_000, 0);
         const ms = performance.now() - started;
+        hops.m2p_client_invite_send.push(stored - started);
+        hops.m2p_invite_stored_to_phone_ringing.push(last.phoneRang - stored);
+        hops.m2p_phone_accept_to_client_sees_answer.push(started + ms - last.phoneRang);
         await alice.send(room, 'm.call.hangup', { call_id: callId, party_id: alice.partyId, version: '1', reason: 'user_hangup' });
         await dave.event((e) => e.type === 'CALL_CLOSED', 15_000, closing);
         return ms;
@@ -145,6 +177,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
     for (let i = 0; i < samples; i++) {
       for (const [name, kind] of Object.entries(kinds)) times[name as keyof typeof kinds].push(await kind());
     }
+    const hopsP50 = Object.fromEntries(Object.entries(hops).map(([name, t]) => [name, round(percentile(t.slice(-samples).sort((a, b) => a - b), 50))]));
     const setup = Object.fromEntries(Object.entries(times).map(([name, t]) => [name, stats(t)])) as Record<keyof typeof kinds, { p50: number; p95: number }>;
 
     progress(`calls/s: ${calls} calls phone -> Matrix, ${concurrency} at a time`);
@@ -201,6 +234,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
         phone_to_matrix: round(setup.phone_to_matrix.p50 - setup.direct_to_phone.p50),
         matrix_to_phone: round(setup.matrix_to_phone.p50 - setup.direct_to_phone.p50),
       },
+      hops_p50_ms: hopsP50,
       calls_per_s: { phone_to_matrix: round(rate, 1), calls, concurrency, failed },
       held_calls: {
         calls: hold,
