@@ -44,8 +44,6 @@ export class ManagedSbc {
   private rtpengine: SupervisedProcess | null = null;
   private wsPort = 0;
   private ngPort = 0;
-  /** rtpengine's CLI port: its default, 2224, clashes with a second SBC on the same machine. */
-  private cliPort = 0;
   private down = new Set<string>();
 
   constructor(private readonly options: ManagedSbcOptions) {}
@@ -70,7 +68,6 @@ export class ManagedSbc {
     mkdirSync(o.dir, { recursive: true });
     this.wsPort = o.wsPort === 0 ? await freeTcpPort() : o.wsPort;
     this.ngPort = await freeUdpPort();
-    this.cliPort = await freeTcpPort();
     const config = join(o.dir, 'kamailio.cfg');
     writeFileSync(config, renderKamailioConfig(readFileSync(KAMAILIO_TEMPLATE, 'utf8'), {
       SIP_ADDRESS: o.sipAddress,
@@ -100,7 +97,6 @@ export class ManagedSbc {
         pidFile: join(o.dir, 'rtpengine.pid'),
         args: [
           '--foreground', `--interface=${interfaceArg}`, `--listen-ng=127.0.0.1:${this.ngPort}`,
-          `--listen-cli=127.0.0.1:${this.cliPort}`,
           `--port-min=${o.rtpPortMin}`, `--port-max=${o.rtpPortMax}`, '--table=-1', '--no-fallback',
           '--log-stderr', '--log-level=5', '--delete-delay=0', `--pidfile=${join(o.dir, 'rtpengine.pid')}`,
         ],
