@@ -95,8 +95,10 @@ export class ManagedSbc {
         name: 'rtpengine',
         binary: o.rtpengine,
         pidFile: join(o.dir, 'rtpengine.pid'),
+        // --config-file=none: Debian's /etc/rtpengine/rtpengine.conf would add fixed CLI and HTTP ports (2224,
+        // 2225), which a second Patchbay or the distribution's own rtpengine service already holds.
         args: [
-          '--foreground', `--interface=${interfaceArg}`, `--listen-ng=127.0.0.1:${this.ngPort}`,
+          '--config-file=none', '--foreground', `--interface=${interfaceArg}`, `--listen-ng=127.0.0.1:${this.ngPort}`,
           `--port-min=${o.rtpPortMin}`, `--port-max=${o.rtpPortMax}`, '--table=-1', '--no-fallback',
           '--log-stderr', '--log-level=5', '--delete-delay=0', `--pidfile=${join(o.dir, 'rtpengine.pid')}`,
         ],
