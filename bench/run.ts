@@ -10,6 +10,7 @@ const BENCHMARKS: Record<string, () => Promise<BenchModule>> = {
   responses: () => import('./responses.js'),
   input: () => import('./input.js'),
   e2ee: () => import('./e2ee.js'),
+  sip: () => import('./sip.js'),
 };
 
 async function main(): Promise<void> {

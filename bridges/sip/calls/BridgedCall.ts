@@ -299,7 +299,9 @@ export abstract class BridgedCall implements SdpPeer {
     this.session = session;
     this.env.registry.bind(session, this);
     session.delegate = {
-      onBye: () => {
+      onBye: (bye) => {
+        // A delegate's onBye must answer the BYE itself (sip.js sends the 200 only when there is none).
+        bye.accept().catch(() => undefined);
         if (session === this.session) this.sipHungUp();
       },
       onInfo: (info) => this.onInfo(session, info),
@@ -365,7 +367,9 @@ export abstract class BridgedCall implements SdpPeer {
     const inviter = referral.makeInviter({ inviteWithoutSdp: true });
     this.env.registry.bind(inviter, this);
     inviter.delegate = {
-      onBye: () => {
+      onBye: (bye) => {
+        // A delegate's onBye must answer the BYE itself (sip.js sends the 200 only when there is none).
+        bye.accept().catch(() => undefined);
         if (inviter === this.session) this.sipHungUp();
       },
       onInfo: (info) => this.onInfo(inviter, info),

@@ -83,11 +83,11 @@ export class RawSip {
     return callId;
   }
 
-  /** BYE for an answered INVITE, along the Record-Route of its 200. */
+  /** BYE for an answered INVITE, along the Record-Route of its 200 (reversed: the caller's route set, RFC 3261 12.1.2). */
   bye(callId: string): void {
     const ok = (this.responses.get(callId) ?? []).find((r) => r.status === 200);
     if (!ok) throw new Error(`no 200 for ${callId}`);
-    const routes = ok.raw.split('\r\n').filter((l) => /^record-route:/i.test(l)).map((l) => l.replace(/^record-route:\s*/i, ''));
+    const routes = ok.raw.split('\r\n').filter((l) => /^record-route:/i.test(l)).map((l) => l.replace(/^record-route:\s*/i, '')).reverse();
     const contact = /<([^>]+)>/.exec(ok.headers.get('contact') ?? '')?.[1] ?? '';
     this.sendRaw([
       `BYE ${contact} SIP/2.0`,
@@ -150,7 +150,7 @@ export class RawSip {
       this.sendRaw([`ACK ${this.inviteUris.get(callId) ?? 'sip:x@sip.test'} SIP/2.0`, via, 'Max-Forwards: 70', `From: ${response.headers.get('from')}`, `To: ${response.headers.get('to')}`, `Call-ID: ${callId}`, 'CSeq: 1 ACK', 'Content-Length: 0', '', ''].join('\r\n'));
       return;
     }
-    const routes = response.raw.split('\r\n').filter((l) => /^record-route:/i.test(l)).map((l) => l.replace(/^record-route:\s*/i, ''));
+    const routes = response.raw.split('\r\n').filter((l) => /^record-route:/i.test(l)).map((l) => l.replace(/^record-route:\s*/i, '')).reverse();
     const contact = /<([^>]+)>/.exec(response.headers.get('contact') ?? '')?.[1] ?? '';
     this.sendRaw([
       `ACK ${contact} SIP/2.0`,

@@ -4,7 +4,7 @@
 // with matrix-js-sdk and werift. Everything started here is stopped by stop().
 import { PluginLoader } from '../../../core/plugin/PluginLoader.js';
 import type { BuiltinBridgeRegistry } from '../../../core/plugin-api/index.js';
-import { registerUser, startBridgeStack, waitFor, type BridgeStack } from '../../../test/harness/index.js';
+import { registerUser, startBridgeStack, waitFor, type BridgeStack, type BridgeStackOptions } from '../../../test/harness/index.js';
 import type { SipBridge } from '../SipBridge.js';
 import { Baresip, type BaresipOptions } from './Baresip.js';
 import { freePorts, freeRtpRange } from './FreePorts.js';
@@ -21,6 +21,8 @@ export interface SipRigOptions {
   appserviceId: string;
   /** bridges.sip settings over the rig's (lines, routes, limits...). */
   config?: (rig: { sipPort: number }) => Record<string, unknown>;
+  /** Homeserver options over the test defaults (the benchmark lifts the send rate limits). */
+  homeserver?: BridgeStackOptions['homeserver'];
   /** Env for the bridge (line passwords). */
   env?: Record<string, string>;
 }
@@ -73,7 +75,7 @@ export class SipRig {
     this.rtp = await freeRtpRange(300);
     for (const [k, v] of Object.entries(this.options.env ?? {})) process.env[k] = v;
     const section = { ...this.baseConfig(), ...this.options.config?.({ sipPort: this.sipPort }) };
-    this.stack = await startBridgeStack({ appserviceId: this.options.appserviceId, bridges: () => new PluginLoader({ builtins }).load({ sip: section }) });
+    this.stack = await startBridgeStack({ appserviceId: this.options.appserviceId, homeserver: this.options.homeserver, bridges: () => new PluginLoader({ builtins }).load({ sip: section }) });
     await waitFor(async () => this.bridge().line('gw')?.isReady ?? true, 20_000, 'the gateway line to register');
   }
 
