@@ -96,7 +96,9 @@ export class ManagedSbc {
         binary: o.rtpengine,
         pidFile: join(o.dir, 'rtpengine.pid'),
         args: [
-          '--foreground', `--interface=${interfaceArg}`, `--listen-ng=127.0.0.1:${this.ngPort}`,
+          // Not /etc/rtpengine/rtpengine.conf (Debian's, with fixed CLI and HTTP ports): two Patchbays,
+          // or one beside the system's rtpengine, would fight over those ports.
+          '--config-file=none', '--foreground', `--interface=${interfaceArg}`, `--listen-ng=127.0.0.1:${this.ngPort}`,
           `--port-min=${o.rtpPortMin}`, `--port-max=${o.rtpPortMax}`, '--table=-1', '--no-fallback',
           '--log-stderr', '--log-level=5', '--delete-delay=0', `--pidfile=${join(o.dir, 'rtpengine.pid')}`,
         ],
