@@ -71,13 +71,18 @@ export async function startBridgeStack(options: BridgeStackOptions): Promise<Bri
   let hs: TestHomeserver | undefined;
   let pipeline: EventPipeline | null = null;
   let host: PluginHost | undefined;
-  /** Resolves while a host runs. */
-  let hostReady: Promise<void> = new Promise(() => undefined);
+  /**
+   * Settles once a host runs. A restart puts a new unsettled one in its place, and starting the new host
+   * settles that same promise: whatever waited during the restart goes on to the new host (a promise
+   * replaced instead would keep an event the pipeline handed over mid-restart waiting for ever, and its
+   * room's partition behind it).
+   */
+  let hostReady = openable();
   let redisStarted = false;
 
   const running = (): PluginHost => host as PluginHost;
   const waitHost = async <T>(f: () => Promise<T>): Promise<T> => {
-    await hostReady;
+    await hostReady.opened;
     return f();
   };
   const forward = {
@@ -93,7 +98,7 @@ export async function startBridgeStack(options: BridgeStackOptions): Promise<Bri
     locationsByAlias: (a) => waitHost(() => running().locationsByAlias(a)),
   } satisfies EventDispatcher & QueryResolver & ThirdPartyResolver;
   const routes: RequestHandler = (req, res, next) => {
-    hostReady.then(() => running().httpRoutes(req, res, next), next);
+    hostReady.opened.then(() => running().httpRoutes(req, res, next), next);
   };
 
   const startHost = async (plugins: LoadedPlugin[], registration: AppserviceRegistration, homeserver: TestHomeserver): Promise<void> => {
@@ -114,7 +119,7 @@ export async function startBridgeStack(options: BridgeStackOptions): Promise<Bri
       ...options.host,
     });
     await host.start();
-    hostReady = Promise.resolve();
+    hostReady.open();
   };
 
   const stop = async (): Promise<void> => {
@@ -173,7 +178,7 @@ export async function startBridgeStack(options: BridgeStackOptions): Promise<Bri
       logger,
       metrics,
       async restartHost() {
-        hostReady = new Promise(() => undefined);
+        hostReady = openable();
         await running().stop();
         await startHost(await options.bridges(), registration, homeserver);
       },
@@ -183,4 +188,13 @@ export async function startBridgeStack(options: BridgeStackOptions): Promise<Bri
     await stop().catch(() => undefined);
     throw err;
   }
+}
+
+/** A promise that settles when open() is called. */
+function openable(): { opened: Promise<void>; open: () => void } {
+  let open: () => void = () => undefined;
+  const opened = new Promise<void>((resolve) => {
+    open = resolve;
+  });
+  return { opened, open };
 }

@@ -1,10 +1,11 @@
 // The SIP bridge under bad input and faults, with real peers: requests no phone should send (a raw UDP
 // peer writes them), callers and numbers outside the rules, an encrypted portal, and Kamailio killed
-// mid-call and while idle (the managed SBC restarts it; the line registers again).
+// mid-call and while idle (the managed SBC restarts it; the line registers again), and the bridge restarted
+// mid-call.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { ConnectionStatus } from '../../core/plugin-api/index.js';
 import type { Baresip } from '../../bridges/sip/test/Baresip.js';
-import type { MatrixPhone } from '../../bridges/sip/test/MatrixPhone.js';
+import type { MatrixPhone, PhoneCall } from '../../bridges/sip/test/MatrixPhone.js';
 import { RawSip } from '../../bridges/sip/test/RawSip.js';
 import { DID, DOMAIN, SipRig } from '../../bridges/sip/test/SipRig.js';
 import { enc, waitFor } from '../harness/index.js';
@@ -23,6 +24,23 @@ describe('SIP bridge: bad input, rules and faults (Kamailio + rtpengine + baresi
     (await rig.stack.host.bridge('sip')!.context.status.all()).find((s) => s.connection === connection);
   const invitesSince = (from: number): Promise<boolean> =>
     alice.event((e) => e.type === 'm.call.invite', 300, from).then(() => true, () => false);
+
+  /** Phone -> alice, answered, media up (a stalled werift handshake is hung up and the call placed again). */
+  const callFromBob = async (): Promise<PhoneCall> => {
+    for (let attempt = 1; ; attempt++) {
+      const from = alice.mark;
+      const mark = bob.mark;
+      await bob.command('dial', to(DID));
+      const call = await alice.incoming({ from });
+      await call.answer();
+      await bob.event((e) => e.type === 'CALL_ESTABLISHED', 15_000, mark);
+      if (await call.peer.waitConnected(6000)) return call;
+      rig.stalls++;
+      if (attempt === 3) throw new Error('the media handshake stalled three times in a row');
+      await bob.command('hangup');
+      await call.ended();
+    }
+  };
 
   beforeAll(async () => {
     rig = await SipRig.start({
@@ -127,5 +145,27 @@ describe('SIP bridge: bad input, rules and faults (Kamailio + rtpengine + baresi
     expect(metrics).toMatch(/patchbay_sip_line_ready\{line="gw"[^}]*\} 1/);
     expect(metrics).toMatch(/patchbay_sip_calls_total\{direction="inbound",outcome="declined"[^}]*\} [1-9]/);
     expect(metrics).toMatch(/patchbay_bridge_connection_state\{[^}]*connection="gw"[^}]*state="connected"[^}]*\} 1/);
+  });
+  it('the bridge restarted mid-call: both sides hear the call end with a notice; the next call in that room rings, is answered and carries audio', async () => {
+    const from = alice.mark;
+    const mark = bob.mark;
+    await bob.command('dial', to(DID));
+    const call = await alice.incoming({ from });
+    await call.answer();
+    await bob.event((e) => e.type === 'CALL_ESTABLISHED', 15_000, mark);
+    await rig.restartBridge();
+    await call.ended('m.call.hangup');
+    await alice.notice(call.roomId, /The call with \+1 415 555 0100 ended: the bridge is stopping/);
+    await bob.event((e) => e.type === 'CALL_CLOSED', 15_000, mark);
+    expect(rig.bridge().activeCalls).toBe(0);
+    // The new bridge takes the room's next call, and alice's answer reaches it.
+    const next = await callFromBob();
+    expect(next.roomId).toBe(call.roomId);
+    next.peer.startTone();
+    await waitFor(async () => next.peer.heardTone(600) > 0.5, 10_000, "alice to hear the phone's 600 Hz tone");
+    await waitFor(async () => bob.heardTone(1000) > 0.5, 10_000, "the phone to hear alice's 1000 Hz tone");
+    await bob.command('hangup');
+    await next.ended('m.call.hangup');
+    await alice.notice(next.roomId, /Call from \+1 415 555 0100 ended after/);
   });
 });
