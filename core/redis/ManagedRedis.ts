@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join, resolve } from 'node:path';
 
@@ -30,11 +30,13 @@ export class RedisBinaryMissingError extends Error {
  */
 export class ManagedRedis {
   readonly socketPath: string;
+  private readonly pidFile: string;
   private child: ChildProcess | null = null;
   private exited: Promise<void> = Promise.resolve();
 
   constructor(private readonly options: ManagedRedisOptions) {
     this.socketPath = join(resolve(options.dir), 'redis.sock');
+    this.pidFile = join(resolve(options.dir), 'redis.pid');
   }
 
   /** Connection URL for ioredis: `redis+unix` is not understood, so callers pass `{ path }`. */
@@ -52,6 +54,7 @@ export class ManagedRedis {
     if (!ManagedRedis.binaryExists(binary)) throw new RedisBinaryMissingError(binary);
     const dir = resolve(this.options.dir);
     mkdirSync(dir, { recursive: true });
+    await this.endOrphan();
     rmSync(this.socketPath, { force: true });
     const args = [
       '--port', '0',
@@ -64,6 +67,7 @@ export class ManagedRedis {
       // BullMQ requires that Redis never evicts its keys.
       '--maxmemory-policy', 'noeviction',
       '--daemonize', 'no',
+      '--pidfile', this.pidFile,
       '--loglevel', 'warning',
     ];
     // Its own process group: a terminal's Ctrl-C reaches Patchbay, which stops Redis last, after the
@@ -110,6 +114,41 @@ export class ManagedRedis {
     child.kill('SIGKILL');
     await this.exited;
     this.child = null;
+  }
+
+  /**
+   * Ends the redis-server a killed run left behind on this folder (its own process group kept it alive
+   * through the kill -9): SIGTERM, so it flushes its AOF before the new one reads it, and no stray
+   * server keeps running beside the new one.
+   */
+  private async endOrphan(): Promise<void> {
+    let pid: number;
+    try {
+      pid = Number.parseInt(readFileSync(this.pidFile, 'utf8'), 10);
+    } catch {
+      return;
+    }
+    if (!Number.isInteger(pid) || pid <= 0 || !ManagedRedis.isOurs(pid, this.socketPath)) return;
+    process.kill(pid, 'SIGTERM');
+    const deadline = Date.now() + 10_000;
+    let killed = false;
+    while (ManagedRedis.isOurs(pid, this.socketPath)) {
+      if (!killed && Date.now() > deadline) {
+        process.kill(pid, 'SIGKILL');
+        killed = true;
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  /** A live redis-server serving this socket (a pid file can outlive its process, and pids are reused). */
+  private static isOurs(pid: number, socketPath: string): boolean {
+    try {
+      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      return cmdline.includes('redis-server') && cmdline.includes(socketPath);
+    } catch {
+      return false;
+    }
   }
 
   static binaryExists(binary: string): boolean {

@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from '@jest/globals';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -24,6 +24,28 @@ describe('ManagedRedis', () => {
     await again.quit();
     await redis.stop();
     expect(redis.pid).toBeUndefined();
+  });
+
+  it('a run killed with kill -9 leaves its redis-server running (own process group); the next start ends it first and keeps its data', async () => {
+    const orphanDir = join(dir, 'orphan');
+    const killedRun = new ManagedRedis({ dir: orphanDir });
+    await killedRun.start();
+    const orphanPid = killedRun.pid as number;
+    const client = new Redis(killedRun.connection);
+    await client.set('written', 'before the crash');
+    await client.quit();
+    // The killed run never stops it: a new process (a new ManagedRedis) starts on the same folder.
+    const next = new ManagedRedis({ dir: orphanDir });
+    await next.start();
+    try {
+      expect(next.pid).not.toBe(orphanPid);
+      expect(existsSync(`/proc/${orphanPid}`)).toBe(false);
+      const again = new Redis(next.connection);
+      expect(await again.get('written')).toBe('before the crash');
+      await again.quit();
+    } finally {
+      await next.stop();
+    }
   });
 
   it('names the install command when redis-server is missing', async () => {

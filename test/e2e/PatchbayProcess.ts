@@ -3,6 +3,7 @@
 // cleanup can take a `patchbay start` together with the redis-server it runs.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -37,7 +38,10 @@ export class PatchbayProcess {
   readonly exited: Promise<number | null>;
   private exitCode: number | null | undefined = undefined;
 
+  private readonly cwd: string;
+
   private constructor(readonly args: string[], options: PatchbayProcessOptions) {
+    this.cwd = options.cwd;
     this.child = spawn(process.execPath, [options.script ?? CLI, ...args], { cwd: options.cwd, env: environment(options.env), detached: true });
     this.child.stdout?.setEncoding('utf8').on('data', (d: string) => (this.stdout += d));
     this.child.stderr?.setEncoding('utf8').on('data', (d: string) => (this.stderr += d));
@@ -127,6 +131,9 @@ export class PatchbayProcess {
     } catch {
       // already gone
     }
+    // Its embedded redis-server runs in a process group of its own (it outlives a kill -9 by design, and
+    // the next start in that folder ends it); a test that starts none afterwards ends it here.
+    for (const pid of redisServersUnder(this.cwd)) process.kill(pid, 'SIGKILL');
   }
 
   private tail(): string {
@@ -143,4 +150,19 @@ export async function freePort(): Promise<number> {
   const port = typeof address === 'object' && address ? address.port : 0;
   await new Promise((resolve) => server.close(resolve));
   return port;
+}
+
+/** redis-server processes whose socket lies under `dir`. */
+function redisServersUnder(dir: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
+      if (cmdline.startsWith('redis-server') && cmdline.includes(`${dir}/`)) pids.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return pids;
 }
