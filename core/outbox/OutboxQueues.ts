@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import type { RuntimeKeys } from '../store/BridgeKeyspace.js';
 import { settlePartitionCount } from '../partitioning/PartitionCount.js';
 import { RoomPartitioner } from '../partitioning/RoomPartitioner.js';
-import type { JobTakeoverTiming } from '../partitioning/JobTakeover.js';
+import { requeueActiveJobs, type JobTakeoverTiming } from '../partitioning/JobTakeover.js';
 import { isOutboxResult, type OutboxJobData, type OutboxResult } from './OutboxJob.js';
 
 export interface OutboxSettings {
@@ -150,15 +150,8 @@ export class OutboxQueues {
   }
 
   /** Puts every message being posted back at the head of its queue (their workers are known dead). Returns how many. */
-  async requeueActive(): Promise<number> {
-    let moved = 0;
-    for (const queue of this.queues) {
-      for (const job of await queue.getActive()) {
-        await job.moveToWait('0');
-        moved++;
-      }
-    }
-    return moved;
+  requeueActive(): Promise<number> {
+    return requeueActiveJobs(this.queues);
   }
 
   /** Messages waiting or in progress, per partition (for metrics and tests). */

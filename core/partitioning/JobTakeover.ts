@@ -1,3 +1,5 @@
+import type { Queue } from 'bullmq';
+
 /**
  * BullMQ's lock and stalled-check timings for a takeover bound (host.job_takeover_ms, J). A job whose
  * worker died goes back to its queue at the first stalled check after its lock expired, once an earlier
@@ -14,4 +16,20 @@ export interface JobTakeoverTiming {
 
 export function jobTakeoverTiming(jobTakeoverMs: number): JobTakeoverTiming {
   return { lockDuration: Math.round(jobTakeoverMs / 2), stalledInterval: Math.round(jobTakeoverMs / 4) };
+}
+
+/**
+ * Puts every active job of these queues back at the head of its queue (moveToWait with BullMQ's "no
+ * lock" token), for a start that knows their workers are dead: they go on at once instead of after the
+ * takeover bound. Returns how many moved.
+ */
+export async function requeueActiveJobs(queues: readonly Queue[]): Promise<number> {
+  let moved = 0;
+  for (const queue of queues) {
+    for (const job of await queue.getActive()) {
+      await job.moveToWait('0');
+      moved++;
+    }
+  }
+  return moved;
 }

@@ -3,6 +3,7 @@ import { Job, Queue, type IRedisTransaction, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { PartitionDepth } from '../metrics/PipelineMetrics.js';
+import { requeueActiveJobs } from '../partitioning/JobTakeover.js';
 import { settlePartitionCount } from '../partitioning/PartitionCount.js';
 import type { PartitionSlice } from './PartitionSlice.js';
 import type { PipelineKeys } from './PipelineKeys.js';
@@ -109,15 +110,8 @@ export class PartitionQueues {
    * Puts every active job back at the head of its queue (moveToWait with BullMQ's "no lock" token), for
    * a start that knows their workers are dead. Returns how many moved.
    */
-  async requeueActive(): Promise<number> {
-    let moved = 0;
-    for (const queue of this.queues) {
-      for (const job of await queue.getActive()) {
-        await job.moveToWait('0');
-        moved++;
-      }
-    }
-    return moved;
+  requeueActive(): Promise<number> {
+    return requeueActiveJobs(this.queues);
   }
 
   /** Worker processes connected to each partition queue (BullMQ names its worker connections). */
