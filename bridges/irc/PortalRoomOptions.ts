@@ -1,18 +1,10 @@
 // How a portal room of an IRC channel is created. Its power levels are the homeserver's defaults except
 // the topic, which any member may change: on IRC anyone in a channel without +t sets it, and a topic
 // change crosses to IRC as the member's own TOPIC (the IRC server still decides whether it is allowed).
-// power_level_content_override replaces top-level keys whole, so `events` lists the spec's usual levels too.
-const PORTAL_EVENT_LEVELS = {
-  'm.room.name': 50,
-  'm.room.power_levels': 100,
-  'm.room.history_visibility': 100,
-  'm.room.canonical_alias': 50,
-  'm.room.avatar': 50,
-  'm.room.tombstone': 100,
-  'm.room.server_acl': 100,
-  'm.room.encryption': 100,
-  'm.room.topic': 0,
-};
+// power_level_content_override replaces `events` whole, so the usual levels come first.
+import { USUAL_EVENT_LEVELS } from 'patchbay-matrix/plugin';
+
+const PORTAL_EVENT_LEVELS = { ...USUAL_EVENT_LEVELS, 'm.room.topic': 0 };
 
 /** createRoom options for a portal: `aliasLocalpart` without `#` and server, `name` shown in clients. */
 export function portalRoomOptions(aliasLocalpart: string, name: string): Record<string, unknown> {

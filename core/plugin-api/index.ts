@@ -13,6 +13,7 @@ export { failureKindOf, IgnoredEventError, PermanentError, RetryLaterError, type
 export { MatrixApiError } from './MatrixApiError.js';
 export type { OutboundMessage, Outbox } from './outbox.js';
 export type { Portal, PortalKey, PortalPowerLevels, PortalSpec, Portals } from './portals.js';
+export { USUAL_EVENT_LEVELS } from './portals.js';
 export type {
   AliasQueryHandler,
   AttachmentHandler,

@@ -19,6 +19,22 @@ export interface PortalPowerLevels {
   redact?: number;
 }
 
+/**
+ * The per-event levels homeservers give a new room (Synapse's and the embedded one's). A power level
+ * override replaces `events` whole, so a bridge that changes one entry spreads these first. Turning
+ * encryption on stays an admin's: a bridge cannot decrypt, so an encrypted portal stops bridging.
+ */
+export const USUAL_EVENT_LEVELS: Readonly<Record<string, number>> = {
+  'm.room.name': 50,
+  'm.room.power_levels': 100,
+  'm.room.history_visibility': 100,
+  'm.room.canonical_alias': 50,
+  'm.room.avatar': 50,
+  'm.room.tombstone': 100,
+  'm.room.server_acl': 100,
+  'm.room.encryption': 100,
+};
+
 /** How a new portal room is made. Everything is optional. */
 export interface PortalSpec {
   name?: string;

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { MatrixApiError, type GhostDirectory, type Intent, type PortalKey, type PortalSpec } from '../plugin-api/index.js';
+import { MatrixApiError, USUAL_EVENT_LEVELS, type GhostDirectory, type Intent, type PortalKey, type PortalSpec } from '../plugin-api/index.js';
 
 /** What making and updating portal rooms needs: the bridge's bot and ghosts, its alias namespace. */
 export interface PortalRoomsDeps {
@@ -15,21 +15,6 @@ export interface PortalRoomsDeps {
 }
 
 const USER_ID = /^@[^:\s]+:\S+$/;
-
-/**
- * The per-event levels homeservers give a new room (Synapse's and the embedded one's). Turning encryption
- * on stays an admin's: a bridge cannot decrypt, so an encrypted portal stops bridging.
- */
-const USUAL_EVENT_LEVELS: Readonly<Record<string, number>> = {
-  'm.room.name': 50,
-  'm.room.power_levels': 100,
-  'm.room.history_visibility': 100,
-  'm.room.canonical_alias': 50,
-  'm.room.avatar': 50,
-  'm.room.tombstone': 100,
-  'm.room.server_acl': 100,
-  'm.room.encryption': 100,
-};
 
 /**
  * Portal rooms over the Client-Server API: made as a PortalSpec says, and their name, topic and avatar
