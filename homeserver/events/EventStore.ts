@@ -1,8 +1,15 @@
-// The events table and what is derived from it in the same transaction: current room state and
-// memberships. Every append happens inside write(), which is one SQLite transaction; listeners hear about
-// the new events only after it committed.
+// The events table and what is derived from it in the same transaction: current room state, memberships,
+// each event's signed PDU and the room's forward extremities. Every append happens inside write(), which
+// is one SQLite transaction; listeners hear about the new events only after it committed.
 import type { SqlDatabase } from '../storage/SqlDatabase.js';
-import { newEventId } from '../ids/MatrixIds.js';
+import { authStateKeys } from '../federation/eventauth/AuthEventSelection.js';
+import { redactEvent } from '../federation/pdu/EventRedaction.js';
+import type { LocalEventSigner } from '../federation/pdu/LocalEventSigner.js';
+import type { Pdu } from '../federation/pdu/Pdu.js';
+import { isSupportedRoomVersion } from '../rooms/RoomVersions.js';
+import { ForwardExtremities } from './ForwardExtremities.js';
+import { checkedPduJson, unsignedLocalPdu } from './LocalPdu.js';
+import { canonicalJson } from '../federation/json/CanonicalJson.js';
 import type { StreamCounter } from '../storage/StreamCounter.js';
 import type { RoomStateView, StateEntry } from '../rooms/RoomStateView.js';
 import type { TxnRef } from '../rooms/TxnKey.js';
@@ -55,11 +62,19 @@ export class EventStore {
   /** Where a failing listener is reported: the events are committed, so the writer must not see the error. */
   onListenerError: (err: unknown) => void = () => {};
 
+  private readonly extremities: ForwardExtremities;
+
   constructor(
     private readonly db: SqlDatabase,
     private readonly counter: StreamCounter,
+    /** Signs every event this server makes (its federation key, loaded whether or not federation is on). */
+    readonly signer: LocalEventSigner,
   ) {
+    this.extremities = new ForwardExtremities(db);
     this.s = {
+      insertPdu: db.prepare('INSERT INTO event_pdus (event_id, room_id, depth, pdu, legacy_id) VALUES (?, ?, ?, ?, 0)'),
+      pdu: db.prepare('SELECT pdu FROM event_pdus WHERE event_id = ?'),
+      redactPdu: db.prepare('UPDATE event_pdus SET pdu = ? WHERE event_id = ?'),
       room: db.prepare('SELECT room_id, room_version, creator, created_ts FROM rooms WHERE room_id = ?'),
       insertRoom: db.prepare('INSERT INTO rooms (room_id, room_version, creator, created_ts) VALUES (?, ?, ?, ?)'),
       insertEvent: db.prepare(
@@ -163,20 +178,37 @@ export class EventStore {
     this.s.insertRoom.run(roomId, version, creator, Date.now());
   }
 
-  /** Stores one already-authorized event; must run inside write(). */
+  /**
+   * Stores one already-authorized event made by this server; must run inside write(). It becomes a signed
+   * PDU: prev_events are the room's forward extremities, depth one more than theirs, auth_events the
+   * current state the auth rules name, and its id the reference hash. 413 M_TOO_LARGE over 64 KiB.
+   */
   append(ev: NewEvent): StoredEvent {
     if (!this.pending) throw new Error('EventStore.append outside write()');
     const replaced =
       ev.state_key !== undefined ? (this.s.stateEvent.get(ev.room_id, ev.type, ev.state_key) as EventRow | undefined) : undefined;
+    const version = this.room(ev.room_id)?.room_version;
+    if (version === undefined) throw new Error(`EventStore.append to unknown room ${ev.room_id}`);
+    const originServerTs = ev.origin_server_ts ?? Date.now();
+    const prev = ev.type === 'm.room.create' ? [] : this.extremities.of(ev.room_id);
+    const { eventId, pdu } = this.signer.sign(
+      version,
+      unsignedLocalPdu(version, ev, originServerTs, {
+        prev_events: prev.map((p) => p.event_id),
+        auth_events: this.authEventIds(ev),
+        depth: Math.max(0, ...prev.map((p) => p.depth)) + 1,
+      }),
+    );
+    const pduJson = checkedPduJson(pdu);
     const stored: StoredEvent = {
       pos: this.counter.next(),
-      event_id: newEventId(),
+      event_id: eventId,
       room_id: ev.room_id,
       sender: ev.sender,
       type: ev.type,
       state_key: ev.state_key ?? null,
       content: ev.content,
-      origin_server_ts: ev.origin_server_ts ?? Date.now(),
+      origin_server_ts: originServerTs,
       redacts: ev.redacts ?? null,
       replaces_state: replaced?.event_id ?? null,
       redacted_by: null,
@@ -184,6 +216,8 @@ export class EventStore {
       txn_id: ev.txn?.id ?? null,
     };
     this.s.insertEvent.run({ ...stored, content: JSON.stringify(stored.content) });
+    this.s.insertPdu.run(eventId, ev.room_id, pdu.depth, pduJson);
+    this.extremities.advance(ev.room_id, eventId, pdu.prev_events);
     if (stored.state_key !== null) {
       this.s.upsertState.run(stored.room_id, stored.type, stored.state_key, stored.event_id, stored.pos);
       if (stored.type === 'm.room.member') {
@@ -195,6 +229,28 @@ export class EventStore {
     for (const indexer of this.indexers) indexer.appended(stored);
     this.pending.push(stored);
     return stored;
+  }
+
+  /** The current state events the auth rules say `ev` must name (none for a create event). */
+  private authEventIds(ev: NewEvent): string[] {
+    const ids: string[] = [];
+    for (const key of authStateKeys(ev)) {
+      const cut = key.indexOf('\u0000');
+      const row = this.s.stateEvent.get(ev.room_id, key.slice(0, cut), key.slice(cut + 1)) as EventRow | undefined;
+      if (row) ids.push(row.event_id);
+    }
+    return ids;
+  }
+
+  /** The event as other servers see it: the signed PDU, redacted if the event was (null: not stored). */
+  pdu(eventId: string): Pdu | null {
+    const row = this.s.pdu.get(eventId) as { pdu: string } | undefined;
+    return row ? (JSON.parse(row.pdu) as Pdu) : null;
+  }
+
+  /** The room's forward extremities, the prev_events of its next event (deepest first). */
+  forwardExtremities(roomId: string): string[] {
+    return this.extremities.of(roomId).map((e) => e.event_id);
   }
 
   /** The event a transaction ID already produced, for idempotent retries. */
@@ -313,10 +369,18 @@ export class EventStore {
     this.s.forget.run(roomId, userId);
   }
 
-  /** Replaces an event's content by its redacted form; must run inside write(). */
+  /**
+   * Replaces an event's content by its redacted form, and its PDU by the PDU redacted as its room version
+   * says (hashes and signatures stay: they still verify); must run inside write().
+   */
   markRedacted(ev: StoredEvent, content: Record<string, unknown>, redactedBy: string): void {
     if (!this.pending) throw new Error('EventStore.markRedacted outside write()');
     this.s.redact.run(JSON.stringify(content), redactedBy, ev.event_id);
+    const pdu = this.pdu(ev.event_id);
+    const version = this.room(ev.room_id)?.room_version;
+    if (pdu && version !== undefined && isSupportedRoomVersion(version)) {
+      this.s.redactPdu.run(canonicalJson(redactEvent(version, pdu)), ev.event_id);
+    }
     for (const indexer of this.indexers) indexer.redacted(ev);
   }
 }
