@@ -3,13 +3,16 @@
 // is one SQLite transaction; listeners hear about the new events only after it committed.
 import type { SqlDatabase } from '../storage/SqlDatabase.js';
 import { authStateKeys } from '../federation/eventauth/AuthEventSelection.js';
-import { redactEvent } from '../federation/pdu/EventRedaction.js';
 import type { LocalEventSigner } from '../federation/pdu/LocalEventSigner.js';
 import type { Pdu } from '../federation/pdu/Pdu.js';
+import type { RoomEvent } from '../federation/eventauth/RoomState.js';
+import { currentStateAfter } from '../federation/receive/RemoteEventState.js';
+import type { StateIds } from '../federation/stateres/StateResolutionV2.js';
 import { isSupportedRoomVersion } from '../rooms/RoomVersions.js';
 import { ForwardExtremities } from './ForwardExtremities.js';
 import { checkedPduJson, unsignedLocalPdu } from './LocalPdu.js';
-import { canonicalJson } from '../federation/json/CanonicalJson.js';
+import { PduTable, type PduEntry } from './PduTable.js';
+import { storedEventOf } from './RemoteStoredEvent.js';
 import type { StreamCounter } from '../storage/StreamCounter.js';
 import type { RoomStateView, StateEntry } from '../rooms/RoomStateView.js';
 import type { TxnRef } from '../rooms/TxnKey.js';
@@ -42,6 +45,14 @@ export interface MembershipRow {
   forgotten: number;
 }
 
+/** A PDU from another server, checked on receipt (PduChecker), and how to keep it. */
+export type RemotePdu = { eventId: string; pdu: Pdu } & (
+  /** Part of the room: in the timeline and, for a state event, its state (`stateBefore`: the state before it). */
+  | { status: 'timeline'; stateBefore: StateIds }
+  | { status: 'outlier' | 'soft_failed' }
+  | { status: 'rejected'; reason: string }
+);
+
 export type AppendListener = (events: StoredEvent[]) => void;
 
 /**
@@ -63,6 +74,7 @@ export class EventStore {
   onListenerError: (err: unknown) => void = () => {};
 
   private readonly extremities: ForwardExtremities;
+  private readonly pdus: PduTable;
 
   constructor(
     private readonly db: SqlDatabase,
@@ -71,10 +83,9 @@ export class EventStore {
     readonly signer: LocalEventSigner,
   ) {
     this.extremities = new ForwardExtremities(db);
+    this.pdus = new PduTable(db);
     this.s = {
-      insertPdu: db.prepare('INSERT INTO event_pdus (event_id, room_id, depth, pdu, legacy_id) VALUES (?, ?, ?, ?, 0)'),
-      pdu: db.prepare('SELECT pdu FROM event_pdus WHERE event_id = ?'),
-      redactPdu: db.prepare('UPDATE event_pdus SET pdu = ? WHERE event_id = ?'),
+      stateIds: db.prepare('SELECT type, state_key, event_id FROM room_state WHERE room_id = ?'),
       room: db.prepare('SELECT room_id, room_version, creator, created_ts FROM rooms WHERE room_id = ?'),
       insertRoom: db.prepare('INSERT INTO rooms (room_id, room_version, creator, created_ts) VALUES (?, ?, ?, ?)'),
       insertEvent: db.prepare(
@@ -200,6 +211,7 @@ export class EventStore {
       }),
     );
     const pduJson = checkedPduJson(pdu);
+    this.pdus.put(eventId, pdu, 'timeline', null, pduJson);
     const stored: StoredEvent = {
       pos: this.counter.next(),
       event_id: eventId,
@@ -216,19 +228,62 @@ export class EventStore {
       txn_id: ev.txn?.id ?? null,
     };
     this.s.insertEvent.run({ ...stored, content: JSON.stringify(stored.content) });
-    this.s.insertPdu.run(eventId, ev.room_id, pdu.depth, pduJson);
     this.extremities.advance(ev.room_id, eventId, pdu.prev_events);
-    if (stored.state_key !== null) {
-      this.s.upsertState.run(stored.room_id, stored.type, stored.state_key, stored.event_id, stored.pos);
-      if (stored.type === 'm.room.member') {
-        const membership = String(stored.content['membership']);
-        this.s.upsertMembership.run(stored.room_id, stored.state_key, membership, stored.event_id, stored.pos);
-      }
-    }
+    if (stored.state_key !== null) this.setState(stored);
     if (ev.txn) this.s.insertTxn.run(ev.txn.key, ev.txn.scope, ev.txn.id, stored.event_id, Date.now());
     for (const indexer of this.indexers) indexer.appended(stored);
     this.pending.push(stored);
     return stored;
+  }
+
+  private setState(ev: StoredEvent): void {
+    this.s.upsertState.run(ev.room_id, ev.type, ev.state_key, ev.event_id, ev.pos);
+    if (ev.type === 'm.room.member') this.s.upsertMembership.run(ev.room_id, ev.state_key, String(ev.content['membership']), ev.event_id, ev.pos);
+  }
+
+  /**
+   * Stores a PDU from another server, already checked on receipt, under its event id; must run inside
+   * write(). An outlier, soft-failed or rejected event is kept with its status only (returns null; an
+   * event stored before is left as it is, except an outlier that now joins the timeline). A timeline
+   * event gets a stream position, replaces its prev_events among the forward extremities, and the room's
+   * current state becomes the state before it plus itself, resolved (v2) with the current state when
+   * other extremities remain. State it names must be of timeline events.
+   */
+  storeRemote(r: RemotePdu): StoredEvent | null {
+    if (!this.pending) throw new Error('EventStore.storeRemote outside write()');
+    const roomId = r.pdu.room_id;
+    const version = this.room(roomId)?.room_version;
+    if (version === undefined || !isSupportedRoomVersion(version)) throw new Error(`EventStore.storeRemote to unknown room ${roomId}`);
+    const known = this.pdus.entry(r.eventId);
+    if (known && !(known.status === 'outlier' && r.status === 'timeline')) return null;
+    this.pdus.put(r.eventId, r.pdu, r.status, r.status === 'rejected' ? r.reason : null);
+    if (r.status !== 'timeline') return null;
+
+    const event: RoomEvent = { ...r.pdu, event_id: r.eventId };
+    const current = this.stateIds(roomId);
+    const replaces = event.state_key === undefined ? null : (current.get(stateKeyOf(event.type, event.state_key)) ?? null);
+    const stored = storedEventOf(version, event, this.counter.next(), replaces);
+    this.s.insertEvent.run({ ...stored, content: JSON.stringify(stored.content) });
+    const forked = this.extremities.of(roomId, Number.MAX_SAFE_INTEGER).some((x) => !event.prev_events.includes(x.event_id));
+    this.extremities.advance(roomId, r.eventId, event.prev_events);
+    // Signatures (restricted joins' included) were checked on receipt.
+    const ctx = { roomVersion: version, signedBy: () => true };
+    const source = { get: (id: string) => this.pdus.entry(id)?.event, isRejected: (id: string) => this.pdus.entry(id)?.status === 'rejected' };
+    for (const [key, id] of currentStateAfter(ctx, event, r.stateBefore, current, forked, source)) {
+      if (current.get(key) === id) continue;
+      const winner = id === r.eventId ? stored : this.event(id);
+      if (!winner) throw new Error(`State event ${id} of ${roomId} is not in the timeline`);
+      this.setState(winner);
+    }
+    for (const indexer of this.indexers) indexer.appended(stored);
+    this.pending.push(stored);
+    return stored;
+  }
+
+  /** The room's current state as state key (type NUL state_key) -> event id. */
+  stateIds(roomId: string): StateIds {
+    const rows = this.s.stateIds.all(roomId) as Array<{ type: string; state_key: string; event_id: string }>;
+    return new Map(rows.map((r) => [stateKeyOf(r.type, r.state_key), r.event_id]));
   }
 
   /** The current state events the auth rules say `ev` must name (none for a create event). */
@@ -244,8 +299,12 @@ export class EventStore {
 
   /** The event as other servers see it: the signed PDU, redacted if the event was (null: not stored). */
   pdu(eventId: string): Pdu | null {
-    const row = this.s.pdu.get(eventId) as { pdu: string } | undefined;
-    return row ? (JSON.parse(row.pdu) as Pdu) : null;
+    return this.pdus.pdu(eventId);
+  }
+
+  /** The PDU with its id and how it was stored (for the checks on receipt and state resolution). */
+  pduEntry(eventId: string): PduEntry | null {
+    return this.pdus.entry(eventId);
   }
 
   /** The room's forward extremities, the prev_events of its next event (deepest first). */
@@ -376,11 +435,8 @@ export class EventStore {
   markRedacted(ev: StoredEvent, content: Record<string, unknown>, redactedBy: string): void {
     if (!this.pending) throw new Error('EventStore.markRedacted outside write()');
     this.s.redact.run(JSON.stringify(content), redactedBy, ev.event_id);
-    const pdu = this.pdu(ev.event_id);
     const version = this.room(ev.room_id)?.room_version;
-    if (pdu && version !== undefined && isSupportedRoomVersion(version)) {
-      this.s.redactPdu.run(canonicalJson(redactEvent(version, pdu)), ev.event_id);
-    }
+    if (version !== undefined) this.pdus.redact(ev.event_id, version);
     for (const indexer of this.indexers) indexer.redacted(ev);
   }
 }

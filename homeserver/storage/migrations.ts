@@ -418,12 +418,19 @@ INSERT INTO event_search (rowid, value, key, room_id)
 -- for byte what was signed (redacted in place when the event is). depth is the PDU's, for prev_events.
 -- legacy_id = 1: the event was stored before PDUs and keeps its old random id, which is not its reference
 -- hash, so no other server accepts it (the homeserver signs these rows once at its next start).
+-- Events from other servers: outlier = 1, known but outside the timeline and state; soft_failed = 1,
+-- allowed by the state before it but not the current one (kept out of the timeline); rejected: why its
+-- auth checks failed (never used for anything but refusing events that cite it). Only timeline events
+-- (none of the three) have a row in events.
 CREATE TABLE IF NOT EXISTS event_pdus (
   event_id TEXT PRIMARY KEY,
   room_id TEXT NOT NULL,
   depth INTEGER NOT NULL,
   pdu TEXT NOT NULL,
-  legacy_id INTEGER NOT NULL DEFAULT 0
+  legacy_id INTEGER NOT NULL DEFAULT 0,
+  outlier INTEGER NOT NULL DEFAULT 0,
+  soft_failed INTEGER NOT NULL DEFAULT 0,
+  rejected TEXT
 );
 -- A room's forward extremities: its events no other event names in prev_events yet. A new local event
 -- takes them as its prev_events. One row per local-only room.
