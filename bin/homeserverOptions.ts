@@ -49,9 +49,9 @@ export function homeserverOptions(config: PatchbayConfig, logger: Logger): Homes
       retry: { initialMs: hs.push.retry.initial_ms, maxMs: hs.push.retry.max_ms },
     },
     presence: { idleMs: hs.presence.idle_timeout_ms, offlineMs: hs.presence.offline_timeout_ms },
+    signingKeyFile: hs.federation.signing_key,
     ...(hs.federation.enabled && {
       federation: {
-        signingKeyFile: hs.federation.signing_key,
         keyValidityMs: hs.federation.key_validity_ms,
         wellKnownServer: hs.federation.well_known_server ?? derivedWellKnownServer(hs.public_base_url, hs.server_name),
         peers: hs.federation.peers,

@@ -184,6 +184,12 @@ export interface HomeserverOptions {
   push?: { allowPrivateGateways: boolean; retry: { initialMs: number; maxMs: number } };
   /** homeserver.presence: when syncing users go unavailable and offline (5 min and 30 s when absent). */
   presence?: { idleMs: number; offlineMs: number };
+  /**
+   * homeserver.federation.signing_key: the server's signing key file (Synapse's format; made, 0600, when
+   * missing), loaded at every start since every event is signed with it. Absent: `federation_signing.key`
+   * beside the database, or a key in memory only for storage: memory.
+   */
+  signingKeyFile?: string;
   /** homeserver.federation when enabled: keys, discovery, X-Matrix (absent: no federation endpoints). */
   federation?: FederationOptions;
   logger: Logger;

@@ -21,6 +21,9 @@ import type { DeviceListChange } from './e2ee/DeviceListStream.js';
 import { TypingTracker } from './ephemeral/TypingTracker.js';
 import { ClientEventFormatter } from './events/ClientEventFormatter.js';
 import { EventStore } from './events/EventStore.js';
+import { upgradeLegacyRooms } from './events/LegacyPduUpgrade.js';
+import { LocalEventSigner } from './federation/pdu/LocalEventSigner.js';
+import { serverSigningKeys } from './federation/keys/ServerSigningKeys.js';
 import { RoomEventStream } from './events/RoomEventStream.js';
 import type { HomeserverContext } from './HomeserverContext.js';
 import { AccessTokenAuth } from './http/AccessTokenAuth.js';
@@ -76,7 +79,9 @@ export async function startHomeserver(options: HomeserverOptions): Promise<Runni
     const activity = new DeviceActivity(accounts, logger);
     deviceActivity = activity;
     const accountData = new AccountDataStore(db, counter);
-    const events = new EventStore(db, counter);
+    const signingKeys = serverSigningKeys(options, logger);
+    const events = new EventStore(db, counter, new LocalEventSigner(serverName, signingKeys.current));
+    upgradeLegacyRooms(db, events.signer, logger);
     events.onListenerError = (err) => logger.error({ err }, 'event listener failed');
     const formatter = new ClientEventFormatter(events);
     const relationStore = new RelationStore(db);
@@ -257,7 +262,7 @@ export async function startHomeserver(options: HomeserverOptions): Promise<Runni
       appservice,
       metrics,
       limits,
-      federation: options.federation ? new Federation(serverName, options.federation, logger) : null,
+      federation: options.federation ? new Federation(serverName, options.federation, signingKeys, logger) : null,
     };
 
     await appservice.start();

@@ -1,8 +1,18 @@
-// The events table and what is derived from it in the same transaction: current room state and
-// memberships. Every append happens inside write(), which is one SQLite transaction; listeners hear about
-// the new events only after it committed.
+// The events table and what is derived from it in the same transaction: current room state, memberships,
+// each event's signed PDU and the room's forward extremities. Every append happens inside write(), which
+// is one SQLite transaction; listeners hear about the new events only after it committed.
 import type { SqlDatabase } from '../storage/SqlDatabase.js';
-import { newEventId } from '../ids/MatrixIds.js';
+import { authStateKeys } from '../federation/eventauth/AuthEventSelection.js';
+import type { LocalEventSigner } from '../federation/pdu/LocalEventSigner.js';
+import type { Pdu } from '../federation/pdu/Pdu.js';
+import type { RoomEvent } from '../federation/eventauth/RoomState.js';
+import { currentStateAfter } from '../federation/receive/RemoteEventState.js';
+import type { StateIds } from '../federation/stateres/StateResolutionV2.js';
+import { isSupportedRoomVersion } from '../rooms/RoomVersions.js';
+import { ForwardExtremities } from './ForwardExtremities.js';
+import { checkedPduJson, unsignedLocalPdu } from './LocalPdu.js';
+import { PduTable, type PduEntry } from './PduTable.js';
+import { storedEventOf } from './RemoteStoredEvent.js';
 import type { StreamCounter } from '../storage/StreamCounter.js';
 import type { RoomStateView, StateEntry } from '../rooms/RoomStateView.js';
 import type { TxnRef } from '../rooms/TxnKey.js';
@@ -35,6 +45,14 @@ export interface MembershipRow {
   forgotten: number;
 }
 
+/** A PDU from another server, checked on receipt (PduChecker), and how to keep it. */
+export type RemotePdu = { eventId: string; pdu: Pdu } & (
+  /** Part of the room: in the timeline and, for a state event, its state (`stateBefore`: the state before it). */
+  | { status: 'timeline'; stateBefore: StateIds }
+  | { status: 'outlier' | 'soft_failed' }
+  | { status: 'rejected'; reason: string }
+);
+
 export type AppendListener = (events: StoredEvent[]) => void;
 
 /**
@@ -55,11 +73,19 @@ export class EventStore {
   /** Where a failing listener is reported: the events are committed, so the writer must not see the error. */
   onListenerError: (err: unknown) => void = () => {};
 
+  private readonly extremities: ForwardExtremities;
+  private readonly pdus: PduTable;
+
   constructor(
     private readonly db: SqlDatabase,
     private readonly counter: StreamCounter,
+    /** Signs every event this server makes (its federation key, loaded whether or not federation is on). */
+    readonly signer: LocalEventSigner,
   ) {
+    this.extremities = new ForwardExtremities(db);
+    this.pdus = new PduTable(db);
     this.s = {
+      stateIds: db.prepare('SELECT type, state_key, event_id FROM room_state WHERE room_id = ?'),
       room: db.prepare('SELECT room_id, room_version, creator, created_ts FROM rooms WHERE room_id = ?'),
       insertRoom: db.prepare('INSERT INTO rooms (room_id, room_version, creator, created_ts) VALUES (?, ?, ?, ?)'),
       insertEvent: db.prepare(
@@ -163,20 +189,38 @@ export class EventStore {
     this.s.insertRoom.run(roomId, version, creator, Date.now());
   }
 
-  /** Stores one already-authorized event; must run inside write(). */
+  /**
+   * Stores one already-authorized event made by this server; must run inside write(). It becomes a signed
+   * PDU: prev_events are the room's forward extremities, depth one more than theirs, auth_events the
+   * current state the auth rules name, and its id the reference hash. 413 M_TOO_LARGE over 64 KiB.
+   */
   append(ev: NewEvent): StoredEvent {
     if (!this.pending) throw new Error('EventStore.append outside write()');
     const replaced =
       ev.state_key !== undefined ? (this.s.stateEvent.get(ev.room_id, ev.type, ev.state_key) as EventRow | undefined) : undefined;
+    const version = this.room(ev.room_id)?.room_version;
+    if (version === undefined) throw new Error(`EventStore.append to unknown room ${ev.room_id}`);
+    const originServerTs = ev.origin_server_ts ?? Date.now();
+    const prev = ev.type === 'm.room.create' ? [] : this.extremities.of(ev.room_id);
+    const { eventId, pdu } = this.signer.sign(
+      version,
+      unsignedLocalPdu(version, ev, originServerTs, {
+        prev_events: prev.map((p) => p.event_id),
+        auth_events: this.authEventIds(ev),
+        depth: Math.max(0, ...prev.map((p) => p.depth)) + 1,
+      }),
+    );
+    const pduJson = checkedPduJson(pdu);
+    this.pdus.put(eventId, pdu, 'timeline', null, pduJson);
     const stored: StoredEvent = {
       pos: this.counter.next(),
-      event_id: newEventId(),
+      event_id: eventId,
       room_id: ev.room_id,
       sender: ev.sender,
       type: ev.type,
       state_key: ev.state_key ?? null,
       content: ev.content,
-      origin_server_ts: ev.origin_server_ts ?? Date.now(),
+      origin_server_ts: originServerTs,
       redacts: ev.redacts ?? null,
       replaces_state: replaced?.event_id ?? null,
       redacted_by: null,
@@ -184,17 +228,88 @@ export class EventStore {
       txn_id: ev.txn?.id ?? null,
     };
     this.s.insertEvent.run({ ...stored, content: JSON.stringify(stored.content) });
-    if (stored.state_key !== null) {
-      this.s.upsertState.run(stored.room_id, stored.type, stored.state_key, stored.event_id, stored.pos);
-      if (stored.type === 'm.room.member') {
-        const membership = String(stored.content['membership']);
-        this.s.upsertMembership.run(stored.room_id, stored.state_key, membership, stored.event_id, stored.pos);
-      }
-    }
+    this.extremities.advance(ev.room_id, eventId, pdu.prev_events);
+    if (stored.state_key !== null) this.setState(stored);
     if (ev.txn) this.s.insertTxn.run(ev.txn.key, ev.txn.scope, ev.txn.id, stored.event_id, Date.now());
     for (const indexer of this.indexers) indexer.appended(stored);
     this.pending.push(stored);
     return stored;
+  }
+
+  private setState(ev: StoredEvent): void {
+    this.s.upsertState.run(ev.room_id, ev.type, ev.state_key, ev.event_id, ev.pos);
+    if (ev.type === 'm.room.member') this.s.upsertMembership.run(ev.room_id, ev.state_key, String(ev.content['membership']), ev.event_id, ev.pos);
+  }
+
+  /**
+   * Stores a PDU from another server, already checked on receipt, under its event id; must run inside
+   * write(). An outlier, soft-failed or rejected event is kept with its status only (returns null; an
+   * event stored before is left as it is, except an outlier that now joins the timeline). A timeline
+   * event gets a stream position, replaces its prev_events among the forward extremities, and the room's
+   * current state becomes the state before it plus itself, resolved (v2) with the current state when
+   * other extremities remain. State it names must be of timeline events.
+   */
+  storeRemote(r: RemotePdu): StoredEvent | null {
+    if (!this.pending) throw new Error('EventStore.storeRemote outside write()');
+    const roomId = r.pdu.room_id;
+    const version = this.room(roomId)?.room_version;
+    if (version === undefined || !isSupportedRoomVersion(version)) throw new Error(`EventStore.storeRemote to unknown room ${roomId}`);
+    const known = this.pdus.entry(r.eventId);
+    if (known && !(known.status === 'outlier' && r.status === 'timeline')) return null;
+    this.pdus.put(r.eventId, r.pdu, r.status, r.status === 'rejected' ? r.reason : null);
+    if (r.status !== 'timeline') return null;
+
+    const event: RoomEvent = { ...r.pdu, event_id: r.eventId };
+    const current = this.stateIds(roomId);
+    const replaces = event.state_key === undefined ? null : (current.get(stateKeyOf(event.type, event.state_key)) ?? null);
+    const stored = storedEventOf(version, event, this.counter.next(), replaces);
+    this.s.insertEvent.run({ ...stored, content: JSON.stringify(stored.content) });
+    const forked = this.extremities.of(roomId, Number.MAX_SAFE_INTEGER).some((x) => !event.prev_events.includes(x.event_id));
+    this.extremities.advance(roomId, r.eventId, event.prev_events);
+    // Signatures (restricted joins' included) were checked on receipt.
+    const ctx = { roomVersion: version, signedBy: () => true };
+    const source = { get: (id: string) => this.pdus.entry(id)?.event, isRejected: (id: string) => this.pdus.entry(id)?.status === 'rejected' };
+    for (const [key, id] of currentStateAfter(ctx, event, r.stateBefore, current, forked, source)) {
+      if (current.get(key) === id) continue;
+      const winner = id === r.eventId ? stored : this.event(id);
+      if (!winner) throw new Error(`State event ${id} of ${roomId} is not in the timeline`);
+      this.setState(winner);
+    }
+    for (const indexer of this.indexers) indexer.appended(stored);
+    this.pending.push(stored);
+    return stored;
+  }
+
+  /** The room's current state as state key (type NUL state_key) -> event id. */
+  stateIds(roomId: string): StateIds {
+    const rows = this.s.stateIds.all(roomId) as Array<{ type: string; state_key: string; event_id: string }>;
+    return new Map(rows.map((r) => [stateKeyOf(r.type, r.state_key), r.event_id]));
+  }
+
+  /** The current state events the auth rules say `ev` must name (none for a create event). */
+  private authEventIds(ev: NewEvent): string[] {
+    const ids: string[] = [];
+    for (const key of authStateKeys(ev)) {
+      const cut = key.indexOf('\u0000');
+      const row = this.s.stateEvent.get(ev.room_id, key.slice(0, cut), key.slice(cut + 1)) as EventRow | undefined;
+      if (row) ids.push(row.event_id);
+    }
+    return ids;
+  }
+
+  /** The event as other servers see it: the signed PDU, redacted if the event was (null: not stored). */
+  pdu(eventId: string): Pdu | null {
+    return this.pdus.pdu(eventId);
+  }
+
+  /** The PDU with its id and how it was stored (for the checks on receipt and state resolution). */
+  pduEntry(eventId: string): PduEntry | null {
+    return this.pdus.entry(eventId);
+  }
+
+  /** The room's forward extremities, the prev_events of its next event (deepest first). */
+  forwardExtremities(roomId: string): string[] {
+    return this.extremities.of(roomId).map((e) => e.event_id);
   }
 
   /** The event a transaction ID already produced, for idempotent retries. */
@@ -313,10 +428,15 @@ export class EventStore {
     this.s.forget.run(roomId, userId);
   }
 
-  /** Replaces an event's content by its redacted form; must run inside write(). */
+  /**
+   * Replaces an event's content by its redacted form, and its PDU by the PDU redacted as its room version
+   * says (hashes and signatures stay: they still verify); must run inside write().
+   */
   markRedacted(ev: StoredEvent, content: Record<string, unknown>, redactedBy: string): void {
     if (!this.pending) throw new Error('EventStore.markRedacted outside write()');
     this.s.redact.run(JSON.stringify(content), redactedBy, ev.event_id);
+    const version = this.room(ev.room_id)?.room_version;
+    if (version !== undefined) this.pdus.redact(ev.event_id, version);
     for (const indexer of this.indexers) indexer.redacted(ev);
   }
 }

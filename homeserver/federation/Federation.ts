@@ -1,6 +1,7 @@
-// The federation foundations, composed: this server's keys (made on first start), discovery, the
-// signing client, the cache of others' keys and the notary. The homeserver holds one when
-// homeserver.federation.enabled is set; routes/federationRoutes.ts serves it.
+// The federation foundations, composed: this server's keys (loaded by the homeserver at every start, as
+// its events are signed with them), discovery, the signing client, the cache of others' keys and the
+// notary. The homeserver holds one when homeserver.federation.enabled is set; routes/federationRoutes.ts
+// serves it.
 import type { Logger } from 'pino';
 import { authenticateRequest, type FederationRequest } from './auth/RequestAuth.js';
 import { ServerResolver, systemSrvLookup, type SrvLookup } from './discovery/ServerResolver.js';
@@ -8,12 +9,10 @@ import { fetchWellKnownOverHttps, WellKnownServer, type WellKnownFetch } from '.
 import { LocalServerKeys } from './keys/LocalServerKeys.js';
 import { NotaryService } from './keys/NotaryService.js';
 import { RemoteKeyStore, type KeyServerTransport, type TrustedNotary } from './keys/RemoteKeyStore.js';
-import { loadOrCreateSigningKeys } from './keys/SigningKeyFile.js';
+import type { StoredSigningKeys } from './keys/SigningKeyFile.js';
 import { FederationClient } from './transport/FederationClient.js';
 
 export interface FederationOptions {
-  /** The key file (Synapse's format); made, 0600, when missing. */
-  signingKeyFile: string;
   keyValidityMs: number;
   /** `m.server` for .well-known/matrix/server. */
   wellKnownServer: string;
@@ -35,10 +34,9 @@ export class Federation {
   constructor(
     readonly serverName: string,
     readonly options: FederationOptions,
+    stored: StoredSigningKeys,
     logger: Logger,
   ) {
-    const stored = loadOrCreateSigningKeys(options.signingKeyFile);
-    if (stored.created) logger.info({ key_id: stored.current.keyId, file: options.signingKeyFile }, 'made a new federation signing key');
     this.keys = new LocalServerKeys(serverName, stored, options.keyValidityMs);
     this.resolver = new ServerResolver(
       options.peers,

@@ -60,10 +60,6 @@ export function randomToken(bytes: number): string {
   return randomBytes(bytes).toString('base64url');
 }
 
-export function newEventId(): string {
-  return `$${randomToken(24)}`;
-}
-
 export function newRoomId(serverName: string): string {
   // Letters only, as other servers do, so room IDs never need escaping in logs or paths.
   return `!${randomLetters(18)}:${serverName}`;

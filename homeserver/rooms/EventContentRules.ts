@@ -2,9 +2,8 @@
 // string power level or a membership without `membership` gets M_BAD_JSON, not a silently broken room.
 import { MatrixError } from '../MatrixError.js';
 import type { NewEvent } from '../events/EventStore.js';
-import { isValidUserId, newEventId } from '../ids/MatrixIds.js';
+import { isValidUserId } from '../ids/MatrixIds.js';
 
-export const MAX_EVENT_BYTES = 65536;
 /** Longest event type and state_key, in bytes. */
 export const MAX_KEY_BYTES = 255;
 const MEMBERSHIPS = new Set(['join', 'invite', 'leave', 'ban', 'knock']);
@@ -61,18 +60,12 @@ export function checkEventContent(type: string, stateKey: string | undefined, co
 }
 
 /**
- * The spec's per-event limits: type and state_key at most 255 bytes, and the whole event at most 65,536
- * bytes of canonical JSON. The event is measured as clients and appservices receive it (event_id and
- * origin_server_ts included; the JSON.stringify of a JSON value has the byte length of its canonical
- * form, which only orders keys). A federated PDU would add hashes and signatures; there is none here.
+ * The spec's limits on type and state_key: at most 255 bytes each. The limit on the whole event (65,536
+ * bytes of the signed PDU as canonical JSON) is checked when the store has made the PDU (LocalPdu.ts).
  */
 export function checkEventLimits(ev: NewEvent): void {
   if (Buffer.byteLength(ev.type) > MAX_KEY_BYTES) bad(`Event type is longer than ${MAX_KEY_BYTES} bytes`);
   if (ev.state_key !== undefined && Buffer.byteLength(ev.state_key) > MAX_KEY_BYTES) bad(`state_key is longer than ${MAX_KEY_BYTES} bytes`);
-  const asSent = { ...ev, txn: undefined, event_id: newEventId(), origin_server_ts: ev.origin_server_ts ?? Date.now() };
-  if (Buffer.byteLength(JSON.stringify(asSent)) > MAX_EVENT_BYTES) {
-    throw new MatrixError(413, 'M_TOO_LARGE', `Event is larger than ${MAX_EVENT_BYTES} bytes`);
-  }
 }
 
 /**

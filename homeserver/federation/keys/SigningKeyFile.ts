@@ -90,6 +90,11 @@ export function loadOrCreateSigningKeys(keyFile: string): StoredSigningKeys & { 
   return { current: parseKeyFile(keyFile), old: parseOldKeys(oldKeysFileOf(keyFile)), created };
 }
 
+/** A key kept in memory only, for a homeserver without a key file (storage: memory, tests). */
+export function ephemeralSigningKeys(): StoredSigningKeys {
+  return { current: { keyId: `ed25519:${newKeyVersion()}`, key: Ed25519SigningKey.generate() }, old: {} };
+}
+
 /** Retires the current key (kept as an old verify key, expired now) and writes a new one. */
 export function rotateSigningKey(keyFile: string, now = Date.now()): StoredSigningKeys {
   const { current, old } = loadOrCreateSigningKeys(keyFile);

@@ -24,7 +24,6 @@ let b: TestHomeserver;
 let plain: TestHomeserver;
 
 const federation = (name: string, peers: Record<string, string> = {}) => ({
-  signingKeyFile: join(dir, name, 'signing.key'),
   keyValidityMs: 3600_000,
   wellKnownServer: `${name}:443`,
   peers,
@@ -34,8 +33,8 @@ const federation = (name: string, peers: Record<string, string> = {}) => ({
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'pb-fed-'));
-  a = await startTestHomeserver({ serverName: 'a.test', federation: federation('a.test') });
-  b = await startTestHomeserver({ serverName: 'b.test', federation: federation('b.test', { 'a.test': `http://127.0.0.1:${a.port}` }) });
+  a = await startTestHomeserver({ serverName: 'a.test', signingKeyFile: join(dir, 'a.test', 'signing.key'), federation: federation('a.test') });
+  b = await startTestHomeserver({ serverName: 'b.test', signingKeyFile: join(dir, 'b.test', 'signing.key'), federation: federation('b.test', { 'a.test': `http://127.0.0.1:${a.port}` }) });
   plain = await startTestHomeserver({ serverName: 'c.test' });
   await registerUser(b.url, 'alice');
 });

@@ -4,13 +4,12 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { EventStore } from '../../../homeserver/events/EventStore.js';
 import { SearchIndex } from '../../../homeserver/search/SearchIndex.js';
 import { searchTerms } from '../../../homeserver/search/SearchTerms.js';
 import { migrate, openDatabase } from '../../../homeserver/storage/Database.js';
 import { CORE_MIGRATIONS } from '../../../homeserver/storage/migrations.js';
 import { openSqlite, sqliteDriverStatus, SQLITE_DRIVERS } from '../../../homeserver/storage/SqliteDriver.js';
-import { StreamCounter } from '../../../homeserver/storage/StreamCounter.js';
+import { LegacyEventRows } from './LegacyEventRows.js';
 
 const ALL_KEYS = ['content.body', 'content.name', 'content.topic'] as const;
 
@@ -29,20 +28,20 @@ for (const driver of SQLITE_DRIVERS) {
       const path = join(dir, 'hs.sqlite');
       const old = openSqlite(path, { driver });
       migrate(old, 'core', CORE_MIGRATIONS.filter((m) => m.version <= 9));
-      const events = new EventStore(old, new StreamCounter(old));
+      const events = new LegacyEventRows(old);
       const room = '!r:test';
       let redactedPos = 0;
-      events.write(() => {
-        events.insertRoom(room, '10', '@a:test');
-        events.append({ room_id: room, sender: '@a:test', type: 'm.room.name', state_key: '', content: { name: 'Otter den' } });
-        events.append({ room_id: room, sender: '@a:test', type: 'm.room.topic', state_key: '', content: { topic: 'otter facts' } });
-        events.append({ room_id: room, sender: '@a:test', type: 'm.room.topic', state_key: 'x', content: { topic: 'otter elsewhere' } });
-        events.append({ room_id: room, sender: '@a:test', type: 'm.room.message', content: { msgtype: 'm.text', body: 'an otter swims' } });
-        events.append({ room_id: room, sender: '@a:test', type: 'm.room.message', content: { msgtype: 'm.text', body: 42 } });
-        const gone = events.append({ room_id: room, sender: '@a:test', type: 'm.room.message', content: { msgtype: 'm.text', body: 'otter secret' } });
+      old.transaction(() => {
+        events.room(room, '10', '@a:test');
+        events.event({ room_id: room, sender: '@a:test', type: 'm.room.name', state_key: '', content: { name: 'Otter den' } });
+        events.event({ room_id: room, sender: '@a:test', type: 'm.room.topic', state_key: '', content: { topic: 'otter facts' } });
+        events.event({ room_id: room, sender: '@a:test', type: 'm.room.topic', state_key: 'x', content: { topic: 'otter elsewhere' } });
+        events.event({ room_id: room, sender: '@a:test', type: 'm.room.message', content: { msgtype: 'm.text', body: 'an otter swims' } });
+        events.event({ room_id: room, sender: '@a:test', type: 'm.room.message', content: { msgtype: 'm.text', body: 42 } });
+        const gone = events.event({ room_id: room, sender: '@a:test', type: 'm.room.message', content: { msgtype: 'm.text', body: 'otter secret' } });
         redactedPos = gone.pos;
-        events.markRedacted(gone, {}, '$redaction');
-      });
+        events.redact(gone.event_id, {}, '$redaction');
+      })();
       old.close();
 
       const db = openDatabase({ kind: 'sqlite', path, driver });
