@@ -129,6 +129,18 @@ describe('EDUs to a remote server over HTTP', () => {
     }
   });
 
+  it('sends presence to the servers sharing a room with the user', async () => {
+    const before = peer.edus().length;
+    await alice.http.ok('PUT', `/presence/${enc(alice.userId)}/status`, { body: { presence: 'unavailable', status_msg: 'lunch' } });
+    await waitFor(() => peer.edus().length > before, 10_000, 'presence');
+    const [presence] = peer.edus().slice(before);
+    expect(presence).toEqual({
+      edu_type: 'm.presence',
+      content: { push: [{ user_id: alice.userId, presence: 'unavailable', status_msg: 'lunch', last_active_ago: expect.any(Number), currently_active: false }] },
+    });
+    if (spec) expect(await spec.validateDefinition('server-server/definitions/event-schemas/m.presence.yaml', presence)).toEqual([]);
+  });
+
   it('holds what happens while the remote server is down and sends it, oldest first, when it is back', async () => {
     const before = peer.edus().length;
     await peer.stop();
