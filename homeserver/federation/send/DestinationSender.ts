@@ -112,6 +112,11 @@ export class DestinationSender {
     while (this.state === 'running') {
       const txn = this.deps.outbox.next(this.destination, this.deps.origin, this.deps.limits);
       if (txn === null) {
+        // Nothing stored: the counts are zero whatever they say (an enqueue whose SQLite transaction
+        // rolled back was counted but never stored).
+        this.queued.pdus = 0;
+        this.queued.edus = 0;
+        this.publishQueued();
         this.state = 'idle';
         return;
       }
