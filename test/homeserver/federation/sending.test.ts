@@ -314,6 +314,25 @@ describe('destinations', () => {
     expect(outboxRows(db)).toBe(0);
   });
 
+  it('called inside the transaction that stores the events: queued with them, or not at all when it rolls back', async () => {
+    const peer = new ScriptedPeer();
+    const { sender, db } = makeSender(peer);
+    join(db, '!fed:hs.test', '@bob:remote.test');
+    const kept = pdu('!fed:hs.test');
+    const lost = pdu('!fed:hs.test');
+    db.transaction(() => sender.onLocalEvents([{ ...kept, roomId: '!fed:hs.test' }]))();
+    expect(() =>
+      db.transaction(() => {
+        sender.onLocalEvents([{ ...lost, roomId: '!fed:hs.test' }]);
+        throw new Error('the event failed to store');
+      })(),
+    ).toThrow('the event failed to store');
+    await waitFor(() => peer.calls.length === 1 && sender.pending('remote.test').pdus === 0, 5_000, 'the kept event sent');
+    await new Promise((r) => setTimeout(r, 100));
+    expect(bodies(peer.calls)).toEqual([kept.pdu.content['body']]);
+    expect(outboxRows(db)).toBe(0);
+  });
+
   it('a room without remote members queues nothing', async () => {
     const peer = new ScriptedPeer();
     const { sender, db } = makeSender(peer);
