@@ -11,6 +11,7 @@ const BENCHMARKS: Record<string, () => Promise<BenchModule>> = {
   input: () => import('./input.js'),
   e2ee: () => import('./e2ee.js'),
   sip: () => import('./sip.js'),
+  federation: () => import('./federation.js'),
 };
 
 async function main(): Promise<void> {

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { PatchbayConfig } from '../config/index.js';
 import type { HomeserverOptions } from '../homeserver/contracts.js';
+import { DEFAULT_SEND_OPTIONS } from '../homeserver/federation/send/FederationSender.js';
 
 /**
  * What .well-known/matrix/server names when the config does not: the host clients reach (public_base_url,
@@ -59,6 +60,12 @@ export function homeserverOptions(config: PatchbayConfig, logger: Logger): Homes
           serverName: n.server_name,
           ...(n.verify_keys !== undefined && { verifyKeys: n.verify_keys }),
         })),
+        sending: {
+          ...DEFAULT_SEND_OPTIONS,
+          maxQueuedPdus: hs.federation.sending.max_queued_pdus,
+          maxQueuedEdus: hs.federation.sending.max_queued_edus,
+          retry: { initialMs: hs.federation.sending.retry.initial_ms, maxMs: hs.federation.sending.retry.max_ms },
+        },
       },
     }),
     logger,

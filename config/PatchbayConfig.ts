@@ -118,6 +118,14 @@ export interface FederationConfig {
   peers: Record<string, string>;
   /** Notaries asked for keys a server cannot give itself; verify_keys pins theirs. */
   trusted_key_servers: Array<{ server_name: string; verify_keys?: Record<string, string> }>;
+  /** The outbound queue: retry backoff per destination and how much waits per destination at most. */
+  sending: FederationSendingConfig;
+}
+
+export interface FederationSendingConfig {
+  retry: { initial_ms: number; max_ms: number };
+  max_queued_pdus: number;
+  max_queued_edus: number;
 }
 
 export interface RedisConfig {

@@ -111,12 +111,14 @@ function schemaTypesAt(path: KeyPath): string[] {
 /** Rules that span keys, checked once each key is valid on its own. */
 function crossCheck(config: PatchbayConfig): string[] {
   const problems: string[] = [];
-  const retry = config.homeserver.appservice_retry;
-  if (retry.max_ms < retry.initial_ms) {
-    problems.push(
-      `homeserver.appservice_retry.max_ms: ${retry.max_ms} is less than initial_ms (${retry.initial_ms}). ` +
-        `Fix: set max_ms to at least ${retry.initial_ms}`,
-    );
+  const retries: Array<[string, { initial_ms: number; max_ms: number }]> = [
+    ['homeserver.appservice_retry', config.homeserver.appservice_retry],
+    ['homeserver.federation.sending.retry', config.homeserver.federation.sending.retry],
+  ];
+  for (const [key, retry] of retries) {
+    if (retry.max_ms < retry.initial_ms) {
+      problems.push(`${key}.max_ms: ${retry.max_ms} is less than initial_ms (${retry.initial_ms}). Fix: set max_ms to at least ${retry.initial_ms}`);
+    }
   }
   config.homeserver.trusted_proxies.forEach((entry, i) => {
     if (!isProxyAddress(entry)) {

@@ -6,6 +6,7 @@ import type {
   ConnectionsConfig,
   E2eeConfig,
   FederationConfig,
+  FederationSendingConfig,
   HomeserverConfig,
   HomeserverMetricsConfig,
   PatchbayConfig,
@@ -106,7 +107,7 @@ const serverName = (title: string, description: string) =>
 /** homeserver.federation: keys, discovery and peers (see docs/federation.md). */
 const federationSchema = {
   ...section('homeserver.federation', '{ enabled: true }'),
-  required: keys<FederationConfig>('enabled', 'signing_key', 'key_validity_ms', 'well_known_server', 'peers', 'trusted_key_servers'),
+  required: keys<FederationConfig>('enabled', 'signing_key', 'key_validity_ms', 'well_known_server', 'peers', 'trusted_key_servers', 'sending'),
   properties: {
     enabled: bool(false),
     signing_key: text('a file path', 'federation_signing.key'),
@@ -171,6 +172,22 @@ const federationSchema = {
             },
           },
         },
+      },
+    },
+    sending: {
+      ...section('homeserver.federation.sending', '{ retry: { initial_ms: 2000, max_ms: 600000 }, max_queued_pdus: 10000 }'),
+      required: keys<FederationSendingConfig>('retry', 'max_queued_pdus', 'max_queued_edus'),
+      properties: {
+        retry: {
+          ...section('homeserver.federation.sending.retry', '{ initial_ms: 2000, max_ms: 600000 }'),
+          required: ['initial_ms', 'max_ms'],
+          properties: {
+            initial_ms: count('a duration in milliseconds', 100, 86400000, 2000),
+            max_ms: count('a duration in milliseconds', 100, 86400000, 600000),
+          },
+        },
+        max_queued_pdus: count('a number of PDUs per destination', 100, 10000000, 10000),
+        max_queued_edus: count('a number of EDUs per destination', 100, 1000000, 1000),
       },
     },
   },

@@ -38,6 +38,8 @@ import type { HomeserverMetrics } from './HomeserverMetrics.js';
 import type { RateLimits } from './limits/RateLimits.js';
 import type { Relations } from './relations/Relations.js';
 import type { Federation } from './federation/Federation.js';
+import type { FederationSender } from './federation/send/FederationSender.js';
+import type { OutboundEdus } from './federation/send/OutboundEdus.js';
 import type { RoomSearch } from './search/RoomSearch.js';
 import type { UserDirectory } from './search/UserDirectory.js';
 
@@ -88,4 +90,11 @@ export interface HomeserverContext {
   limits: RateLimits;
   /** Set when homeserver.federation.enabled. */
   federation: Federation | null;
+  /**
+   * The durable per-destination queue (set when homeserver.federation.enabled): `onLocalEvents` for new
+   * PDUs, `wake(server)` when a server is seen alive.
+   */
+  federationSender: FederationSender | null;
+  /** Typing, receipts, presence and to-device for remote servers; set when homeserver.federation.enabled. */
+  federationEdus: OutboundEdus | null;
 }

@@ -1,6 +1,7 @@
 // Prometheus metrics of the room core. Registered once per process on prom-client's default registry, so
 // several homeservers in one process (tests) share them, as the appservice side's metrics do.
 import { Counter, Gauge, Histogram, register } from 'prom-client';
+import type { FederationSendMetrics } from './federation/send/FederationSendMetrics.js';
 
 function once<T>(name: string, make: () => T): T {
   return (register.getSingleMetric(name) as T | undefined) ?? make();
@@ -14,6 +15,7 @@ export interface HomeserverMetrics {
   rateLimited: Counter<'limit'>;
   connectionsCut: Counter<'reason'>;
   pushes: Counter<'outcome'>;
+  federationSend: FederationSendMetrics;
 }
 
 export function homeserverMetrics(): HomeserverMetrics {
@@ -72,5 +74,34 @@ export function homeserverMetrics(): HomeserverMetrics {
           labelNames: ['reason'],
         }),
     ),
+    federationSend: federationSendMetrics(),
+  };
+}
+
+function federationSendMetrics(): FederationSendMetrics {
+  const labelled = <L extends string>(kind: 'counter' | 'gauge', name: string, help: string, labelNames: L[]) =>
+    once(name, () => (kind === 'counter' ? new Counter({ name, help, labelNames }) : new Gauge({ name, help, labelNames })));
+  return {
+    queued: labelled('gauge', 'patchbay_hs_federation_queued', 'PDUs and EDUs waiting for a destination server, by kind (pdu, edu)', ['destination', 'kind']) as Gauge<'destination' | 'kind'>,
+    transactions: labelled(
+      'counter',
+      'patchbay_hs_federation_transactions_total',
+      'Federation transaction attempts, by destination and outcome (sent, failed, refused)',
+      ['destination', 'outcome'],
+    ) as Counter<'destination' | 'outcome'>,
+    sent: labelled('counter', 'patchbay_hs_federation_sent_total', 'PDUs and EDUs acknowledged by destination servers, by kind', ['destination', 'kind']) as Counter<'destination' | 'kind'>,
+    rejectedPdus: labelled(
+      'counter',
+      'patchbay_hs_federation_rejected_pdus_total',
+      'PDUs a destination server answered with an error in its /send response',
+      ['destination'],
+    ) as Counter<'destination'>,
+    dropped: labelled(
+      'counter',
+      'patchbay_hs_federation_dropped_total',
+      'Waiting PDUs and EDUs dropped because a destination queue was full, by kind',
+      ['destination', 'kind'],
+    ) as Counter<'destination' | 'kind'>,
+    backoff: labelled('gauge', 'patchbay_hs_federation_backoff_seconds', 'Current retry delay of a failing destination server (0 while it answers)', ['destination']) as Gauge<'destination'>,
   };
 }

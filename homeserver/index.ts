@@ -56,6 +56,9 @@ import { RoomUpgrader } from './rooms/RoomUpgrader.js';
 import { RoomEventService } from './rooms/RoomEventService.js';
 import { openDatabase } from './storage/Database.js';
 import { Federation } from './federation/Federation.js';
+import { DEFAULT_SEND_OPTIONS, FederationSender, transactionTransport } from './federation/send/FederationSender.js';
+import { LocalEventFeed } from './federation/send/LocalEventFeed.js';
+import { OutboundEdus } from './federation/send/OutboundEdus.js';
 import { StreamCounter } from './storage/StreamCounter.js';
 import { FilterStore } from './sync/FilterStore.js';
 import { SyncHandler } from './sync/SyncHandler.js';
@@ -72,6 +75,7 @@ export async function startHomeserver(options: HomeserverOptions): Promise<Runni
   let stopAppservice: (() => Promise<void>) | null = null;
   let stopConnections: (() => void) | null = null;
   let deviceActivity: DeviceActivity | null = null;
+  let federationSender: FederationSender | null = null;
   try {
     const counter = new StreamCounter(db);
     const ephemeralCounter = new EphemeralCounter();
@@ -169,6 +173,20 @@ export async function startHomeserver(options: HomeserverOptions): Promise<Runni
       options.mediaDir ?? (options.storage.kind === 'sqlite' ? join(dirname(options.storage.path), 'media') : undefined);
     const media = new MediaStore(db, options.storage.kind === 'sqlite' && mediaDir ? new FileBlobStore(mediaDir) : new MemoryBlobStore());
 
+    const federation = options.federation ? new Federation(serverName, options.federation, signingKeys, logger) : null;
+    federationSender =
+      federation &&
+      new FederationSender({
+        db,
+        origin: serverName,
+        transport: transactionTransport(federation.client),
+        options: options.federation?.sending ?? DEFAULT_SEND_OPTIONS,
+        metrics: metrics.federationSend,
+        logger,
+      });
+    if (federationSender) events.addIndexer(new LocalEventFeed(serverName, events, federationSender));
+    const federationEdus = federationSender && new OutboundEdus(federationSender, serverName);
+
     /** Listeners run from timers and after commits: a failure is logged, never thrown into the caller. */
     const guarded =
       <A extends unknown[]>(what: string, fn: (...args: A) => void) =>
@@ -202,16 +220,19 @@ export async function startHomeserver(options: HomeserverOptions): Promise<Runni
       }),
     );
     typing.onChange(
-      guarded('typing notification', (roomId: string, userIds: string[]) => {
+      guarded('typing notification', (roomId: string, userIds: string[], change: { userId: string; typing: boolean }) => {
         notifier.notify({ rooms: [roomId] });
         appservice.pushEphemeral({ type: 'm.typing', room_id: roomId, content: { user_ids: userIds } });
+        federationEdus?.typing(roomId, change.userId, change.typing);
       }),
     );
     presence.onChange(
       guarded('presence notification', (userId: string, rec: PresenceRecord) => {
         const rooms = events.membershipsOfUser(userId).filter((m) => m.membership === 'join').map((m) => m.room_id);
         notifier.notify({ rooms, users: [userId] });
-        appservice.pushEphemeral({ type: 'm.presence', sender: userId, content: presence.content(userId, rec) });
+        const content = presence.content(userId, rec);
+        appservice.pushEphemeral({ type: 'm.presence', sender: userId, content });
+        federationEdus?.presence(userId, content);
       }),
     );
 
@@ -262,12 +283,15 @@ export async function startHomeserver(options: HomeserverOptions): Promise<Runni
       appservice,
       metrics,
       limits,
-      federation: options.federation ? new Federation(serverName, options.federation, signingKeys, logger) : null,
+      federation,
+      federationSender,
+      federationEdus,
     };
 
     await appservice.start();
     pushSender.start();
     presence.start();
+    federationSender?.start();
     stopAppservice = () => appservice.stop();
     const connections = new ClientConnections(options.connections, trustedProxies(options.trustedProxies), metrics.connectionsCut, logger);
     const app = buildClientApp(hs);
@@ -306,6 +330,7 @@ export async function startHomeserver(options: HomeserverOptions): Promise<Runni
           presence.stop();
           clearInterval(pruneTimer);
           await pushSender.stop();
+          await federationSender?.stop();
           await appservice.stop();
           activity.stop();
           db.close();
@@ -316,6 +341,7 @@ export async function startHomeserver(options: HomeserverOptions): Promise<Runni
     // e.g. the port is taken: leave nothing running behind.
     stopConnections?.();
     deviceActivity?.stop();
+    await federationSender?.stop();
     await stopAppservice?.().catch((stopErr: unknown) => logger.warn({ err: stopErr }, 'appservice stop failed'));
     db.close();
     throw err;

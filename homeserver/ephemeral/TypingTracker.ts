@@ -10,13 +10,16 @@ interface RoomTyping {
   serial: number;
 }
 
+/** The room's typing users after a change, and the change itself (federation sends one user's change). */
+export type TypingListener = (roomId: string, userIds: string[], change: { userId: string; typing: boolean }) => void;
+
 export class TypingTracker {
   private readonly rooms = new Map<string, RoomTyping>();
-  private readonly listeners = new Set<(roomId: string, userIds: string[]) => void>();
+  private readonly listeners = new Set<TypingListener>();
 
   constructor(private readonly counter: EphemeralCounter) {}
 
-  onChange(listener: (roomId: string, userIds: string[]) => void): () => void {
+  onChange(listener: TypingListener): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }
@@ -38,10 +41,10 @@ export class TypingTracker {
       timer.unref();
       room.users.set(userId, timer);
       // Refreshing the timeout of someone already typing changes nothing clients can see.
-      if (!wasTyping) this.changed(roomId, room);
+      if (!wasTyping) this.changed(roomId, room, { userId, typing: true });
     } else if (room && wasTyping) {
       room.users.delete(userId);
-      this.changed(roomId, room);
+      this.changed(roomId, room, { userId, typing: false });
     }
   }
 
@@ -61,10 +64,10 @@ export class TypingTracker {
     this.rooms.clear();
   }
 
-  private changed(roomId: string, room: RoomTyping): void {
+  private changed(roomId: string, room: RoomTyping, change: { userId: string; typing: boolean }): void {
     room.serial = this.counter.next();
     const users = [...room.users.keys()];
     // The room entry stays even when empty: its serial tells a client that saw someone typing that they stopped.
-    for (const l of [...this.listeners]) l(roomId, users);
+    for (const l of [...this.listeners]) l(roomId, users, change);
   }
 }

@@ -10,6 +10,7 @@ import { LocalServerKeys } from './keys/LocalServerKeys.js';
 import { NotaryService } from './keys/NotaryService.js';
 import { RemoteKeyStore, type KeyServerTransport, type TrustedNotary } from './keys/RemoteKeyStore.js';
 import type { StoredSigningKeys } from './keys/SigningKeyFile.js';
+import type { FederationSendOptions } from './send/FederationSender.js';
 import { FederationClient } from './transport/FederationClient.js';
 
 export interface FederationOptions {
@@ -19,6 +20,8 @@ export interface FederationOptions {
   /** server name -> `host:port` or `http://host:port`. */
   peers: Record<string, string>;
   trustedKeyServers: TrustedNotary[];
+  /** The outbound queue's limits and retry (DEFAULT_SEND_OPTIONS when absent). */
+  sending?: FederationSendOptions;
   /** DNS SRV and .well-known lookups; the system's by default (tests replace them). */
   srvLookup?: SrvLookup;
   fetchWellKnown?: WellKnownFetch;

@@ -6,6 +6,7 @@ import { Body, body, content, isJsonObject, param, requesterOf, roomIdParam } fr
 import { isValidEventId, isValidUserId } from '../ids/MatrixIds.js';
 import { txnKeyOf, TxnScope } from '../rooms/TxnKey.js';
 import type { RouteTable } from '../http/RouteTable.js';
+import { serverOf } from '../federation/send/RoomDestinations.js';
 
 const RECEIPT_TYPES = new Set(['m.read', 'm.read.private', 'm.fully_read']);
 
@@ -52,6 +53,7 @@ export function ephemeralRoutes(r: RouteTable, hs: HomeserverContext): void {
       room_id: roomId,
       content: { [eventId]: { [type]: { [me.userId]: threadId ? { ts: row.ts, thread_id: threadId } : { ts: row.ts } } } },
     });
+    hs.federationEdus?.receipt({ roomId, userId: me.userId, receiptType: type, threadId, eventId, ts: row.ts });
   };
 
   r.post('/rooms/:roomId/receipt/:receiptType/:eventId', auth, (req, res) => {
@@ -89,12 +91,17 @@ export function ephemeralRoutes(r: RouteTable, hs: HomeserverContext): void {
     const messages = new Body(content(req)).optObject('messages');
     if (!messages) throw new MatrixError(400, 'M_MISSING_PARAM', 'Missing "messages"');
     const targets: Array<{ userId: string; deviceId: string; content: Record<string, unknown> }> = [];
+    const remote: Record<string, Record<string, Record<string, unknown>>> = {};
     for (const [userId, byDevice] of Object.entries(messages)) {
       if (!isValidUserId(userId)) throw new MatrixError(400, 'M_INVALID_PARAM', `Invalid user ID ${JSON.stringify(userId)}`);
       if (!isJsonObject(byDevice)) throw new MatrixError(400, 'M_BAD_JSON', `messages.${userId} must be an object`);
       for (const [deviceId, content] of Object.entries(byDevice)) {
         if (!isJsonObject(content)) throw new MatrixError(400, 'M_BAD_JSON', `messages.${userId}.${deviceId} must be an object`);
-        // Remote users cannot be reached (no federation); unknown devices receive nothing, and nothing
+        if (hs.federationEdus && serverOf(userId) !== hs.serverName) {
+          (remote[userId] ??= {})[deviceId] = content;
+          continue;
+        }
+        // Without federation remote users cannot be reached; unknown devices receive nothing, and nothing
         // is kept for them (it would wait for ever).
         const devices = deviceId === '*' ? hs.accounts.devices(userId).map((d) => d.device_id) : [deviceId];
         for (const d of devices) if (hs.accounts.hasDevice(userId, d)) targets.push({ userId, deviceId: d, content });
@@ -104,6 +111,7 @@ export function ephemeralRoutes(r: RouteTable, hs: HomeserverContext): void {
     const sent = hs.db.transaction(() => {
       if (!hs.events.recordTxn({ key: txnKeyOf(me), scope: TxnScope.toDevice(type), id: param(req, 'txnId') })) return false;
       hs.toDevice.send(me.userId, type, targets);
+      hs.federationEdus?.toDevice(me.userId, type, remote);
       return true;
     })();
     if (sent) hs.notifier.notify({ users: targets.map((t) => t.userId) });

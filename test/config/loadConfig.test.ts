@@ -235,6 +235,7 @@ describe('error messages name the key, the bad value and the fix', () => {
       well_known_server: null,
       peers: {},
       trusted_key_servers: [],
+      sending: { retry: { initial_ms: 2000, max_ms: 600000 }, max_queued_pdus: 10000, max_queued_edus: 1000 },
     });
     const config = load(
       'homeserver:\n  federation:\n    enabled: true\n    peers: { b.test: "http://127.0.0.1:8009", "c.test:8448": "[::1]:8448" }\n' +
@@ -250,6 +251,18 @@ describe('error messages name the key, the bad value and the fix', () => {
       expect.stringMatching(/^homeserver\.federation\.trusted_key_servers\[0\]\.server_name: missing\. Fix: /),
       expect.stringMatching(/verify_keys\.auto: "auto" is not an ed25519 key id\. Fix: rename it using ed25519: followed by/),
       expect.stringMatching(/verify_keys\.ed25519:a: "short" is not an ed25519 public key\. Fix: .*43 characters of unpadded Base64/),
+    ]);
+  });
+
+  test('federation.sending: the queue caps and the retry, checked with the key and the fix', () => {
+    const config = load('homeserver:\n  federation:\n    sending: { max_queued_pdus: 500, retry: { initial_ms: 1000, max_ms: 60000 } }\n');
+    expect(config.homeserver.federation.sending).toEqual({ retry: { initial_ms: 1000, max_ms: 60000 }, max_queued_pdus: 500, max_queued_edus: 1000 });
+    expect(problemsOf('homeserver:\n  federation:\n    sending: { max_queued_pdus: 10, max_queued_edu: 5 }\n')).toEqual([
+      'homeserver.federation.sending.max_queued_edu: unknown key. Did you mean homeserver.federation.sending.max_queued_edus? Fix: rename it to max_queued_edus',
+      expect.stringMatching(/^homeserver\.federation\.sending\.max_queued_pdus: 10 is not a number of PDUs per destination\. Fix: .*an integer 100-10000000/),
+    ]);
+    expect(problemsOf('homeserver:\n  federation:\n    sending: { retry: { initial_ms: 5000, max_ms: 1000 } }\n')).toEqual([
+      'homeserver.federation.sending.retry.max_ms: 1000 is less than initial_ms (5000). Fix: set max_ms to at least 5000',
     ]);
   });
 

@@ -42,8 +42,11 @@ export class FederationClient {
     this.maxResponseBytes = options.maxResponseBytes ?? 10 * 1024 * 1024;
   }
 
-  /** Sends a signed request; `path` starts with /_matrix and carries its query string. */
-  async request(destination: string, method: string, path: string, body?: unknown): Promise<unknown> {
+  /**
+   * Sends a signed request; `path` starts with /_matrix and carries its query string. An aborted `signal`
+   * ends the request (the sender's shutdown).
+   */
+  async request(destination: string, method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<unknown> {
     const address = await this.options.resolver.resolve(destination);
     const payload = body === undefined ? undefined : canonicalJson(body);
     const headers: Record<string, string> = {
@@ -52,7 +55,7 @@ export class FederationClient {
       Accept: 'application/json',
     };
     if (payload !== undefined) headers['Content-Type'] = 'application/json';
-    const common = { host: address.host, port: address.port, method, path, headers, timeout: this.timeoutMs };
+    const common = { host: address.host, port: address.port, method, path, headers, timeout: this.timeoutMs, ...(signal && { signal }) };
     const res = await new Promise<IncomingMessage>((resolve, reject) => {
       const req =
         address.tlsName === null
