@@ -124,13 +124,15 @@ export class FederationSender {
     await Promise.all([...this.senders.values()].map((s) => s.stop()));
   }
 
+  /** Stores the items; after stop() they are still stored (and sent at the next start), just not sent now. */
   private store(items: OutboxItem[]): void {
     const wanted = items.filter((i) => i.destination !== this.deps.origin);
-    if (wanted.length === 0 || this.stopped) return;
+    if (wanted.length === 0) return;
     const { maxQueuedPdus, maxQueuedEdus } = this.deps.options;
     // Senders first: a new one reads its counts from the outbox before these items are in it.
-    for (const item of wanted) this.sender(item.destination);
+    if (!this.stopped) for (const item of wanted) this.sender(item.destination);
     const result = this.outbox.enqueue(wanted, { pdu: maxQueuedPdus, edu: maxQueuedEdus });
+    if (this.stopped) return;
     for (const [destination, { added, dropped }] of result) this.sender(destination).enqueued(added, dropped);
   }
 

@@ -267,10 +267,15 @@ describe('a destination that is down', () => {
     await sender.stop();
     expect(txnRows(db)).toEqual([{ destination: 'later.test', txn_id: peer.calls[0]!.txnId }]);
     expect(outboxRows(db)).toBe(10);
+    // What comes while the homeserver shuts down is still stored, for the next start.
+    const late = pdu();
+    sender.enqueuePdu(late.pdu, late.eventId, ['later.test']);
+    events.push(late);
+    expect(outboxRows(db)).toBe(11);
 
     const again = new ScriptedPeer();
     makeSender(again, {}, db);
-    await waitFor(() => again.calls.length === 2, 5_000, 'resumed after the restart');
+    await waitFor(() => again.calls.length === 2 && txnRows(db).length === 0, 5_000, 'resumed after the restart');
     expect(again.calls[0]!.txnId).toBe(peer.calls[0]!.txnId);
     expect(JSON.stringify(again.calls[0]!.body)).toBe(JSON.stringify(peer.calls[0]!.body));
     expect(bodies(again.calls)).toEqual(events.map((e) => e.pdu.content['body']));
