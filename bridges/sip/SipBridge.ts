@@ -229,9 +229,7 @@ export class SipBridge implements BridgePlugin<SipPluginConfig>, CallHandler, Th
 
   async onCallEvent(event: MatrixCallEvent, ectx: EventContext): Promise<void> {
     if (ectx.fromBridge) return;
-    const run = this.run;
-    if (await run.portals.isEncrypted(event.room_id)) return;
-    await run.calls.fromMatrix(event);
+    await this.run.calls.fromMatrix(event);
   }
 
   async onMatrixEvent(event: MatrixEvent, ectx: EventContext): Promise<void> {
