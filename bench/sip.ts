@@ -171,11 +171,19 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
       },
     };
     const times: Record<keyof typeof kinds, number[]> = { direct_to_phone: [], baresip_to_baresip: [], phone_to_matrix: [], matrix_to_phone: [] };
+    // CPU this process spent per call (its threads: the bench's clients, the homeserver, the host, the
+    // bridge): unlike wall time, barely moved by other jobs on the machine.
+    const cpuMs: Record<keyof typeof kinds, number[]> = { direct_to_phone: [], baresip_to_baresip: [], phone_to_matrix: [], matrix_to_phone: [] };
     progress('warm-up (3 rounds; the first call opens alice\'s DM with the caller)');
     for (let i = 0; i < 3; i++) for (const kind of Object.values(kinds)) await kind();
     progress(`call setup: ${samples} rounds of each kind, interleaved`);
     for (let i = 0; i < samples; i++) {
-      for (const [name, kind] of Object.entries(kinds)) times[name as keyof typeof kinds].push(await kind());
+      for (const [name, kind] of Object.entries(kinds)) {
+        const cpu = process.cpuUsage();
+        times[name as keyof typeof kinds].push(await kind());
+        const used = process.cpuUsage(cpu);
+        cpuMs[name as keyof typeof kinds].push((used.user + used.system) / 1000);
+      }
     }
     const hopsP50 = Object.fromEntries(Object.entries(hops).map(([name, t]) => [name, round(percentile(t.slice(-samples).sort((a, b) => a - b), 50))]));
     const setup = Object.fromEntries(Object.entries(times).map(([name, t]) => [name, stats(t)])) as Record<keyof typeof kinds, { p50: number; p95: number }>;
@@ -235,6 +243,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
         matrix_to_phone: round(setup.matrix_to_phone.p50 - setup.direct_to_phone.p50),
       },
       hops_p50_ms: hopsP50,
+      cpu_ms_per_call_p50: Object.fromEntries(Object.entries(cpuMs).map(([name, t]) => [name, round(percentile([...t].sort((a, b) => a - b), 50))])),
       calls_per_s: { phone_to_matrix: round(rate, 1), calls, concurrency, failed },
       held_calls: {
         calls: hold,

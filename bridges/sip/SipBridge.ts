@@ -35,6 +35,7 @@ import { SipPortals, type PortalInfo } from './portals/SipPortals.js';
 import { ManagedSbc } from './sbc/ManagedSbc.js';
 import { finalResponse, byeOf, cancelOf } from './sip/CleanupMessages.js';
 import { PassthroughSdh, type SdpPeer } from './sip/PassthroughSdh.js';
+import { speedUpSipGrammar } from './sip/SipGrammarSpeedup.js';
 import { ensureWebSocketGlobal } from './sip/WebSocketGlobal.js';
 import { configuredLines, sipConfigSchema, type SipPluginConfig } from './SipConfig.js';
 import { SipMetrics } from './SipMetrics.js';
@@ -100,6 +101,8 @@ export class SipBridge implements BridgePlugin<SipPluginConfig>, CallHandler, Th
   async start(ctx: BridgeContext<SipPluginConfig>): Promise<void> {
     const config = ctx.config;
     ensureWebSocketGlobal();
+    const grammar = speedUpSipGrammar();
+    if (!grammar.installed) ctx.logger.warn({ reason: grammar.reason }, 'sip.js keeps its own (slower) SIP parser');
     const plan = new NumberPlan(config.default_region);
     const configured = configuredLines(config, process.env);
     const registry = new CallRegistry<BridgedCall>();
@@ -226,9 +229,7 @@ export class SipBridge implements BridgePlugin<SipPluginConfig>, CallHandler, Th
 
   async onCallEvent(event: MatrixCallEvent, ectx: EventContext): Promise<void> {
     if (ectx.fromBridge) return;
-    const run = this.run;
-    if (await run.portals.isEncrypted(event.room_id)) return;
-    await run.calls.fromMatrix(event);
+    await this.run.calls.fromMatrix(event);
   }
 
   async onMatrixEvent(event: MatrixEvent, ectx: EventContext): Promise<void> {

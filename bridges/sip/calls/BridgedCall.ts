@@ -11,6 +11,7 @@ import { partyFromSip, type RemoteParty } from '../numbers/RemoteParty.js';
 import type { OutboundPolicy } from '../policy/OutboundPolicy.js';
 import type { SipCleanup } from '../sip/CleanupMessages.js';
 import type { SdpPeer } from '../sip/PassthroughSdh.js';
+import { guardSession } from '../sip/SessionGuard.js';
 import { duration, type CallOutcome, type HangupReason } from './CallOutcomes.js';
 import type { CallRecord, CallRecords } from './CallRecords.js';
 import type { CallRegistry } from './CallRegistry.js';
@@ -298,6 +299,9 @@ export abstract class BridgedCall implements SdpPeer {
   protected attach(session: Session): void {
     this.session = session;
     this.env.registry.bind(session, this);
+    guardSession(session, this.log, () => {
+      if (session === this.session) this.sipHungUp();
+    });
     session.delegate = {
       onBye: (bye) => {
         // A delegate's onBye must answer the BYE itself (sip.js sends the 200 only when there is none).

@@ -80,37 +80,43 @@ export class CallBridge {
 
   // ---- Matrix -> SIP ---------------------------------------------------------------------------------
 
+  /** A call event in a room; nothing in an encrypted room (the room was told why). */
   async fromMatrix(event: MatrixCallEvent): Promise<void> {
     const { registry } = this.deps.env;
     const call = registry.callFor(event.room_id, event.call.callId);
     if (call) {
       const leg = call.legs.find((l) => l.roomId === event.room_id && l.callId === event.call.callId);
-      if (leg) await call.onMatrixCallEvent(event, leg);
+      if (leg && !(await this.deps.portals.isEncrypted(event.room_id))) await call.onMatrixCallEvent(event, leg);
       return;
     }
-    if (event.call.kind === 'replaces') return this.transfer(event);
+    if (event.call.kind === 'replaces') return (await this.deps.portals.isEncrypted(event.room_id)) ? undefined : this.transfer(event);
     if (event.call.kind !== 'invite' || registry.hasEnded(event.room_id, event.call.callId)) return;
     await this.matrixInvite(event);
   }
 
   private async matrixInvite(event: MatrixCallEvent): Promise<void> {
     const { env, metrics, portals } = this.deps;
-    const portal = await portals.byRoom(event.room_id);
-    if (!portal) return;
+    // Every lookup before the INVITE leaves is on the caller's wait: the independent ones go together.
+    const [portal, encrypted] = await Promise.all([portals.byRoom(event.room_id), portals.isEncrypted(event.room_id)]);
+    if (!portal || encrypted) return;
     // Calls to someone else in the room, expired invites, and invites seen before a restart are not ours.
     const ghost = this.deps.remoteIdOf(event.call.invitee ?? '');
     if (event.call.invitee !== undefined && ghost !== portal.party.id) return;
     if (event.origin_server_ts + (event.call.lifetimeMs ?? 60_000) < Date.now()) return;
-    if (!(await this.deps.store.setIfAbsent(`seen-invite/${event.room_id}/${event.call.callId}`, '1', SEEN_TTL_SECONDS))) return;
-    if (this.glareLost(event, portal)) return;
     const userId = event.sender;
+    const line = this.deps.line(portal.lineId);
+    const [first, fromUri] = await Promise.all([
+      this.deps.store.setIfAbsent(`seen-invite/${event.room_id}/${event.call.callId}`, '1', SEEN_TTL_SECONDS),
+      line ? this.deps.fromUri(line, userId) : null,
+    ]);
+    if (!first) return;
+    if (this.glareLost(event, portal)) return;
     const refuse = (text: string, reason: Parameters<SipMetrics['refused']>[0]): Promise<void> => {
       metrics.refused(reason);
       env.metrics.ended('outbound', 'refused');
       return this.refuseInvite(event, portal, text);
     };
     if (userId !== portal.receiver) return refuse(`📞 Only ${portal.receiver} can call ${portal.party.displayName} from this room.`, 'policy');
-    const line = this.deps.line(portal.lineId);
     const verdict = env.policy.check(userId, portal.party, line?.settings.owner === userId);
     if (!verdict.ok) return refuse(`📞 The call to ${portal.party.displayName} was not placed: ${verdict.reason}.`, 'policy');
     const admitted = env.policy.admitCall(userId, env.registry.countFor(userId));
@@ -122,7 +128,7 @@ export class CallBridge {
     const call = new OutboundCall(line, portal.party, env, {
       event,
       targetUri: dialUri(this.deps.plan, portal.party, line.domain, line.settings.numberFormat),
-      fromUri: await this.deps.fromUri(line, userId),
+      fromUri,
       fromDisplayName: null,
     });
     call.start();

@@ -6,6 +6,7 @@ import { Registerer, RegistererState, UserAgent, type Invitation, type Message, 
 import type { BridgeStatus, Logger } from 'patchbay-matrix/plugin';
 import type { NumberFormat } from '../numbers/NumberPlan.js';
 import { checkInbound, type GuardLimits } from '../sip/InboundGuard.js';
+import { deliverParsed } from '../sip/ParsedHandoff.js';
 
 export interface LineSettings {
   id: string;
@@ -240,7 +241,7 @@ export class SipLine {
     transport.onMessage = (raw: string) => {
       const verdict = checkInbound(raw, this.deps.limits);
       if (verdict.ok) {
-        deliver?.(raw);
+        if (deliver) deliverParsed(raw, verdict.message, deliver);
         return;
       }
       this.deps.logger.warn({ line: this.id, status: verdict.status, reason: verdict.reason, head: raw.slice(0, 200) }, 'refused an inbound SIP message');

@@ -10,7 +10,10 @@ export interface GuardLimits {
   maxSdpBytes: number;
 }
 
-export type GuardVerdict = { ok: true } | { ok: false; status: number; reason: string; reply: string | null };
+/** `message`: the parse of an accepted message (sip.js takes it over instead of parsing again: ParsedHandoff). */
+export type GuardVerdict =
+  | { ok: true; message: Core.IncomingRequestMessage | Core.IncomingResponseMessage }
+  | { ok: false; status: number; reason: string; reply: string | null };
 
 const SILENT_LOGGER = { error: () => undefined, warn: () => undefined, log: () => undefined, debug: () => undefined };
 const HEADER_NAMES: Record<string, string> = { v: 'via', f: 'from', t: 'to', i: 'call-id' };
@@ -28,7 +31,7 @@ export function checkInbound(raw: string, limits: GuardLimits): GuardVerdict {
   }
   const parsed = Core.Parser.parseMessage(raw, SILENT_LOGGER as unknown as Core.Logger);
   if (!parsed) return refuse(raw, 400, 'Malformed Message');
-  return { ok: true };
+  return { ok: true, message: parsed };
 }
 
 /** A stateless error response to a raw request, copying its Via, From, To, Call-ID and CSeq lines verbatim. */

@@ -22,6 +22,8 @@ export interface RawInviteOptions {
   sdp?: string;
   extraHeaders?: string[];
   callId?: string;
+  /** false: never ACK this INVITE's 2xx (a peer that lost it, or a broken one). */
+  ack?: boolean;
 }
 
 /** A plain RTP offer (what a phone sends), for a port nobody listens on. */
@@ -38,6 +40,8 @@ export class RawSip {
   readonly requests = new Map<string, string[]>();
   /** The request URI of each INVITE it sent (a non-2xx ACK repeats it). */
   private readonly inviteUris = new Map<string, string>();
+  /** Calls whose 2xx is never ACKed. */
+  private readonly withoutAck = new Set<string>();
 
   constructor(private readonly proxy: { host: string; port: number }) {}
 
@@ -61,6 +65,7 @@ export class RawSip {
   /** Sends an INVITE (or anything else when `raw` is given) and returns its Call-ID. */
   invite(options: RawInviteOptions): string {
     const callId = options.callId ?? `raw-${randomBytes(6).toString('hex')}`;
+    if (options.ack === false) this.withoutAck.add(callId);
     const sdp = options.sdp ?? plainOffer(40000 + Math.floor(Math.random() * 10000) * 2);
     const domain = options.fromDomain ?? 'sip.test';
     const lines = [
@@ -135,7 +140,7 @@ export class RawSip {
     if (status) {
       const response: RawResponse = { status: Number(status[1]), reason: status[2]!, raw, headers, body: raw.slice(head.length + 4) };
       this.responses.set(callId, [...(this.responses.get(callId) ?? []), response]);
-      if (response.status >= 200 && /INVITE/.test(headers.get('cseq') ?? '')) this.ack(response, callId);
+      if (response.status >= 200 && /INVITE/.test(headers.get('cseq') ?? '') && !(response.status < 300 && this.withoutAck.has(callId))) this.ack(response, callId);
     } else {
       this.requests.set(callId, [...(this.requests.get(callId) ?? []), raw]);
       if (!raw.startsWith('ACK ')) this.answer(lines, 200, 'OK');

@@ -37,7 +37,11 @@ const FROM_TO = ['From: "Bob" <sip:+14155550100@sip.test>;tag=ft1', 'To: <sip:+1
 
 describe('InboundGuard', () => {
   it('passes a well-formed INVITE', () => {
-    expect(checkInbound(invite(FROM_TO), LIMITS)).toEqual({ ok: true });
+    const accepted = checkInbound(invite(FROM_TO), LIMITS);
+    expect(accepted.ok).toBe(true);
+    // The parse sip.js takes over (ParsedHandoff) instead of parsing the message again.
+    expect(accepted.ok && accepted.message).toBeInstanceOf(Core.IncomingRequestMessage);
+    expect(accepted.ok && accepted.message.callId).toBe('call-1');
   });
 
   it('refuses an unparseable From with 400, answering with the request\'s own Via, From, To, Call-ID and CSeq', () => {
