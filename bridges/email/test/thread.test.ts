@@ -7,7 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { waitFor, type TestUser } from '../../../testkit/index.js';
+import type { Worker } from 'node:worker_threads';
 import { startEmailStack, type EmailTestStack } from './EmailTestStack.js';
+import { swaks } from './Swaks.js';
 
 /** Talks SMTP up to the RCPT, says so in `rcpt`, waits for `go`, sends the mail and writes the last reply to `reply`. */
 const CLIENT = `
@@ -63,5 +65,20 @@ describe('email bridge: the SMTP listener in its own thread', () => {
     await exited;
     const room = await t.dmOf(alice, 'bob@example.org');
     await t.find(alice, room, (e) => String(e.content.body ?? '').includes('while the main thread was busy'), 'the mail in Matrix');
+  });
+
+  it('a dead SMTP thread is reported (smtp: backoff) and started again, and takes mail again', async () => {
+    // A crash of the thread, as an uncaught error would end it.
+    const thread = (t.bridge() as unknown as { running: { listener: { worker: Worker } } }).running.listener;
+    const smtpState = async () => (await t.ctx().status.all()).find((s) => s.connection === 'smtp');
+    await thread.worker.terminate();
+    await waitFor(async () => (await smtpState())?.state === 'backoff', 10_000, 'smtp: backoff');
+    expect((await smtpState())?.reason).toMatch(/the SMTP worker thread exited \(code 1\)/);
+    await waitFor(async () => (await smtpState())?.state === 'connected', 20_000, 'smtp connected again');
+
+    const r = await swaks({ server: '127.0.0.1', port: t.smtpPort(), from: 'bob@example.org', to: 'alice@bridge.test', header: { Subject: 'after the restart', 'Message-Id': '<restart-1@example.org>' }, body: 'taken by the new thread' });
+    expect(r.lastReply).toMatch(/^250 /);
+    const room = await t.dmOf(alice, 'bob@example.org');
+    await t.find(alice, room, (e) => String(e.content.body ?? '').includes('taken by the new thread'), 'the mail in Matrix');
   });
 });
