@@ -29,7 +29,8 @@ import { MailTransport, type MxResolver } from './MailTransport.js';
 import { MatrixToMail, type MailRoom } from './MatrixToMail.js';
 import { OutboundQueue } from './OutboundQueue.js';
 import { SenderChecks, type DnsResolver } from './SenderChecks.js';
-import { SmtpListener } from './SmtpListener.js';
+import { RecipientCheck } from './RecipientCheck.js';
+import { SmtpThread } from './SmtpThread.js';
 
 export const emailDescriptor: BridgeDescriptor = { protocol: 'email', ghostPrefix: 'email_', aliasPrefix: 'email_', configSchema: emailConfigSchema };
 
@@ -49,7 +50,7 @@ interface Running {
   toMail: MatrixToMail;
   transport: MailTransport;
   queue: OutboundQueue;
-  listener: SmtpListener | null;
+  listener: SmtpThread | null;
   processor: InboundProcessor | null;
 }
 
@@ -99,9 +100,9 @@ export class EmailBridge implements BridgePlugin<EmailConfig>, UserQueryHandler,
       concurrency: 4,
     });
     this.running.processor = processor;
-    const listener = new SmtpListener({
-      settings: config.smtp, hostname, spool, addresses, checks,
-      isBlocked: (sender, userId) => admin.isBlocked(sender, userId),
+    const listener = new SmtpThread({
+      settings: config.smtp, hostname, spoolDir: spool.dir, checks,
+      recipients: new RecipientCheck(addresses, (sender, userId) => admin.isBlocked(sender, userId), ctx.logger),
       accepted: (id) => {
         mails.inc({ direction: 'in', outcome: 'accepted' });
         processor.add(id);

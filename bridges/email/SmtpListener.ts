@@ -1,37 +1,43 @@
 // The inbound SMTP server (smtp-server): mail for the bridged domains only (never an open relay), the
 // recipient checked at RCPT (unknown: 550 there, not a bounce later), STARTTLS only with the operator's
 // certificate, a size limit, rate limits per client, and a 250 only once the mail is fsynced in the spool.
-import { createReadStream, readFileSync } from 'node:fs';
+// It runs in the SMTP worker thread (SmtpWorker): who an address reaches and sender checks at SMTP time
+// are answered by the bridge through `recipient` and `senderCheck`.
+import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { SMTPServer, type SMTPServerAddress, type SMTPServerDataStream, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server';
-import type { BridgeStatus, Logger } from 'patchbay-matrix/plugin';
-import type { AddressBook } from './AddressBook.js';
+import type { ConnectionReport } from 'patchbay-matrix/plugin';
 import { ClientRateLimiter } from './ClientRateLimiter.js';
 import type { EmailConfig } from './EmailConfig.js';
 import { normalizeAddress } from './MailAddress.js';
 import { SizeExceededError, type MailSpool } from './MailSpool.js';
-import type { SenderChecks, SenderVerdict } from './SenderChecks.js';
+import type { SenderVerdict } from './SenderChecks.js';
+import type { RecipientAnswer, RejectReason, SenderClient } from './SmtpThreadProtocol.js';
 
-export type RejectReason = 'relay' | 'unknown_recipient' | 'size' | 'rate' | 'sender_check' | 'blocked' | 'unavailable';
+export type { RejectReason } from './SmtpThreadProtocol.js';
+
+type LogFn = (fields: Record<string, unknown>, message: string) => void;
 
 export interface SmtpListenerDeps {
   settings: EmailConfig['smtp'];
   hostname: string;
   spool: MailSpool;
-  addresses: AddressBook;
-  checks: SenderChecks;
-  /** True when the user blocked this envelope sender (or its domain). */
-  isBlocked(sender: string, userId: string): Promise<boolean>;
+  /** Whether a RCPT TO is taken (`mailFrom` normalised, null for the null sender). */
+  recipient(rcpt: string, mailFrom: string | null): Promise<RecipientAnswer>;
+  /** The sender-check verdict of a written mail, when some policy refuses at SMTP time; else null. */
+  senderCheck: ((path: string, client: SenderClient) => Promise<SenderVerdict | null>) | null;
   /**
    * Runs once this process holds the port, before any client is served: the spool belongs to the process
    * that listens (another process of this machine waiting for the port must not touch it).
    */
   prepare(): Promise<void>;
+  /** The port is held (the configured one, or the one the OS chose for port 0). */
+  bound(port: number): void;
   /** A mail was acknowledged: it is in the spool. */
   accepted(id: string): void;
   rejected(reason: RejectReason): void;
-  status: BridgeStatus;
-  logger: Logger;
+  status: { report(connection: string, report: ConnectionReport): void };
+  logger: { info: LogFn; warn: LogFn; error: LogFn };
 }
 
 function smtpError(code: number, message: string): Error {
@@ -123,6 +129,7 @@ export class SmtpListener {
       server.listen(port, bind, () => {
         server.server.off('error', onError);
         this.boundPort = (server.server.address() as AddressInfo).port;
+        this.deps.bound(this.boundPort);
         this.prepared ??= this.deps.prepare();
         this.deps.status.report('smtp', { state: 'connected', detail: { listen: `${bind}:${this.boundPort}`, starttls: tls !== null } });
         this.deps.logger.info({ bind, port: this.boundPort, starttls: tls !== null }, 'SMTP listener ready');
@@ -141,33 +148,22 @@ export class SmtpListener {
   }
 
   private async checkRecipient(address: SMTPServerAddress, session: SMTPServerSession): Promise<void> {
-    const normal = normalizeAddress(address.address);
-    const domain = normal?.slice(normal.lastIndexOf('@') + 1);
-    if (normal === null || domain === undefined || !this.deps.addresses.isLocalDomain(domain)) {
-      this.deps.rejected('relay');
-      throw smtpError(550, `5.7.1 <${address.address}>: relay access denied (this server only takes mail for its own domains)`);
-    }
-    let target;
-    try {
-      target = await this.deps.addresses.resolve(normal);
-    } catch (err) {
-      this.deps.rejected('unavailable');
-      this.deps.logger.warn({ err, rcpt: normal }, 'could not look up a recipient');
-      throw smtpError(451, '4.3.0 Recipient lookup failed; try again later');
-    }
-    if (target === null) {
-      this.deps.rejected('unknown_recipient');
-      throw smtpError(550, `5.1.1 <${normal}>: no such recipient here`);
-    }
     const sender = session.envelope.mailFrom ? normalizeAddress(session.envelope.mailFrom.address) : null;
-    if (target.kind === 'user' && sender !== null && (await this.deps.isBlocked(sender, target.userId))) {
-      this.deps.rejected('blocked');
-      throw smtpError(550, `5.7.1 <${normal}> does not accept mail from <${sender}>`);
+    let answer: RecipientAnswer;
+    try {
+      answer = await this.deps.recipient(address.address, sender);
+    } catch (err) {
+      this.deps.logger.warn({ err, rcpt: address.address }, 'could not look up a recipient');
+      answer = { accept: false, reason: 'unavailable', code: 451, message: '4.3.0 Recipient lookup failed; try again later' };
+    }
+    if (!answer.accept) {
+      this.deps.rejected(answer.reason);
+      throw smtpError(answer.code, answer.message);
     }
   }
 
   private async receive(stream: SMTPServerDataStream, session: SMTPServerSession): Promise<string> {
-    const { spool, checks } = this.deps;
+    const { spool, senderCheck } = this.deps;
     const id = spool.newId();
     let written: { size: number };
     try {
@@ -182,9 +178,9 @@ export class SmtpListener {
     }
     const mailFrom = session.envelope.mailFrom ? normalizeAddress(session.envelope.mailFrom.address) : null;
     let verdict: SenderVerdict | undefined;
-    if (checks.decidesAtSmtpTime) {
+    if (senderCheck !== null) {
       try {
-        verdict = await checks.check(createReadStream(spool.tempPath(id)), { ip: session.remoteAddress, helo: session.hostNameAppearsAs, mailFrom });
+        verdict = (await senderCheck(spool.tempPath(id), { ip: session.remoteAddress, helo: session.hostNameAppearsAs, mailFrom })) ?? undefined;
       } catch (err) {
         this.deps.logger.warn({ err }, 'sender checks failed to run; deciding after delivery');
       }
