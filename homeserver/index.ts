@@ -162,7 +162,8 @@ export async function startHomeserver(options: HomeserverOptions): Promise<Runni
     });
     const mediaDir =
       options.mediaDir ?? (options.storage.kind === 'sqlite' ? join(dirname(options.storage.path), 'media') : undefined);
-    const media = new MediaStore(db, options.storage.kind === 'sqlite' && mediaDir ? new FileBlobStore(mediaDir) : new MemoryBlobStore());
+    const blobs = options.storage.kind === 'sqlite' && mediaDir ? new FileBlobStore(mediaDir) : new MemoryBlobStore();
+    const media = new MediaStore(db, blobs);
 
     /** Listeners run from timers and after commits: a failure is logged, never thrown into the caller. */
     const guarded =
@@ -257,7 +258,7 @@ export async function startHomeserver(options: HomeserverOptions): Promise<Runni
       appservice,
       metrics,
       limits,
-      federation: options.federation ? new Federation(serverName, options.federation, logger) : null,
+      federation: options.federation ? new Federation(serverName, options.federation, logger, { db, blobs }) : null,
     };
 
     await appservice.start();
