@@ -3,6 +3,7 @@
 // one-time keys, media), and B serves the federation side of each, as the spec's schemas say.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { authorizationHeader } from '../../../homeserver/federation/auth/RequestAuth.js';
@@ -15,6 +16,8 @@ const spec = SpecValidator.load();
 let dir: string;
 let a: TestHomeserver;
 let b: TestHomeserver;
+let old: Server; // old.test: a server without the v1.11 federation media endpoint
+const oldRequests: string[] = [];
 let bob: TestUser; // on A
 let alice: TestUser; // on B
 const MEDIA_LIMIT = 64 * 1024;
@@ -23,7 +26,19 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'pb-fedq-'));
   // Each needs the other's port, known only once it listens: the peer maps are filled in after both start
   // (the resolver reads the map it was given). Both names may be at private (loopback) addresses.
-  const peersOfA: Record<string, string> = { 'c.test': 'http://127.0.0.1:1' };
+  old = createServer((req, res) => {
+    oldRequests.push(req.url ?? '');
+    if (req.url?.startsWith('/_matrix/media/v3/download/old.test/legacy')) {
+      res.writeHead(200, { 'Content-Type': 'text/plain', 'Content-Disposition': "attachment; filename*=utf-8''notes%20%C3%A9.txt" }).end('legacy bytes');
+    } else if (req.url?.startsWith('/_matrix/federation/v1/media/download/elsewhere')) {
+      const body = '--b\r\nContent-Type: application/json\r\n\r\n{}\r\n--b\r\nLocation: http://169.254.169.254/latest\r\n\r\n\r\n--b--\r\n';
+      res.writeHead(200, { 'Content-Type': 'multipart/mixed; boundary=b' }).end(body);
+    } else {
+      res.writeHead(404, { 'Content-Type': 'application/json' }).end('{"errcode":"M_UNRECOGNIZED","error":"Unrecognized request"}');
+    }
+  });
+  await new Promise<void>((resolve) => old.listen(0, '127.0.0.1', resolve));
+  const peersOfA: Record<string, string> = { 'c.test': 'http://127.0.0.1:1', 'old.test': `http://127.0.0.1:${(old.address() as { port: number }).port}` };
   const peersOfB: Record<string, string> = {};
   const allowPrivateAddresses = ['a.test', 'b.test', 'c.test'];
   a = await startTestHomeserver({
@@ -38,7 +53,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await Promise.all([a?.stop(), b?.stop()]);
+  await Promise.all([a?.stop(), b?.stop(), new Promise<void>((resolve) => old.close(() => resolve()))]);
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -224,5 +239,23 @@ describe('media of another server', () => {
     const cached = await get();
     expect(cached.status).toBe(200);
     expect(Buffer.from(await cached.arrayBuffer())).toEqual(data);
+  });
+
+  it('falls back to the legacy download of a server without the federation endpoint, and follows no Location', async () => {
+    const get = (id: string): Promise<Response> =>
+      fetch(`${a.url}/_matrix/client/v1/media/download/old.test/${id}`, { headers: { Authorization: `Bearer ${bob.accessToken}` } });
+    const legacy = await get('legacy');
+    expect(legacy.status).toBe(200);
+    expect(await legacy.text()).toBe('legacy bytes');
+    expect(legacy.headers.get('content-disposition')).toBe("inline; filename*=utf-8''notes%20%C3%A9.txt");
+    expect(oldRequests).toEqual([
+      expect.stringMatching(/^\/_matrix\/federation\/v1\/media\/download\/legacy\?/),
+      expect.stringMatching(/^\/_matrix\/media\/v3\/download\/old\.test\/legacy\?allow_remote=false/),
+    ]);
+
+    const redirected = await get('elsewhere');
+    expect(redirected.status).toBe(502);
+    expect(String(((await redirected.json()) as { error: string }).error)).toMatch(/Location/);
+    expect(oldRequests.length).toBe(3);
   });
 });
