@@ -13,8 +13,10 @@ import { hashAndSignEvent } from '../homeserver/federation/pdu/EventSigning.js';
 import type { Pdu } from '../homeserver/federation/pdu/Pdu.js';
 import { DEFAULT_SEND_OPTIONS, FederationSender, transactionTransport } from '../homeserver/federation/send/FederationSender.js';
 import { homeserverMetrics } from '../homeserver/HomeserverMetrics.js';
+import { MemoryBlobStore } from '../homeserver/media/BlobStore.js';
 import { openDatabase } from '../homeserver/storage/Database.js';
 import { FakeFederationPeer } from '../testkit/FakeFederationPeer.js';
+import { testFederationOptions } from '../testkit/testFederation.js';
 import { waitFor } from '../testkit/waitFor.js';
 import { progress, round, type BenchResult } from './BenchModule.js';
 
@@ -32,22 +34,16 @@ export async function run(args: string[]): Promise<BenchResult> {
   const quiet = pino({ level: 'silent' });
   const peer = new FakeFederationPeer('remote.test', {});
   await peer.start();
+  const db = openDatabase(memory ? { kind: 'memory' } : { kind: 'sqlite', path: join(dir, 'hs.sqlite') });
   const federation = new Federation(
     'hs.test',
-    {
-      keyValidityMs: 3600_000,
-      wellKnownServer: 'hs.test:443',
-      peers: { 'remote.test': `http://127.0.0.1:${peer.port}` },
-      trustedKeyServers: [],
-      srvLookup: async () => [],
-      fetchWellKnown: async () => ({ ok: false }),
-    },
+    testFederationOptions('hs.test', { keyValidityMs: 3600_000, peers: { 'remote.test': `http://127.0.0.1:${peer.port}` } }),
     loadOrCreateSigningKeys(join(dir, 'signing.key')),
     quiet,
+    { db, blobs: new MemoryBlobStore() },
   );
   // The peer checks signatures with hs.test's key, handed over directly (there is no key server here).
   peer.verifyKey = async (server, keyId) => (server === 'hs.test' && keyId === federation.keys.signing.keyId ? federation.keys.signing.key.publicKey : null);
-  const db = openDatabase(memory ? { kind: 'memory' } : { kind: 'sqlite', path: join(dir, 'hs.sqlite') });
   const sender = new FederationSender({
     db,
     origin: 'hs.test',

@@ -35,6 +35,8 @@ export interface RateLimitsConfig {
   login_per_ip: RateLimitConfig;
   /** Wrong passwords, counted against the account tried: slows password guessing from many addresses. */
   failed_login_per_account: RateLimitConfig;
+  /** Signed federation requests, counted against the server that signed them. */
+  federation_per_origin: RateLimitConfig;
 }
 
 /** homeserver.connections: how long a client may take to send a request, and how much it may hold open. */
@@ -118,6 +120,16 @@ export interface FederationConfig {
   peers: Record<string, string>;
   /** Notaries asked for keys a server cannot give itself; verify_keys pins theirs. */
   trusted_key_servers: Array<{ server_name: string; verify_keys?: Record<string, string> }>;
+  /** Server names (besides the peers) this server may connect to at private addresses. */
+  allow_private_addresses: string[];
+  /** Globs of servers to federate with, both ways: deny wins, then allow, else refused. */
+  servers: { allow: string[]; deny: string[] };
+  /** Largest request body on the federation endpoints. */
+  max_body_bytes: number;
+  /** Largest medium fetched from another server for a local client. */
+  remote_media_max_bytes: number;
+  /** How long a local client's request waits for another server. */
+  query_timeout_ms: number;
   /** The outbound queue: retry backoff per destination and how much waits per destination at most. */
   sending: FederationSendingConfig;
 }

@@ -104,10 +104,30 @@ const PEER_ADDRESS = '^(http://)?(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):[0-9]{1,5
 const serverName = (title: string, description: string) =>
   ({ type: 'string', pattern: SERVER_NAME, title, description, examples: ['example.org'] }) as const;
 
+/** A list of server-name globs (`*`, `?`), matched without the port and ignoring case. */
+const serverGlobs = (example: string) =>
+  ({
+    type: 'array',
+    title: 'a list of server name patterns',
+    description: 'a list of server names, where * matches any characters and ? one',
+    examples: [example],
+    items: {
+      type: 'string',
+      minLength: 1,
+      maxLength: 255,
+      title: 'a server name pattern',
+      description: 'a server name, where * matches any characters and ? one',
+      examples: ['*.example.org'],
+    },
+  }) as const;
+
 /** homeserver.federation: keys, discovery and peers (see docs/federation.md). */
 const federationSchema = {
   ...section('homeserver.federation', '{ enabled: true }'),
-  required: keys<FederationConfig>('enabled', 'signing_key', 'key_validity_ms', 'well_known_server', 'peers', 'trusted_key_servers', 'sending'),
+  required: keys<FederationConfig>(
+    'enabled', 'signing_key', 'key_validity_ms', 'well_known_server', 'peers', 'trusted_key_servers',
+    'allow_private_addresses', 'servers', 'max_body_bytes', 'remote_media_max_bytes', 'query_timeout_ms', 'sending',
+  ),
   properties: {
     enabled: bool(false),
     signing_key: text('a file path', 'federation_signing.key'),
@@ -138,6 +158,24 @@ const federationSchema = {
         examples: ['matrix.b.example.org:8448'],
       },
     },
+    allow_private_addresses: {
+      type: 'array',
+      title: 'a list of server names',
+      description: 'a list of server names whose addresses may be private (loopback, LAN, link-local), e.g. [ matrix.internal.example ]',
+      examples: ['[ matrix.internal.example ]'],
+      items: serverName('a server name', 'a host name with an optional :port, as in user IDs'),
+    },
+    servers: {
+      ...section('homeserver.federation.servers', '{ allow: ["*"], deny: ["evil.example", "*.evil.example"] }'),
+      required: ['allow', 'deny'],
+      properties: {
+        allow: serverGlobs('["*"]'),
+        deny: serverGlobs('["*.evil.example"]'),
+      },
+    },
+    max_body_bytes: count('a number of bytes', 1024, 104857600, 4194304),
+    remote_media_max_bytes: count('a number of bytes', 1024, 1073741824, 10485760),
+    query_timeout_ms: count('a time in milliseconds', 100, 120000, 10000),
     trusted_key_servers: {
       type: 'array',
       title: 'a list of notary servers',
@@ -380,7 +418,7 @@ export const configSchema: SchemaObject = {
           ...section('homeserver.rate_limits', '{ enabled: true }'),
           required: keys<RateLimitsConfig>(
             'enabled', 'sends_per_user', 'room_creation_per_user', 'joins_per_user', 'invites_per_user',
-            'registration_per_ip', 'login_per_ip', 'failed_login_per_account',
+            'registration_per_ip', 'login_per_ip', 'failed_login_per_account', 'federation_per_origin',
           ),
           properties: {
             enabled: bool(true),
@@ -391,6 +429,7 @@ export const configSchema: SchemaObject = {
             registration_per_ip: rateLimit('registration_per_ip', 0.2, 30),
             login_per_ip: rateLimit('login_per_ip', 1, 30),
             failed_login_per_account: rateLimit('failed_login_per_account', 0.05, 10),
+            federation_per_origin: rateLimit('federation_per_origin', 50, 300),
           },
         },
         e2ee: {

@@ -171,9 +171,10 @@ export async function startHomeserver(options: HomeserverOptions): Promise<Runni
     });
     const mediaDir =
       options.mediaDir ?? (options.storage.kind === 'sqlite' ? join(dirname(options.storage.path), 'media') : undefined);
-    const media = new MediaStore(db, options.storage.kind === 'sqlite' && mediaDir ? new FileBlobStore(mediaDir) : new MemoryBlobStore());
+    const blobs = options.storage.kind === 'sqlite' && mediaDir ? new FileBlobStore(mediaDir) : new MemoryBlobStore();
+    const media = new MediaStore(db, blobs);
 
-    const federation = options.federation ? new Federation(serverName, options.federation, signingKeys, logger) : null;
+    const federation = options.federation ? new Federation(serverName, options.federation, signingKeys, logger, { db, blobs }) : null;
     federationSender =
       federation &&
       new FederationSender({

@@ -20,6 +20,7 @@ const LIMIT_NAMES: readonly LimitName[] = [
   'registration_per_ip',
   'login_per_ip',
   'failed_login_per_account',
+  'federation_per_origin',
 ];
 
 export class RateLimits {

@@ -84,6 +84,22 @@ export class MediaStore {
     return (this.s.get.get(mediaId) as MediaInfo | undefined) ?? null;
   }
 
+  /**
+   * The content, waiting up to `waitMs` (or until `signal` aborts) for a reserved ID's upload. Throws
+   * MatrixError 404 M_NOT_FOUND, or 504 M_NOT_YET_UPLOADED when the wait ends first.
+   */
+  async contentWithin(mediaId: string, waitMs: number, signal: AbortSignal): Promise<{ info: MediaInfo; data: Buffer }> {
+    const found = await this.content(mediaId);
+    if (found) return found;
+    if (!this.info(mediaId)) throw new MatrixError(404, 'M_NOT_FOUND', 'Media not found');
+    if (!(await this.waitForUpload(mediaId, waitMs, signal))) {
+      throw new MatrixError(504, 'M_NOT_YET_UPLOADED', 'The media has not been uploaded yet');
+    }
+    const uploaded = await this.content(mediaId);
+    if (!uploaded) throw new MatrixError(404, 'M_NOT_FOUND', 'Media not found');
+    return uploaded;
+  }
+
   async content(mediaId: string): Promise<{ info: MediaInfo; data: Buffer } | null> {
     const info = this.info(mediaId);
     if (!info || !info.uploaded) return null;

@@ -3,10 +3,10 @@
 // addresses (an admin interface, a cloud metadata service) it connects only when
 // homeserver.push.allow_private_gateways says so. The check is made on the addresses the name resolves
 // to, in the connection's own lookup, so a name that resolves differently later is still caught.
-import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import { request as httpRequest, type RequestOptions } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { BlockList, isIP } from 'node:net';
+import { isIP } from 'node:net';
+import { isPrivateAddress, publicOnlyLookup } from '../http/PrivateAddresses.js';
 
 export class PushGatewayError extends Error {
   constructor(
@@ -25,31 +25,6 @@ export interface PushGatewayOptions {
 }
 
 const MAX_ANSWER_BYTES = 64 * 1024;
-
-function privateRanges(): BlockList {
-  const list = new BlockList();
-  for (const [net, prefix] of [
-    ['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16], ['172.16.0.0', 12],
-    ['192.0.0.0', 24], ['192.168.0.0', 16], ['198.18.0.0', 15], ['224.0.0.0', 4], ['240.0.0.0', 4],
-  ] as const) {
-    list.addSubnet(net, prefix, 'ipv4');
-  }
-  for (const [net, prefix] of [['::', 128], ['::1', 128], ['fc00::', 7], ['fe80::', 10], ['ff00::', 8], ['64:ff9b::', 96]] as const) {
-    list.addSubnet(net, prefix, 'ipv6');
-  }
-  return list;
-}
-
-const PRIVATE = privateRanges();
-
-/** Whether connecting to this address is kept from users' pushers (loopback, private, link-local ...). */
-export function isPrivateAddress(address: string): boolean {
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
-  if (mapped) return PRIVATE.check(mapped[1]!, 'ipv4');
-  const family = isIP(address);
-  if (family === 0) return true;
-  return PRIVATE.check(address, family === 4 ? 'ipv4' : 'ipv6');
-}
 
 export class PushGatewayClient {
   constructor(private readonly options: PushGatewayOptions) {}
@@ -71,7 +46,7 @@ export class PushGatewayClient {
       method: 'POST',
       headers: { 'Content-Type': 'application/json', 'Content-Length': payload.length },
       timeout: this.options.timeoutMs,
-      lookup: this.options.allowPrivateGateways ? undefined : publicOnlyLookup,
+      lookup: this.options.allowPrivateGateways ? undefined : publicGatewayLookup,
     };
     const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
     return new Promise<string[]>((resolve, reject) => {
@@ -106,19 +81,7 @@ function rejectedKeys(text: string): string[] {
   }
 }
 
-/** dns.lookup that refuses private addresses (what the connection would otherwise go to). */
-function publicOnlyLookup(
-  hostname: string,
-  options: { family?: number | string; all?: boolean },
-  callback: (err: Error | null, address: string | LookupAddress[], family?: number) => void,
-): void {
-  dnsLookup(hostname, { all: true, family: typeof options.family === 'number' ? options.family : 0 }, (err, addresses) => {
-    if (err) return callback(err, '');
-    const allowed = addresses.filter((a) => !isPrivateAddress(a.address));
-    if (allowed.length === 0) {
-      return callback(new PushGatewayError(`push gateway ${hostname} resolves to private addresses only (homeserver.push.allow_private_gateways is false)`), '');
-    }
-    if (options.all) return callback(null, allowed);
-    return callback(null, allowed[0]!.address, allowed[0]!.family);
-  });
-}
+/** The connection's lookup: private addresses dropped, a gateway with no other refused. */
+const publicGatewayLookup = publicOnlyLookup(
+  (hostname) => new PushGatewayError(`push gateway ${hostname} resolves to private addresses only (homeserver.push.allow_private_gateways is false)`),
+);

@@ -3,13 +3,12 @@ import type { Request } from 'express';
 import { MatrixError } from '../MatrixError.js';
 import type { Requester } from '../contracts.js';
 import type { HomeserverContext } from '../HomeserverContext.js';
-import { type Body, body, param, query, queryInt, requesterOf, roomIdParam } from '../http/RequestReader.js';
+import { type Body, body, param, query, requesterOf, roomIdParam } from '../http/RequestReader.js';
 import type { RouteTable } from '../http/RouteTable.js';
 import { isValidAlias } from '../ids/MatrixIds.js';
 import { PowerLevels } from '../rooms/PowerLevels.js';
+import { PublicRooms, publicRoomsQueryOf, publicRoomsQueryOfBody } from '../rooms/PublicRooms.js';
 import { MAIN_LIST, type DirectoryList } from '../rooms/RoomDirectory.js';
-
-const MAX_PUBLIC_ROOMS = 500;
 
 export function directoryRoutes(r: RouteTable, hs: HomeserverContext): void {
   const auth = hs.auth.required;
@@ -45,6 +44,12 @@ export function directoryRoutes(r: RouteTable, hs: HomeserverContext): void {
 
   r.get('/directory/room/:roomAlias', async (req, res) => {
     const alias = aliasParam(req);
+    if (hs.federation && !hs.resolver.isLocal(alias, '#')) {
+      const found = await hs.federation.queries.roomAlias(alias);
+      if (!found) throw new MatrixError(404, 'M_NOT_FOUND', `Room alias ${alias} not found`);
+      res.json(found);
+      return;
+    }
     const roomId = await hs.resolver.resolveAlias(alias);
     if (!roomId) throw new MatrixError(404, 'M_NOT_FOUND', `Room alias ${alias} not found`);
     res.json({ room_id: roomId, servers: [hs.serverName] });
@@ -113,101 +118,38 @@ export function directoryRoutes(r: RouteTable, hs: HomeserverContext): void {
     res.json({});
   });
 
-  const publicRooms = (
-    limit: number | undefined,
-    since: string | undefined,
-    searchTerm: string | undefined,
-    roomTypes: Array<string | null> | undefined,
-    list: DirectoryList | 'all',
-  ): Record<string, unknown> => {
-    let offset = 0;
-    if (since !== undefined) {
-      const m = /^o(\d{1,9})$/.exec(since);
-      if (!m) throw new MatrixError(400, 'M_INVALID_PARAM', 'Invalid "since" token');
-      offset = Number(m[1]);
-    }
-    const term = searchTerm?.toLowerCase();
-    const entries = directory
-      .publishedRooms(list)
-      .map((roomId) => publicRoomEntry(hs, roomId))
-      .filter((e): e is Record<string, unknown> => e !== null)
-      .filter((e) => {
-        if (!term) return true;
-        return ['name', 'topic', 'canonical_alias'].some((k) => typeof e[k] === 'string' && (e[k] as string).toLowerCase().includes(term));
-      })
-      .filter((e) => roomTypes === undefined || roomTypes.includes((e['room_type'] as string | undefined) ?? null))
-      .sort(
-        (a, b) =>
-          (b['num_joined_members'] as number) - (a['num_joined_members'] as number) ||
-          String(a['room_id']).localeCompare(String(b['room_id'])),
-      );
-    const size = Math.min(limit ?? MAX_PUBLIC_ROOMS, MAX_PUBLIC_ROOMS);
-    const chunk = entries.slice(offset, offset + size);
-    const out: Record<string, unknown> = { chunk, total_room_count_estimate: entries.length };
-    if (offset + size < entries.length) out['next_batch'] = `o${offset + size}`;
-    if (offset > 0) out['prev_batch'] = `o${Math.max(0, offset - size)}`;
-    return out;
-  };
-
-  const listFor = (thirdPartyInstanceId: string | undefined, includeAll: boolean): DirectoryList | 'all' => {
-    if (includeAll) return 'all';
-    if (thirdPartyInstanceId === undefined) return MAIN_LIST;
-    const bar = thirdPartyInstanceId.indexOf('|');
-    if (bar <= 0) throw new MatrixError(400, 'M_INVALID_PARAM', 'third_party_instance_id must be "<appservice id>|<network id>"');
-    return { appserviceId: thirdPartyInstanceId.slice(0, bar), networkId: thirdPartyInstanceId.slice(bar + 1) };
-  };
-
-  r.get('/publicRooms', hs.auth.optional, (req, res) => {
+  const publicRooms = new PublicRooms(events, directory);
+  /** ?server= names another server: its list, asked over federation. */
+  const remoteServer = (req: Request): string | null => {
     const server = query(req, 'server');
-    if (server !== undefined && server !== hs.serverName) throw new MatrixError(404, 'M_NOT_FOUND', 'This server does not federate');
-    const includeAll = query(req, 'include_all_networks') === 'true';
-    res.json(publicRooms(queryInt(req, 'limit'), query(req, 'since'), undefined, undefined, listFor(query(req, 'third_party_instance_id'), includeAll)));
+    if (server === undefined || server === hs.serverName) return null;
+    if (!hs.federation) throw new MatrixError(404, 'M_NOT_FOUND', 'This server does not federate');
+    return server;
+  };
+
+  r.get('/publicRooms', hs.auth.optional, async (req, res) => {
+    const remote = remoteServer(req);
+    const q = publicRoomsQueryOf(req);
+    if (remote !== null) {
+      const params = new URLSearchParams();
+      if (q.limit !== undefined) params.set('limit', String(q.limit));
+      if (q.since !== undefined) params.set('since', q.since);
+      if (q.includeAllNetworks) params.set('include_all_networks', 'true');
+      if (q.thirdPartyInstanceId !== undefined) params.set('third_party_instance_id', q.thirdPartyInstanceId);
+      res.json(await hs.federation!.queries.publicRooms(remote, { query: params }));
+      return;
+    }
+    res.json(publicRooms.page(q));
   });
 
-  r.post('/publicRooms', auth, (req, res) => {
+  r.post('/publicRooms', auth, async (req, res) => {
     const b = body(req);
-    const server = query(req, 'server');
-    if (server !== undefined && server !== hs.serverName) throw new MatrixError(404, 'M_NOT_FOUND', 'This server does not federate');
-    const filter = b.optObject('filter') ?? {};
-    const term = filter['generic_search_term'];
-    if (term !== undefined && term !== null && typeof term !== 'string') throw new MatrixError(400, 'M_BAD_JSON', 'generic_search_term must be a string');
-    const roomTypes = filter['room_types'];
-    if (roomTypes !== undefined && (!Array.isArray(roomTypes) || roomTypes.some((t) => t !== null && typeof t !== 'string'))) {
-      throw new MatrixError(400, 'M_BAD_JSON', 'room_types must be a list of strings or null');
+    const remote = remoteServer(req);
+    const q = publicRoomsQueryOfBody(b);
+    if (remote !== null) {
+      res.json(await hs.federation!.queries.publicRooms(remote, { body: b.raw }));
+      return;
     }
-    const includeAll = b.optBool('include_all_networks') ?? false;
-    res.json(
-      publicRooms(
-        b.optInt('limit'),
-        b.optString('since'),
-        (term as string | null | undefined) ?? undefined,
-        roomTypes as Array<string | null> | undefined,
-        listFor(b.optString('third_party_instance_id'), includeAll),
-      ),
-    );
+    res.json(publicRooms.page(q));
   });
-}
-
-/** A room as the public directory shows it; null when the room is gone. */
-function publicRoomEntry(hs: HomeserverContext, roomId: string): Record<string, unknown> | null {
-  if (!hs.events.room(roomId)) return null;
-  const state = (type: string): Record<string, unknown> | undefined => hs.events.stateEvent(roomId, type, '')?.content;
-  const entry: Record<string, unknown> = {
-    room_id: roomId,
-    num_joined_members: hs.events.members(roomId, 'join').length,
-    world_readable: state('m.room.history_visibility')?.['history_visibility'] === 'world_readable',
-    guest_can_join: state('m.room.guest_access')?.['guest_access'] === 'can_join',
-    join_rule: (state('m.room.join_rules')?.['join_rule'] as string | undefined) ?? 'invite',
-  };
-  const name = state('m.room.name')?.['name'];
-  if (typeof name === 'string' && name !== '') entry['name'] = name;
-  const topic = state('m.room.topic')?.['topic'];
-  if (typeof topic === 'string' && topic !== '') entry['topic'] = topic;
-  const alias = state('m.room.canonical_alias')?.['alias'];
-  if (typeof alias === 'string') entry['canonical_alias'] = alias;
-  const avatar = state('m.room.avatar')?.['url'];
-  if (typeof avatar === 'string') entry['avatar_url'] = avatar;
-  const roomType = state('m.room.create')?.['type'];
-  if (typeof roomType === 'string') entry['room_type'] = roomType;
-  return entry;
 }

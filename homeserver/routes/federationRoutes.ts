@@ -1,17 +1,26 @@
-// The federation endpoints that exist so far (docs/federation.md): the key server and notary under
-// /_matrix/key/v2 (no authentication, as the spec says), .well-known/matrix/server, and the profile
-// query under /_matrix/federation/v1, which needs a valid X-Matrix signature.
+// The federation endpoints (docs/federation.md): the key server and notary under /_matrix/key/v2 (no
+// authentication, as the spec says), and under /_matrix/federation/v1 the queries other servers make
+// about this one: profiles, aliases, public rooms, devices and keys, media. Every one of those needs a
+// valid X-Matrix signature from a server homeserver.federation.servers allows, and is counted against
+// that server's rate limit (homeserver.rate_limits.federation_per_origin).
 import type { RequestHandler } from 'express';
 import type { Federation } from '../federation/Federation.js';
 import type { HomeserverContext } from '../HomeserverContext.js';
-import { Body, isJsonObject, param, query, queryInt } from '../http/RequestReader.js';
+import { Body, body, isJsonObject, param, query, queryInt } from '../http/RequestReader.js';
 import { RouteTable } from '../http/RouteTable.js';
 import { MatrixError } from '../MatrixError.js';
+import { PublicRooms, publicRoomsQueryOf, publicRoomsQueryOfBody } from '../rooms/PublicRooms.js';
+import { federationMediaRoutes } from './federationMediaRoutes.js';
+import { federationUserRoutes } from './federationUserRoutes.js';
 
-/** Puts the signing server's name in res.locals.origin, or answers 401 M_UNAUTHORIZED. */
-function requireSignedRequest(fed: Federation): RequestHandler {
+/** Puts the signing server's name in res.locals.origin, or answers 401, 403 or 429. */
+function requireSignedRequest(hs: HomeserverContext, fed: Federation): RequestHandler {
   return async (req, res, next) => {
-    res.locals['origin'] = await fed.authenticate({ method: req.method, uri: req.originalUrl, content: req.body as unknown }, req.headers.authorization);
+    const origin = await fed.authenticate({ method: req.method, uri: req.originalUrl, content: req.body as unknown }, req.headers.authorization);
+    hs.limits.take('federation_per_origin', origin);
+    // A server that signs a request to us is up: what waits for it goes now, not at the end of its backoff.
+    hs.federationSender?.wake(origin);
+    res.locals['origin'] = origin;
     next();
   };
 }
@@ -45,14 +54,19 @@ export function keyServerRoutes(fed: Federation): RouteTable {
 /** Mounted under /_matrix/federation/v1 (beside the OpenID userinfo route). */
 export function federationApiRoutes(hs: HomeserverContext, fed: Federation): RouteTable {
   const r = new RouteTable();
-  r.get('/query/profile', requireSignedRequest(fed), (req, res) => {
-    const userId = query(req, 'user_id');
+  const signed = requireSignedRequest(hs, fed);
+  const localUser = (userId: string | undefined): string => {
     if (userId === undefined) throw new MatrixError(400, 'M_MISSING_PARAM', 'Missing user_id');
+    if (!hs.resolver.isLocal(userId, '@')) throw new MatrixError(400, 'M_INVALID_PARAM', `${userId} is not a user of ${hs.serverName}`);
+    return userId;
+  };
+
+  r.get('/query/profile', signed, (req, res) => {
+    const userId = localUser(query(req, 'user_id'));
     const field = query(req, 'field');
     if (field !== undefined && field !== 'displayname' && field !== 'avatar_url') {
       throw new MatrixError(400, 'M_INVALID_PARAM', 'field must be displayname or avatar_url');
     }
-    if (!userId.endsWith(`:${hs.serverName}`)) throw new MatrixError(400, 'M_INVALID_PARAM', `${userId} is not a user of ${hs.serverName}`);
     const profile = hs.accounts.profile(userId);
     if (!profile) throw new MatrixError(404, 'M_NOT_FOUND', 'Profile was not found');
     const out: Record<string, string> = {};
@@ -61,5 +75,25 @@ export function federationApiRoutes(hs: HomeserverContext, fed: Federation): Rou
     if (field !== undefined && out[field] === undefined) throw new MatrixError(404, 'M_NOT_FOUND', `The user has no ${field}`);
     res.json(out);
   });
+
+  r.get('/query/directory', signed, async (req, res) => {
+    const alias = query(req, 'room_alias');
+    if (alias === undefined) throw new MatrixError(400, 'M_MISSING_PARAM', 'Missing room_alias');
+    if (!hs.resolver.isLocal(alias, '#')) throw new MatrixError(404, 'M_NOT_FOUND', `${alias} is not an alias of ${hs.serverName}`);
+    const roomId = await hs.resolver.resolveAlias(alias);
+    if (!roomId) throw new MatrixError(404, 'M_NOT_FOUND', `Room alias ${alias} not found`);
+    res.json({ room_id: roomId, servers: [hs.serverName] });
+  });
+
+  const publicRooms = new PublicRooms(hs.events, hs.directory);
+  r.get('/publicRooms', signed, (req, res) => {
+    res.json(publicRooms.page(publicRoomsQueryOf(req)));
+  });
+  r.post('/publicRooms', signed, (req, res) => {
+    res.json(publicRooms.page(publicRoomsQueryOfBody(body(req))));
+  });
+
+  federationUserRoutes(r, hs, signed, localUser);
+  federationMediaRoutes(r, hs, signed);
   return r;
 }

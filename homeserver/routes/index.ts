@@ -75,7 +75,7 @@ export function buildClientApp(hs: HomeserverContext): express.Express {
       res.json({ 'm.server': fed.options.wellKnownServer });
     });
     app.all('/.well-known/matrix/server', methodNotAllowed);
-    const federationJson = jsonBody(hs.options.maxBodyBytes);
+    const federationJson = jsonBody(fed.options.maxBodyBytes);
     app.use('/_matrix/key/v2', federationJson, keyServerRoutes(fed).finish());
     app.use('/_matrix/federation/v1', federationJson, federationApiRoutes(hs, fed).finish());
   }

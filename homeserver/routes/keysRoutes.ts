@@ -1,5 +1,7 @@
 // End-to-end encryption keys: upload, query, claim, changes, cross-signing keys and signatures. The
-// server stores and hands out what devices publish; it never sees a message key.
+// server stores and hands out what devices publish; it never sees a message key. Queries and claims
+// about users of other servers are asked of those servers (in parallel, each bounded by the client's
+// `timeout`); a server that fails is named in `failures`.
 import type { Requester } from '../contracts.js';
 import type { HomeserverContext } from '../HomeserverContext.js';
 import { MatrixError } from '../MatrixError.js';
@@ -7,7 +9,9 @@ import { checkCrossSigningUpload } from '../e2ee/CrossSigningUpload.js';
 import type { KeyObject } from '../e2ee/DeviceKeyStore.js';
 import { splitKeyName } from '../e2ee/OneTimeKeyStore.js';
 import { uploadSignatures } from '../e2ee/SignatureUpload.js';
-import { body, isJsonObject, query, requesterOf, type JsonObject } from '../http/RequestReader.js';
+import { emptyQueriedKeys, LocalKeyQueries } from '../e2ee/LocalKeyQueries.js';
+import { failureOf } from '../federation/queries/RemoteQueries.js';
+import { type Body, body, isJsonObject, query, requesterOf, type JsonObject } from '../http/RequestReader.js';
 import type { RouteTable } from '../http/RouteTable.js';
 import { parseId } from '../ids/MatrixIds.js';
 import { parseToken } from '../sync/SyncToken.js';
@@ -18,10 +22,7 @@ export function keysRoutes(r: RouteTable, hs: HomeserverContext): void {
   const auth = hs.auth.required;
   const { e2ee } = hs;
   const isLocal = (userId: string): boolean => hs.resolver.isLocal(userId, '@');
-  const failureFor = (userId: string): [string, JsonObject] => [
-    parseId(userId, '@')?.server ?? userId,
-    { errcode: 'M_UNRECOGNIZED', error: 'This server does not federate' },
-  ];
+  const localKeys = new LocalKeyQueries(e2ee, hs.accounts);
 
   r.post('/keys/upload', auth, (req, res) => {
     const me = requesterOf(res);
@@ -40,64 +41,76 @@ export function keysRoutes(r: RouteTable, hs: HomeserverContext): void {
     res.json({ one_time_key_counts: e2ee.oneTimeKeys.counts(me.userId, deviceId) });
   });
 
-  r.post('/keys/query', auth, (req, res) => {
+  /** Users of other servers, grouped by server; with federation off, each server is a failure. */
+  const byServer = <T>(wanted: Array<[string, T]>, failures: JsonObject): Map<string, Record<string, T>> => {
+    const groups = new Map<string, Record<string, T>>();
+    for (const [userId, value] of wanted) {
+      const server = parseId(userId, '@')?.server ?? userId;
+      if (!hs.federation) failures[server] = { errcode: 'M_UNRECOGNIZED', error: 'This server does not federate' };
+      else (groups.get(server) ?? groups.set(server, {}).get(server)!)[userId] = value;
+    }
+    return groups;
+  };
+  /** The client's `timeout` for other servers' answers, at most homeserver.federation.query_timeout_ms. */
+  const remoteTimeout = (b: Body): number => {
+    const most = hs.federation?.options.queryTimeoutMs ?? 0;
+    return Math.max(1, Math.min(b.optInt('timeout') ?? most, most));
+  };
+
+  r.post('/keys/query', auth, async (req, res) => {
     const me = requesterOf(res);
-    const wanted = body(req).optObject('device_keys');
+    const b = body(req);
+    const wanted = b.optObject('device_keys');
     if (!wanted) throw new MatrixError(400, 'M_MISSING_PARAM', 'Missing "device_keys"');
-    const out: Record<'failures' | 'device_keys' | 'master_keys' | 'self_signing_keys' | 'user_signing_keys', JsonObject> = {
-      failures: {},
-      device_keys: {},
-      master_keys: {},
-      self_signing_keys: {},
-      user_signing_keys: {},
-    };
+    const out = { failures: {} as JsonObject, ...emptyQueriedKeys() };
+    const remote: Array<[string, string[]]> = [];
     for (const [userId, devices] of Object.entries(wanted)) {
       if (!Array.isArray(devices) || devices.some((d) => typeof d !== 'string')) {
         throw new MatrixError(400, 'M_BAD_JSON', `device_keys.${userId} must be a list of device IDs`);
       }
-      if (!isLocal(userId)) {
-        const [server, failure] = failureFor(userId);
-        out.failures[server] = failure;
-        continue;
-      }
-      const all = e2ee.deviceKeys.forUser(userId);
-      const only = new Set(devices as string[]);
-      const byDevice: JsonObject = {};
-      for (const [deviceId, key] of all) {
-        if (only.size > 0 && !only.has(deviceId)) continue;
-        const signed = e2ee.crossSigning.withSignatures(userId, deviceId, key, me.userId);
-        const name = hs.accounts.device(userId, deviceId)?.display_name;
-        byDevice[deviceId] = name ? { ...signed, unsigned: { device_display_name: name } } : signed;
-      }
-      out.device_keys[userId] = byDevice;
-      for (const [usage, section] of [['master', out.master_keys], ['self_signing', out.self_signing_keys]] as const) {
-        const k = e2ee.crossSigning.get(userId, usage);
-        if (k) section[userId] = e2ee.crossSigning.withSignatures(userId, k.publicKey, k.key, me.userId);
-      }
-      // A user-signing key is only ever shown to its owner.
-      const userSigning = userId === me.userId ? e2ee.crossSigning.get(userId, 'user_signing') : null;
-      if (userSigning) out.user_signing_keys[userId] = userSigning.key;
+      if (isLocal(userId)) localKeys.query(userId, devices as string[], me.userId, out);
+      else remote.push([userId, devices as string[]]);
     }
+    const timeoutMs = remoteTimeout(b);
+    await Promise.all(
+      [...byServer(remote, out.failures)].map(async ([server, users]) => {
+        try {
+          const got = await hs.federation!.queries.keysQuery(server, users, timeoutMs);
+          Object.assign(out.device_keys, got.device_keys);
+          Object.assign(out.master_keys, got.master_keys);
+          Object.assign(out.self_signing_keys, got.self_signing_keys);
+        } catch (err) {
+          out.failures[server] = failureOf(err);
+        }
+      }),
+    );
     res.json(out);
   });
 
-  r.post('/keys/claim', auth, (req, res) => {
-    const wanted = body(req).optObject('one_time_keys');
+  r.post('/keys/claim', auth, async (req, res) => {
+    const b = body(req);
+    const wanted = b.optObject('one_time_keys');
     if (!wanted) throw new MatrixError(400, 'M_MISSING_PARAM', 'Missing "one_time_keys"');
     const out = { failures: {} as JsonObject, one_time_keys: {} as Record<string, JsonObject> };
+    const remote: Array<[string, Record<string, string>]> = [];
     for (const [userId, byDevice] of Object.entries(wanted)) {
       if (!isJsonObject(byDevice)) throw new MatrixError(400, 'M_BAD_JSON', `one_time_keys.${userId} must be an object`);
-      if (!isLocal(userId)) {
-        const [server, failure] = failureFor(userId);
-        out.failures[server] = failure;
-        continue;
-      }
       for (const [deviceId, algorithm] of Object.entries(byDevice)) {
         if (typeof algorithm !== 'string') throw new MatrixError(400, 'M_BAD_JSON', `one_time_keys.${userId}.${deviceId} must be an algorithm name`);
-        const claimed = e2ee.oneTimeKeys.claim(userId, deviceId, algorithm);
-        if (claimed) (out.one_time_keys[userId] ??= {})[deviceId] = claimed;
       }
+      if (isLocal(userId)) localKeys.claim(userId, byDevice as Record<string, string>, out.one_time_keys);
+      else remote.push([userId, byDevice as Record<string, string>]);
     }
+    const timeoutMs = remoteTimeout(b);
+    await Promise.all(
+      [...byServer(remote, out.failures)].map(async ([server, users]) => {
+        try {
+          Object.assign(out.one_time_keys, await hs.federation!.queries.keysClaim(server, users, timeoutMs));
+        } catch (err) {
+          out.failures[server] = failureOf(err);
+        }
+      }),
+    );
     res.json(out);
   });
 

@@ -5,7 +5,7 @@
 import express, { type Request, type Response } from 'express';
 import { MatrixError } from '../MatrixError.js';
 import type { HomeserverContext } from '../HomeserverContext.js';
-import { param, query, queryInt, requesterOf } from '../http/RequestReader.js';
+import { optionalRequester, param, query, queryInt, requesterOf } from '../http/RequestReader.js';
 import { RouteTable } from '../http/RouteTable.js';
 import { contentDisposition, isInlineSafe, isThumbnailType } from '../media/ContentDisposition.js';
 import { UNUSED_EXPIRY_MS } from '../media/MediaStore.js';
@@ -58,30 +58,35 @@ export function mediaRoutes(hs: HomeserverContext, kind: 'legacy' | 'authenticat
   /** Longest a download waits for an upload that was reserved (POST /create) but not made yet. */
   const MAX_WAIT_MS = 120_000;
 
+  /** A local medium (waiting for a reserved upload), or another server's (fetched over federation, cached). */
+  const mediaOf = async (req: Request, res: Response): Promise<{ contentType: string | null; filename: string | null; data: Buffer }> => {
+    const server = param(req, 'serverName');
+    const mediaId = param(req, 'mediaId');
+    if (server === hs.serverName) {
+      const gone = new AbortController();
+      res.on('close', () => gone.abort());
+      const waitMs = Math.min(queryInt(req, 'timeout_ms') ?? 20_000, MAX_WAIT_MS);
+      const found = await hs.media.contentWithin(mediaId, waitMs, gone.signal);
+      return { contentType: found.info.content_type, filename: found.info.filename, data: found.data };
+    }
+    if (!hs.federation) throw new MatrixError(404, 'M_NOT_FOUND', 'Media not found (this server does not federate)');
+    if (query(req, 'allow_remote') === 'false') throw new MatrixError(404, 'M_NOT_FOUND', 'Media not found (allow_remote is false)');
+    // Anyone may read local media through the legacy paths, but only a signed-in user makes this server fetch.
+    if (optionalRequester(res) === null) throw new MatrixError(401, 'M_MISSING_TOKEN', 'Media of other servers needs an access token');
+    return hs.federation.media.content(server, mediaId);
+  };
+
   const serve = async (req: Request, res: Response, thumbnail: boolean): Promise<void> => {
-    if (param(req, 'serverName') !== hs.serverName) throw new MatrixError(404, 'M_NOT_FOUND', 'Media not found (this server does not federate)');
     if (thumbnail) {
       for (const name of ['width', 'height']) {
         if (queryInt(req, name, 1) === undefined) throw new MatrixError(400, 'M_MISSING_PARAM', `Missing "${name}"`);
       }
     }
-    const mediaId = param(req, 'mediaId');
-    let found = await hs.media.content(mediaId);
-    if (!found) {
-      if (!hs.media.info(mediaId)) throw new MatrixError(404, 'M_NOT_FOUND', 'Media not found');
-      const gone = new AbortController();
-      res.on('close', () => gone.abort());
-      const waitMs = Math.min(queryInt(req, 'timeout_ms') ?? 20_000, MAX_WAIT_MS);
-      if (!(await hs.media.waitForUpload(mediaId, waitMs, gone.signal))) {
-        throw new MatrixError(504, 'M_NOT_YET_UPLOADED', 'The media has not been uploaded yet');
-      }
-      found = await hs.media.content(mediaId);
-      if (!found) throw new MatrixError(404, 'M_NOT_FOUND', 'Media not found');
-    }
-    const type = found.info.content_type ?? 'application/octet-stream';
+    const found = await mediaOf(req, res);
+    const type = found.contentType ?? 'application/octet-stream';
     // No image processing: a picture is its own thumbnail; anything else has none.
     if (thumbnail && !isThumbnailType(type)) throw new MatrixError(400, 'M_UNKNOWN', 'Cannot generate thumbnails for the requested content');
-    const name = (thumbnail ? '' : param(req, 'fileName')) || found.info.filename;
+    const name = (thumbnail ? '' : param(req, 'fileName')) || found.filename;
     res.setHeader('Content-Type', type);
     res.setHeader('Content-Disposition', contentDisposition(thumbnail || isInlineSafe(type) ? 'inline' : 'attachment', name));
     res.setHeader('Content-Security-Policy', "sandbox; default-src 'none'; script-src 'none'; plugin-types application/pdf; style-src 'unsafe-inline'; media-src 'self'; object-src 'self';");

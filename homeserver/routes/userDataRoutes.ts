@@ -18,22 +18,28 @@ export function userDataRoutes(r: RouteTable, hs: HomeserverContext): void {
   };
 
   // Profiles.
-  const profileOf = (userId: string): { displayname: string | null; avatar_url: string | null } => {
+  // A user of another server: asked of their server (cached for a minute) when federation is on.
+  const profileOf = async (userId: string): Promise<{ displayname: string | null; avatar_url: string | null }> => {
     if (!isValidUserId(userId)) throw new MatrixError(400, 'M_INVALID_PARAM', `Invalid user ID ${JSON.stringify(userId)}`);
+    if (hs.federation && !hs.resolver.isLocal(userId, '@')) {
+      const remote = await hs.federation.queries.profile(userId);
+      if (!remote) throw new MatrixError(404, 'M_NOT_FOUND', 'Profile not found');
+      return { displayname: remote.displayname ?? null, avatar_url: remote.avatar_url ?? null };
+    }
     const p = hs.accounts.profile(userId);
     if (!p) throw new MatrixError(404, 'M_NOT_FOUND', 'Profile not found');
     return p;
   };
-  r.get('/profile/:userId', hs.auth.optional, (req, res) => {
-    const p = profileOf(param(req, 'userId'));
+  r.get('/profile/:userId', hs.auth.optional, async (req, res) => {
+    const p = await profileOf(param(req, 'userId'));
     const out: Record<string, unknown> = {};
     if (p.displayname !== null) out['displayname'] = p.displayname;
     if (p.avatar_url !== null) out['avatar_url'] = p.avatar_url;
     res.json(out);
   });
   for (const field of ['displayname', 'avatar_url'] as const) {
-    r.get(`/profile/:userId/${field}`, hs.auth.optional, (req, res) => {
-      const value = profileOf(param(req, 'userId'))[field];
+    r.get(`/profile/:userId/${field}`, hs.auth.optional, async (req, res) => {
+      const value = (await profileOf(param(req, 'userId')))[field];
       if (value === null) throw new MatrixError(404, 'M_NOT_FOUND', `No ${field} set`);
       res.json({ [field]: value });
     });

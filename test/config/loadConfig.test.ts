@@ -235,6 +235,11 @@ describe('error messages name the key, the bad value and the fix', () => {
       well_known_server: null,
       peers: {},
       trusted_key_servers: [],
+      allow_private_addresses: [],
+      servers: { allow: ['*'], deny: [] },
+      max_body_bytes: 4194304,
+      remote_media_max_bytes: 10485760,
+      query_timeout_ms: 10000,
       sending: { retry: { initial_ms: 2000, max_ms: 600000 }, max_queued_pdus: 10000, max_queued_edus: 1000 },
     });
     const config = load(
@@ -263,6 +268,26 @@ describe('error messages name the key, the bad value and the fix', () => {
     ]);
     expect(problemsOf('homeserver:\n  federation:\n    sending: { retry: { initial_ms: 5000, max_ms: 1000 } }\n')).toEqual([
       'homeserver.federation.sending.retry.max_ms: 1000 is less than initial_ms (5000). Fix: set max_ms to at least 5000',
+    ]);
+  });
+
+  test('federation safety keys: private-address exceptions, the server list, limits', () => {
+    const config = load(
+      'homeserver:\n  federation:\n    allow_private_addresses: [ matrix.lan, "10.0.0.5:8448" ]\n    servers: { allow: [ "*.example.org" ], deny: [ evil.example.org ] }\n',
+    );
+    expect(config.homeserver.federation.allow_private_addresses).toEqual(['matrix.lan', '10.0.0.5:8448']);
+    expect(config.homeserver.federation.servers).toEqual({ allow: ['*.example.org'], deny: ['evil.example.org'] });
+    expect(
+      problemsOf(
+        'homeserver:\n  federation:\n    allow_private_addresses: [ "http://x" ]\n    servers: { allow: "*", deny: [ "" ] }\n    query_timeout_ms: 0\n' +
+          '  rate_limits:\n    federation_per_origin: { per_second: 0, burst: 1 }\n',
+      ),
+    ).toEqual([
+      expect.stringMatching(/^homeserver\.rate_limits\.federation_per_origin\.per_second: 0 is not a rate per second\. Fix: /),
+      expect.stringMatching(/^homeserver\.federation\.allow_private_addresses\[0\]: "http:\/\/x" is not a server name\. Fix: /),
+      expect.stringMatching(/^homeserver\.federation\.servers\.allow: "\*" is not a list of server name patterns\. Fix: set .* to a list of server names, where \* matches any characters and \? one, e\.g\. \["\*"\]$/),
+      expect.stringMatching(/^homeserver\.federation\.servers\.deny\[0\]: "" is not a server name pattern\. Fix: /),
+      expect.stringMatching(/^homeserver\.federation\.query_timeout_ms: 0 is not a time in milliseconds\. Fix: .*an integer 100-120000/),
     ]);
   });
 

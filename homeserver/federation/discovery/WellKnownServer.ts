@@ -1,30 +1,17 @@
 // GET https://<host>/.well-known/matrix/server, cached as the spec recommends: a good answer for its
-// Cache-Control max-age (24 h without one, never more than 48 h), a failure for an hour. Redirects are
-// followed by fetch (at most 20, loops end there). Bodies over 64 KiB are failures.
+// Cache-Control max-age (24 h without one, never more than 48 h), a failure for an hour. The fetch itself
+// is WellKnownOverHttps (or a test's own).
 import type { Logger } from 'pino';
 
 export const WELL_KNOWN_DEFAULT_TTL_MS = 24 * 3600_000;
 export const WELL_KNOWN_MAX_TTL_MS = 48 * 3600_000;
 export const WELL_KNOWN_ERROR_TTL_MS = 3600_000;
-const MAX_BODY_BYTES = 64 * 1024;
+export const WELL_KNOWN_MAX_BODY_BYTES = 64 * 1024;
 
 /** What a .well-known request gave: the body and its Cache-Control, or nothing usable. */
 export type WellKnownResponse = { ok: true; body: unknown; cacheControl: string | null } | { ok: false };
 
 export type WellKnownFetch = (host: string) => Promise<WellKnownResponse>;
-
-/** The production fetch: HTTPS with the system's CAs, 10 s in all. */
-export const fetchWellKnownOverHttps: WellKnownFetch = async (host) => {
-  try {
-    const res = await fetch(`https://${host}/.well-known/matrix/server`, { redirect: 'follow', signal: AbortSignal.timeout(10_000) });
-    if (res.status !== 200) return { ok: false };
-    const text = await res.text();
-    if (Buffer.byteLength(text) > MAX_BODY_BYTES) return { ok: false };
-    return { ok: true, body: JSON.parse(text) as unknown, cacheControl: res.headers.get('cache-control') };
-  } catch {
-    return { ok: false };
-  }
-};
 
 function ttlOf(cacheControl: string | null): number {
   const m = cacheControl ? /(?:^|[,\s])max-age=(\d+)/i.exec(cacheControl) : null;

@@ -1,4 +1,5 @@
-// Other servers' verify keys, fetched when needed and cached in memory: first from the server itself
+// Other servers' verify keys, fetched when needed and cached in memory and in the database (when given
+// a RemoteKeyPersistence, so a restart fetches nothing it still has): first from the server itself
 // (GET /_matrix/key/v2/server), then through each configured notary (POST /_matrix/key/v2/query,
 // whose answers must carry both the server's and the notary's signature). Concurrent lookups for one
 // server share a fetch, and a server that could not be reached is not asked again for a minute.
@@ -6,6 +7,7 @@ import type { Logger } from 'pino';
 import { verifyJsonSignature } from '../signing/SignedJson.js';
 import { decodeBase64 } from '../signing/UnpaddedBase64.js';
 import { KeyResponseError, MAX_KEY_VALIDITY_MS, readServerKeys, type RemoteVerifyKey } from './ServerKeysResponse.js';
+import type { RemoteKeyPersistence } from './StoredRemoteKeys.js';
 
 /** How keys are fetched over the network (FederationClient in production, a fake in unit tests). */
 export interface KeyServerTransport {
@@ -37,16 +39,31 @@ export class RemoteKeyStore {
     private readonly notaries: TrustedNotary[],
     private readonly logger: Logger,
     private readonly now: () => number = Date.now,
+    private readonly persistence: RemoteKeyPersistence | null = null,
   ) {}
 
-  /** Adds keys known by other means (our own, a pinned notary's). */
-  remember(serverName: string, keys: Map<string, RemoteVerifyKey>): void {
-    const known = this.cache.get(serverName) ?? new Map<string, RemoteVerifyKey>();
+  /** Adds keys (fetched, or known by other means: our own, a pinned notary's); `persist` stores new ones. */
+  remember(serverName: string, keys: Map<string, RemoteVerifyKey>, persist = true): void {
+    const known = this.cached(serverName);
+    const changed = new Map<string, RemoteVerifyKey>();
     for (const [id, k] of keys) {
       const had = known.get(id);
-      if (!had || had.validUntilTs < k.validUntilTs) known.set(id, k);
+      if (!had || had.validUntilTs < k.validUntilTs) {
+        known.set(id, k);
+        changed.set(id, k);
+      }
     }
     this.cache.set(serverName, known);
+    if (persist && changed.size > 0) this.persistence?.save(serverName, changed);
+  }
+
+  /** The server's keys in memory, read from the database the first time (only kept once there are some). */
+  private cached(serverName: string): Map<string, RemoteVerifyKey> {
+    const known = this.cache.get(serverName);
+    if (known) return known;
+    const stored = this.persistence?.load(serverName) ?? new Map<string, RemoteVerifyKey>();
+    if (stored.size > 0) this.cache.set(serverName, stored);
+    return stored;
   }
 
   /** The server's key `keyId` if it was valid at `atTs` (fetching it when needed), else null. */
@@ -58,7 +75,7 @@ export class RemoteKeyStore {
   }
 
   private usable(serverName: string, keyId: string, atTs: number): Uint8Array | null {
-    const k = this.cache.get(serverName)?.get(keyId);
+    const k = this.cached(serverName).get(keyId);
     return k && atTs <= k.validUntilTs ? k.key : null;
   }
 

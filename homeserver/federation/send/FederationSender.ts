@@ -159,7 +159,7 @@ export class FederationSender {
 /** PUT /_matrix/federation/v1/send/{txnId} through the signing client. */
 export function transactionTransport(client: FederationClient): TransactionTransport {
   return (destination, txnId, body, signal) =>
-    client.request(destination, 'PUT', `/_matrix/federation/v1/send/${encodeURIComponent(txnId)}`, body, signal);
+    client.request(destination, 'PUT', `/_matrix/federation/v1/send/${encodeURIComponent(txnId)}`, body, { signal });
 }
 
 /** A PDU as sent: canonical JSON without `unsigned` (local, unsigned data no peer needs). */

@@ -10,8 +10,10 @@ import { WellKnownServer } from '../../../homeserver/federation/discovery/WellKn
 import { readServerKeys } from '../../../homeserver/federation/keys/ServerKeysResponse.js';
 import { loadOrCreateSigningKeys } from '../../../homeserver/federation/keys/SigningKeyFile.js';
 import { verifyJsonSignature } from '../../../homeserver/federation/signing/SignedJson.js';
+import { ServerAcl } from '../../../homeserver/federation/acl/ServerAcl.js';
 import { FederationClient, FederationRequestError } from '../../../homeserver/federation/transport/FederationClient.js';
-import { registerUser, SpecValidator, startTestHomeserver, type TestHomeserver } from '../../harness/index.js';
+import { OutboundGuard } from '../../../homeserver/federation/transport/OutboundGuard.js';
+import { registerUser, SpecValidator, startTestHomeserver, testFederationOptions, type TestHomeserver } from '../../harness/index.js';
 import pino from 'pino';
 
 const spec = SpecValidator.load();
@@ -23,13 +25,7 @@ let a: TestHomeserver;
 let b: TestHomeserver;
 let plain: TestHomeserver;
 
-const federation = (name: string, peers: Record<string, string> = {}) => ({
-  keyValidityMs: 3600_000,
-  wellKnownServer: `${name}:443`,
-  peers,
-  trustedKeyServers: [],
-  ...noDns,
-});
+const federation = (name: string, peers: Record<string, string> = {}) => testFederationOptions(name, { peers, keyValidityMs: 3600_000 });
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'pb-fed-'));
@@ -103,6 +99,7 @@ describe('X-Matrix requests between the two', () => {
       serverName: 'a.test',
       signing: loadOrCreateSigningKeys(join(dir, 'a.test', 'signing.key')).current,
       resolver: new ServerResolver({ 'b.test': `http://127.0.0.1:${b.port}` }, new WellKnownServer(noDns.fetchWellKnown, quiet)),
+      guard: new OutboundGuard(new ServerAcl({ allow: ['*'], deny: [], allowIpLiterals: true }), new Set(['b.test'])),
     });
     expect(await client.request('b.test', 'GET', `${profilePath}&field=displayname`)).toEqual({ displayname: 'alice' });
     const missing = await client.request('b.test', 'GET', '/_matrix/federation/v1/query/profile?user_id=%40nobody%3Ab.test').catch((e: unknown) => e);

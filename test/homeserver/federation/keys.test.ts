@@ -8,6 +8,8 @@ import pino from 'pino';
 import { LocalServerKeys } from '../../../homeserver/federation/keys/LocalServerKeys.js';
 import { RemoteKeyStore, type KeyServerTransport } from '../../../homeserver/federation/keys/RemoteKeyStore.js';
 import { MAX_KEY_VALIDITY_MS, readServerKeys } from '../../../homeserver/federation/keys/ServerKeysResponse.js';
+import { StoredRemoteKeys } from '../../../homeserver/federation/keys/StoredRemoteKeys.js';
+import { openDatabase } from '../../../homeserver/storage/Database.js';
 import { loadOrCreateSigningKeys, oldKeysFileOf, rotateSigningKey, SigningKeyFileError } from '../../../homeserver/federation/keys/SigningKeyFile.js';
 import { Ed25519SigningKey } from '../../../homeserver/federation/signing/Ed25519.js';
 import { signJson, type ServerSigningKey } from '../../../homeserver/federation/signing/SignedJson.js';
@@ -180,5 +182,34 @@ describe('RemoteKeyStore', () => {
     const store = new RemoteKeyStore(transport, [], quiet, () => now);
     expect(await store.verifyKey('a.test', 'ed25519:old', 400_000)).not.toBeNull();
     expect(await store.verifyKey('a.test', 'ed25519:old', now)).toBeNull();
+  });
+
+  it('keeps fetched keys in the database: a new store uses them until their valid_until_ts, then fetches again', async () => {
+    let now = 1_000_000;
+    const keys = new LocalServerKeys('a.test', { current: newKey('ed25519:k'), old: {} }, DAY);
+    let fetches = 0;
+    const transport: KeyServerTransport = {
+      getServerKeys: async () => {
+        fetches++;
+        return keys.serverKeys(now);
+      },
+      queryNotary: async () => ({}),
+    };
+    const db = openDatabase({ kind: 'memory' });
+    try {
+      const first = new RemoteKeyStore(transport, [], quiet, () => now, new StoredRemoteKeys(db));
+      expect(await first.verifyKey('a.test', 'ed25519:k', now)).not.toBeNull();
+      expect(fetches).toBe(1);
+      const restarted = new RemoteKeyStore(transport, [], quiet, () => now, new StoredRemoteKeys(db));
+      expect(await restarted.verifyKey('a.test', 'ed25519:k', now)).not.toBeNull();
+      expect(fetches).toBe(1);
+      now += DAY + 1;
+      const later = new RemoteKeyStore(transport, [], quiet, () => now, new StoredRemoteKeys(db));
+      expect(await later.verifyKey('a.test', 'ed25519:k', now)).not.toBeNull();
+      expect(fetches).toBe(2);
+      expect(new StoredRemoteKeys(db).load('a.test').get('ed25519:k')!.validUntilTs).toBe(now + DAY);
+    } finally {
+      db.close();
+    }
   });
 });

@@ -18,12 +18,12 @@ import { eventIdOf } from '../../../homeserver/federation/pdu/EventHashes.js';
 import { checkEventSignatures, hashAndSignEvent } from '../../../homeserver/federation/pdu/EventSigning.js';
 import type { Pdu } from '../../../homeserver/federation/pdu/Pdu.js';
 import { DEFAULT_SEND_OPTIONS, FederationSender, transactionTransport } from '../../../homeserver/federation/send/FederationSender.js';
+import { MemoryBlobStore } from '../../../homeserver/media/BlobStore.js';
 import { openDatabase } from '../../../homeserver/storage/Database.js';
 import { FakeFederationPeer } from '../../../testkit/FakeFederationPeer.js';
-import { enc, MatrixHttpClient, registerUser, SpecValidator, startTestHomeserver, waitFor, type TestHomeserver, type TestUser } from '../../harness/index.js';
+import { enc, MatrixHttpClient, registerUser, SpecValidator, startTestHomeserver, testFederationOptions, waitFor, type TestHomeserver, type TestUser } from '../../harness/index.js';
 
 const spec = SpecValidator.load();
-const noDns = { srvLookup: async () => [], fetchWellKnown: async () => ({ ok: false as const }) };
 
 let dir: string;
 let peer: FakeFederationPeer;
@@ -49,14 +49,11 @@ beforeAll(async () => {
     serverName: 'hs.test',
     storage: { kind: 'sqlite', path: join(dir, 'hs.sqlite') },
     signingKeyFile: join(dir, 'signing.key'),
-    federation: {
+    federation: testFederationOptions('hs.test', {
       keyValidityMs: 3600_000,
-      wellKnownServer: 'hs.test:443',
       peers: { 'remote.test': `http://127.0.0.1:${peer.port}` },
-      trustedKeyServers: [],
       sending: { ...DEFAULT_SEND_OPTIONS, retry: { initialMs: 50, maxMs: 200 } },
-      ...noDns,
-    },
+    }),
   };
   await start();
   alice = await registerUser(hs.url, 'alice');
@@ -189,8 +186,11 @@ describe('PDUs over HTTP', () => {
   });
 
   it('go signed, in transactions of at most 50, each event signature checking out at the remote server', async () => {
-    const federation = new Federation('hs.test', options.federation!, loadOrCreateSigningKeys(options.signingKeyFile!), pino({ level: 'silent' }));
     const db = openDatabase({ kind: 'memory' });
+    const federation = new Federation('hs.test', options.federation!, loadOrCreateSigningKeys(options.signingKeyFile!), pino({ level: 'silent' }), {
+      db,
+      blobs: new MemoryBlobStore(),
+    });
     const sender = new FederationSender({
       db,
       origin: 'hs.test',

@@ -3,7 +3,8 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { isPrivateAddress, PushGatewayClient } from '../../../homeserver/push/PushGatewayClient.js';
+import { isPrivateAddress } from '../../../homeserver/http/PrivateAddresses.js';
+import { PushGatewayClient } from '../../../homeserver/push/PushGatewayClient.js';
 
 describe('PushGatewayClient', () => {
   const server = createServer((_req, res) => res.writeHead(200, { 'Content-Type': 'application/json' }).end('{"rejected":["gone",7]}'));
