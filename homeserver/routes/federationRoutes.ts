@@ -9,7 +9,7 @@ import { RouteTable } from '../http/RouteTable.js';
 import { MatrixError } from '../MatrixError.js';
 
 /** Puts the signing server's name in res.locals.origin, or answers 401 M_UNAUTHORIZED. */
-function requireSignedRequest(fed: Federation): RequestHandler {
+export function requireSignedRequest(fed: Federation): RequestHandler {
   return async (req, res, next) => {
     res.locals['origin'] = await fed.authenticate({ method: req.method, uri: req.originalUrl, content: req.body as unknown }, req.headers.authorization);
     next();
