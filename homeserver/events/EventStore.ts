@@ -275,6 +275,25 @@ export class EventStore {
     return stored;
   }
 
+  /**
+   * Stores an invite of a local user to a room this server is not in (invite v2 from the inviting server):
+   * the room when unknown, the invite as the invitee's membership (an outlier of the room's graph: not an
+   * extremity). `pdu.unsigned.invite_room_state` is what sync shows of the room. Must run inside write().
+   */
+  storeInvite(room: { roomId: string; version: string; creator: string }, invite: SignedRemote): StoredEvent {
+    if (!this.pending) throw new Error('EventStore.storeInvite outside write()');
+    if (!this.room(room.roomId)) this.insertRoom(room.roomId, room.version, room.creator);
+    const known = this.event(invite.eventId);
+    if (known) return known;
+    this.pdus.put(invite.eventId, invite.pdu, 'timeline', null);
+    const stored = storedEventOf(room.version, { ...invite.pdu, event_id: invite.eventId }, this.counter.next(), null);
+    this.s.insertEvent.run({ ...stored, content: JSON.stringify(stored.content) });
+    this.setState(stored);
+    for (const indexer of this.indexers) indexer.appended(stored);
+    this.pending.push(stored);
+    return stored;
+  }
+
   private setState(ev: StoredEvent): void {
     this.s.upsertState.run(ev.room_id, ev.type, ev.state_key, ev.event_id, ev.pos);
     if (ev.type === 'm.room.member') this.s.upsertMembership.run(ev.room_id, ev.state_key, String(ev.content['membership']), ev.event_id, ev.pos);

@@ -4,6 +4,7 @@
 import type { Request } from 'express';
 import type { Federation } from '../federation/Federation.js';
 import { acceptMembership, membershipTemplate, sendJoinResponse } from '../federation/membership/ResidentMembership.js';
+import { receiveInvite } from '../federation/membership/InviteReceiver.js';
 import { backfill, missingEvents, readableEvent, requireServerInRoom, stateBeforeEvent, transactionOf } from '../federation/membership/RoomReads.js';
 import { authChainOf, pdusOf } from '../federation/membership/RoomGraph.js';
 import type { HomeserverContext } from '../HomeserverContext.js';
@@ -82,6 +83,9 @@ export function federationRoomRoutesV2(hs: HomeserverContext, fed: Federation): 
   r.put('/send_join/:roomId/:eventId', signed, async (req, res) => {
     const joined = await acceptMembership(hs, fed, origin(res), param(req, 'roomId'), param(req, 'eventId'), req.body, 'join');
     res.json(sendJoinResponse(hs, joined));
+  });
+  r.put('/invite/:roomId/:eventId', signed, async (req, res) => {
+    res.json(await receiveInvite(hs, fed, origin(res), param(req, 'roomId'), param(req, 'eventId'), req.body));
   });
   r.put('/send_leave/:roomId/:eventId', signed, async (req, res) => {
     await acceptMembership(hs, fed, origin(res), param(req, 'roomId'), param(req, 'eventId'), req.body, 'leave');

@@ -5,7 +5,7 @@ import type { HomeserverContext } from '../HomeserverContext.js';
 import { body, isJsonObject, param, requesterOf, roomIdParam } from '../http/RequestReader.js';
 import type { RouteTable } from '../http/RouteTable.js';
 import type { CreateRoomInput, RoomPreset } from '../rooms/RoomCreator.js';
-import { isValidRoomId } from '../ids/MatrixIds.js';
+import { isValidRoomId, isValidUserId } from '../ids/MatrixIds.js';
 
 const PRESETS = new Set(['private_chat', 'public_chat', 'trusted_private_chat']);
 
@@ -74,7 +74,16 @@ export function roomMembershipRoutes(r: RouteTable, hs: HomeserverContext): void
     if (b.raw['user_id'] === undefined && b.raw['medium'] !== undefined) {
       throw new MatrixError(400, 'M_UNRECOGNIZED', 'Third-party invites are not supported');
     }
-    await hs.memberships.invite(requesterOf(res), roomIdParam(req), b.string('user_id'), b.optString('reason'));
+    const target = b.string('user_id');
+    const remote = hs.remoteMembership;
+    if (remote && isValidUserId(target) && !hs.resolver.isLocal(target, '@')) {
+      const roomId = roomIdParam(req);
+      if (hs.events.membership(roomId, target)?.membership !== 'invite') {
+        await remote.invite(requesterOf(res).userId, roomId, target, hs.memberships.memberContent(target, 'invite', { reason: b.optString('reason') }));
+      }
+    } else {
+      await hs.memberships.invite(requesterOf(res), roomIdParam(req), target, b.optString('reason'));
+    }
     res.json({});
   });
 

@@ -13,6 +13,10 @@ import type { Federation } from '../Federation.js';
 import { checkEventSignatures } from '../pdu/EventSigning.js';
 import type { Pdu, UnsignedPdu } from '../pdu/Pdu.js';
 import { parsePdu } from '../receive/PduFormat.js';
+import { redactEvent } from '../pdu/EventRedaction.js';
+import { signatureKeyIds, verifyJsonSignature } from '../signing/SignedJson.js';
+import { authorizeEvent } from '../../rooms/AuthRules.js';
+import { strippedState } from '../../events/StrippedState.js';
 import type { Membership } from './ResidentMembership.js';
 
 const enc = encodeURIComponent;
@@ -49,7 +53,9 @@ export class RemoteMembership {
   }
 
   async join(userId: string, roomId: string, servers: string[], content: Record<string, unknown>): Promise<void> {
-    const { server, version, template } = await this.makeMembership(userId, roomId, servers, 'join');
+    // An invited user's inviter is in the room: its server can take the join.
+    const invite = this.events.membership(roomId, userId)?.membership === 'invite' ? this.events.event(this.events.membership(roomId, userId)!.event_id) : null;
+    const { server, version, template } = await this.makeMembership(userId, roomId, invite ? [...servers, domainOf(invite.sender)] : servers, 'join');
     const { eventId, pdu } = this.events.signer.sign(version, this.filled(template, content));
     const answer = await this.fed.client.request(server, 'PUT', `/_matrix/federation/v2/send_join/${enc(roomId)}/${enc(eventId)}`, pdu);
     if (!isObject(answer) || !Array.isArray(answer['state']) || !Array.isArray(answer['auth_chain'])) {
@@ -98,6 +104,40 @@ export class RemoteMembership {
       this.events.storeRemote({ eventId, pdu, status: 'timeline', stateBefore: this.events.stateIds(roomId) });
     });
     this.logger.info({ roomId, userId, server, eventId }, 'federation: left a remote room');
+  }
+
+  /**
+   * Invites another server's user: the invite is made here, sent to the invitee's server (invite v2), which
+   * signs it too; only that doubly signed event is stored, and it goes out to the room's servers from there.
+   */
+  async invite(inviter: string, roomId: string, target: string, content: Record<string, unknown>): Promise<void> {
+    const room = this.events.room(roomId);
+    if (!room || !isSupportedRoomVersion(room.room_version)) throw new MatrixError(404, 'M_NOT_FOUND', `Unknown room ${roomId}`);
+    const version = room.room_version;
+    const ev = { room_id: roomId, sender: inviter, type: 'm.room.member', state_key: target, content };
+    authorizeEvent(ev, this.events.liveState(roomId), version);
+    const { eventId, pdu } = this.events.signer.sign(version, { ...ev, origin_server_ts: Date.now(), ...this.events.graphFields(ev) });
+    const server = domainOf(target);
+    const answer = await this.fed.client.request(server, 'PUT', `/_matrix/federation/v2/invite/${enc(roomId)}/${enc(eventId)}`, {
+      room_version: version,
+      event: pdu,
+      invite_room_state: strippedState(this.events, roomId),
+    });
+    const returned = isObject(answer) ? answer['event'] : undefined;
+    const parsed = parsePdu(version, returned);
+    if (!parsed.ok || parsed.event.event_id !== eventId) throw new MatrixError(502, 'M_UNKNOWN', `${server} answered the invite with another event`);
+    const signedPdu = returned as Pdu;
+    const redacted = redactEvent(version, signedPdu);
+    let signedByInvitee = false;
+    for (const keyId of signatureKeyIds(redacted, server)) {
+      const key = await this.fed.remoteKeys.verifyKey(server, keyId, signedPdu.origin_server_ts);
+      if (key && verifyJsonSignature(redacted, server, keyId, key)) signedByInvitee = true;
+    }
+    if (!signedByInvitee) throw new MatrixError(502, 'M_UNKNOWN', `${server} did not sign the invite`);
+    this.events.write(() => {
+      this.events.storeRemote({ eventId, pdu: signedPdu, status: 'timeline', stateBefore: this.events.stateIds(roomId) });
+    });
+    this.logger.info({ roomId, inviter, target, eventId }, 'federation: invited a user of another server');
   }
 
   private filled(template: UnsignedPdu, content: Record<string, unknown>): UnsignedPdu {

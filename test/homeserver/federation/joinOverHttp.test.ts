@@ -193,6 +193,31 @@ describe('a user on B joins a room made on A', () => {
   });
 });
 
+describe('invites across servers', () => {
+  it('a user on A invites a user on B, who sees the invite with the room’s state and joins without server_name', async () => {
+    const dave = await registerUser(b.url, 'dave');
+    await alice.http.ok('POST', `/_matrix/client/v3/rooms/${enc(roomId)}/invite`, { body: { user_id: dave.userId } });
+    expect((await members(alice, roomId))[dave.userId]).toBe('invite');
+
+    const sync = await dave.http.ok<{ rooms: { invite?: Record<string, { invite_state: { events: Array<{ type: string; content: Record<string, unknown> }> } }> } }>('GET', '/_matrix/client/v3/sync');
+    const invited = sync.rooms.invite?.[roomId];
+    expect(invited).toBeDefined();
+    const types = invited!.invite_state.events.map((e) => e.type);
+    expect(types).toContain('m.room.member');
+    expect(invited!.invite_state.events.find((e) => e.type === 'm.room.name')?.content).toEqual({ name: 'Across servers' });
+
+    await dave.http.ok('POST', `/_matrix/client/v3/rooms/${enc(roomId)}/join`, { body: {} });
+    expect((await members(alice, roomId))[dave.userId]).toBe('join');
+    expect((await members(dave, roomId))[dave.userId]).toBe('join');
+  });
+
+  it('refuses an invite for a user B does not have', async () => {
+    const res = await alice.http.request('POST', `/_matrix/client/v3/rooms/${enc(roomId)}/invite`, { body: { user_id: '@nobody:b.test' } });
+    expect(res.status).toBe(404);
+    expect((await members(alice, roomId))['@nobody:b.test']).toBeUndefined();
+  });
+});
+
 async function lastEvent(user: TestUser, room = roomId): Promise<{ event_id: string }> {
   const res = await user.http.ok<{ chunk: Array<{ event_id: string }> }>('GET', `/_matrix/client/v3/rooms/${enc(room)}/messages`, { query: { dir: 'b', limit: 1 } });
   return res.chunk[0]!;
