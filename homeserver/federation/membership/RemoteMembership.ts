@@ -39,11 +39,14 @@ export class RemoteMembership {
   /**
    * Whether the user's leave must go through another server: the user is the last local member of a room
    * other servers are in, so after it this server no longer hears of the room (send_leave makes sure the
-   * room's server has the leave before this one stops listening).
+   * room's server has the leave before this one stops listening), or rejects an invite to such a room.
    */
   needsRemoteLeave(userId: string, roomId: string): boolean {
-    if (this.events.membership(roomId, userId)?.membership !== 'join') return false;
+    const membership = this.events.membership(roomId, userId)?.membership;
     const joined = this.events.members(roomId, 'join');
+    // Rejecting an invite to a room this server is not in: only the room's servers can take the leave.
+    if (membership === 'invite') return !joined.some((m) => domainOf(m.user_id) === this.serverName);
+    if (membership !== 'join') return false;
     return !joined.some((m) => m.user_id !== userId && domainOf(m.user_id) === this.serverName) && joined.some((m) => domainOf(m.user_id) !== this.serverName);
   }
 
@@ -96,7 +99,10 @@ export class RemoteMembership {
   }
 
   async leave(userId: string, roomId: string, content: Record<string, unknown>): Promise<void> {
+    const own = this.events.membership(roomId, userId);
     const servers = this.events.members(roomId, 'join').map((m) => domainOf(m.user_id));
+    const invite = own?.membership === 'invite' ? this.events.event(own.event_id) : null;
+    if (invite) servers.push(domainOf(invite.sender));
     const { server, version, template } = await this.makeMembership(userId, roomId, servers, 'leave');
     const { eventId, pdu } = this.events.signer.sign(version, this.filled(template, content));
     await this.fed.client.request(server, 'PUT', `/_matrix/federation/v2/send_leave/${enc(roomId)}/${enc(eventId)}`, pdu);

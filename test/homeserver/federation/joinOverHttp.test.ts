@@ -194,6 +194,15 @@ describe('a user on B joins a room made on A', () => {
 });
 
 describe('invites across servers', () => {
+  it('a user on B rejects an invite to a room B is not in, through A (make_leave/send_leave)', async () => {
+    const erin = await registerUser(b.url, 'erin');
+    await alice.http.ok('POST', `/_matrix/client/v3/rooms/${enc(roomId)}/invite`, { body: { user_id: erin.userId } });
+    await erin.http.ok('POST', `/_matrix/client/v3/rooms/${enc(roomId)}/leave`, { body: {} });
+    expect((await members(alice, roomId))[erin.userId]).toBe('leave');
+    const sync = await erin.http.ok<{ rooms: { invite?: Record<string, unknown> } }>('GET', '/_matrix/client/v3/sync');
+    expect(Object.keys(sync.rooms.invite ?? {})).not.toContain(roomId);
+  });
+
   it('a user on A invites a user on B, who sees the invite with the room’s state and joins without server_name', async () => {
     const dave = await registerUser(b.url, 'dave');
     await alice.http.ok('POST', `/_matrix/client/v3/rooms/${enc(roomId)}/invite`, { body: { user_id: dave.userId } });
