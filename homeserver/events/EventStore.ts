@@ -259,15 +259,7 @@ export class EventStore {
     for (const s of [...state].sort((x, y) => x.pdu.depth - y.pdu.depth)) {
       const key = stateKeyOf(s.pdu.type, s.pdu.state_key ?? '');
       stateBefore.set(key, s.eventId);
-      let stored = this.event(s.eventId);
-      if (!stored) {
-        this.pdus.put(s.eventId, s.pdu, 'timeline', null);
-        stored = storedEventOf(room.version, { ...s.pdu, event_id: s.eventId }, this.counter.next(), null);
-        this.s.insertEvent.run({ ...stored, content: JSON.stringify(stored.content) });
-        for (const indexer of this.indexers) indexer.appended(stored);
-        this.pending.push(stored);
-      }
-      this.setState(stored);
+      this.setState(this.event(s.eventId) ?? this.insertRemoteRow(room.version, s));
     }
     // The room's graph continues from the join: the state's events are not extremities of this server.
     const stored = this.storeRemote({ eventId: join.eventId, pdu: join.pdu, status: 'timeline', stateBefore });
@@ -285,12 +277,18 @@ export class EventStore {
     if (!this.room(room.roomId)) this.insertRoom(room.roomId, room.version, room.creator);
     const known = this.event(invite.eventId);
     if (known) return known;
-    this.pdus.put(invite.eventId, invite.pdu, 'timeline', null);
-    const stored = storedEventOf(room.version, { ...invite.pdu, event_id: invite.eventId }, this.counter.next(), null);
-    this.s.insertEvent.run({ ...stored, content: JSON.stringify(stored.content) });
+    const stored = this.insertRemoteRow(room.version, invite);
     this.setState(stored);
+    return stored;
+  }
+
+  /** A remote event as a row of the events table, outside the graph's extremities (state fetched on a join, invites). */
+  private insertRemoteRow(version: string, r: SignedRemote): StoredEvent {
+    this.pdus.put(r.eventId, r.pdu, 'timeline', null);
+    const stored = storedEventOf(version, { ...r.pdu, event_id: r.eventId }, this.counter.next(), null);
+    this.s.insertEvent.run({ ...stored, content: JSON.stringify(stored.content) });
     for (const indexer of this.indexers) indexer.appended(stored);
-    this.pending.push(stored);
+    this.pending!.push(stored);
     return stored;
   }
 

@@ -75,8 +75,8 @@ export class RemoteMembership {
     }
     const state: StateEvents = new Map();
     for (const id of stateIds) {
-      const e = checked.get(id)!;
-      state.set(stateKeyOf(e.type, e.state_key ?? ''), e.event);
+      const e = checked.get(id)!.event;
+      state.set(stateKeyOf(e.type, e.state_key ?? ''), e);
     }
     const create = lookup(state, 'm.room.create', '');
     if (!create || create.room_id !== roomId) throw new MatrixError(502, 'M_UNKNOWN', `${server} gave a state without the room's create event`);
@@ -183,7 +183,7 @@ export class RemoteMembership {
    * The send_join answer's events that hold up: of the room and version, signed by their senders' servers
    * (a wrong content hash: the redacted copy) and allowed by their own auth events, which must be among them.
    */
-  private async checkJoinState(version: RoomVersion, roomId: string, raws: unknown[]): Promise<Map<string, { event: RoomEvent; pdu: Pdu; type: string; state_key?: string }>> {
+  private async checkJoinState(version: RoomVersion, roomId: string, raws: unknown[]): Promise<Map<string, { event: RoomEvent; pdu: Pdu }>> {
     const parsed = new Map<string, { event: RoomEvent; pdu: Pdu }>();
     for (const raw of raws) {
       const p = parsePdu(version, raw);
@@ -193,14 +193,14 @@ export class RemoteMembership {
       const pdu = (sig.outcome === 'redacted' ? sig.event : raw) as Pdu;
       parsed.set(p.event.event_id, { event: { ...pdu, event_id: p.event.event_id }, pdu });
     }
-    const ok = new Map<string, { event: RoomEvent; pdu: Pdu; type: string; state_key?: string }>();
+    const ok = new Map<string, { event: RoomEvent; pdu: Pdu }>();
     const ctx: AuthContext = { roomVersion: version, signedBy: () => true };
     // By depth, so an event's auth events were judged before it.
     for (const { event, pdu } of [...parsed.values()].sort((a, b) => a.event.depth - b.event.depth)) {
       const auth = event.auth_events.map((id) => ok.get(id)?.event);
       if (auth.some((a) => a === undefined)) continue;
       if (!checkAuthEvents(ctx, event, auth as RoomEvent[]).allowed) continue;
-      ok.set(event.event_id, { event, pdu, type: event.type, ...(event.state_key !== undefined && { state_key: event.state_key }) });
+      ok.set(event.event_id, { event, pdu });
     }
     return ok;
   }
