@@ -122,7 +122,7 @@ export class RemoteMembership {
     const version = room.room_version;
     const ev = { room_id: roomId, sender: inviter, type: 'm.room.member', state_key: target, content };
     authorizeEvent(ev, this.events.liveState(roomId), version);
-    const { eventId, pdu } = this.events.signer.sign(version, { ...ev, origin_server_ts: Date.now(), ...this.events.graphFields(ev) });
+    const { eventId, pdu } = this.events.signer.sign(version, { ...ev, origin: this.serverName, origin_server_ts: Date.now(), ...this.events.graphFields(ev) });
     const server = domainOf(target);
     const answer = await this.fed.client.request(server, 'PUT', `/_matrix/federation/v2/invite/${enc(roomId)}/${enc(eventId)}`, {
       room_version: version,

@@ -25,6 +25,7 @@ let a: TestHomeserver;
 let b: TestHomeserver;
 let alice: TestUser;
 let bob: TestUser;
+let dave: TestUser;
 let roomId: string;
 /** Requests signed as b.test (with B's own key), for what B's homeserver would never send. */
 let asB: FederationClient;
@@ -204,7 +205,7 @@ describe('invites across servers', () => {
   });
 
   it('a user on A invites a user on B, who sees the invite with the room’s state and joins without server_name', async () => {
-    const dave = await registerUser(b.url, 'dave');
+    dave = await registerUser(b.url, 'dave');
     await alice.http.ok('POST', `/_matrix/client/v3/rooms/${enc(roomId)}/invite`, { body: { user_id: dave.userId } });
     expect((await members(alice, roomId))[dave.userId]).toBe('invite');
 
@@ -224,6 +225,38 @@ describe('invites across servers', () => {
     const res = await alice.http.request('POST', `/_matrix/client/v3/rooms/${enc(roomId)}/invite`, { body: { user_id: '@nobody:b.test' } });
     expect(res.status).toBe(404);
     expect((await members(alice, roomId))['@nobody:b.test']).toBeUndefined();
+  });
+});
+
+describe('invite v2 from another server', () => {
+  /** An invite signed with A's key, sent as a.test would send it. */
+  async function sendInvite(target: string, room: string, mutate: (e: Record<string, unknown>) => void = () => {}): Promise<unknown> {
+    const aKey = loadOrCreateSigningKeys(join(dir, 'a.key')).current;
+    const resolver = new ServerResolver({ 'b.test': b.url.replace(/^http:\/\//, 'http://') }, new WellKnownServer(noDns.fetchWellKnown, pino({ level: 'silent' })), noDns.srvLookup);
+    const asA = new FederationClient({ serverName: 'a.test', signing: aKey, resolver });
+    const event: Record<string, unknown> = { room_id: room, origin: 'a.test', sender: alice.userId, type: 'm.room.member', state_key: target, content: { membership: 'invite' }, origin_server_ts: Date.now(), depth: 50, prev_events: [], auth_events: [] };
+    mutate(event);
+    const pdu = hashAndSignEvent('10', event, 'a.test', aKey) as unknown as Pdu;
+    const body = { room_version: '10', event: pdu, invite_room_state: [{ type: 'm.room.name', state_key: '', sender: alice.userId, content: { name: 'Across servers' } }] };
+    return asA.request('b.test', 'PUT', `/_matrix/federation/v2/invite/${enc(room)}/${enc(eventIdOf('10', pdu))}`, body);
+  }
+
+  it('B co-signs an invite of its user to a room B is not in and answers as the spec says', async () => {
+    const frank = await registerUser(b.url, 'frank');
+    const elsewhere = '!elsewhere:a.test';
+    const answer = (await sendInvite(frank.userId, elsewhere)) as { event: Pdu };
+    if (spec) expect(await spec.validateResponse('server-server/invites-v2.yaml', '/invite/{roomId}/{eventId}', 'put', 200, answer)).toEqual([]);
+    expect(Object.keys(answer.event.signatures).sort()).toEqual(['a.test', 'b.test']);
+    const sync = await frank.http.ok<{ rooms: { invite?: Record<string, unknown> } }>('GET', '/_matrix/client/v3/sync');
+    expect(Object.keys(sync.rooms.invite ?? {})).toContain(elsewhere);
+  });
+
+  it('refuses an invite of a user B does not have (404), one sent for another server’s user (403), and one the auth rules of a room B is in do not allow (403)', async () => {
+    expect(await refusal(sendInvite('@ghost:b.test', '!elsewhere2:a.test'))).toEqual({ status: 404, errcode: 'M_NOT_FOUND' });
+    expect(await refusal(sendInvite('@frank:b.test', '!elsewhere2:a.test', (e) => { e['sender'] = '@eve:b.test'; }))).toEqual({ status: 403, errcode: 'M_FORBIDDEN' });
+    const grace = await registerUser(b.url, 'grace');
+    expect(await refusal(sendInvite(grace.userId, roomId))).toEqual({ status: 403, errcode: 'M_FORBIDDEN' });
+    expect((await members(dave, roomId))[grace.userId]).toBeUndefined();
   });
 });
 
