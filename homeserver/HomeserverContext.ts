@@ -39,6 +39,7 @@ import type { RateLimits } from './limits/RateLimits.js';
 import type { Relations } from './relations/Relations.js';
 import type { Federation } from './federation/Federation.js';
 import type { FederationSender } from './federation/send/FederationSender.js';
+import type { RemoteMembership } from './federation/membership/RemoteMembership.js';
 import type { OutboundEdus } from './federation/send/OutboundEdus.js';
 import type { RoomSearch } from './search/RoomSearch.js';
 import type { UserDirectory } from './search/UserDirectory.js';
@@ -95,6 +96,8 @@ export interface HomeserverContext {
    * PDUs, `wake(server)` when a server is seen alive.
    */
   federationSender: FederationSender | null;
+  /** Joining and leaving rooms through other servers; set when homeserver.federation.enabled. */
+  remoteMembership: RemoteMembership | null;
   /** Typing, receipts, presence and to-device for remote servers; set when homeserver.federation.enabled. */
   federationEdus: OutboundEdus | null;
 }

@@ -58,6 +58,7 @@ import { openDatabase } from './storage/Database.js';
 import { Federation } from './federation/Federation.js';
 import { DEFAULT_SEND_OPTIONS, FederationSender, transactionTransport } from './federation/send/FederationSender.js';
 import { LocalEventFeed } from './federation/send/LocalEventFeed.js';
+import { RemoteMembership } from './federation/membership/RemoteMembership.js';
 import { OutboundEdus } from './federation/send/OutboundEdus.js';
 import { StreamCounter } from './storage/StreamCounter.js';
 import { FilterStore } from './sync/FilterStore.js';
@@ -286,6 +287,7 @@ export async function startHomeserver(options: HomeserverOptions): Promise<Runni
       limits,
       federation,
       federationSender,
+      remoteMembership: federation && new RemoteMembership(serverName, federation, events, logger),
       federationEdus,
     };
 

@@ -10,7 +10,7 @@ import { currentStateAfter } from '../federation/receive/RemoteEventState.js';
 import type { StateIds } from '../federation/stateres/StateResolutionV2.js';
 import { isSupportedRoomVersion } from '../rooms/RoomVersions.js';
 import { ForwardExtremities } from './ForwardExtremities.js';
-import { checkedPduJson, unsignedLocalPdu } from './LocalPdu.js';
+import { checkedPduJson, unsignedLocalPdu, type GraphFields } from './LocalPdu.js';
 import { PduTable, type PduEntry } from './PduTable.js';
 import { storedEventOf } from './RemoteStoredEvent.js';
 import type { StreamCounter } from '../storage/StreamCounter.js';
@@ -43,6 +43,12 @@ export interface MembershipRow {
   event_id: string;
   pos: number;
   forgotten: number;
+}
+
+/** A signed PDU under its event id. */
+export interface SignedRemote {
+  eventId: string;
+  pdu: Pdu;
 }
 
 /** A PDU from another server, checked on receipt (PduChecker), and how to keep it. */
@@ -201,15 +207,7 @@ export class EventStore {
     const version = this.room(ev.room_id)?.room_version;
     if (version === undefined) throw new Error(`EventStore.append to unknown room ${ev.room_id}`);
     const originServerTs = ev.origin_server_ts ?? Date.now();
-    const prev = ev.type === 'm.room.create' ? [] : this.extremities.of(ev.room_id);
-    const { eventId, pdu } = this.signer.sign(
-      version,
-      unsignedLocalPdu(version, ev, originServerTs, {
-        prev_events: prev.map((p) => p.event_id),
-        auth_events: this.authEventIds(ev),
-        depth: Math.max(0, ...prev.map((p) => p.depth)) + 1,
-      }),
-    );
+    const { eventId, pdu } = this.signer.sign(version, unsignedLocalPdu(version, ev, originServerTs, this.graphFields(ev)));
     const pduJson = checkedPduJson(pdu);
     this.pdus.put(eventId, pdu, 'timeline', null, pduJson);
     const stored: StoredEvent = {
@@ -233,6 +231,64 @@ export class EventStore {
     if (ev.txn) this.s.insertTxn.run(ev.txn.key, ev.txn.scope, ev.txn.id, stored.event_id, Date.now());
     for (const indexer of this.indexers) indexer.appended(stored);
     this.pending.push(stored);
+    return stored;
+  }
+
+  /** Where a new event of the room would go: prev_events, depth and auth_events (make_join's template too). */
+  graphFields(ev: Pick<NewEvent, 'room_id' | 'type' | 'state_key' | 'sender' | 'content'>): GraphFields {
+    const prev = ev.type === 'm.room.create' ? [] : this.extremities.of(ev.room_id);
+    return {
+      prev_events: prev.map((p) => p.event_id),
+      auth_events: this.authEventIds(ev),
+      depth: Math.max(0, ...prev.map((p) => p.depth)) + 1,
+    };
+  }
+
+  /**
+   * Stores a room this server joins through another server (send_join's answer, already checked): the
+   * room, its auth chain as outliers, its state as events before the join (kept in the events table, which
+   * is what the room's state is read from; an event already there stays), then the join in the timeline
+   * with that state before it. Must run inside write().
+   */
+  storeJoinedRoom(room: { roomId: string; version: string; creator: string }, join: SignedRemote, state: SignedRemote[], authChain: SignedRemote[]): StoredEvent {
+    if (!this.pending) throw new Error('EventStore.storeJoinedRoom outside write()');
+    if (!this.room(room.roomId)) this.insertRoom(room.roomId, room.version, room.creator);
+    const stateIds = new Set(state.map((s) => s.eventId));
+    for (const a of authChain) if (!stateIds.has(a.eventId) && !this.pdus.entry(a.eventId)) this.pdus.put(a.eventId, a.pdu, 'outlier', null);
+    const stateBefore: StateIds = new Map();
+    for (const s of [...state].sort((x, y) => x.pdu.depth - y.pdu.depth)) {
+      const key = stateKeyOf(s.pdu.type, s.pdu.state_key ?? '');
+      stateBefore.set(key, s.eventId);
+      this.setState(this.event(s.eventId) ?? this.insertRemoteRow(room.version, s));
+    }
+    // The room's graph continues from the join: the state's events are not extremities of this server.
+    const stored = this.storeRemote({ eventId: join.eventId, pdu: join.pdu, status: 'timeline', stateBefore });
+    if (!stored) throw new Error(`Join ${join.eventId} was stored before`);
+    return stored;
+  }
+
+  /**
+   * Stores an invite of a local user to a room this server is not in (invite v2 from the inviting server):
+   * the room when unknown, the invite as the invitee's membership (an outlier of the room's graph: not an
+   * extremity). `pdu.unsigned.invite_room_state` is what sync shows of the room. Must run inside write().
+   */
+  storeInvite(room: { roomId: string; version: string; creator: string }, invite: SignedRemote): StoredEvent {
+    if (!this.pending) throw new Error('EventStore.storeInvite outside write()');
+    if (!this.room(room.roomId)) this.insertRoom(room.roomId, room.version, room.creator);
+    const known = this.event(invite.eventId);
+    if (known) return known;
+    const stored = this.insertRemoteRow(room.version, invite);
+    this.setState(stored);
+    return stored;
+  }
+
+  /** A remote event as a row of the events table, outside the graph's extremities (state fetched on a join, invites). */
+  private insertRemoteRow(version: string, r: SignedRemote): StoredEvent {
+    this.pdus.put(r.eventId, r.pdu, 'timeline', null);
+    const stored = storedEventOf(version, { ...r.pdu, event_id: r.eventId }, this.counter.next(), null);
+    this.s.insertEvent.run({ ...stored, content: JSON.stringify(stored.content) });
+    for (const indexer of this.indexers) indexer.appended(stored);
+    this.pending!.push(stored);
     return stored;
   }
 
@@ -287,7 +343,7 @@ export class EventStore {
   }
 
   /** The current state events the auth rules say `ev` must name (none for a create event). */
-  private authEventIds(ev: NewEvent): string[] {
+  private authEventIds(ev: Pick<NewEvent, 'room_id' | 'type' | 'state_key' | 'sender' | 'content'>): string[] {
     const ids: string[] = [];
     for (const key of authStateKeys(ev)) {
       const cut = key.indexOf('\u0000');

@@ -25,3 +25,13 @@ export function strippedState(events: EventStore, roomId: string): StrippedState
   }
   return out;
 }
+
+/** The stripped state another server sent with an invite (kept in the PDU's `unsigned`), as far as it is well formed. */
+export function invitedRoomState(pdu: { unsigned?: Record<string, unknown> } | null): StrippedStateEvent[] {
+  const list = pdu?.unsigned?.['invite_room_state'];
+  if (!Array.isArray(list)) return [];
+  return list.filter(
+    (e): e is StrippedStateEvent =>
+      typeof e === 'object' && e !== null && typeof e.type === 'string' && typeof e.state_key === 'string' && typeof e.sender === 'string' && typeof e.content === 'object' && e.content !== null,
+  );
+}

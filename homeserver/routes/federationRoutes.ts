@@ -14,7 +14,7 @@ import { federationMediaRoutes } from './federationMediaRoutes.js';
 import { federationUserRoutes } from './federationUserRoutes.js';
 
 /** Puts the signing server's name in res.locals.origin, or answers 401, 403 or 429. */
-function requireSignedRequest(hs: HomeserverContext, fed: Federation): RequestHandler {
+export function requireSignedRequest(hs: HomeserverContext, fed: Federation): RequestHandler {
   return async (req, res, next) => {
     const origin = await fed.authenticate({ method: req.method, uri: req.originalUrl, content: req.body as unknown }, req.headers.authorization);
     hs.limits.take('federation_per_origin', origin);

@@ -10,6 +10,7 @@ import { ephemeralRoutes } from './ephemeralRoutes.js';
 import { mediaRoutes } from './mediaRoutes.js';
 import { openidRoutes, openidUserinfoRoutes } from './openidRoutes.js';
 import { federationApiRoutes, keyServerRoutes } from './federationRoutes.js';
+import { federationRoomRoutesV1, federationRoomRoutesV2 } from './federationRoomRoutes.js';
 import { keyBackupRoutes } from './keyBackupRoutes.js';
 import { keysRoutes } from './keysRoutes.js';
 import { relationRoutes } from './relationRoutes.js';
@@ -78,6 +79,8 @@ export function buildClientApp(hs: HomeserverContext): express.Express {
     const federationJson = jsonBody(fed.options.maxBodyBytes);
     app.use('/_matrix/key/v2', federationJson, keyServerRoutes(fed).finish());
     app.use('/_matrix/federation/v1', federationJson, federationApiRoutes(hs, fed).finish());
+    app.use('/_matrix/federation/v1', federationJson, federationRoomRoutesV1(hs, fed).finish());
+    app.use('/_matrix/federation/v2', federationJson, federationRoomRoutesV2(hs, fed).finish());
   }
 
   const client = new RouteTable();

@@ -1,10 +1,11 @@
 // createRoom, join, invite, leave, kick, ban, unban, forget, joined_rooms.
-import type { Request } from 'express';
+import type { Request, Response } from 'express';
 import { MatrixError } from '../MatrixError.js';
 import type { HomeserverContext } from '../HomeserverContext.js';
 import { body, isJsonObject, param, requesterOf, roomIdParam } from '../http/RequestReader.js';
 import type { RouteTable } from '../http/RouteTable.js';
 import type { CreateRoomInput, RoomPreset } from '../rooms/RoomCreator.js';
+import { isValidRoomId, isValidUserId } from '../ids/MatrixIds.js';
 
 const PRESETS = new Set(['private_chat', 'public_chat', 'trusted_private_chat']);
 
@@ -61,13 +62,11 @@ export function roomMembershipRoutes(r: RouteTable, hs: HomeserverContext): void
   });
 
   r.post('/join/:roomIdOrAlias', auth, limit.perUser('joins_per_user'), async (req, res) => {
-    const reason = body(req).optString('reason');
-    res.json({ room_id: await hs.memberships.join(requesterOf(res), param(req, 'roomIdOrAlias'), reason) });
+    res.json({ room_id: await join(hs, req, res, param(req, 'roomIdOrAlias')) });
   });
 
   r.post('/rooms/:roomId/join', auth, limit.perUser('joins_per_user'), async (req, res) => {
-    const reason = body(req).optString('reason');
-    res.json({ room_id: await hs.memberships.join(requesterOf(res), roomIdParam(req), reason) });
+    res.json({ room_id: await join(hs, req, res, roomIdParam(req)) });
   });
 
   r.post('/rooms/:roomId/invite', auth, limit.perUser('invites_per_user'), async (req, res) => {
@@ -75,12 +74,26 @@ export function roomMembershipRoutes(r: RouteTable, hs: HomeserverContext): void
     if (b.raw['user_id'] === undefined && b.raw['medium'] !== undefined) {
       throw new MatrixError(400, 'M_UNRECOGNIZED', 'Third-party invites are not supported');
     }
-    await hs.memberships.invite(requesterOf(res), roomIdParam(req), b.string('user_id'), b.optString('reason'));
+    const target = b.string('user_id');
+    const remote = hs.remoteMembership;
+    if (remote && isValidUserId(target) && !hs.resolver.isLocal(target, '@')) {
+      const roomId = roomIdParam(req);
+      if (hs.events.membership(roomId, target)?.membership !== 'invite') {
+        await remote.invite(requesterOf(res).userId, roomId, target, hs.memberships.memberContent(target, 'invite', { reason: b.optString('reason') }));
+      }
+    } else {
+      await hs.memberships.invite(requesterOf(res), roomIdParam(req), target, b.optString('reason'));
+    }
     res.json({});
   });
 
-  r.post('/rooms/:roomId/leave', auth, (req, res) => {
-    hs.memberships.leave(requesterOf(res), roomIdParam(req), body(req).optString('reason'));
+  r.post('/rooms/:roomId/leave', auth, async (req, res) => {
+    const me = requesterOf(res);
+    const roomId = roomIdParam(req);
+    const reason = body(req).optString('reason');
+    const remote = hs.remoteMembership;
+    if (remote?.needsRemoteLeave(me.userId, roomId)) await remote.leave(me.userId, roomId, hs.memberships.memberContent(me.userId, 'leave', { reason }));
+    else hs.memberships.leave(me, roomId, reason);
     res.json({});
   });
 
@@ -112,4 +125,20 @@ export function roomMembershipRoutes(r: RouteTable, hs: HomeserverContext): void
     const joined = hs.events.membershipsOfUser(me.userId).filter((m) => m.membership === 'join');
     res.json({ joined_rooms: joined.map((m) => m.room_id) });
   });
+}
+
+/** A join here, or through another server (`server_name`/`via`) when the room lives elsewhere. */
+async function join(hs: HomeserverContext, req: Request, res: Response, roomIdOrAlias: string): Promise<string> {
+  const me = requesterOf(res);
+  const reason = body(req).optString('reason');
+  const remote = hs.remoteMembership;
+  if (remote && isValidRoomId(roomIdOrAlias) && remote.needsRemoteJoin(roomIdOrAlias)) {
+    const servers = ['server_name', 'via'].flatMap((name) => {
+      const v = req.query[name];
+      return (Array.isArray(v) ? v : [v]).filter((s): s is string => typeof s === 'string');
+    });
+    await remote.join(me.userId, roomIdOrAlias, servers, hs.memberships.memberContent(me.userId, 'join', { reason }));
+    return roomIdOrAlias;
+  }
+  return hs.memberships.join(me, roomIdOrAlias, reason);
 }

@@ -9,7 +9,7 @@ import type { ClientEventFormatter } from '../events/ClientEventFormatter.js';
 import type { EventStore, MembershipRow } from '../events/EventStore.js';
 import { ByteBudget, RESPONSE_BUDGET } from '../events/ResponseBudget.js';
 import type { StoredEvent } from '../events/StoredEvent.js';
-import { strip, strippedState } from '../events/StrippedState.js';
+import { invitedRoomState, strip, strippedState } from '../events/StrippedState.js';
 import type { EphemeralCounter } from '../ephemeral/EphemeralCounter.js';
 import type { PresenceState, PresenceTracker } from '../ephemeral/PresenceTracker.js';
 import { receiptContent, type ReceiptStore } from '../ephemeral/ReceiptStore.js';
@@ -270,6 +270,8 @@ export class SyncHandler {
 
   private invitedRoom(m: MembershipRow): Json {
     const events = strippedState(this.d.events, m.room_id);
+    // An invite from another server to a room this one is not in: the inviting server's stripped state.
+    if (events.length === 0) events.push(...invitedRoomState(this.d.events.pdu(m.event_id)));
     const inviteEvent = this.d.events.event(m.event_id);
     if (inviteEvent) events.push(strip(inviteEvent));
     return { invite_state: { events } };

@@ -1,0 +1,82 @@
+// The read endpoints a server in a room uses to fill gaps in its copy: one event, the state (or its ids)
+// before an event, an event's auth chain, backfill and get_missing_events. Only a server with a joined
+// member in the room may read it (history visibility per event is not applied beyond that).
+import type { HomeserverContext } from '../../HomeserverContext.js';
+import { MatrixError } from '../../MatrixError.js';
+import type { RoomEvent } from '../eventauth/RoomState.js';
+import { domainOf } from '../eventauth/RoomState.js';
+import type { Pdu } from '../pdu/Pdu.js';
+import { authChainOf, pdusOf } from './RoomGraph.js';
+
+/** The most events one backfill or get_missing_events answer carries. */
+export const MAX_EVENTS_PER_READ = 100;
+
+export function requireServerInRoom(hs: HomeserverContext, origin: string, roomId: string): void {
+  if (!hs.events.room(roomId)) throw new MatrixError(404, 'M_NOT_FOUND', `Unknown room ${roomId}`);
+  if (!hs.events.members(roomId, 'join').some((m) => domainOf(m.user_id) === origin)) {
+    throw new MatrixError(403, 'M_FORBIDDEN', `${origin} is not in room ${roomId}`);
+  }
+}
+
+/** A stored, not rejected event of a room a server may read; 404 otherwise. */
+export function readableEvent(hs: HomeserverContext, origin: string, eventId: string, roomId?: string): RoomEvent {
+  const entry = hs.events.pduEntry(eventId);
+  if (!entry || entry.status === 'rejected' || (roomId !== undefined && entry.event.room_id !== roomId)) {
+    throw new MatrixError(404, 'M_NOT_FOUND', `Unknown event ${eventId}`);
+  }
+  requireServerInRoom(hs, origin, entry.event.room_id);
+  return entry.event;
+}
+
+export function transactionOf(hs: HomeserverContext, pdus: Pdu[]): { origin: string; origin_server_ts: number; pdus: Pdu[] } {
+  return { origin: hs.serverName, origin_server_ts: Date.now(), pdus };
+}
+
+/** The room's state before a timeline event (its own entry, for a state event, is what it replaced). */
+export function stateBeforeEvent(hs: HomeserverContext, origin: string, roomId: string, eventId: string): { state: RoomEvent[]; authChain: RoomEvent[] } {
+  readableEvent(hs, origin, eventId, roomId);
+  const stored = hs.events.event(eventId);
+  if (!stored) throw new MatrixError(404, 'M_NOT_FOUND', `The state at ${eventId} is not known here`);
+  const state: RoomEvent[] = [];
+  for (const ev of hs.events.stateMapAt(roomId, stored.pos - 1).values()) {
+    const entry = hs.events.pduEntry(ev.event_id);
+    if (entry) state.push(entry.event);
+  }
+  return { state, authChain: authChainOf(hs.events, state) };
+}
+
+/** Events before `from` (included) through prev_events, newest first, at most `limit`. */
+export function backfill(hs: HomeserverContext, origin: string, roomId: string, from: string[], limit: number): Pdu[] {
+  const start = from.map((id) => readableEvent(hs, origin, id, roomId));
+  return pdusOf(hs.events, walkPrevEvents(hs, start, new Set(), Math.min(limit, MAX_EVENTS_PER_READ), true));
+}
+
+/** get_missing_events: the events between `earliest` and `latest` (both excluded), oldest first. */
+export function missingEvents(hs: HomeserverContext, origin: string, roomId: string, earliest: string[], latest: string[], limit: number, minDepth: number): Pdu[] {
+  const start = latest.map((id) => readableEvent(hs, origin, id, roomId));
+  const found = walkPrevEvents(hs, start, new Set([...earliest, ...latest]), Math.min(limit, MAX_EVENTS_PER_READ), false).filter((e) => e.depth >= minDepth);
+  return pdusOf(hs.events, found.reverse());
+}
+
+function walkPrevEvents(hs: HomeserverContext, start: RoomEvent[], stop: Set<string>, limit: number, includeStart: boolean): RoomEvent[] {
+  const out: RoomEvent[] = [];
+  const seen = new Set<string>(start.map((e) => e.event_id));
+  // Deepest first, so the answer is the part of the graph nearest to where the reader stands.
+  const queue: RoomEvent[] = includeStart ? [...start] : [];
+  const enqueue = (e: RoomEvent): void => {
+    for (const id of e.prev_events) {
+      if (seen.has(id) || stop.has(id)) continue;
+      seen.add(id);
+      const entry = hs.events.pduEntry(id);
+      if (entry && entry.status !== 'rejected' && entry.event.room_id === e.room_id) queue.push(entry.event);
+    }
+  };
+  if (!includeStart) start.forEach(enqueue);
+  while (queue.length > 0 && out.length < limit) {
+    queue.sort((a, b) => b.depth - a.depth);
+    const next = queue.shift()!;
+    out.push(next);
+    enqueue(next);
+  }
+  return out;
+}
