@@ -8,7 +8,7 @@ import type { Appservice } from './Appservice.js';
 import type { AppserviceHttpClient } from './AppserviceHttpClient.js';
 import type { AppserviceMetrics } from './AppserviceMetrics.js';
 import type { AppserviceStore, StoredTransaction } from './AppserviceStore.js';
-import { RetryBackoff } from './RetryBackoff.js';
+import { SerialDelivery } from '../delivery/SerialDelivery.js';
 import type { TransactionQueue } from './TransactionQueue.js';
 
 export interface TransactionSenderDeps {
@@ -24,69 +24,21 @@ export interface TransactionSenderDeps {
   logger: Logger;
 }
 
-type SenderState = 'idle' | 'running' | 'backoff' | 'stopped';
-
-export class TransactionSender {
-  private state: SenderState = 'idle';
-  private timer: NodeJS.Timeout | null = null;
-  private loop: Promise<void> = Promise.resolve();
-  private readonly abort = new AbortController();
-  private readonly backoff: RetryBackoff;
-
+export class TransactionSender extends SerialDelivery {
   constructor(
     readonly appserviceId: string,
     private readonly deps: TransactionSenderDeps,
   ) {
-    this.backoff = new RetryBackoff(deps.retry);
+    super(deps.retry);
   }
 
-  /** New events or ephemeral data may be waiting. A sender in backoff keeps waiting for its timer. */
-  notify(): void {
-    if (this.state === 'idle') this.run();
-  }
-
-  /** Retry now, skipping the backoff wait (a successful ping, a reloaded registration). */
-  wakeNow(): void {
-    if (this.state !== 'backoff') return this.notify();
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
-    this.backoff.reset();
-    this.run();
-  }
-
-  get isBackingOff(): boolean {
-    return this.state === 'backoff';
-  }
-
-  /** Stops after the attempt in flight is cancelled; a cancelled transaction stays stored for next time. */
-  async stop(): Promise<void> {
-    this.state = 'stopped';
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
-    this.abort.abort();
-    await this.loop;
-  }
-
-  private run(): void {
-    this.state = 'running';
-    this.loop = this.drain().catch((err: unknown) => {
-      // drain() handles its own failures; this guards the process against a bug turning into a crash.
-      this.deps.logger.error({ err, appservice_id: this.appserviceId }, 'appservice sender stopped unexpectedly');
-      if (this.state === 'running') this.scheduleRetry();
-    });
-  }
-
-  private async drain(): Promise<void> {
+  protected async drain(): Promise<void> {
     const { logger } = this.deps;
-    while (this.state === 'running') {
+    while (this.running) {
       const appservice = this.deps.appservice();
-      if (appservice === null) {
-        this.state = 'idle';
-        return;
-      }
+      if (appservice === null) return;
       if (appservice.url === null) {
         this.deps.queue.skipToHead(appservice);
-        this.state = 'idle';
         return;
       }
       let next;
@@ -102,11 +54,10 @@ export class TransactionSender {
           await nextTick();
           continue;
         }
-        this.state = 'idle';
         return;
       }
       const delivered = await this.attempt(appservice, next.txn);
-      if (this.state !== 'running') return;
+      if (!this.running) return;
       if (!delivered) {
         this.scheduleRetry();
         return;
@@ -156,15 +107,12 @@ export class TransactionSender {
     return false;
   }
 
-  private scheduleRetry(): void {
-    const delayMs = this.backoff.nextDelayMs();
-    this.state = 'backoff';
+  protected backingOff(delayMs: number): void {
     this.deps.metrics.down.set({ appservice: this.appserviceId }, 1);
     this.deps.logger.info({ appservice_id: this.appserviceId, delay_ms: delayMs }, 'appservice sender backing off');
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      if (this.state === 'backoff') this.run();
-    }, delayMs);
-    this.timer.unref();
+  }
+
+  protected failedUnexpectedly(err: unknown): void {
+    this.deps.logger.error({ err, appservice_id: this.appserviceId }, 'appservice sender stopped unexpectedly');
   }
 }

@@ -7,7 +7,7 @@
 // deleted, as the spec asks.
 import type { Logger } from 'pino';
 import type { Counter } from 'prom-client';
-import { RetryBackoff } from '../appservice/RetryBackoff.js';
+import { RetryBackoff } from '../delivery/RetryBackoff.js';
 import type { ReceiptStore } from '../ephemeral/ReceiptStore.js';
 import type { EventStore } from '../events/EventStore.js';
 import type { StoredEvent } from '../events/StoredEvent.js';

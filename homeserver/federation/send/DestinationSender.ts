@@ -3,7 +3,7 @@
 // id with the SAME body after a capped, jittered exponential backoff; only a 200 deletes it and lets the
 // next one be built. A destination that is down waits on its own timer and never delays another.
 import type { Logger } from 'pino';
-import { RetryBackoff } from '../../appservice/RetryBackoff.js';
+import { SerialDelivery } from '../../delivery/SerialDelivery.js';
 import { FederationRequestError } from '../transport/FederationClient.js';
 import type { FederationOutbox, OutboundTransaction, QueuedCounts, TransactionLimits } from './FederationOutbox.js';
 import type { FederationSendMetrics } from './FederationSendMetrics.js';
@@ -23,23 +23,16 @@ export interface DestinationSenderDeps {
   random?: () => number;
 }
 
-type SenderState = 'idle' | 'scheduled' | 'running' | 'backoff' | 'stopped';
-
 type Outcome = 'sent' | 'retry' | 'refused';
 
-export class DestinationSender {
-  private state: SenderState = 'idle';
-  private timer: NodeJS.Timeout | null = null;
-  private loop: Promise<void> = Promise.resolve();
-  private readonly abort = new AbortController();
-  private readonly backoff: RetryBackoff;
+export class DestinationSender extends SerialDelivery {
   private readonly queued: QueuedCounts;
 
   constructor(
     readonly destination: string,
     private readonly deps: DestinationSenderDeps,
   ) {
-    this.backoff = new RetryBackoff(deps.retry, deps.random);
+    super(deps.retry, deps.random);
     this.queued = deps.outbox.counts(destination);
     this.publishQueued();
   }
@@ -57,59 +50,15 @@ export class DestinationSender {
         'federation queue for this destination is full; the oldest waiting items were dropped',
       );
     }
-    this.notify();
-  }
-
-  /**
-   * Sends soon. Several enqueues in one tick share one look at the outbox, and nothing is read inside
-   * the caller's SQLite transaction (it may still roll back).
-   */
-  notify(): void {
-    if (this.state !== 'idle') return;
-    this.state = 'scheduled';
-    setImmediate(() => {
-      if (this.state === 'scheduled') this.run();
-    });
-  }
-
-  /** Retry now, skipping the backoff wait (the destination was seen alive, e.g. it sent us a request). */
-  wakeNow(): void {
-    if (this.state !== 'backoff') return this.notify();
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
-    this.backoff.reset();
-    this.run();
-  }
-
-  get isBackingOff(): boolean {
-    return this.state === 'backoff';
+    this.notifySoon();
   }
 
   get pending(): QueuedCounts {
     return { ...this.queued };
   }
 
-  /** Stops; a request in flight is cancelled and its transaction stays stored for the next start. */
-  async stop(): Promise<void> {
-    this.state = 'stopped';
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
-    this.abort.abort();
-    await this.loop;
-  }
-
-  private run(): void {
-    this.state = 'running';
-    this.loop = this.drain().catch((err: unknown) => {
-      // drain() handles its own failures; this guards against a bug (or a closed database) turning into a crash.
-      if (this.state === 'stopped') return;
-      this.deps.logger.error({ err, destination: this.destination }, 'federation sender failed unexpectedly');
-      if (this.state === 'running') this.scheduleRetry();
-    });
-  }
-
-  private async drain(): Promise<void> {
-    while (this.state === 'running') {
+  protected async drain(): Promise<void> {
+    while (this.running) {
       const txn = this.deps.outbox.next(this.destination, this.deps.origin, this.deps.limits);
       if (txn === null) {
         // Nothing stored: the counts are zero whatever they say (an enqueue whose SQLite transaction
@@ -117,11 +66,10 @@ export class DestinationSender {
         this.queued.pdus = 0;
         this.queued.edus = 0;
         this.publishQueued();
-        this.state = 'idle';
         return;
       }
       const outcome = await this.attempt(txn);
-      if (this.state !== 'running') return;
+      if (!this.running) return;
       if (outcome === 'retry') {
         this.scheduleRetry();
         return;
@@ -148,7 +96,7 @@ export class DestinationSender {
     try {
       answer = await this.deps.transport(this.destination, txn.txnId, JSON.parse(txn.body), this.abort.signal);
     } catch (err) {
-      if (this.state === 'stopped') return 'retry';
+      if (this.abort.signal.aborted) return 'retry';
       const status = err instanceof FederationRequestError ? err.status : null;
       const message = err instanceof Error ? err.message : String(err);
       // 400 and 413 say the body itself is unacceptable: the same body can never succeed, and retrying it
@@ -186,16 +134,14 @@ export class DestinationSender {
     }
   }
 
-  private scheduleRetry(): void {
-    const delayMs = this.backoff.nextDelayMs();
-    this.state = 'backoff';
+  protected backingOff(delayMs: number): void {
     this.deps.metrics.backoff.set({ destination: this.destination }, delayMs / 1000);
     this.deps.logger.info({ destination: this.destination, delay_ms: delayMs, failures: this.backoff.failureCount }, 'federation sender backing off');
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      if (this.state === 'backoff') this.run();
-    }, delayMs);
-    this.timer.unref();
+  }
+
+  protected failedUnexpectedly(err: unknown): void {
+    // A bug, or a closed database.
+    this.deps.logger.error({ err, destination: this.destination }, 'federation sender failed unexpectedly');
   }
 
   private publishQueued(): void {

@@ -64,7 +64,7 @@ export class FederationSender {
 
   /** Resumes every destination with something stored (after a restart: the unacknowledged transaction first). */
   start(): void {
-    for (const destination of this.outbox.destinationsWithWork()) this.sender(destination).notify();
+    for (const destination of this.outbox.destinationsWithWork()) this.sender(destination).notifySoon();
   }
 
   /** Queues a PDU for each destination (this server and duplicates are skipped). */

@@ -1,5 +1,6 @@
-// Capped exponential backoff with jitter for the transaction sender: initial, 2x, 4x ... up to max,
-// each delay drawn from its upper half so that many appservices failing together do not retry in step.
+// Capped exponential backoff with jitter for the senders (appservice transactions, federation, push):
+// initial, 2x, 4x ... up to max, each delay drawn from its upper half so that many peers failing together
+// do not retry in step.
 export class RetryBackoff {
   private failures = 0;
 
