@@ -58,7 +58,7 @@ const messages = async (user: TestUser): Promise<ClientEvent[]> =>
 const hasBody = async (user: TestUser, body: string): Promise<boolean> => (await messages(user)).some((e) => e.content['body'] === body);
 
 /** A message of bob's as B would make it: after A's latest event, with the auth events A's state names. */
-async function messageFromB(body: string): Promise<{ eventId: string; pdu: Pdu }> {
+async function messageFromB(body: string, fields: Record<string, unknown> = {}): Promise<{ eventId: string; pdu: Pdu }> {
   const latest = (await messages(alice))[0]!.event_id;
   const prev = ((await asB.request('a.test', 'GET', `/_matrix/federation/v1/event/${enc(latest)}`)) as { pdus: Pdu[] }).pdus[0]!;
   const state = ((await asB.request('a.test', 'GET', `/_matrix/federation/v1/state/${enc(roomId)}?event_id=${enc(latest)}`)) as { pdus: Pdu[] }).pdus;
@@ -73,6 +73,7 @@ async function messageFromB(body: string): Promise<{ eventId: string; pdu: Pdu }
     prev_events: [latest],
     auth_events: [pick('m.room.create'), pick('m.room.power_levels'), pick('m.room.member', bob.userId)],
     depth: prev.depth + 1,
+    ...fields,
   };
   const pdu = hashAndSignEvent('10', event, 'b.test', bKey) as unknown as Pdu;
   return { eventId: eventIdOf('10', pdu), pdu };
@@ -166,5 +167,20 @@ describe('PUT /send/{txnId} on the receiving side', () => {
     const sync = await alice.http.ok<{ rooms?: { join?: Record<string, { ephemeral?: { events: Array<{ type: string; content: { user_ids?: string[] } }> } }> } }>('GET', '/_matrix/client/v3/sync');
     const typing = (sync.rooms?.join?.[roomId]?.ephemeral?.events ?? []).find((e) => e.type === 'm.typing');
     expect(typing?.content.user_ids ?? []).not.toContain(alice.userId);
+  });
+
+  it('applies a received redaction to its target, and shows a read receipt of B’s user in A’s /sync', async () => {
+    const target = await messageFromB('to be redacted');
+    await sendTxn(txn([target.pdu]));
+    const redaction = await messageFromB('', { type: 'm.room.redaction', content: {}, redacts: target.eventId });
+    expect(await sendTxn(txn([redaction.pdu]))).toEqual({ pdus: { [redaction.eventId]: {} } });
+    const redacted = (await messages(alice)).find((e) => e.event_id === target.eventId)!;
+    expect(redacted.content).toEqual({});
+
+    const receipt = { [roomId]: { 'm.read': { [bob.userId]: { event_ids: [redaction.eventId], data: { ts: Date.now() } } } } };
+    await sendTxn(txn([], [{ edu_type: 'm.receipt', content: receipt }]));
+    const sync = await alice.http.ok<{ rooms?: { join?: Record<string, { ephemeral?: { events: Array<{ type: string; content: Record<string, Record<string, Record<string, unknown>>> }> } }> } }>('GET', '/_matrix/client/v3/sync');
+    const receipts = (sync.rooms?.join?.[roomId]?.ephemeral?.events ?? []).filter((e) => e.type === 'm.receipt');
+    expect(receipts.some((e) => e.content[redaction.eventId]?.['m.read']?.[bob.userId] !== undefined)).toBe(true);
   });
 });
