@@ -105,7 +105,9 @@ export class TransactionReceiver {
         this.applyRedaction(verdict.event, version);
       }
     });
-    if (verdict.outcome !== 'accepted') return fail(eventId, verdict.reason);
+    // A soft-failed event is answered as accepted: its sender is not told that this server holds it back.
+    if (verdict.outcome === 'rejected') return fail(eventId, verdict.reason);
+    if (verdict.outcome === 'soft_failed') this.hs.logger.info({ origin, roomId, eventId, reason: verdict.reason }, 'federation: received PDU soft-failed');
     this.hs.logger.debug({ origin, roomId, eventId }, 'federation: received PDU stored');
     return { id: eventId, result: {} };
   }

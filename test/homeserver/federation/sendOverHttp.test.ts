@@ -58,8 +58,8 @@ const messages = async (user: TestUser): Promise<ClientEvent[]> =>
 const hasBody = async (user: TestUser, body: string): Promise<boolean> => (await messages(user)).some((e) => e.content['body'] === body);
 
 /** A message of bob's as B would make it: after A's latest event, with the auth events A's state names. */
-async function messageFromB(body: string, fields: Record<string, unknown> = {}): Promise<{ eventId: string; pdu: Pdu }> {
-  const latest = (await messages(alice))[0]!.event_id;
+async function messageFromB(body: string, fields: Record<string, unknown> = {}, after?: string): Promise<{ eventId: string; pdu: Pdu }> {
+  const latest = after ?? (await messages(alice))[0]!.event_id;
   const prev = ((await asB.request('a.test', 'GET', `/_matrix/federation/v1/event/${enc(latest)}`)) as { pdus: Pdu[] }).pdus[0]!;
   const state = ((await asB.request('a.test', 'GET', `/_matrix/federation/v1/state/${enc(roomId)}?event_id=${enc(latest)}`)) as { pdus: Pdu[] }).pdus;
   const pick = (type: string, key = '') => eventIdOf('10', state.find((e) => e.type === type && e.state_key === key)!);
@@ -182,5 +182,14 @@ describe('PUT /send/{txnId} on the receiving side', () => {
     const sync = await alice.http.ok<{ rooms?: { join?: Record<string, { ephemeral?: { events: Array<{ type: string; content: Record<string, Record<string, Record<string, unknown>>> }> } }> } }>('GET', '/_matrix/client/v3/sync');
     const receipts = (sync.rooms?.join?.[roomId]?.ephemeral?.events ?? []).filter((e) => e.type === 'm.receipt');
     expect(receipts.some((e) => e.content[redaction.eventId]?.['m.read']?.[bob.userId] !== undefined)).toBe(true);
+  });
+
+  it('stores an event the current state no longer allows as soft-failed: answered {} but not shown', async () => {
+    const before = (await messages(alice))[0]!.event_id;
+    const pl = await alice.http.ok<Record<string, unknown>>('GET', `/_matrix/client/v3/rooms/${enc(roomId)}/state/m.room.power_levels`);
+    await alice.http.ok('PUT', `/_matrix/client/v3/rooms/${enc(roomId)}/state/m.room.power_levels`, { body: { ...pl, events_default: 100 } });
+    const late = await messageFromB('too late', {}, before);
+    expect(await sendTxn(txn([late.pdu]))).toEqual({ pdus: { [late.eventId]: {} } });
+    expect((await messages(alice)).some((e) => e.content['body'] === 'too late')).toBe(false);
   });
 });
