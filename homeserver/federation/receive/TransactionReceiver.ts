@@ -72,7 +72,9 @@ export class TransactionReceiver {
     const eventId = parsed.event.event_id;
     if (version === undefined || !isSupportedRoomVersion(version)) return fail(eventId, `Unknown room ${roomId}`);
     if (!events.members(roomId, 'join').some((m) => domainOf(m.user_id) === this.hs.serverName)) return fail(eventId, `${this.hs.serverName} is not in room ${roomId}`);
-    if (events.pduEntry(eventId)) return { id: eventId, result: {} };
+    // An outlier (known from an auth chain) may still join the timeline; anything else stored is done with.
+    const known = events.pduEntry(eventId);
+    if (known && known.status !== 'outlier') return { id: eventId, result: {} };
 
     const prevs: StateIds[] = [];
     for (const prev of parsed.event.prev_events) {
@@ -97,14 +99,20 @@ export class TransactionReceiver {
     // A PDU whose content hash failed is kept as its redacted copy, as the spec says.
     const pdu = (verdict.redacted ? { ...verdict.event } : raw) as Pdu;
     if ('event_id' in pdu) delete (pdu as Record<string, unknown>)['event_id'];
-    events.write(() => {
-      if (verdict.outcome === 'rejected') events.storeRemote({ eventId, pdu, status: 'rejected', reason: verdict.reason });
-      else if (verdict.outcome === 'soft_failed') events.storeRemote({ eventId, pdu, status: 'soft_failed' });
-      else {
-        events.storeRemote({ eventId, pdu, status: 'timeline', stateBefore });
-        this.applyRedaction(verdict.event, version);
-      }
-    });
+    try {
+      events.write(() => {
+        if (verdict.outcome === 'rejected') events.storeRemote({ eventId, pdu, status: 'rejected', reason: verdict.reason });
+        else if (verdict.outcome === 'soft_failed') events.storeRemote({ eventId, pdu, status: 'soft_failed' });
+        else {
+          events.storeRemote({ eventId, pdu, status: 'timeline', stateBefore });
+          this.applyRedaction(verdict.event, version);
+        }
+      });
+    } catch (err) {
+      // Rolled back; one PDU this server cannot store must not make the sender retry the whole transaction.
+      this.hs.logger.error({ err, origin, roomId, eventId }, 'federation: received PDU could not be stored');
+      return { id: eventId, result: { error: `Could not be stored: ${(err as Error).message}` } };
+    }
     // A soft-failed event is answered as accepted: its sender is not told that this server holds it back.
     if (verdict.outcome === 'rejected') return fail(eventId, verdict.reason);
     if (verdict.outcome === 'soft_failed') this.hs.logger.info({ origin, roomId, eventId, reason: verdict.reason }, 'federation: received PDU soft-failed');
