@@ -1,4 +1,5 @@
-// The room endpoints of the Server-Server API (docs/federation.md#joining): make_join/send_join and
+// The room endpoints of the Server-Server API (docs/federation.md#joining): /send (docs/federation.md#receiving),
+// make_join/send_join and
 // make_leave/send_leave for another server's users, and the reads a server in a room fills gaps with
 // (/event, /state, /state_ids, /event_auth, /backfill, /get_missing_events). Every request is X-Matrix signed.
 import type { Request } from 'express';
@@ -7,6 +8,7 @@ import { acceptMembership, membershipTemplate, sendJoinResponse } from '../feder
 import { receiveInvite } from '../federation/membership/InviteReceiver.js';
 import { backfill, missingEvents, readableEvent, requireServerInRoom, stateBeforeEvent, transactionOf } from '../federation/membership/RoomReads.js';
 import { authChainOf, pdusOf } from '../federation/membership/RoomGraph.js';
+import { TransactionReceiver } from '../federation/receive/TransactionReceiver.js';
 import type { HomeserverContext } from '../HomeserverContext.js';
 import { Body, param, query, queryInt } from '../http/RequestReader.js';
 import { RouteTable } from '../http/RouteTable.js';
@@ -32,6 +34,10 @@ function requiredQuery(req: Request, name: string): string {
 export function federationRoomRoutesV1(hs: HomeserverContext, fed: Federation): RouteTable {
   const r = new RouteTable();
   const signed = requireSignedRequest(hs, fed);
+  const transactions = new TransactionReceiver(hs, fed);
+  r.put('/send/:txnId', signed, async (req, res) => {
+    res.json(await transactions.receive(origin(res), param(req, 'txnId'), req.body));
+  });
   r.get('/make_join/:roomId/:userId', signed, (req, res) => {
     // Without ver the spec assumes a server that knows only version 1.
     const versions = queryList(req, 'ver');

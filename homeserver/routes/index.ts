@@ -78,8 +78,8 @@ export function buildClientApp(hs: HomeserverContext): express.Express {
     app.all('/.well-known/matrix/server', methodNotAllowed);
     const federationJson = jsonBody(fed.options.maxBodyBytes);
     app.use('/_matrix/key/v2', federationJson, keyServerRoutes(fed).finish());
-    app.use('/_matrix/federation/v1', federationJson, federationApiRoutes(hs, fed).finish());
-    app.use('/_matrix/federation/v1', federationJson, federationRoomRoutesV1(hs, fed).finish());
+    // One body reader for both v1 tables: a second one would find the body already read and clear it.
+    app.use('/_matrix/federation/v1', federationJson, federationApiRoutes(hs, fed).finish(), federationRoomRoutesV1(hs, fed).finish());
     app.use('/_matrix/federation/v2', federationJson, federationRoomRoutesV2(hs, fed).finish());
   }
 

@@ -7,20 +7,14 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ServerAcl } from '../../../homeserver/federation/acl/ServerAcl.js';
-import { ServerResolver } from '../../../homeserver/federation/discovery/ServerResolver.js';
-import { WellKnownServer } from '../../../homeserver/federation/discovery/WellKnownServer.js';
 import { loadOrCreateSigningKeys } from '../../../homeserver/federation/keys/SigningKeyFile.js';
 import { eventIdOf } from '../../../homeserver/federation/pdu/EventHashes.js';
 import { hashAndSignEvent } from '../../../homeserver/federation/pdu/EventSigning.js';
 import type { Pdu } from '../../../homeserver/federation/pdu/Pdu.js';
-import { FederationClient, FederationRequestError } from '../../../homeserver/federation/transport/FederationClient.js';
-import { OutboundGuard } from '../../../homeserver/federation/transport/OutboundGuard.js';
-import { enc, registerUser, SpecValidator, startTestHomeserver, testFederationOptions, type TestHomeserver, type TestUser } from '../../harness/index.js';
-import pino from 'pino';
+import { type FederationClient, FederationRequestError } from '../../../homeserver/federation/transport/FederationClient.js';
+import { enc, federationClientAs, loopbackFederationOptions, registerUser, SpecValidator, startTestHomeserver, type TestHomeserver, type TestUser } from '../../harness/index.js';
 
 const spec = SpecValidator.load();
-const noDns = { srvLookup: async () => [], fetchWellKnown: async () => ({ ok: false as const }) };
 
 let dir: string;
 let a: TestHomeserver;
@@ -33,11 +27,7 @@ let roomId: string;
 let asB: FederationClient;
 let bKey: ReturnType<typeof loadOrCreateSigningKeys>['current'];
 
-// A's peer map is filled in once B has a port; B is named up front as a server allowed at a loopback address.
-const federation = (name: string, peers: Record<string, string>) =>
-  testFederationOptions(name, { keyValidityMs: 3600_000, peers, allowPrivateAddresses: ['a.test', 'b.test'] });
-/** A client that may reach the test's loopback servers. */
-const guardFor = (...servers: string[]) => new OutboundGuard(new ServerAcl({ allow: ['*'], deny: [], allowIpLiterals: true }), new Set(servers));
+const federation = (name: string, peers: Record<string, string>) => loopbackFederationOptions(name, peers, ['a.test', 'b.test']);
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'pb-fedjoin-'));
@@ -48,8 +38,7 @@ beforeAll(async () => {
   alice = await registerUser(a.url, 'alice');
   bob = await registerUser(b.url, 'bob');
   bKey = loadOrCreateSigningKeys(join(dir, 'b.key')).current;
-  const resolver = new ServerResolver({ 'a.test': `http://127.0.0.1:${a.port}` }, new WellKnownServer(noDns.fetchWellKnown, pino({ level: 'silent' })), noDns.srvLookup);
-  asB = new FederationClient({ serverName: 'b.test', signing: bKey, resolver, guard: guardFor('a.test') });
+  asB = federationClientAs('b.test', bKey, { 'a.test': `http://127.0.0.1:${a.port}` });
   const created = await alice.http.ok<{ room_id: string }>('POST', '/_matrix/client/v3/createRoom', {
     body: { preset: 'public_chat', name: 'Across servers', topic: 'made on A' },
   });
@@ -238,8 +227,7 @@ describe('invite v2 from another server', () => {
   /** An invite signed with A's key, sent as a.test would send it. */
   async function sendInvite(target: string, room: string, mutate: (e: Record<string, unknown>) => void = () => {}): Promise<unknown> {
     const aKey = loadOrCreateSigningKeys(join(dir, 'a.key')).current;
-    const resolver = new ServerResolver({ 'b.test': b.url.replace(/^http:\/\//, 'http://') }, new WellKnownServer(noDns.fetchWellKnown, pino({ level: 'silent' })), noDns.srvLookup);
-    const asA = new FederationClient({ serverName: 'a.test', signing: aKey, resolver, guard: guardFor('b.test') });
+    const asA = federationClientAs('a.test', aKey, { 'b.test': b.url });
     const event: Record<string, unknown> = { room_id: room, origin: 'a.test', sender: alice.userId, type: 'm.room.member', state_key: target, content: { membership: 'invite' }, origin_server_ts: Date.now(), depth: 50, prev_events: [], auth_events: [] };
     mutate(event);
     const pdu = hashAndSignEvent('10', event, 'a.test', aKey) as unknown as Pdu;
