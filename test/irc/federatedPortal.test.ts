@@ -80,4 +80,18 @@ describe('an IRC portal on a.test, joined and used by a user of b.test', () => {
     }, 20_000, 'the IRC line in carol’s /sync');
     expect(event.sender).toBe('@irc_test_dave:a.test');
   });
+
+  it('a b.test user whose localpart looks like a ghost’s is bridged as a Matrix user, not taken for a ghost', async () => {
+    const eve = await registerUser(b.url, 'irc_test_eve');
+    await eve.http.ok('POST', `/join/${enc(roomId)}`, { query: { server_name: 'a.test' }, body: {} });
+    await eve.http.ok('PUT', `/rooms/${enc(roomId)}/send/m.room.message/e1`, { body: { msgtype: 'm.text', body: 'not a ghost' } });
+    const line = await dave.waitFor((l) => l.command === 'PRIVMSG' && l.params[0] === '#fed' && l.params[1] === 'not a ghost', 20_000);
+    expect(line.nick).toBe('irc_test_eve[m]');
+  });
+
+  it('the b.test user leaving the portal parts her puppet from the channel', async () => {
+    await carol.http.ok('POST', `/rooms/${enc(roomId)}/leave`, { body: {} });
+    const part = await dave.waitFor((l) => l.command === 'PART' && l.nick === 'Carol[m]', 20_000);
+    expect(part.params).toEqual(['#fed', 'Left the Matrix room']);
+  });
 });
