@@ -1,7 +1,8 @@
 // A bridged portal over federation: the IRC bridge runs against homeserver a.test (pipeline, host,
 // embedded homeserver, ngircd as the IRC peer); a user of b.test joins the portal of #fed by its room id
 // through a.test and talks to IRC. B's message reaches the channel from a puppet of the remote user, and
-// an IRC line reaches B's /sync, as for a local user of the portal.
+// an IRC line reaches B's /sync, as for a local user of the portal. A b.test user can also reach a portal
+// the usual way, from an admin room with the bridge (on b.test) and `!join`: the invite crosses to B.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -93,5 +94,26 @@ describe('an IRC portal on a.test, joined and used by a user of b.test', () => {
     await carol.http.ok('POST', `/rooms/${enc(roomId)}/leave`, { body: {} });
     const part = await dave.waitFor((l) => l.command === 'PART' && l.nick === 'Carol[m]', 20_000);
     expect(part.params).toEqual(['#fed', 'Left the Matrix room']);
+  });
+
+  it('from an admin room on b.test, !join invites the b.test user to a portal, and she joins it through the invite', async () => {
+    await dave.join('#lobby');
+    const admin = (await carol.http.ok<{ room_id: string }>('POST', '/createRoom', { body: { is_direct: true, preset: 'trusted_private_chat' } })).room_id;
+    await carol.http.ok('POST', `/rooms/${enc(admin)}/invite`, { body: { user_id: '@irc_bridge:a.test' } });
+    const notices = async (): Promise<string[]> =>
+      (await carol.http.ok<{ chunk: SyncEvent[] }>('GET', `/rooms/${enc(admin)}/messages`, { query: { dir: 'b', limit: 100 } })).chunk
+        .filter((e) => e.sender === '@irc_bridge:a.test' && e.content['msgtype'] === 'm.notice')
+        .map((e) => String(e.content['body']));
+    await waitFor(async () => (await notices()).find((n) => n.includes('!join')), 20_000, 'the help notice on b.test');
+    await carol.http.ok('PUT', `/rooms/${enc(admin)}/send/m.room.message/j1`, { body: { msgtype: 'm.text', body: '!join #lobby' } });
+    expect(await waitFor(async () => (await notices()).find((n) => n.startsWith('Invited you')), 20_000, 'the !join answer')).toBe('Invited you to #irc_test_#lobby:a.test (#lobby on test).');
+    const lobby = await waitFor(async () => {
+      const sync = await carol.http.ok<{ rooms?: { invite?: Record<string, unknown> } }>('GET', '/sync');
+      return Object.keys(sync.rooms?.invite ?? {}).find((r) => r.endsWith(':a.test'));
+    }, 20_000, 'the portal invite on b.test');
+    await carol.http.ok('POST', `/join/${enc(lobby)}`, { body: {} });
+    await carol.http.ok('PUT', `/rooms/${enc(lobby)}/send/m.room.message/l1`, { body: { msgtype: 'm.text', body: 'in the lobby' } });
+    const line = await dave.waitFor((l) => l.command === 'PRIVMSG' && l.params[0] === '#lobby' && l.params[1] === 'in the lobby', 20_000);
+    expect(line.nick).toBe('Carol[m]');
   });
 });
