@@ -138,7 +138,7 @@ export async function startBridgeStack(options: BridgeStackOptions): Promise<Bri
     // generate without a URL first, then set it before writing the file.
     const registration = {
       ...generateRegistration(
-        registrationInputsFor(plugins, { id: options.appserviceId, url: null, serverName: 'localhost', senderLocalpart: SENDER_LOCALPART }),
+        registrationInputsFor(plugins, { id: options.appserviceId, url: null, serverName: options.homeserver?.serverName ?? 'localhost', senderLocalpart: SENDER_LOCALPART }),
       ),
       ...options.registration,
     };
