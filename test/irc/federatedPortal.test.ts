@@ -11,11 +11,10 @@ import type { BuiltinBridgeRegistry } from '../../core/plugin-api/index.js';
 import { PluginLoader } from '../../core/plugin/PluginLoader.js';
 import { IrcTestClient } from '../../bridges/irc/test/IrcTestClient.js';
 import { NgircdServer } from '../../bridges/irc/test/NgircdServer.js';
-import { enc, registerUser, startBridgeStack, startTestHomeserver, waitFor, type BridgeStack, type TestHomeserver, type TestUser } from '../harness/index.js';
+import { enc, loopbackFederationOptions, registerUser, startBridgeStack, startTestHomeserver, waitFor, type BridgeStack, type TestHomeserver, type TestUser } from '../harness/index.js';
 
 const builtins: BuiltinBridgeRegistry = { irc: async () => (await import('../../bridges/irc/index.js')).default };
-const noDns = { srvLookup: async () => [], fetchWellKnown: async () => ({ ok: false as const }) };
-const federation = (name: string, peers: Record<string, string>) => ({ keyValidityMs: 3600_000, wellKnownServer: `${name}:443`, peers, trustedKeyServers: [], ...noDns });
+const federation = (name: string, peers: Record<string, string>) => loopbackFederationOptions(name, peers, ['a.test', 'b.test']);
 
 type SyncEvent = { type: string; sender: string; content: Record<string, unknown> };
 type Sync = { next_batch: string; rooms?: { join?: Record<string, { timeline?: { events: SyncEvent[] } }> } };
