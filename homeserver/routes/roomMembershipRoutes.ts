@@ -56,8 +56,21 @@ export function roomMembershipRoutes(r: RouteTable, hs: HomeserverContext): void
 
   r.post('/createRoom', auth, limit.perUser('room_creation_per_user'), async (req, res) => {
     const me = requesterOf(res);
-    const roomId = await hs.creator.create(me, parseCreateRoom(req));
+    const input = parseCreateRoom(req);
+    // Users of other servers are invited once the room exists: their servers must co-sign each invite.
+    const remote = hs.remoteMembership;
+    const remoteInvites = remote ? [...new Set(input.invite ?? [])].filter((u) => isValidUserId(u) && !hs.resolver.isLocal(u, '@')) : [];
+    const roomId = await hs.creator.create(me, { ...input, invite: (input.invite ?? []).filter((u) => !remoteInvites.includes(u)) });
     hs.logger.info({ room_id: roomId, user_id: me.userId }, 'room created');
+    for (const target of remoteInvites) {
+      const content = hs.memberships.memberContent(target, 'invite', input.is_direct ? { is_direct: true } : {});
+      try {
+        await remote!.invite(me.userId, roomId, target, content);
+      } catch (err) {
+        // The room exists: failing the request now would leave the client without its id. It can invite again.
+        hs.logger.warn({ err, room_id: roomId, user_id: target }, 'createRoom: the invite of a user on another server failed');
+      }
+    }
     res.json({ room_id: roomId });
   });
 

@@ -216,6 +216,15 @@ describe('invites across servers', () => {
     expect((await members(dave, roomId))[dave.userId]).toBe('join');
   });
 
+  it('createRoom with a user on B in `invite` invites them through B, as a direct chat', async () => {
+    const fiona = await registerUser(b.url, 'fiona');
+    const dm = (await alice.http.ok<{ room_id: string }>('POST', '/_matrix/client/v3/createRoom', { body: { invite: [fiona.userId], is_direct: true } })).room_id;
+    expect((await members(alice, dm))[fiona.userId]).toBe('invite');
+    const sync = await fiona.http.ok<{ rooms: { invite?: Record<string, { invite_state: { events: Array<{ type: string; state_key?: string; content: Record<string, unknown> }> } }> } }>('GET', '/_matrix/client/v3/sync');
+    const own = sync.rooms.invite?.[dm]?.invite_state.events.find((e) => e.type === 'm.room.member' && e.state_key === fiona.userId);
+    expect(own?.content).toMatchObject({ membership: 'invite', is_direct: true });
+  });
+
   it('refuses an invite for a user B does not have', async () => {
     const res = await alice.http.request('POST', `/_matrix/client/v3/rooms/${enc(roomId)}/invite`, { body: { user_id: '@nobody:b.test' } });
     expect(res.status).toBe(404);
