@@ -23,6 +23,8 @@ const enc = encodeURIComponent;
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 export class RemoteMembership {
+  private readonly joining = new Map<string, Promise<void>>();
+
   constructor(
     private readonly serverName: string,
     private readonly fed: Federation,
@@ -55,7 +57,26 @@ export class RemoteMembership {
     return [...new Set([...given, domainOf(roomId)])].filter((s) => s !== '' && s !== this.serverName);
   }
 
+  /**
+   * Joins through a resident server. While it runs, the room's other servers may already send its new
+   * events (they saw the join before we stored the room): joinSettled() lets the receiver wait for it.
+   */
   async join(userId: string, roomId: string, servers: string[], content: Record<string, unknown>): Promise<void> {
+    const joining = this.joinThrough(userId, roomId, servers, content);
+    this.joining.set(roomId, joining);
+    try {
+      await joining;
+    } finally {
+      if (this.joining.get(roomId) === joining) this.joining.delete(roomId);
+    }
+  }
+
+  /** Settles once a join of `roomId` in progress here has ended, stored or failed; at once when none is. */
+  async joinSettled(roomId: string): Promise<void> {
+    await this.joining.get(roomId)?.catch(() => undefined);
+  }
+
+  private async joinThrough(userId: string, roomId: string, servers: string[], content: Record<string, unknown>): Promise<void> {
     // An invited user's inviter is in the room: its server can take the join.
     const invite = this.events.membership(roomId, userId)?.membership === 'invite' ? this.events.event(this.events.membership(roomId, userId)!.event_id) : null;
     const { server, version, template } = await this.makeMembership(userId, roomId, invite ? [...servers, domainOf(invite.sender)] : servers, 'join');

@@ -63,6 +63,8 @@ export class TransactionReceiver {
       return { id, result: { error } };
     };
     const roomId = isObject(raw) && typeof raw['room_id'] === 'string' ? raw['room_id'] : '';
+    // A resident server sends a room's events as soon as it has our join, maybe before we stored the room.
+    if (!events.room(roomId)) await this.hs.remoteMembership?.joinSettled(roomId);
     const version = events.room(roomId)?.room_version;
     // Without a known room there is no version to compute the id with: the v4+ id form is the same for
     // every supported version, so any of them names the PDU in the error entry.
