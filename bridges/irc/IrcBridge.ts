@@ -608,7 +608,9 @@ export class IrcBridge implements BridgePlugin<IrcPluginConfig>, UserQueryHandle
       return existing;
     }
     const wanted = alias ?? portalAlias({ network: network.id, channel: folded }, this.descriptor.aliasPrefix, this.ctx.serverName);
-    const roomId = await this.ctx.bot.createRoom(portalRoomOptions(wanted.slice(1, wanted.lastIndexOf(':')), `${channel} (${network.settings.name})`));
+    const bot = this.ctx.bot.userId;
+    const bridge = { bridgebot: bot, creator: bot, protocol: { id: this.descriptor.protocol, displayname: this.descriptor.networkName ?? this.descriptor.protocol }, network: network.id, networkName: network.settings.name, channel: folded };
+    const roomId = await this.ctx.bot.createRoom(portalRoomOptions(wanted.slice(1, wanted.lastIndexOf(':')), `${channel} (${network.settings.name})`, bridge));
     const role: ChannelRole = { kind: 'channel', network: network.id, channel: folded, key };
     await this.state.setRoom(roomId, role);
     this.joinChannel(roomId, role);

@@ -2,6 +2,7 @@
 // bridge imports this and nothing else of Patchbay. Modelled on mautrix-go's bridgev2: one small required
 // interface, and optional capabilities as extra interfaces the host detects at load time. A leaf: it
 // imports nothing but matrix-types/, so the package entry needs no other dependency to load or type-check.
+export { bridgeInfoState, type BridgeInfo } from './bridgeInfo.js';
 export type { ContentOf, FileContent, FileInfo, LocationContent, RelatesTo, RoomMessageContent, TextContent } from './content.js';
 export type { BridgeContext, EventContext } from './context.js';
 export type { CallCandidate, EventRelation, MatrixCallEvent, MatrixEphemeralEvent, MatrixEvent, MediaContent } from './events.js';

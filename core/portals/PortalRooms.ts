@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { MatrixApiError, USUAL_EVENT_LEVELS, type GhostDirectory, type Intent, type PortalKey, type PortalSpec } from '../plugin-api/index.js';
+import { bridgeInfoState, MatrixApiError, USUAL_EVENT_LEVELS, type GhostDirectory, type Intent, type PortalKey, type PortalSpec } from '../plugin-api/index.js';
 
 /** What making and updating portal rooms needs: the bridge's bot and ghosts, its alias namespace. */
 export interface PortalRoomsDeps {
@@ -75,22 +75,10 @@ export class PortalRooms {
     return roomId;
   }
 
-  /**
-   * MSC2346's bridge info (`m.bridge`, and `uk.half-shot.bridge` that clients read today): which bridge,
-   * network and place the room is the portal of, and that the bridge carries no encrypted messages.
-   */
-  private bridgeState(key: PortalKey, creator: string): Array<{ type: string; state_key: string; content: Record<string, unknown> }> {
+  /** MSC2346's bridge info for the portal of `key`. */
+  private bridgeState(key: PortalKey, creator: string): ReturnType<typeof bridgeInfoState> {
     const { protocol, networkName, bot } = this.deps;
-    const content = {
-      bridgebot: bot.userId,
-      creator,
-      protocol: { id: protocol, displayname: networkName ?? protocol },
-      network: { id: key.network },
-      channel: { id: key.location },
-      'io.patchbay.encryption': 'unsupported',
-    };
-    const stateKey = `patchbay://${protocol}/${encodeURIComponent(key.network)}/${encodeURIComponent(key.location)}`;
-    return ['m.bridge', 'uk.half-shot.bridge'].map((type) => ({ type, state_key: stateKey, content }));
+    return bridgeInfoState({ bridgebot: bot.userId, creator, protocol: { id: protocol, displayname: networkName ?? protocol }, network: key.network, channel: key.location });
   }
 
   /** Sets name, topic and avatar where they differ from the room's, as the bot. */

@@ -81,6 +81,14 @@ describe('IRC bridge end to end (pipeline + host + embedded homeserver + ngircd)
       const members = await alice.http.ok<{ joined: Record<string, unknown> }>('GET', `/rooms/${enc(roomId)}/joined_members`);
       return Object.keys(members.joined).includes('@irc_test_bob:localhost');
     }, 20_000, 'bob\'s ghost in the portal room');
+    // Clients show the room as bridged to the channel (MSC2346), under both names they read.
+    const state = await alice.http.ok<Array<{ type: string; state_key: string; content: Record<string, unknown> }>>('GET', `/rooms/${enc(roomId)}/state`);
+    const creator = state.find((e) => e.type === 'm.room.create') as { sender?: string } | undefined;
+    for (const type of ['m.bridge', 'uk.half-shot.bridge']) {
+      const info = state.find((e) => e.type === type);
+      expect(info?.state_key).toBe('patchbay://irc/test/%23chat');
+      expect(info?.content).toMatchObject({ bridgebot: creator?.sender, creator: creator?.sender, protocol: { id: 'irc', displayname: 'IRC' }, network: { id: 'test' }, channel: { id: '#chat' } });
+    }
   });
 
   it('Matrix -> IRC and IRC -> Matrix text', async () => {
