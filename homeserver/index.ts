@@ -60,6 +60,7 @@ import { DEFAULT_SEND_OPTIONS, FederationSender, transactionTransport } from './
 import { LocalEventFeed } from './federation/send/LocalEventFeed.js';
 import { RemoteMembership } from './federation/membership/RemoteMembership.js';
 import { OutboundEdus } from './federation/send/OutboundEdus.js';
+import { DeviceListUpdates } from './federation/send/DeviceListUpdates.js';
 import { StreamCounter } from './storage/StreamCounter.js';
 import { FilterStore } from './sync/FilterStore.js';
 import { SyncHandler } from './sync/SyncHandler.js';
@@ -221,6 +222,9 @@ export async function startHomeserver(options: HomeserverOptions): Promise<Runni
         notifier.notify({ rooms: change.observer === null ? e2ee.deviceLists.roomsOf(change.userId) : [], users });
       }),
     );
+    // ... and, for this server's users, the servers sharing a room with them (in the recording transaction).
+    const deviceListUpdates = federationSender && new DeviceListUpdates(federationSender, serverName, e2ee, accounts);
+    if (deviceListUpdates) e2ee.deviceLists.onChange(guarded('device list update for other servers', (change: DeviceListChange) => deviceListUpdates.onChange(change)));
     typing.onChange(
       guarded('typing notification', (roomId: string, userIds: string[], change: { userId: string; typing: boolean }) => {
         notifier.notify({ rooms: [roomId] });

@@ -19,7 +19,6 @@ export class DeviceDeletion {
   /** Deletes the devices that exist among `deviceIds`; unknown IDs are ignored (deleted before). */
   delete(userId: string, deviceIds: Iterable<string>): void {
     this.db.transaction(() => {
-      let any = false;
       for (const deviceId of deviceIds) {
         const existed = this.accounts.device(userId, deviceId) !== null;
         this.accounts.deleteDevice(userId, deviceId);
@@ -28,9 +27,8 @@ export class DeviceDeletion {
         this.e2ee.crossSigning.deleteDevice(userId, deviceId);
         this.toDevice.deleteDevice(userId, deviceId);
         this.pushers.removeForDevice(userId, deviceId);
-        any ||= existed;
+        if (existed) this.e2ee.deviceLists.record(userId, null, deviceId);
       }
-      if (any) this.e2ee.deviceLists.record(userId);
     })();
   }
 

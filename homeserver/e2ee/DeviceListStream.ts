@@ -2,7 +2,8 @@
 // cross-signing keys or signatures) at its stream position, so "who changed between two sync tokens" is a
 // range scan of positions, never a walk over every user. /sync's
 // `device_lists` adds the users who began or stopped sharing a room with the syncing user, read from the
-// membership events after the token.
+// membership events after the token. A change of one device (not of cross-signing keys) also names the
+// device (`device_list_change_devices`): what other servers are told in m.device_list_update.
 import type { SqlDatabase } from '../storage/SqlDatabase.js';
 import type { StreamCounter } from '../storage/StreamCounter.js';
 
@@ -11,11 +12,16 @@ export interface DeviceListChanges {
   left: string[];
 }
 
-/** One change of a user's devices or keys; `observer` null means everyone who shares a room with them sees it. */
+/**
+ * One change of a user's devices or keys; `observer` null means everyone who shares a room with them sees
+ * it. `deviceId` names the device that was added, deleted or got new keys or signatures; null: the user's
+ * cross-signing keys (or, for another server's user, a change it did not say more about).
+ */
 export interface DeviceListChange {
   pos: number;
   userId: string;
   observer: string | null;
+  deviceId: string | null;
 }
 
 type ChangeListener = (change: DeviceListChange) => void;
@@ -32,10 +38,15 @@ export class DeviceListStream {
   ) {
     this.s = {
       record: db.prepare('INSERT INTO device_list_changes (pos, user_id, observer) VALUES (?, ?, ?)'),
+      recordDevice: db.prepare('INSERT INTO device_list_change_devices (pos, user_id, device_id) VALUES (?, ?, ?)'),
+      lastDeviceChange: db.prepare('SELECT pos FROM device_list_change_devices WHERE user_id = ? AND pos < ? ORDER BY pos DESC LIMIT 1'),
       changedBetween: db.prepare(
         `SELECT DISTINCT user_id, observer FROM device_list_changes WHERE pos > ? AND pos <= ? AND (observer = '' OR observer = ?)`,
       ),
-      after: db.prepare('SELECT user_id, observer, pos FROM device_list_changes WHERE pos > ? ORDER BY pos LIMIT ?'),
+      after: db.prepare(
+        `SELECT c.user_id, c.observer, c.pos, d.device_id FROM device_list_changes c LEFT JOIN device_list_change_devices d ON d.pos = c.pos
+         WHERE c.pos > ? ORDER BY c.pos LIMIT ?`,
+      ),
       // Membership events after `from` in rooms the user is or was in (a range scan of the stream, then one
       // primary-key lookup per event).
       memberEvents: db.prepare(
@@ -54,9 +65,10 @@ export class DeviceListStream {
   }
 
   /** Records a change of `userId`'s devices or keys; call inside the transaction that made it. */
-  record(userId: string, observer: string | null = null): void {
-    const change: DeviceListChange = { pos: this.counter.next(), userId, observer };
+  record(userId: string, observer: string | null = null, deviceId: string | null = null): void {
+    const change: DeviceListChange = { pos: this.counter.next(), userId, observer, deviceId };
     this.s.record.run(change.pos, userId, observer ?? '');
+    if (deviceId !== null && observer === null) this.s.recordDevice.run(change.pos, userId, deviceId);
     for (const l of [...this.listeners]) l(change);
   }
 
@@ -66,10 +78,18 @@ export class DeviceListStream {
     return () => this.listeners.delete(listener);
   }
 
+  /**
+   * The position of the user's last change of a device seen by everyone, before `before`: the `prev_id` of
+   * the next m.device_list_update and the `stream_id` of user/devices. Null when there was none.
+   */
+  lastDeviceChange(userId: string, before = Number.MAX_SAFE_INTEGER): number | null {
+    return (this.s.lastDeviceChange.get(userId, before) as { pos: number } | undefined)?.pos ?? null;
+  }
+
   /** Changes after `after`, oldest first: what an appservice has not been told yet. */
   changesAfter(after: number, limit: number): DeviceListChange[] {
-    const rows = this.s.after.all(after, limit) as Array<{ user_id: string; observer: string; pos: number }>;
-    return rows.map((r) => ({ pos: r.pos, userId: r.user_id, observer: r.observer === '' ? null : r.observer }));
+    const rows = this.s.after.all(after, limit) as Array<{ user_id: string; observer: string; pos: number; device_id: string | null }>;
+    return rows.map((r) => ({ pos: r.pos, userId: r.user_id, observer: r.observer === '' ? null : r.observer, deviceId: r.device_id }));
   }
 
   /** Rooms where the user is joined or invited: who to wake when their devices change. */

@@ -52,7 +52,7 @@ export function uploadSignatures(e2ee: E2eeStores, signer: string, isLocal: (use
         e2ee.crossSigning.addSignature({ targetUserId: targetUser, targetKey: keyId, signerUserId: signer, signerKeyId, signature: sig as string });
       }
       // Signatures on one's own keys concern everyone who shares a room; on another's, only the signer.
-      if (targetUser === signer) e2ee.deviceLists.record(signer);
+      if (targetUser === signer) e2ee.deviceLists.record(signer, null, target.kind === 'device' ? keyId : null);
       else e2ee.deviceLists.record(targetUser, signer);
     }
   }

@@ -14,6 +14,16 @@ export interface PresenceRecord {
   status_msg?: string;
   lastActiveTs: number;
   serial: number;
+  /** Another server's user: as their server said (a local user's is computed from lastActiveTs). */
+  currentlyActive?: boolean;
+}
+
+/** What another server says of one of its users (an m.presence EDU's entry). */
+export interface RemotePresence {
+  presence: PresenceState;
+  statusMsg?: string;
+  lastActiveAgo?: number;
+  currentlyActive?: boolean;
 }
 
 export interface PresenceTimeouts {
@@ -110,6 +120,16 @@ export class PresenceTracker {
     }
   }
 
+  /** Another server's user, as their server says; no timers apply (that server sends the next change). */
+  setRemote(userId: string, state: RemotePresence): void {
+    const rec: PresenceRecord = { presence: state.presence, lastActiveTs: Date.now() - (state.lastActiveAgo ?? 0), serial: this.counter.next() };
+    if (state.statusMsg !== undefined) rec.status_msg = state.statusMsg;
+    if (state.currentlyActive !== undefined) rec.currentlyActive = state.currentlyActive;
+    this.latest = rec.serial;
+    this.users.set(userId, rec);
+    for (const l of [...this.listeners]) l(userId, rec);
+  }
+
   get(userId: string): PresenceRecord | null {
     return this.users.get(userId) ?? null;
   }
@@ -120,7 +140,7 @@ export class PresenceTracker {
     const c: Record<string, unknown> = {
       presence: rec.presence,
       last_active_ago: ago,
-      currently_active: rec.presence === 'online' && ago < CURRENTLY_ACTIVE_MS,
+      currently_active: rec.currentlyActive ?? (rec.presence === 'online' && ago < CURRENTLY_ACTIVE_MS),
       user_id: userId,
     };
     if (rec.status_msg !== undefined) c['status_msg'] = rec.status_msg;

@@ -15,7 +15,8 @@ export function federationUserRoutes(r: RouteTable, hs: HomeserverContext, signe
   r.get('/user/devices/:userId', signed, (req, res) => {
     const userId = localUser(param(req, 'userId'));
     if (!hs.accounts.exists(userId)) throw new MatrixError(404, 'M_NOT_FOUND', `No user ${userId}`);
-    res.json(keys.devices(userId, hs.counter.current()));
+    // The position of its last device change: the next m.device_list_update names it in prev_id.
+    res.json(keys.devices(userId, hs.e2ee.deviceLists.lastDeviceChange(userId) ?? 0));
   });
 
   r.post('/user/keys/query', signed, (req, res) => {

@@ -34,7 +34,7 @@ export function keysRoutes(r: RouteTable, hs: HomeserverContext): void {
     const fallbackKeys = keyMap(b.optObject('fallback_keys') ?? b.optObject('org.matrix.msc2732.fallback_keys'), 'fallback_keys');
     if (deviceKeys) checkDeviceKeys(deviceKeys, me.userId, deviceId);
     hs.db.transaction(() => {
-      if (deviceKeys && e2ee.deviceKeys.put(me.userId, deviceId, deviceKeys)) e2ee.deviceLists.record(me.userId);
+      if (deviceKeys && e2ee.deviceKeys.put(me.userId, deviceId, deviceKeys)) e2ee.deviceLists.record(me.userId, null, deviceId);
       if (oneTimeKeys) e2ee.oneTimeKeys.add(me.userId, deviceId, oneTimeKeys);
       if (fallbackKeys) e2ee.oneTimeKeys.setFallback(me.userId, deviceId, fallbackKeys);
     })();

@@ -148,8 +148,10 @@ export function userDataRoutes(r: RouteTable, hs: HomeserverContext): void {
   r.get('/presence/:userId/status', auth, (req, res) => {
     const userId = param(req, 'userId');
     if (!isValidUserId(userId)) throw new MatrixError(400, 'M_INVALID_PARAM', `Invalid user ID ${JSON.stringify(userId)}`);
-    if (!hs.accounts.exists(userId)) throw new MatrixError(404, 'M_NOT_FOUND', 'Unknown user');
     const rec = hs.presence.get(userId);
+    // Another server's user is known here from their server's m.presence EDUs only.
+    const known = hs.resolver.isLocal(userId, '@') ? hs.accounts.exists(userId) : rec !== null;
+    if (!known) throw new MatrixError(404, 'M_NOT_FOUND', 'Unknown user');
     if (!rec) {
       res.json({ presence: 'offline' });
       return;

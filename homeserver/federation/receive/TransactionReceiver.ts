@@ -14,7 +14,7 @@ import type { Federation } from '../Federation.js';
 import { stateEventsOf } from '../membership/RoomGraph.js';
 import type { Pdu } from '../pdu/Pdu.js';
 import { resolveStateV2, type StateIds } from '../stateres/StateResolutionV2.js';
-import { receiveEdu } from './InboundEdus.js';
+import { InboundEdus } from './InboundEdus.js';
 import { checkReceivedPdu } from './PduChecker.js';
 import { parsePdu } from './PduFormat.js';
 
@@ -31,11 +31,13 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 
 export class TransactionReceiver {
   private readonly s;
+  private readonly edus: InboundEdus;
 
   constructor(
     private readonly hs: HomeserverContext,
     private readonly fed: Federation,
   ) {
+    this.edus = new InboundEdus(hs);
     this.s = {
       get: hs.db.prepare('SELECT response FROM federation_received_txns WHERE origin = ? AND txn_id = ?'),
       put: hs.db.prepare('INSERT OR IGNORE INTO federation_received_txns (origin, txn_id, response, received_ts) VALUES (?, ?, ?, ?)'),
@@ -51,7 +53,7 @@ export class TransactionReceiver {
       const { id, result } = await this.receivePdu(origin, raw);
       response.pdus[id] = result;
     }
-    for (const edu of edus) receiveEdu(this.hs, origin, edu);
+    for (const edu of edus) this.edus.receive(origin, edu);
     this.s.put.run(origin, txnId, JSON.stringify(response), Date.now());
     return response;
   }
