@@ -8,6 +8,7 @@ import { MatrixError } from '../../MatrixError.js';
 import { isValidRoomId, isValidUserId } from '../../ids/MatrixIds.js';
 import { authorizeEvent } from '../../rooms/AuthRules.js';
 import { isSupportedRoomVersion, type RoomVersion } from '../../rooms/RoomVersions.js';
+import { requireRoomAllows } from '../acl/RoomServerAcl.js';
 import type { RoomEvent } from '../eventauth/RoomState.js';
 import { domainOf, stateKeyOf } from '../eventauth/RoomState.js';
 import type { Federation } from '../Federation.js';
@@ -38,19 +39,20 @@ export interface SendJoinResponse {
   event: Pdu;
 }
 
-function requireRoom(hs: HomeserverContext, roomId: string): RoomVersion {
+function requireRoom(hs: HomeserverContext, origin: string, roomId: string): RoomVersion {
   const version = isValidRoomId(roomId) ? hs.events.room(roomId)?.room_version : undefined;
   if (version === undefined || !isSupportedRoomVersion(version)) throw new MatrixError(404, 'M_NOT_FOUND', `Unknown room ${roomId}`);
   if (!hs.events.members(roomId, 'join').some((m) => domainOf(m.user_id) === hs.serverName)) {
     throw new MatrixError(404, 'M_NOT_FOUND', `${hs.serverName} is not in room ${roomId}`);
   }
+  requireRoomAllows(hs.events, roomId, origin);
   return version;
 }
 
 /** make_join / make_leave: the event template, authorised against the current state (403 when it would fail). */
 export function membershipTemplate(hs: HomeserverContext, origin: string, roomId: string, userId: string, membership: Membership, versions: string[]): MembershipTemplate {
   if (!isValidUserId(userId) || domainOf(userId) !== origin) throw new MatrixError(403, 'M_FORBIDDEN', `${userId} is not a user of ${origin}`);
-  const version = requireRoom(hs, roomId);
+  const version = requireRoom(hs, origin, roomId);
   if (membership === 'join' && !versions.includes(version)) {
     throw new MatrixError(400, 'M_INCOMPATIBLE_ROOM_VERSION', `Room ${roomId} is of version ${version}, which ${origin} does not support`, { room_version: version });
   }
@@ -73,7 +75,7 @@ export async function acceptMembership(
   raw: unknown,
   membership: Membership,
 ): Promise<AcceptedMember> {
-  const version = requireRoom(hs, roomId);
+  const version = requireRoom(hs, origin, roomId);
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new MatrixError(400, 'M_BAD_JSON', 'The body must be the signed event');
   const body = raw as Record<string, unknown>;
   if (body['room_id'] !== roomId) throw new MatrixError(400, 'M_BAD_JSON', `The event is not for room ${roomId}`);

@@ -1,7 +1,9 @@
 // The EDUs another server sends in a /send transaction: m.typing and m.receipt (m.read) for rooms this
 // server is in, about that server's own users who are joined there, fed into the same trackers local
-// clients' typing and receipts go to, so /sync shows them. Other EDU types and anything else are ignored.
+// clients' typing and receipts go to, so /sync shows them. Other EDU types and anything else are ignored,
+// as are typing and receipts for a room whose server ACL denies the origin.
 import type { HomeserverContext } from '../../HomeserverContext.js';
+import { roomAllows } from '../acl/RoomServerAcl.js';
 import { domainOf } from '../eventauth/RoomState.js';
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -15,7 +17,7 @@ export function receiveEdu(hs: HomeserverContext, origin: string, edu: unknown):
 /** A user of `origin` joined to a room this server is in. */
 function isJoinedRemote(hs: HomeserverContext, origin: string, roomId: unknown, userId: unknown): userId is string {
   if (typeof roomId !== 'string' || typeof userId !== 'string' || domainOf(userId) !== origin) return false;
-  return hs.events.membership(roomId, userId)?.membership === 'join';
+  return hs.events.membership(roomId, userId)?.membership === 'join' && roomAllows(hs.events, roomId, origin);
 }
 
 function typing(hs: HomeserverContext, origin: string, c: Record<string, unknown>): void {

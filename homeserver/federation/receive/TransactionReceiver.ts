@@ -9,6 +9,7 @@ import { MatrixError } from '../../MatrixError.js';
 import { PowerLevels } from '../../rooms/PowerLevels.js';
 import { redactContent } from '../../rooms/Redaction.js';
 import { isSupportedRoomVersion } from '../../rooms/RoomVersions.js';
+import { roomAllows } from '../acl/RoomServerAcl.js';
 import { domainOf, type RoomEvent } from '../eventauth/RoomState.js';
 import type { Federation } from '../Federation.js';
 import { stateEventsOf } from '../membership/RoomGraph.js';
@@ -74,6 +75,7 @@ export class TransactionReceiver {
     const eventId = parsed.event.event_id;
     if (version === undefined || !isSupportedRoomVersion(version)) return fail(eventId, `Unknown room ${roomId}`);
     if (!events.members(roomId, 'join').some((m) => domainOf(m.user_id) === this.hs.serverName)) return fail(eventId, `${this.hs.serverName} is not in room ${roomId}`);
+    if (!roomAllows(events, roomId, origin)) return fail(eventId, `${origin} is denied by the server ACL of room ${roomId}`);
     // An outlier (known from an auth chain) may still join the timeline; anything else stored is done with.
     const known = events.pduEntry(eventId);
     if (known && known.status !== 'outlier') return { id: eventId, result: {} };
