@@ -5,7 +5,8 @@ import type { HomeserverContext } from '../HomeserverContext.js';
 import { body, isJsonObject, param, requesterOf, roomIdParam } from '../http/RequestReader.js';
 import type { RouteTable } from '../http/RouteTable.js';
 import type { CreateRoomInput, RoomPreset } from '../rooms/RoomCreator.js';
-import { isValidRoomId, isValidUserId } from '../ids/MatrixIds.js';
+import { isValidUserId } from '../ids/MatrixIds.js';
+import { joinTarget } from './JoinTarget.js';
 
 const PRESETS = new Set(['private_chat', 'public_chat', 'trusted_private_chat']);
 
@@ -140,18 +141,15 @@ export function roomMembershipRoutes(r: RouteTable, hs: HomeserverContext): void
   });
 }
 
-/** A join here, or through another server (`server_name`/`via`) when the room lives elsewhere. */
+/** A join here, or through another server (`server_name`/`via`, or the servers of a remote alias) when the room lives elsewhere. */
 async function join(hs: HomeserverContext, req: Request, res: Response, roomIdOrAlias: string): Promise<string> {
   const me = requesterOf(res);
   const reason = body(req).optString('reason');
+  const { roomId, servers } = await joinTarget(hs, req, roomIdOrAlias);
   const remote = hs.remoteMembership;
-  if (remote && isValidRoomId(roomIdOrAlias) && remote.needsRemoteJoin(roomIdOrAlias)) {
-    const servers = ['server_name', 'via'].flatMap((name) => {
-      const v = req.query[name];
-      return (Array.isArray(v) ? v : [v]).filter((s): s is string => typeof s === 'string');
-    });
-    await remote.join(me.userId, roomIdOrAlias, servers, hs.memberships.memberContent(me.userId, 'join', { reason }));
-    return roomIdOrAlias;
+  if (remote?.needsRemoteJoin(roomId)) {
+    await remote.join(me.userId, roomId, servers, hs.memberships.memberContent(me.userId, 'join', { reason }));
+    return roomId;
   }
-  return hs.memberships.join(me, roomIdOrAlias, reason);
+  return hs.memberships.join(me, roomId, reason);
 }
