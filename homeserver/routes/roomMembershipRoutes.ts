@@ -1,4 +1,4 @@
-// createRoom, join, invite, leave, kick, ban, unban, forget, joined_rooms.
+// createRoom, join, knock, invite, leave, kick, ban, unban, forget, joined_rooms.
 import type { Request, Response } from 'express';
 import { MatrixError } from '../MatrixError.js';
 import type { HomeserverContext } from '../HomeserverContext.js';
@@ -81,6 +81,16 @@ export function roomMembershipRoutes(r: RouteTable, hs: HomeserverContext): void
 
   r.post('/rooms/:roomId/join', auth, limit.perUser('joins_per_user'), async (req, res) => {
     res.json({ room_id: await join(hs, req, res, roomIdParam(req)) });
+  });
+
+  r.post('/knock/:roomIdOrAlias', auth, limit.perUser('joins_per_user'), async (req, res) => {
+    const me = requesterOf(res);
+    const reason = body(req).optString('reason');
+    const { roomId, servers } = await joinTarget(hs, req, param(req, 'roomIdOrAlias'));
+    const remote = hs.remoteMembership;
+    if (remote?.needsRemoteJoin(roomId)) await remote.knock(me.userId, roomId, servers, hs.memberships.memberContent(me.userId, 'knock', { reason }));
+    else hs.memberships.knock(me, roomId, reason);
+    res.json({ room_id: roomId });
   });
 
   r.post('/rooms/:roomId/invite', auth, limit.perUser('invites_per_user'), async (req, res) => {

@@ -141,6 +141,8 @@ describe('a room’s server ACL (m.room.server_acl)', () => {
     expect(await status(asC.request('a.test', 'GET', `/_matrix/federation/v1/make_leave/${r}/${enc(CARL)}`))).toBe(forbidden);
     expect(await status(asC.request('a.test', 'PUT', `/_matrix/federation/v2/send_leave/${r}/${enc(denied.leave.eventId)}`, denied.leave.pdu))).toBe(forbidden);
     expect(await status(asC.request('a.test', 'PUT', `/_matrix/federation/v2/invite/${r}/$x`, { room_version: '10', event: {} }))).toBe(forbidden);
+    expect(await status(asC.request('a.test', 'GET', `/_matrix/federation/v1/make_knock/${r}/${enc(CARL)}?ver=10`))).toBe(forbidden);
+    expect(await status(asC.request('a.test', 'PUT', `/_matrix/federation/v1/send_knock/${r}/${enc(denied.join.eventId)}`, denied.join.pdu))).toBe(forbidden);
     expect(await status(asC.request('a.test', 'GET', `/_matrix/federation/v1/state/${r}?event_id=${enc(event)}`))).toBe(forbidden);
     expect(await status(asC.request('a.test', 'GET', `/_matrix/federation/v1/state_ids/${r}?event_id=${enc(event)}`))).toBe(forbidden);
     expect(await status(asC.request('a.test', 'GET', `/_matrix/federation/v1/event/${enc(event)}`))).toBe(forbidden);
