@@ -125,13 +125,38 @@ export class RemoteMembership {
     const servers = this.events.members(roomId, 'join').map((m) => domainOf(m.user_id));
     const invite = own?.membership === 'invite' ? this.events.event(own.event_id) : null;
     if (invite) servers.push(domainOf(invite.sender));
-    const { server, version, template } = await this.makeMembership(userId, roomId, servers, 'leave');
+    let made: Awaited<ReturnType<RemoteMembership['makeMembership']>>;
+    try {
+      made = await this.makeMembership(userId, roomId, servers, 'leave');
+    } catch (err) {
+      if (own?.membership !== 'invite' && own?.membership !== 'knock') throw err;
+      // No server of the room takes the leave (a knock already turned away there, an invite withdrawn, a
+      // server gone): declined here only, so the user is not stuck with it.
+      this.declineLocally(userId, roomId, own.event_id, content);
+      this.logger.warn({ roomId, userId, err: (err as Error).message }, `federation: ${own.membership} declined on this server only`);
+      return;
+    }
+    const { server, version, template } = made;
     const { eventId, pdu } = this.events.signer.sign(version, this.filled(template, content));
     await this.fed.client.request(server, 'PUT', `/_matrix/federation/v2/send_leave/${enc(roomId)}/${enc(eventId)}`, pdu);
     this.events.write(() => {
       this.events.storeRemote({ eventId, pdu, status: 'timeline', stateBefore: this.events.stateIds(roomId) });
     });
     this.logger.info({ roomId, userId, server, eventId }, 'federation: left a remote room');
+  }
+
+  /** A leave after an invite or knock of a room this server is not in, stored here and sent nowhere. */
+  private declineLocally(userId: string, roomId: string, ownEventId: string, content: Record<string, unknown>): void {
+    const room = this.events.room(roomId);
+    const own = this.events.pduEntry(ownEventId)?.event;
+    if (!room || !own) throw new MatrixError(404, 'M_NOT_FOUND', `Unknown room ${roomId}`);
+    const { eventId, pdu } = this.events.signer.sign(room.room_version, {
+      room_id: roomId, sender: userId, type: 'm.room.member', state_key: userId, content, origin: this.serverName, origin_server_ts: Date.now(),
+      depth: own.depth + 1, prev_events: [ownEventId], auth_events: [ownEventId],
+    });
+    this.events.write(() => {
+      this.events.storeInvite({ roomId, version: room.room_version, creator: room.creator }, { eventId, pdu });
+    });
   }
 
   /**

@@ -126,6 +126,16 @@ describe('knocking from another server', () => {
     }, 20_000, 'A’s message on B');
   });
 
+  it('a knock from B turned away on A: the user on B can still leave it (declined on B only)', async () => {
+    const gus = await registerUser(b.url, 'gus');
+    await gus.http.ok('POST', `/_matrix/client/v3/knock/${enc(roomId)}`, { query: { via: 'a.test' }, body: {} });
+    await alice.http.ok('POST', `/_matrix/client/v3/rooms/${enc(roomId)}/kick`, { body: { user_id: gus.userId } });
+    expect(await membershipOn(alice, gus.userId)).toBe('leave');
+    await gus.http.ok('POST', `/_matrix/client/v3/rooms/${enc(roomId)}/leave`, { body: {} });
+    const sync = await gus.http.ok<SyncRooms>('GET', '/_matrix/client/v3/sync');
+    expect(sync.rooms.knock?.[roomId]).toBeUndefined();
+  });
+
   it('a user on B withdraws a knock by leaving, through A', async () => {
     const fay = await registerUser(b.url, 'fay');
     await fay.http.ok('POST', `/_matrix/client/v3/knock/${enc('#door:a.test')}`, { body: {} });
