@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadOrCreateSigningKeys } from '../../../homeserver/federation/keys/SigningKeyFile.js';
 import { FederationRequestError } from '../../../homeserver/federation/transport/FederationClient.js';
-import { enc, federationClientAs, loopbackFederationOptions, registerUser, SpecValidator, startTestHomeserver, waitFor, type TestHomeserver, type TestUser } from '../../harness/index.js';
+import { enc, federationClientAs, loopbackFederationOptions, registerUser, SpecValidator, startSdkClient, startTestHomeserver, waitFor, type TestHomeserver, type TestUser } from '../../harness/index.js';
 
 const spec = SpecValidator.load();
 
@@ -134,6 +134,25 @@ describe('knocking from another server', () => {
     await gus.http.ok('POST', `/_matrix/client/v3/rooms/${enc(roomId)}/leave`, { body: {} });
     const sync = await gus.http.ok<SyncRooms>('GET', '/_matrix/client/v3/sync');
     expect(sync.rooms.knock?.[roomId]).toBeUndefined();
+  });
+
+  it('matrix-js-sdk on B knocks by alias, shows the room as knocked, then invited, then joined', async () => {
+    const hana = await registerUser(b.url, 'hana');
+    const client = await startSdkClient(b.url, hana);
+    try {
+      const knocked = await client.knockRoom('#door:a.test', { reason: 'hello' });
+      expect(knocked.room_id).toBe(roomId);
+      const membership = () => client.getRoom(roomId)?.getMyMembership();
+      await waitFor(() => membership() === 'knock', 20_000, 'the knock in the SDK');
+      expect(client.getRoom(roomId)?.name).toBe('Knock first');
+      await alice.http.ok('POST', `/_matrix/client/v3/rooms/${enc(roomId)}/invite`, { body: { user_id: hana.userId } });
+      await waitFor(() => membership() === 'invite', 20_000, 'the invite in the SDK');
+      await client.joinRoom(roomId);
+      await waitFor(() => membership() === 'join', 20_000, 'the join in the SDK');
+      expect(await membershipOn(alice, hana.userId)).toBe('join');
+    } finally {
+      client.stopClient();
+    }
   });
 
   it('a user on B withdraws a knock by leaving, through A', async () => {
