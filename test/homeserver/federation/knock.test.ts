@@ -6,6 +6,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadOrCreateSigningKeys } from '../../../homeserver/federation/keys/SigningKeyFile.js';
+import { eventIdOf } from '../../../homeserver/federation/pdu/EventHashes.js';
+import { hashAndSignEvent } from '../../../homeserver/federation/pdu/EventSigning.js';
+import type { Pdu } from '../../../homeserver/federation/pdu/Pdu.js';
 import { FederationRequestError } from '../../../homeserver/federation/transport/FederationClient.js';
 import { enc, federationClientAs, loopbackFederationOptions, registerUser, SpecValidator, startSdkClient, startTestHomeserver, waitFor, type TestHomeserver, type TestUser } from '../../harness/index.js';
 
@@ -96,14 +99,23 @@ describe('knocking on a room of this server', () => {
 });
 
 describe('knocking from another server', () => {
-  it('make_knock answers a template as the spec says, and refuses a server without the room version', async () => {
-    const asB = federationClientAs('b.test', loadOrCreateSigningKeys(join(dir, 'b.key')).current, { 'a.test': a.url });
+  it('make_knock and send_knock answer as the spec says, and make_knock refuses a server without the room version', async () => {
+    const bKey = loadOrCreateSigningKeys(join(dir, 'b.key')).current;
+    const asB = federationClientAs('b.test', bKey, { 'a.test': a.url });
     const t = (await asB.request('a.test', 'GET', `/_matrix/federation/v1/make_knock/${enc(roomId)}/${enc('@probe:b.test')}?ver=10&ver=11`)) as { event: Record<string, unknown> };
     if (spec) expect(await spec.validateResponse('server-server/knocks.yaml', '/make_knock/{roomId}/{userId}', 'get', 200, t)).toEqual([]);
     expect(t.event).toMatchObject({ room_id: roomId, sender: '@probe:b.test', state_key: '@probe:b.test', type: 'm.room.member', content: { membership: 'knock' } });
     const old = await asB.request('a.test', 'GET', `/_matrix/federation/v1/make_knock/${enc(roomId)}/${enc('@probe:b.test')}?ver=9`).catch((err: unknown) => err);
     expect(old).toBeInstanceOf(FederationRequestError);
     expect((old as FederationRequestError).errcode).toBe('M_INCOMPATIBLE_ROOM_VERSION');
+
+    // send_knock answers the room's describing state as signed PDUs, the create event among them.
+    const pdu = hashAndSignEvent('10', { ...t.event, origin_server_ts: Date.now() }, 'b.test', bKey) as unknown as Pdu;
+    const answer = (await asB.request('a.test', 'PUT', `/_matrix/federation/v1/send_knock/${enc(roomId)}/${enc(eventIdOf('10', pdu))}`, pdu)) as { knock_room_state: Pdu[] };
+    if (spec) expect(await spec.validateResponse('server-server/knocks.yaml', '/send_knock/{roomId}/{eventId}', 'put', 200, answer)).toEqual([]);
+    expect(answer.knock_room_state.map((e) => e.type).sort()).toEqual(['m.room.canonical_alias', 'm.room.create', 'm.room.join_rules', 'm.room.name']);
+    expect(answer.knock_room_state.every((e) => e.signatures['a.test'] !== undefined)).toBe(true);
+    expect(await membershipOn(alice, '@probe:b.test')).toBe('knock');
   });
 
   it('a user on B knocks through A, sees the room under rooms.knock, is let in with an invite and joins', async () => {
