@@ -118,36 +118,57 @@ describe('knocking from another server', () => {
     expect(await membershipOn(alice, '@probe:b.test')).toBe('knock');
   });
 
-  it('a user on B knocks through A, sees the room under rooms.knock, is let in with an invite and joins', async () => {
-    const bob = await registerUser(b.url, 'bob');
-    const answer = await bob.http.ok<{ room_id: string }>('POST', `/_matrix/client/v3/knock/${enc(roomId)}`, { query: { server_name: 'a.test' }, body: { reason: 'from B' } });
-    expect(answer.room_id).toBe(roomId);
-    await expectKnockInSync(bob);
-    expect(await membershipOn(alice, bob.userId)).toBe('knock');
-
-    await alice.http.ok('POST', `/_matrix/client/v3/rooms/${enc(roomId)}/invite`, { body: { user_id: bob.userId } });
-    const sync = await bob.http.ok<SyncRooms>('GET', '/_matrix/client/v3/sync');
-    expect(sync.rooms.invite?.[roomId]).toBeDefined();
-    expect(sync.rooms.knock?.[roomId]).toBeUndefined();
-    await bob.http.ok('POST', `/_matrix/client/v3/join/${enc(roomId)}`, { body: {} });
-    expect(await membershipOn(alice, bob.userId)).toBe('join');
-    await alice.http.ok('PUT', `/_matrix/client/v3/rooms/${enc(roomId)}/send/m.room.message/m1`, { body: { msgtype: 'm.text', body: 'come in' } });
-    await waitFor(async () => {
-      const res = await bob.http.ok<{ chunk: Array<{ content: Record<string, unknown> }> }>('GET', `/_matrix/client/v3/rooms/${enc(roomId)}/messages`, { query: { dir: 'b', limit: 5 } });
-      return res.chunk.some((e) => e.content['body'] === 'come in');
-    }, 20_000, 'A’s message on B');
-  });
-
-  it('a knock from B turned away on A: the user on B can still leave it (declined on B only)', async () => {
+  it('a knock from B turned away on A: the kick reaches B, and the user on B no longer sees the knock', async () => {
     const gus = await registerUser(b.url, 'gus');
     await gus.http.ok('POST', `/_matrix/client/v3/knock/${enc(roomId)}`, { query: { via: 'a.test' }, body: {} });
-    await alice.http.ok('POST', `/_matrix/client/v3/rooms/${enc(roomId)}/kick`, { body: { user_id: gus.userId } });
+    await alice.http.ok('POST', `/_matrix/client/v3/rooms/${enc(roomId)}/kick`, { body: { user_id: gus.userId, reason: 'not today' } });
     expect(await membershipOn(alice, gus.userId)).toBe('leave');
+    await waitFor(async () => (await gus.http.ok<SyncRooms>('GET', '/_matrix/client/v3/sync')).rooms.knock?.[roomId] === undefined, 20_000, 'the kick on B');
+    // Leaving it now changes nothing.
     await gus.http.ok('POST', `/_matrix/client/v3/rooms/${enc(roomId)}/leave`, { body: {} });
-    const sync = await gus.http.ok<SyncRooms>('GET', '/_matrix/client/v3/sync');
-    expect(sync.rooms.knock?.[roomId]).toBeUndefined();
   });
 
+  it('B takes the end of a knock only from the room’s server, signed by it, about a knocking user', async () => {
+    const jo = await registerUser(b.url, 'jo');
+    await jo.http.ok('POST', `/_matrix/client/v3/knock/${enc(roomId)}`, { query: { via: 'a.test' }, body: {} });
+    const aKey = loadOrCreateSigningKeys(join(dir, 'a.key')).current;
+    const asA = federationClientAs('a.test', aKey, { 'b.test': b.url });
+    const kick = (fields: Record<string, unknown>) => hashAndSignEvent('10', {
+      room_id: roomId, sender: alice.userId, type: 'm.room.member', state_key: jo.userId, content: { membership: 'leave' },
+      origin_server_ts: Date.now(), depth: 100, prev_events: [], auth_events: [], ...fields,
+    }, 'a.test', aKey) as unknown as Pdu;
+    const forged = kick({ sender: '@mallory:c.test' });
+    const unsigned = { ...kick({}), signatures: {} };
+    const notKnocking = kick({ state_key: (await registerUser(b.url, 'kim')).userId });
+    const answer = (await asA.request('b.test', 'PUT', `/_matrix/federation/v1/send/oob${Date.now()}`, { origin: 'a.test', origin_server_ts: Date.now(), pdus: [forged, unsigned, notKnocking] })) as { pdus: Record<string, { error?: string }> };
+    expect(Object.values(answer.pdus).map((r) => typeof r.error)).toEqual(['string', 'string', 'string']);
+    const sync = await jo.http.ok<SyncRooms>('GET', '/_matrix/client/v3/sync');
+    expect(sync.rooms.knock?.[roomId]).toBeDefined();
+  });
+
+  it('a knock no server of the room takes the leave of (B denied by the room’s ACL) is declined on B only', async () => {
+    const ian = await registerUser(b.url, 'ian');
+    await ian.http.ok('POST', `/_matrix/client/v3/knock/${enc(roomId)}`, { query: { via: 'a.test' }, body: {} });
+    await alice.http.ok('PUT', `/_matrix/client/v3/rooms/${enc(roomId)}/state/m.room.server_acl/`, { body: { allow: ['*'], deny: ['b.test'] } });
+    try {
+      await ian.http.ok('POST', `/_matrix/client/v3/rooms/${enc(roomId)}/leave`, { body: {} });
+      const sync = await ian.http.ok<SyncRooms>('GET', '/_matrix/client/v3/sync');
+      expect(sync.rooms.knock?.[roomId]).toBeUndefined();
+      expect(await membershipOn(alice, ian.userId)).toBe('knock');
+    } finally {
+      await alice.http.ok('PUT', `/_matrix/client/v3/rooms/${enc(roomId)}/state/m.room.server_acl/`, { body: { allow: ['*'] } });
+    }
+  });
+
+  it('a user on B withdraws a knock by leaving, through A', async () => {
+    const fay = await registerUser(b.url, 'fay');
+    await fay.http.ok('POST', `/_matrix/client/v3/knock/${enc('#door:a.test')}`, { body: {} });
+    expect(await membershipOn(alice, fay.userId)).toBe('knock');
+    await fay.http.ok('POST', `/_matrix/client/v3/rooms/${enc(roomId)}/leave`, { body: {} });
+    expect(await membershipOn(alice, fay.userId)).toBe('leave');
+    const sync = await fay.http.ok<SyncRooms>('GET', '/_matrix/client/v3/sync');
+    expect(sync.rooms.knock?.[roomId]).toBeUndefined();
+  });
   it('matrix-js-sdk on B knocks by alias, shows the room as knocked, then invited, then joined', async () => {
     const hana = await registerUser(b.url, 'hana');
     const client = await startSdkClient(b.url, hana);
@@ -167,13 +188,24 @@ describe('knocking from another server', () => {
     }
   });
 
-  it('a user on B withdraws a knock by leaving, through A', async () => {
-    const fay = await registerUser(b.url, 'fay');
-    await fay.http.ok('POST', `/_matrix/client/v3/knock/${enc('#door:a.test')}`, { body: {} });
-    expect(await membershipOn(alice, fay.userId)).toBe('knock');
-    await fay.http.ok('POST', `/_matrix/client/v3/rooms/${enc(roomId)}/leave`, { body: {} });
-    expect(await membershipOn(alice, fay.userId)).toBe('leave');
-    const sync = await fay.http.ok<SyncRooms>('GET', '/_matrix/client/v3/sync');
+  it('with B in the room (a user of B joined), a knock from B is a room event sent to A, and the invite and join follow', async () => {
+    const bob = await registerUser(b.url, 'bob');
+    const answer = await bob.http.ok<{ room_id: string }>('POST', `/_matrix/client/v3/knock/${enc(roomId)}`, { query: { server_name: 'a.test' }, body: { reason: 'from B' } });
+    expect(answer.room_id).toBe(roomId);
+    await expectKnockInSync(bob);
+    expect(await membershipOn(alice, bob.userId)).toBe('knock');
+
+    await alice.http.ok('POST', `/_matrix/client/v3/rooms/${enc(roomId)}/invite`, { body: { user_id: bob.userId } });
+    const sync = await bob.http.ok<SyncRooms>('GET', '/_matrix/client/v3/sync');
+    expect(sync.rooms.invite?.[roomId]).toBeDefined();
     expect(sync.rooms.knock?.[roomId]).toBeUndefined();
+    await bob.http.ok('POST', `/_matrix/client/v3/join/${enc(roomId)}`, { body: {} });
+    expect(await membershipOn(alice, bob.userId)).toBe('join');
+    await alice.http.ok('PUT', `/_matrix/client/v3/rooms/${enc(roomId)}/send/m.room.message/m1`, { body: { msgtype: 'm.text', body: 'come in' } });
+    await waitFor(async () => {
+      const res = await bob.http.ok<{ chunk: Array<{ content: Record<string, unknown> }> }>('GET', `/_matrix/client/v3/rooms/${enc(roomId)}/messages`, { query: { dir: 'b', limit: 5 } });
+      return res.chunk.some((e) => e.content['body'] === 'come in');
+    }, 20_000, 'A’s message on B');
   });
+
 });
