@@ -268,7 +268,8 @@ export class EventStore {
   }
 
   /**
-   * Stores an invite of a local user to a room this server is not in (invite v2 from the inviting server):
+   * Stores an invite of a local user to a room this server is not in (invite v2 from the inviting server),
+   * or a local user's knock on such a room (send_knock through a resident server):
    * the room when unknown, the invite as the invitee's membership (an outlier of the room's graph: not an
    * extremity). `pdu.unsigned.invite_room_state` is what sync shows of the room. Must run inside write().
    */

@@ -3,7 +3,8 @@ import type { StrippedStateEvent } from '../contracts.js';
 import type { EventStore } from './EventStore.js';
 import type { StoredEvent } from './StoredEvent.js';
 
-const INVITE_STATE_TYPES = [
+/** The state types an invitee or knocker is shown of a room. */
+export const STRIPPED_STATE_TYPES = [
   'm.room.create',
   'm.room.join_rules',
   'm.room.name',
@@ -19,16 +20,19 @@ export function strip(ev: StoredEvent): StrippedStateEvent {
 
 export function strippedState(events: EventStore, roomId: string): StrippedStateEvent[] {
   const out: StrippedStateEvent[] = [];
-  for (const type of INVITE_STATE_TYPES) {
+  for (const type of STRIPPED_STATE_TYPES) {
     const ev = events.stateEvent(roomId, type, '');
     if (ev) out.push(strip(ev));
   }
   return out;
 }
 
-/** The stripped state another server sent with an invite (kept in the PDU's `unsigned`), as far as it is well formed. */
-export function invitedRoomState(pdu: { unsigned?: Record<string, unknown> } | null): StrippedStateEvent[] {
-  const list = pdu?.unsigned?.['invite_room_state'];
+/**
+ * The stripped state another server sent with an invite, or in answer to a knock (kept in the PDU's
+ * `unsigned`), as far as it is well formed.
+ */
+export function invitedRoomState(pdu: { unsigned?: Record<string, unknown> } | null, key: 'invite_room_state' | 'knock_room_state' = 'invite_room_state'): StrippedStateEvent[] {
+  const list = pdu?.unsigned?.[key];
   if (!Array.isArray(list)) return [];
   return list.filter(
     (e): e is StrippedStateEvent =>

@@ -101,6 +101,7 @@ function authorizeMembership(
       if (ev.sender !== target) forbid('You cannot knock for another user');
       if (targetMembership === 'ban') forbid('You are banned from this room');
       if (targetMembership === 'join') forbid('You are already in the room');
+      if (targetMembership === 'invite') forbid('You are already invited to this room');
       return;
     }
     default:

@@ -77,6 +77,15 @@ export class MembershipService {
     });
   }
 
+  /** Asks to be let into a room whose join rule is knock or knock_restricted; a repeated knock is a no-op. */
+  knock(r: Requester, roomId: string, reason?: string): void {
+    this.events.write(() => {
+      const room = this.appender.requireRoom(roomId);
+      if (this.events.membership(roomId, r.userId)?.membership === 'knock') return;
+      this.appendMember(room, r.userId, r.userId, this.memberContent(r.userId, 'knock', { reason }));
+    });
+  }
+
   leave(r: Requester, roomId: string, reason?: string): void {
     this.events.write(() => {
       const room = this.appender.requireRoom(roomId);

@@ -1,10 +1,10 @@
 // The room endpoints of the Server-Server API (docs/federation.md#joining): /send (docs/federation.md#receiving),
-// make_join/send_join and
-// make_leave/send_leave for another server's users, and the reads a server in a room fills gaps with
+// make_join/send_join,
+// make_leave/send_leave and make_knock/send_knock for another server's users, and the reads a server in a room fills gaps with
 // (/event, /state, /state_ids, /event_auth, /backfill, /get_missing_events). Every request is X-Matrix signed.
 import type { Request } from 'express';
 import type { Federation } from '../federation/Federation.js';
-import { acceptMembership, membershipTemplate, sendJoinResponse } from '../federation/membership/ResidentMembership.js';
+import { acceptMembership, membershipTemplate, sendJoinResponse, sendKnockResponse } from '../federation/membership/ResidentMembership.js';
 import { receiveInvite } from '../federation/membership/InviteReceiver.js';
 import { backfill, missingEvents, readableEvent, requireServerInRoom, stateBeforeEvent, transactionOf } from '../federation/membership/RoomReads.js';
 import { authChainOf, pdusOf } from '../federation/membership/RoomGraph.js';
@@ -45,6 +45,14 @@ export function federationRoomRoutesV1(hs: HomeserverContext, fed: Federation): 
   });
   r.get('/make_leave/:roomId/:userId', signed, (req, res) => {
     res.json(membershipTemplate(hs, origin(res), param(req, 'roomId'), param(req, 'userId'), 'leave', []));
+  });
+  r.get('/make_knock/:roomId/:userId', signed, (req, res) => {
+    res.json(membershipTemplate(hs, origin(res), param(req, 'roomId'), param(req, 'userId'), 'knock', queryList(req, 'ver')));
+  });
+  r.put('/send_knock/:roomId/:eventId', signed, async (req, res) => {
+    const roomId = param(req, 'roomId');
+    await acceptMembership(hs, fed, origin(res), roomId, param(req, 'eventId'), req.body, 'knock');
+    res.json(sendKnockResponse(hs, roomId));
   });
   r.get('/event/:eventId', signed, (req, res) => {
     const event = readableEvent(hs, origin(res), param(req, 'eventId'));

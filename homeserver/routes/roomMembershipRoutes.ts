@@ -1,11 +1,12 @@
-// createRoom, join, invite, leave, kick, ban, unban, forget, joined_rooms.
+// createRoom, join, knock, invite, leave, kick, ban, unban, forget, joined_rooms.
 import type { Request, Response } from 'express';
 import { MatrixError } from '../MatrixError.js';
 import type { HomeserverContext } from '../HomeserverContext.js';
 import { body, isJsonObject, param, requesterOf, roomIdParam } from '../http/RequestReader.js';
 import type { RouteTable } from '../http/RouteTable.js';
 import type { CreateRoomInput, RoomPreset } from '../rooms/RoomCreator.js';
-import { isValidRoomId, isValidUserId } from '../ids/MatrixIds.js';
+import { isValidUserId } from '../ids/MatrixIds.js';
+import { joinTarget } from './JoinTarget.js';
 
 const PRESETS = new Set(['private_chat', 'public_chat', 'trusted_private_chat']);
 
@@ -82,6 +83,16 @@ export function roomMembershipRoutes(r: RouteTable, hs: HomeserverContext): void
     res.json({ room_id: await join(hs, req, res, roomIdParam(req)) });
   });
 
+  r.post('/knock/:roomIdOrAlias', auth, limit.perUser('joins_per_user'), async (req, res) => {
+    const me = requesterOf(res);
+    const reason = body(req).optString('reason');
+    const { roomId, servers } = await joinTarget(hs, req, param(req, 'roomIdOrAlias'));
+    const remote = hs.remoteMembership;
+    if (remote?.needsRemoteJoin(roomId)) await remote.knock(me.userId, roomId, servers, hs.memberships.memberContent(me.userId, 'knock', { reason }));
+    else hs.memberships.knock(me, roomId, reason);
+    res.json({ room_id: roomId });
+  });
+
   r.post('/rooms/:roomId/invite', auth, limit.perUser('invites_per_user'), async (req, res) => {
     const b = body(req);
     if (b.raw['user_id'] === undefined && b.raw['medium'] !== undefined) {
@@ -140,18 +151,15 @@ export function roomMembershipRoutes(r: RouteTable, hs: HomeserverContext): void
   });
 }
 
-/** A join here, or through another server (`server_name`/`via`) when the room lives elsewhere. */
+/** A join here, or through another server (`server_name`/`via`, or the servers of a remote alias) when the room lives elsewhere. */
 async function join(hs: HomeserverContext, req: Request, res: Response, roomIdOrAlias: string): Promise<string> {
   const me = requesterOf(res);
   const reason = body(req).optString('reason');
+  const { roomId, servers } = await joinTarget(hs, req, roomIdOrAlias);
   const remote = hs.remoteMembership;
-  if (remote && isValidRoomId(roomIdOrAlias) && remote.needsRemoteJoin(roomIdOrAlias)) {
-    const servers = ['server_name', 'via'].flatMap((name) => {
-      const v = req.query[name];
-      return (Array.isArray(v) ? v : [v]).filter((s): s is string => typeof s === 'string');
-    });
-    await remote.join(me.userId, roomIdOrAlias, servers, hs.memberships.memberContent(me.userId, 'join', { reason }));
-    return roomIdOrAlias;
+  if (remote?.needsRemoteJoin(roomId)) {
+    await remote.join(me.userId, roomId, servers, hs.memberships.memberContent(me.userId, 'join', { reason }));
+    return roomId;
   }
-  return hs.memberships.join(me, roomIdOrAlias, reason);
+  return hs.memberships.join(me, roomId, reason);
 }

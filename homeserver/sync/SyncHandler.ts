@@ -3,7 +3,7 @@
 // order, so `next_batch` is simply the position the response was computed at. With nothing to report, the
 // request waits (long-poll) until the notifier signals a change in one of the user's rooms or the timeout
 // passes.
-import type { ClientEvent, Requester } from '../contracts.js';
+import type { ClientEvent, Requester, StrippedStateEvent } from '../contracts.js';
 import type { AccountDataStore, AccountDataRow } from '../accounts/AccountDataStore.js';
 import type { ClientEventFormatter } from '../events/ClientEventFormatter.js';
 import type { EventStore, MembershipRow } from '../events/EventStore.js';
@@ -132,6 +132,7 @@ export class SyncHandler {
     const join: Json = {};
     const invite: Json = {};
     const leave: Json = {};
+    const knock: Json = {};
     const joinedRooms = new Set<string>();
     const memberships = this.d.events.membershipsOfUser(userId);
     // For an increment, only rooms where something happened need a closer look.
@@ -153,6 +154,8 @@ export class SyncHandler {
         if (room) join[m.room_id] = room;
       } else if (m.membership === 'invite') {
         if (changedSince) invite[m.room_id] = this.invitedRoom(m);
+      } else if (m.membership === 'knock') {
+        if (changedSince) knock[m.room_id] = { knock_state: { events: this.strippedRoom(m, 'knock_room_state') } };
       } else if ((m.membership === 'leave' || m.membership === 'ban') && m.forgotten === 0) {
         const room = this.leftRoom(m, snap, req, txnKey, roomAccountData.get(m.room_id) ?? []);
         if (room) leave[m.room_id] = room;
@@ -180,7 +183,7 @@ export class SyncHandler {
 
     const response: Json = {
       next_batch: syncToken(now, eph, toDevice.partialUpTo),
-      rooms: { join, invite, leave, knock: {} },
+      rooms: { join, invite, leave, knock },
       presence: { events: presence },
       account_data: { events: globalAccountData },
       to_device: { events: toDevice.messages },
@@ -192,6 +195,7 @@ export class SyncHandler {
       Object.keys(join).length === 0 &&
       Object.keys(invite).length === 0 &&
       Object.keys(leave).length === 0 &&
+      Object.keys(knock).length === 0 &&
       presence.length === 0 &&
       globalAccountData.length === 0 &&
       toDevice.messages.length === 0 &&
@@ -269,12 +273,17 @@ export class SyncHandler {
   }
 
   private invitedRoom(m: MembershipRow): Json {
+    return { invite_state: { events: this.strippedRoom(m, 'invite_room_state') } };
+  }
+
+  /** What an invitee or knocker sees of the room: its stripped state, then their own member event. */
+  private strippedRoom(m: MembershipRow, key: 'invite_room_state' | 'knock_room_state'): StrippedStateEvent[] {
     const events = strippedState(this.d.events, m.room_id);
-    // An invite from another server to a room this one is not in: the inviting server's stripped state.
-    if (events.length === 0) events.push(...invitedRoomState(this.d.events.pdu(m.event_id)));
-    const inviteEvent = this.d.events.event(m.event_id);
-    if (inviteEvent) events.push(strip(inviteEvent));
-    return { invite_state: { events } };
+    // A room this server is not in: the stripped state the other server sent with the invite or knock.
+    if (events.length === 0) events.push(...invitedRoomState(this.d.events.pdu(m.event_id), key));
+    const own = this.d.events.event(m.event_id);
+    if (own) events.push(strip(own));
+    return events;
   }
 
   private leftRoom(m: MembershipRow, snap: Snapshot, req: SyncRequest, txnKey: string, accountData: AccountDataRow[]): Json | null {

@@ -81,9 +81,10 @@ describe('an IRC portal on a.test, joined and used by a user of b.test', () => {
     expect(event.sender).toBe('@irc_test_dave:a.test');
   });
 
-  it('a b.test user whose localpart looks like a ghost’s is bridged as a Matrix user, not taken for a ghost', async () => {
+  it('a b.test user whose localpart looks like a ghost’s joins by the portal’s alias and is bridged as a Matrix user, not taken for a ghost', async () => {
     const eve = await registerUser(b.url, 'irc_test_eve');
-    await eve.http.ok('POST', `/join/${enc(roomId)}`, { query: { server_name: 'a.test' }, body: {} });
+    const joined = await eve.http.ok<{ room_id: string }>('POST', `/join/${enc('#irc_test_#fed:a.test')}`, { body: {} });
+    expect(joined.room_id).toBe(roomId);
     await eve.http.ok('PUT', `/rooms/${enc(roomId)}/send/m.room.message/e1`, { body: { msgtype: 'm.text', body: 'not a ghost' } });
     const line = await dave.waitFor((l) => l.command === 'PRIVMSG' && l.params[0] === '#fed' && l.params[1] === 'not a ghost', 20_000);
     expect(line.nick).toBe('irc_test_eve[m]');

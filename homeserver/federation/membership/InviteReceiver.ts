@@ -4,6 +4,7 @@
 import type { HomeserverContext } from '../../HomeserverContext.js';
 import { MatrixError } from '../../MatrixError.js';
 import { isSupportedRoomVersion } from '../../rooms/RoomVersions.js';
+import { requireRoomAllows } from '../acl/RoomServerAcl.js';
 import { domainOf } from '../eventauth/RoomState.js';
 import type { Federation } from '../Federation.js';
 import { checkEventSignatures } from '../pdu/EventSigning.js';
@@ -16,6 +17,8 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 
 /** Checks, co-signs and stores the invite; answers `{ event }` with this server's signature added. */
 export async function receiveInvite(hs: HomeserverContext, fed: Federation, origin: string, roomId: string, eventId: string, body: unknown): Promise<{ event: Pdu }> {
+  // A room this server knows: its server ACL decides first (a room it only has an invite to has no state here).
+  if (hs.events.room(roomId)) requireRoomAllows(hs.events, roomId, origin);
   if (!isObject(body) || !isObject(body['event'])) throw new MatrixError(400, 'M_BAD_JSON', 'The body must hold room_version and the event');
   const version = body['room_version'];
   if (!isSupportedRoomVersion(version)) {

@@ -1,6 +1,6 @@
-// A local user joins or leaves a room that lives on other servers: make_join (or make_leave) to each
-// candidate server in turn, the template filled and signed with this server's key, send_join/send_leave
-// v2, and for a join the answer checked (each state and auth chain event: format, signatures, auth against
+// A local user joins, leaves or knocks on a room that lives on other servers: make_join (make_leave,
+// make_knock) to each candidate server in turn, the template filled and signed with this server's key,
+// send_join/send_leave v2 (send_knock v1), and for a join the answer checked (each state and auth chain event: format, signatures, auth against
 // its own auth events; the join against the returned state) and stored: the auth chain as outliers, the
 // state as the room's state, the join in the timeline. Later events arrive through /send.
 import type { Logger } from 'pino';
@@ -46,8 +46,9 @@ export class RemoteMembership {
   needsRemoteLeave(userId: string, roomId: string): boolean {
     const membership = this.events.membership(roomId, userId)?.membership;
     const joined = this.events.members(roomId, 'join');
-    // Rejecting an invite to a room this server is not in: only the room's servers can take the leave.
-    if (membership === 'invite') return !joined.some((m) => domainOf(m.user_id) === this.serverName);
+    // Rejecting an invite to (or withdrawing a knock on) a room this server is not in: only the room's
+    // servers can take the leave.
+    if (membership === 'invite' || membership === 'knock') return !joined.some((m) => domainOf(m.user_id) === this.serverName);
     if (membership !== 'join') return false;
     return !joined.some((m) => m.user_id !== userId && domainOf(m.user_id) === this.serverName) && joined.some((m) => domainOf(m.user_id) !== this.serverName);
   }
@@ -124,13 +125,60 @@ export class RemoteMembership {
     const servers = this.events.members(roomId, 'join').map((m) => domainOf(m.user_id));
     const invite = own?.membership === 'invite' ? this.events.event(own.event_id) : null;
     if (invite) servers.push(domainOf(invite.sender));
-    const { server, version, template } = await this.makeMembership(userId, roomId, servers, 'leave');
+    let made: Awaited<ReturnType<RemoteMembership['makeMembership']>>;
+    try {
+      made = await this.makeMembership(userId, roomId, servers, 'leave');
+    } catch (err) {
+      if (own?.membership !== 'invite' && own?.membership !== 'knock') throw err;
+      // No server of the room takes the leave (a knock already turned away there, an invite withdrawn, a
+      // server gone): declined here only, so the user is not stuck with it.
+      this.declineLocally(userId, roomId, own.event_id, content);
+      this.logger.warn({ roomId, userId, err: (err as Error).message }, `federation: ${own.membership} declined on this server only`);
+      return;
+    }
+    const { server, version, template } = made;
     const { eventId, pdu } = this.events.signer.sign(version, this.filled(template, content));
     await this.fed.client.request(server, 'PUT', `/_matrix/federation/v2/send_leave/${enc(roomId)}/${enc(eventId)}`, pdu);
     this.events.write(() => {
       this.events.storeRemote({ eventId, pdu, status: 'timeline', stateBefore: this.events.stateIds(roomId) });
     });
     this.logger.info({ roomId, userId, server, eventId }, 'federation: left a remote room');
+  }
+
+  /** A leave after an invite or knock of a room this server is not in, stored here and sent nowhere. */
+  private declineLocally(userId: string, roomId: string, ownEventId: string, content: Record<string, unknown>): void {
+    const room = this.events.room(roomId);
+    const own = this.events.pduEntry(ownEventId)?.event;
+    if (!room || !own) throw new MatrixError(404, 'M_NOT_FOUND', `Unknown room ${roomId}`);
+    const { eventId, pdu } = this.events.signer.sign(room.room_version, {
+      room_id: roomId, sender: userId, type: 'm.room.member', state_key: userId, content, origin: this.serverName, origin_server_ts: Date.now(),
+      depth: own.depth + 1, prev_events: [ownEventId], auth_events: [ownEventId],
+    });
+    this.events.write(() => {
+      this.events.storeInvite({ roomId, version: room.room_version, creator: room.creator }, { eventId, pdu });
+    });
+  }
+
+  /**
+   * Knocks on a room of another server (make_knock, send_knock). The knock is kept as the user's membership
+   * of a room this server is not in, with the room's state the resident server answered (stripped of all
+   * but type, state_key, sender and content) for /sync's rooms.knock.
+   */
+  async knock(userId: string, roomId: string, servers: string[], content: Record<string, unknown>): Promise<void> {
+    const { server, version, template } = await this.makeMembership(userId, roomId, servers, 'knock');
+    const { eventId, pdu } = this.events.signer.sign(version, this.filled(template, content));
+    const answer = await this.fed.client.request(server, 'PUT', `/_matrix/federation/v1/send_knock/${enc(roomId)}/${enc(eventId)}`, pdu);
+    const listed = isObject(answer) && Array.isArray(answer['knock_room_state']) ? answer['knock_room_state'].slice(0, 50) : [];
+    const state = listed.filter(isObject).filter((e) => e['room_id'] === undefined || e['room_id'] === roomId).flatMap((e) =>
+      typeof e['type'] === 'string' && typeof e['state_key'] === 'string' && typeof e['sender'] === 'string' && isObject(e['content'])
+        ? [{ type: e['type'], state_key: e['state_key'], sender: e['sender'], content: e['content'] }]
+        : [],
+    );
+    const create = state.find((e) => e.type === 'm.room.create');
+    this.events.write(() => {
+      this.events.storeInvite({ roomId, version, creator: create?.sender ?? userId }, { eventId, pdu: { ...pdu, unsigned: { knock_room_state: state } } });
+    });
+    this.logger.info({ roomId, userId, server, eventId }, 'federation: knocked on a remote room');
   }
 
   /**
@@ -176,7 +224,7 @@ export class RemoteMembership {
   private async makeMembership(userId: string, roomId: string, servers: string[], membership: Membership): Promise<{ server: string; version: RoomVersion; template: UnsignedPdu }> {
     const candidates = this.candidates(roomId, servers);
     if (candidates.length === 0) throw new MatrixError(404, 'M_NOT_FOUND', `No server to ${membership} room ${roomId} through; give server_name`);
-    const ver = membership === 'join' ? `?${SUPPORTED_ROOM_VERSIONS.map((v) => `ver=${v}`).join('&')}` : '';
+    const ver = membership !== 'leave' ? `?${SUPPORTED_ROOM_VERSIONS.map((v) => `ver=${v}`).join('&')}` : '';
     const failures: string[] = [];
     for (const server of candidates) {
       try {

@@ -1,13 +1,16 @@
-// This server as the resident server of a room another server's user joins or leaves through it:
-// make_join/make_leave hand out an unsigned member event placed in the room's graph; send_join/send_leave
-// take the signed event back, check it as any received PDU (signatures, hash, auth against its auth events
-// and the current state), store it in the timeline, pass it on to the room's other servers and, for a
-// join, answer with the state before it and its auth chain.
+// This server as the resident server of a room another server's user joins, leaves or knocks on through
+// it: make_join/make_leave/make_knock hand out an unsigned member event placed in the room's graph;
+// send_join/send_leave/send_knock take the signed event back, check it as any received PDU (signatures,
+// hash, auth against its auth events and the current state), store it in the timeline, pass it on to the
+// room's other servers and, for a join, answer with the state before it and its auth chain (for a knock,
+// with the events that describe the room). A server the room's server ACL denies gets 403.
 import type { HomeserverContext } from '../../HomeserverContext.js';
 import { MatrixError } from '../../MatrixError.js';
 import { isValidRoomId, isValidUserId } from '../../ids/MatrixIds.js';
 import { authorizeEvent } from '../../rooms/AuthRules.js';
 import { isSupportedRoomVersion, type RoomVersion } from '../../rooms/RoomVersions.js';
+import { STRIPPED_STATE_TYPES } from '../../events/StrippedState.js';
+import { requireRoomAllows } from '../acl/RoomServerAcl.js';
 import type { RoomEvent } from '../eventauth/RoomState.js';
 import { domainOf, stateKeyOf } from '../eventauth/RoomState.js';
 import type { Federation } from '../Federation.js';
@@ -16,7 +19,7 @@ import { checkReceivedPdu } from '../receive/PduChecker.js';
 import { authChainOf, currentStateEvents, pdusOf, stateEventsOf } from './RoomGraph.js';
 import type { StateIds } from '../stateres/StateResolutionV2.js';
 
-export type Membership = 'join' | 'leave';
+export type Membership = 'join' | 'leave' | 'knock';
 
 export interface MembershipTemplate {
   room_version: RoomVersion;
@@ -38,20 +41,21 @@ export interface SendJoinResponse {
   event: Pdu;
 }
 
-function requireRoom(hs: HomeserverContext, roomId: string): RoomVersion {
+function requireRoom(hs: HomeserverContext, origin: string, roomId: string): RoomVersion {
   const version = isValidRoomId(roomId) ? hs.events.room(roomId)?.room_version : undefined;
   if (version === undefined || !isSupportedRoomVersion(version)) throw new MatrixError(404, 'M_NOT_FOUND', `Unknown room ${roomId}`);
   if (!hs.events.members(roomId, 'join').some((m) => domainOf(m.user_id) === hs.serverName)) {
     throw new MatrixError(404, 'M_NOT_FOUND', `${hs.serverName} is not in room ${roomId}`);
   }
+  requireRoomAllows(hs.events, roomId, origin);
   return version;
 }
 
 /** make_join / make_leave: the event template, authorised against the current state (403 when it would fail). */
 export function membershipTemplate(hs: HomeserverContext, origin: string, roomId: string, userId: string, membership: Membership, versions: string[]): MembershipTemplate {
   if (!isValidUserId(userId) || domainOf(userId) !== origin) throw new MatrixError(403, 'M_FORBIDDEN', `${userId} is not a user of ${origin}`);
-  const version = requireRoom(hs, roomId);
-  if (membership === 'join' && !versions.includes(version)) {
+  const version = requireRoom(hs, origin, roomId);
+  if (membership !== 'leave' && !versions.includes(version)) {
     throw new MatrixError(400, 'M_INCOMPATIBLE_ROOM_VERSION', `Room ${roomId} is of version ${version}, which ${origin} does not support`, { room_version: version });
   }
   const ev = { room_id: roomId, sender: userId, type: 'm.room.member', state_key: userId, content: { membership } };
@@ -73,7 +77,7 @@ export async function acceptMembership(
   raw: unknown,
   membership: Membership,
 ): Promise<AcceptedMember> {
-  const version = requireRoom(hs, roomId);
+  const version = requireRoom(hs, origin, roomId);
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new MatrixError(400, 'M_BAD_JSON', 'The body must be the signed event');
   const body = raw as Record<string, unknown>;
   if (body['room_id'] !== roomId) throw new MatrixError(400, 'M_BAD_JSON', `The event is not for room ${roomId}`);
@@ -117,6 +121,15 @@ export async function acceptMembership(
   });
   hs.logger.info({ roomId, eventId, origin, membership }, 'federation: remote member event accepted');
   return { event: verdict.event, pdu, stateBefore };
+}
+
+/** send_knock's answer: the room's create event and the state that describes it, as signed PDUs. */
+export function sendKnockResponse(hs: HomeserverContext, roomId: string): { knock_room_state: Pdu[] } {
+  const pdus = STRIPPED_STATE_TYPES.map((type) => {
+    const ev = hs.events.stateEvent(roomId, type, '');
+    return ev ? hs.events.pdu(ev.event_id) : null;
+  });
+  return { knock_room_state: pdus.filter((p): p is Pdu => p !== null) };
 }
 
 /** send_join's answer: the state before the join and the auth chain of that state and the join. */

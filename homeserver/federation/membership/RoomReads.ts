@@ -4,6 +4,7 @@
 import type { HomeserverContext } from '../../HomeserverContext.js';
 import { MatrixError } from '../../MatrixError.js';
 import type { RoomEvent } from '../eventauth/RoomState.js';
+import { requireRoomAllows } from '../acl/RoomServerAcl.js';
 import { domainOf } from '../eventauth/RoomState.js';
 import type { Pdu } from '../pdu/Pdu.js';
 import { authChainOf, pdusOf } from './RoomGraph.js';
@@ -16,6 +17,7 @@ export function requireServerInRoom(hs: HomeserverContext, origin: string, roomI
   if (!hs.events.members(roomId, 'join').some((m) => domainOf(m.user_id) === origin)) {
     throw new MatrixError(403, 'M_FORBIDDEN', `${origin} is not in room ${roomId}`);
   }
+  requireRoomAllows(hs.events, roomId, origin);
 }
 
 /** A stored, not rejected event of a room a server may read; 404 otherwise. */

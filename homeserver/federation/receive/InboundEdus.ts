@@ -6,9 +6,11 @@
 //   device-list stream, so local clients see the user in /sync's device_lists.changed and fetch the keys
 //   again (keys of other servers' users are not kept here: every /keys/query asks their server);
 // - m.direct_to_device, to this server's users' devices (InboundToDevice).
-// Other EDU types and anything malformed are ignored.
+// Other EDU types, anything malformed, and typing and receipts for a room whose server ACL denies the
+// origin are ignored.
 import type { HomeserverContext } from '../../HomeserverContext.js';
 import type { PresenceState } from '../../ephemeral/PresenceTracker.js';
+import { roomAllows } from '../acl/RoomServerAcl.js';
 import { domainOf } from '../eventauth/RoomState.js';
 import { InboundToDevice } from './InboundToDevice.js';
 
@@ -47,7 +49,7 @@ export class InboundEdus {
   /** A user of `origin` joined to a room this server is in. */
   private isJoinedRemote(origin: string, roomId: unknown, userId: unknown): userId is string {
     if (typeof roomId !== 'string' || typeof userId !== 'string' || domainOf(userId) !== origin) return false;
-    return this.hs.events.membership(roomId, userId)?.membership === 'join';
+    return this.hs.events.membership(roomId, userId)?.membership === 'join' && roomAllows(this.hs.events, roomId, origin);
   }
 
   /** A user of `origin` joined to or invited into some room here: someone local users may hear about. */

@@ -9,8 +9,10 @@ import { MatrixError } from '../../MatrixError.js';
 import { PowerLevels } from '../../rooms/PowerLevels.js';
 import { redactContent } from '../../rooms/Redaction.js';
 import { isSupportedRoomVersion } from '../../rooms/RoomVersions.js';
+import { roomAllows } from '../acl/RoomServerAcl.js';
 import { domainOf, type RoomEvent } from '../eventauth/RoomState.js';
 import type { Federation } from '../Federation.js';
+import { receiveOutOfBandMembership } from '../membership/OutOfBandMembership.js';
 import { stateEventsOf } from '../membership/RoomGraph.js';
 import type { Pdu } from '../pdu/Pdu.js';
 import { resolveStateV2, type StateIds } from '../stateres/StateResolutionV2.js';
@@ -75,7 +77,13 @@ export class TransactionReceiver {
     if (!parsed.ok) return fail(isObject(raw) && typeof raw['event_id'] === 'string' ? raw['event_id'] : '', parsed.reason);
     const eventId = parsed.event.event_id;
     if (version === undefined || !isSupportedRoomVersion(version)) return fail(eventId, `Unknown room ${roomId}`);
-    if (!events.members(roomId, 'join').some((m) => domainOf(m.user_id) === this.hs.serverName)) return fail(eventId, `${this.hs.serverName} is not in room ${roomId}`);
+    if (!events.members(roomId, 'join').some((m) => domainOf(m.user_id) === this.hs.serverName)) {
+      // A local user's knock turned away or invite withdrawn is the one event of such a room taken.
+      const ended = await receiveOutOfBandMembership(this.hs, this.fed, origin, version, parsed.event, raw);
+      if (ended === null) return fail(eventId, `${this.hs.serverName} is not in room ${roomId}`);
+      return ended.error === undefined ? { id: eventId, result: {} } : fail(eventId, ended.error);
+    }
+    if (!roomAllows(events, roomId, origin)) return fail(eventId, `${origin} is denied by the server ACL of room ${roomId}`);
     // An outlier (known from an auth chain) may still join the timeline; anything else stored is done with.
     const known = events.pduEntry(eventId);
     if (known && known.status !== 'outlier') return { id: eventId, result: {} };

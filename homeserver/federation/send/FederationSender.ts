@@ -99,7 +99,7 @@ export class FederationSender {
       }
       const targets = new Set(destinations);
       if (pdu.type === 'm.room.member' && typeof pdu.state_key === 'string' && pdu.state_key.includes(':')) {
-        targets.add(serverOf(pdu.state_key));
+        for (const server of this.destinations.allowedIn(roomId, [serverOf(pdu.state_key)])) targets.add(server);
       }
       if (targets.size === 0) continue;
       const body = pduBody(pdu);

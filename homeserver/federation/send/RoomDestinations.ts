@@ -1,7 +1,9 @@
 // Which servers must hear about something: the servers of a room's joined members (for its PDUs, typing
 // and receipts), or of everyone who shares a joined room with a user (presence), never this server itself.
-// Read from the memberships table; a server name is what follows the first ':' of a user ID.
+// Read from the memberships table; a server name is what follows the first ':' of a user ID. A server the
+// room's m.room.server_acl denies is never a destination of the room's events, typing or receipts.
 import type { SqlDatabase } from '../../storage/SqlDatabase.js';
+import { ServerAcl } from '../acl/ServerAcl.js';
 
 const SERVER_OF = "substr(user_id, instr(user_id, ':') + 1)";
 
@@ -21,12 +23,24 @@ export class RoomDestinations {
          FROM memberships a JOIN memberships b ON b.room_id = a.room_id AND b.membership = 'join'
          WHERE a.user_id = ? AND a.membership = 'join' AND substr(b.user_id, instr(b.user_id, ':') + 1) != ?`,
       ),
+      acl: db.prepare(
+        `SELECT e.content FROM room_state s JOIN events e ON e.event_id = s.event_id
+         WHERE s.room_id = ? AND s.type = 'm.room.server_acl' AND s.state_key = ''`,
+      ),
     };
   }
 
-  /** The other servers with a joined member in the room, sorted. */
+  /** The other servers with a joined member in the room that its server ACL allows, sorted. */
   ofRoom(roomId: string): string[] {
-    return (this.s.ofRoom.all(roomId, this.ownServer) as Array<{ server: string }>).map((r) => r.server).sort();
+    return this.allowedIn(roomId, (this.s.ofRoom.all(roomId, this.ownServer) as Array<{ server: string }>).map((r) => r.server)).sort();
+  }
+
+  /** The servers the room's current server ACL allows (all of them when it has none). */
+  allowedIn(roomId: string, servers: string[]): string[] {
+    const row = this.s.acl.get(roomId) as { content: string } | undefined;
+    if (!row) return servers;
+    const acl = ServerAcl.fromContent(JSON.parse(row.content) as unknown);
+    return servers.filter((s) => acl.allows(s));
   }
 
   /** The other servers sharing a joined room with the user, sorted. */

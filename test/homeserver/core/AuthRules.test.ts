@@ -72,6 +72,16 @@ describe('auth rules (unit)', () => {
     expect(denial(member(B, C, 'invite'), strict)).toMatch(/permission to invite/);
   });
 
+  it('lets a user knock only on a knock room, for themselves, and not when banned, joined or invited', () => {
+    expect(denial(member(C, C, 'knock'), room('knock'))).toBeNull();
+    expect(denial(member(C, C, 'knock'), room('knock_restricted'))).toBeNull();
+    expect(denial(member(C, C, 'knock'), room('invite'))).toMatch(/does not allow knocking/);
+    expect(denial(member(A, C, 'knock'), room('knock'))).toMatch(/knock for another user/);
+    expect(denial(member(C, C, 'knock'), room('knock').set('m.room.member', C, A, { membership: 'ban' }))).toMatch(/banned/);
+    expect(denial(member(A, A, 'knock'), room('knock'))).toMatch(/already in the room/);
+    expect(denial(member(C, C, 'knock'), room('knock').set('m.room.member', C, A, { membership: 'invite' }))).toMatch(/already invited/);
+  });
+
   it('lets kick and ban only over lower levels, and leave only members', () => {
     const s = room().set('m.room.member', B, B, { membership: 'join' }).set('m.room.member', C, C, { membership: 'join' });
     expect(denial(member(B, C, 'leave'), s)).toBeNull();
