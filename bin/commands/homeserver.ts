@@ -14,7 +14,7 @@ import { listenForMetrics, type MetricsListener } from '../MetricsListener.js';
 import { collectProcessMetrics } from '../processMetrics.js';
 import { register } from 'prom-client';
 import { DatabaseInUseError } from '../../homeserver/storage/DatabaseInUseError.js';
-import { homeserverListener, homeserverMetricsListener, homeserverMetricsPort, preflight } from '../Preflight.js';
+import { homeserverListeners, homeserverMetricsListener, homeserverMetricsPort, preflight } from '../Preflight.js';
 import { serveUntilSignal } from '../serveUntilSignal.js';
 
 export const command: Command = {
@@ -37,7 +37,7 @@ export const command: Command = {
         notBesideStart: { dataDir: config.data_dir, what: 'its embedded homeserver on the same database' },
         writableDir: config.data_dir,
       }),
-      listeners: [homeserverListener(config), ...(config.homeserver.metrics.enabled ? [homeserverMetricsListener(config)] : [])],
+      listeners: [...homeserverListeners(config), ...(config.homeserver.metrics.enabled ? [homeserverMetricsListener(config)] : [])],
     });
     if (options.storage.kind === 'sqlite') {
       await mkdir(dirname(options.storage.path), { recursive: true });
