@@ -1,6 +1,6 @@
 // The Server-Server API's routes: the key server and notary under /_matrix/key/v2, everything signed under
 // /_matrix/federation (with OpenID userinfo, which integration servers reach the same way). Mounted on the
-// client app, or on an app of their own for homeserver.federation.listener (docs/federation.md#ports).
+// client app, or on an app of their own for homeserver.federation.listener (docs/federation.md#the-federation-listener).
 import express from 'express';
 import type { Federation } from '../federation/Federation.js';
 import type { HomeserverContext } from '../HomeserverContext.js';
