@@ -1,7 +1,9 @@
-// `npm run bench -- federation [--pdus N] [--memory]`: the outbound federation queue (SQLite) sending signed PDUs to a
-// local fake peer over HTTP that checks every request's X-Matrix signature (testkit/FakeFederationPeer):
-// how fast PDUs are stored, sent while the peer is up (one enqueue per PDU, as events are made), and
-// sent in catch-up after N PDUs queued while the peer was down. Peer and sender share this process.
+// `npm run bench -- federation [--pdus N] [--memory] [--received N] [--state N] [--joins N] [--split N]`:
+// first the outbound federation queue (SQLite) sending signed PDUs to a local fake peer over HTTP that
+// checks every request's X-Matrix signature (testkit/FakeFederationPeer): how fast PDUs are stored, sent
+// while the peer is up (one enqueue per PDU, as events are made), and sent in catch-up after N PDUs queued
+// while the peer was down. Then real homeservers on loopback (federationServers.ts): PDUs received, join
+// latency, catch-up after a split. Everything shares this process.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,16 +21,28 @@ import { FakeFederationPeer } from '../testkit/FakeFederationPeer.js';
 import { testFederationOptions } from '../testkit/testFederation.js';
 import { waitFor } from '../testkit/waitFor.js';
 import { progress, round, type BenchResult } from './BenchModule.js';
+import { runBetweenServers } from './federationServers.js';
 
-function option(args: string[], name: string, fallback: number): number {
+function option(args: string[], name: string, fallback: number, least = 100): number {
   const i = args.indexOf(name);
   const value = i >= 0 ? Number(args[i + 1]) : fallback;
-  if (!Number.isInteger(value) || value < 100) throw new Error(`${name} wants an integer of at least 100`);
+  if (!Number.isInteger(value) || value < least) throw new Error(`${name} wants an integer of at least ${least}`);
   return value;
 }
 
 export async function run(args: string[]): Promise<BenchResult> {
-  const count = option(args, '--pdus', 10_000);
+  const outbound = await runOutbound(args);
+  const between = await runBetweenServers({
+    received: option(args, '--received', 3_000),
+    roomState: option(args, '--state', 1_000),
+    joins: option(args, '--joins', 5, 1),
+    split: option(args, '--split', 10_000),
+  });
+  return { ...outbound, ...between };
+}
+
+async function runOutbound(args: string[]): Promise<BenchResult> {
+  const count = option(args, '--pdus', 5_000);
   const memory = args.includes('--memory');
   const dir = mkdtempSync(join(tmpdir(), 'patchbay-bench-fed-'));
   const quiet = pino({ level: 'silent' });

@@ -32,6 +32,20 @@ export function homeserverListener(config: PatchbayConfig): Listener {
   return { portKey: 'homeserver.port', bindKey: 'homeserver.bind', bind: config.homeserver.bind, port: config.homeserver.port };
 }
 
+/** homeserver.federation.listener when it has a port of its own and federation is on; else null. */
+export function federationListener(config: PatchbayConfig): Listener | null {
+  const { enabled, listener } = config.homeserver.federation;
+  if (!enabled || listener.port === null) return null;
+  const bindKey = listener.bind === null ? 'homeserver.bind' : 'homeserver.federation.listener.bind';
+  return { portKey: 'homeserver.federation.listener.port', bindKey, bind: listener.bind ?? config.homeserver.bind, port: listener.port };
+}
+
+/** The embedded homeserver's listeners: the client port, and the federation port when it has its own. */
+export function homeserverListeners(config: PatchbayConfig): Listener[] {
+  const federation = federationListener(config);
+  return [homeserverListener(config), ...(federation ? [federation] : [])];
+}
+
 /** homeserver.metrics.port, or homeserver.port + 1 when it is null (0 stays 0: any free port). */
 export function homeserverMetricsPort(config: PatchbayConfig): number {
   const { port } = config.homeserver.metrics;

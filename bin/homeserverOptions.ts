@@ -72,6 +72,9 @@ export function homeserverOptions(config: PatchbayConfig, logger: Logger): Homes
         remoteMediaMaxBytes: hs.federation.remote_media_max_bytes,
         queryTimeoutMs: hs.federation.query_timeout_ms,
       },
+      ...(hs.federation.listener.port !== null && {
+        federationListener: { bind: hs.federation.listener.bind ?? hs.bind, port: hs.federation.listener.port },
+      }),
     }),
     logger,
   };

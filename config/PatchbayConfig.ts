@@ -132,6 +132,15 @@ export interface FederationConfig {
   query_timeout_ms: number;
   /** The outbound queue: retry backoff per destination and how much waits per destination at most. */
   sending: FederationSendingConfig;
+  /** Where /_matrix/federation and /_matrix/key are served: port null = on the client port (homeserver.port). */
+  listener: FederationListenerConfig;
+}
+
+export interface FederationListenerConfig {
+  /** null: the client listener serves federation too; a port (0: any free one): a listener of its own. */
+  port: number | null;
+  /** null: homeserver.bind. */
+  bind: string | null;
 }
 
 export interface FederationSendingConfig {

@@ -120,6 +120,13 @@ function crossCheck(config: PatchbayConfig): string[] {
       problems.push(`${key}.max_ms: ${retry.max_ms} is less than initial_ms (${retry.initial_ms}). Fix: set max_ms to at least ${retry.initial_ms}`);
     }
   }
+  const federationPort = config.homeserver.federation.listener.port;
+  if (federationPort !== null && federationPort !== 0 && federationPort === config.homeserver.port) {
+    problems.push(
+      `homeserver.federation.listener.port: ${federationPort} is homeserver.port, where the Client-Server API listens. ` +
+        'Fix: set it to a port of its own (e.g. 8448), or to null to serve federation on homeserver.port',
+    );
+  }
   config.homeserver.trusted_proxies.forEach((entry, i) => {
     if (!isProxyAddress(entry)) {
       problems.push(

@@ -6,7 +6,7 @@ import type {
   ConnectionsConfig,
   E2eeConfig,
   FederationConfig,
-  FederationSendingConfig,
+  FederationSendingConfig, FederationListenerConfig,
   HomeserverConfig,
   HomeserverMetricsConfig,
   PatchbayConfig,
@@ -126,7 +126,7 @@ const federationSchema = {
   ...section('homeserver.federation', '{ enabled: true }'),
   required: keys<FederationConfig>(
     'enabled', 'signing_key', 'key_validity_ms', 'well_known_server', 'peers', 'trusted_key_servers',
-    'allow_private_addresses', 'servers', 'max_body_bytes', 'remote_media_max_bytes', 'query_timeout_ms', 'sending',
+    'allow_private_addresses', 'servers', 'max_body_bytes', 'remote_media_max_bytes', 'query_timeout_ms', 'sending', 'listener',
   ),
   properties: {
     enabled: bool(false),
@@ -226,6 +226,19 @@ const federationSchema = {
         },
         max_queued_pdus: count('a number of PDUs per destination', 100, 10000000, 10000),
         max_queued_edus: count('a number of EDUs per destination', 100, 1000000, 1000),
+      },
+    },
+    listener: {
+      ...section('homeserver.federation.listener', '{ port: 8448, bind: 0.0.0.0 }'),
+      required: keys<FederationListenerConfig>('port', 'bind'),
+      properties: {
+        port: {
+          ...port(8448),
+          type: ['integer', 'null'],
+          title: 'a port number or null',
+          description: 'an integer 1-65535 (or 0 for any free port) for a listener of its own, or null to serve federation on homeserver.port',
+        },
+        bind: optionalText('an IP address or host name to listen on', '0.0.0.0'),
       },
     },
   },

@@ -192,6 +192,11 @@ export interface HomeserverOptions {
   signingKeyFile?: string;
   /** homeserver.federation when enabled: keys, discovery, X-Matrix (absent: no federation endpoints). */
   federation?: FederationOptions;
+  /**
+   * homeserver.federation.listener with a port: /_matrix/federation and /_matrix/key are served on a
+   * listener of their own and answer 404 on `port`. Absent: both on `port`. Used only with `federation`.
+   */
+  federationListener?: { bind: string; port: number };
   logger: Logger;
 }
 
@@ -199,6 +204,8 @@ export interface RunningHomeserver {
   /** http://host:port actually bound. */
   readonly url: string;
   readonly port: number;
+  /** Where other servers reach /_matrix/federation and /_matrix/key: `port`, or the federation listener's; null without federation. */
+  readonly federationPort: number | null;
   reloadAppservices(): Promise<void>;
   /** Every route the HTTP API answers (method and path pattern). */
   routes(): RouteInfo[];

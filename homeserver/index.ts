@@ -28,6 +28,7 @@ import { RoomEventStream } from './events/RoomEventStream.js';
 import type { HomeserverContext } from './HomeserverContext.js';
 import { AccessTokenAuth } from './http/AccessTokenAuth.js';
 import { buildClientApp } from './routes/index.js';
+import { buildFederationApp } from './routes/federationApp.js';
 import { ClientConnections } from './http/ClientConnections.js';
 import { trustedProxies } from './http/TrustedProxies.js';
 import { RateLimits } from './limits/RateLimits.js';
@@ -301,38 +302,44 @@ export async function startHomeserver(options: HomeserverOptions): Promise<Runni
     federationSender?.start();
     stopAppservice = () => appservice.stop();
     const connections = new ClientConnections(options.connections, trustedProxies(options.trustedProxies), metrics.connectionsCut, logger);
-    const app = buildClientApp(hs);
+    const ownFederationListener = federation !== null && options.federationListener !== undefined;
+    const app = buildClientApp(hs, !ownFederationListener);
     const server: Server = createServer(connections.serverOptions(), connections.handler(app));
     connections.attach(server);
     stopConnections = () => connections.close();
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(options.port, options.bind, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-    const address = server.address() as AddressInfo;
+    const address = await listen(server, options.port, options.bind);
     const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
     boundUrl = `http://${host}:${address.port}`;
     logger.info({ url: boundUrl, server_name: serverName, storage: options.storage.kind, sqlite_driver: db.driver }, 'homeserver listening');
+    const federationServer =
+      federation !== null && options.federationListener !== undefined
+        ? await federationListener(hs, federation, options.federationListener, () => {
+            server.close();
+            connections.close();
+          })
+        : null;
 
     let stopped: Promise<void> | null = null;
     return {
       url: boundUrl,
       port: address.port,
+      federationPort: federationServer?.port ?? (federation ? address.port : null),
       reloadAppservices: async () => {
         await appservice.reload();
         pushRecorder.forgetRecipients();
       },
-      routes: () => listRoutes(app),
+      routes: () => [...listRoutes(app), ...(federationServer ? listRoutes(federationServer.app) : [])],
       stop: () =>
         (stopped ??= (async () => {
-          const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+          const closed = Promise.all(
+            [server, ...(federationServer ? [federationServer.server] : [])].map((s) => new Promise<void>((resolve) => s.close(() => resolve()))),
+          );
           notifier.close();
           server.closeAllConnections();
+          federationServer?.server.closeAllConnections();
           await closed;
           connections.close();
+          federationServer?.connections.close();
           typing.stop();
           presence.stop();
           clearInterval(pruneTimer);
@@ -351,6 +358,44 @@ export async function startHomeserver(options: HomeserverOptions): Promise<Runni
     await federationSender?.stop();
     await stopAppservice?.().catch((stopErr: unknown) => logger.warn({ err: stopErr }, 'appservice stop failed'));
     db.close();
+    throw err;
+  }
+}
+
+/** Listens, or rejects with the listen error (e.g. EADDRINUSE). */
+async function listen(server: Server, port: number, bind: string): Promise<AddressInfo> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, bind, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  return server.address() as AddressInfo;
+}
+
+/**
+ * homeserver.federation.listener: the federation API on a port of its own, with the client port's
+ * connection limits. `closeClient` undoes the client listener when this one cannot listen.
+ */
+async function federationListener(
+  hs: HomeserverContext,
+  fed: Federation,
+  where: { bind: string; port: number },
+  closeClient: () => void,
+): Promise<{ server: Server; app: ReturnType<typeof buildFederationApp>; connections: ClientConnections; port: number }> {
+  const options = hs.options;
+  const connections = new ClientConnections(options.connections, trustedProxies(options.trustedProxies), hs.metrics.connectionsCut, hs.logger);
+  const app = buildFederationApp(hs, fed);
+  const server: Server = createServer(connections.serverOptions(), connections.handler(app));
+  connections.attach(server);
+  try {
+    const address = await listen(server, where.port, where.bind);
+    hs.logger.info({ bind: where.bind, port: address.port }, 'federation listening');
+    return { server, app, connections, port: address.port };
+  } catch (err) {
+    connections.close();
+    closeClient();
     throw err;
   }
 }

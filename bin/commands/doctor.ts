@@ -13,7 +13,7 @@ import { readRegistrationFile, RegistrationError, type AppserviceRegistration } 
 import { ExitCode, type Command, type CommandContext } from '../Command.js';
 import { loadPlugins, withBridgeProblems } from '../hostOptions.js';
 import { uncoveredBridges } from '../HostRegistrationFile.js';
-import { homeserverListener, hostListener, listenerAddress, listenerProblem, writableDirProblem, type Listener } from '../Preflight.js';
+import { federationListener, homeserverListener, hostListener, listenerAddress, listenerProblem, writableDirProblem, type Listener } from '../Preflight.js';
 import { actingHomeserverUrl, hostServerName, listenerUrl } from '../processUrls.js';
 import { describeRedisUrl, redisConnectionFor } from '../redisConnection.js';
 
@@ -73,6 +73,8 @@ async function run(ctx: CommandContext): Promise<number> {
   report('data_dir', dirProblem === null ? pass(`${config.data_dir} is writable`) : failure(dirProblem));
   report('ports', await checkPort(hostListener(config), '/health', 'the appservice host'));
   if (config.homeserver.enabled) report('ports', await checkPort(homeserverListener(config), '/_matrix/client/versions', 'the embedded homeserver'));
+  const federation = config.homeserver.enabled ? federationListener(config) : null;
+  if (federation) report('ports', await checkPort(federation, '/_matrix/key/v2/server', 'the embedded homeserver\'s federation listener'));
   report('redis', await checkRedis(config));
   const registration = await checkRegistration(config, plugins, (o) => report('registration', o));
 

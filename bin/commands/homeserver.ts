@@ -14,7 +14,8 @@ import { listenForMetrics, type MetricsListener } from '../MetricsListener.js';
 import { collectProcessMetrics } from '../processMetrics.js';
 import { register } from 'prom-client';
 import { DatabaseInUseError } from '../../homeserver/storage/DatabaseInUseError.js';
-import { homeserverListener, homeserverMetricsListener, homeserverMetricsPort, preflight } from '../Preflight.js';
+import { homeserverListeners, homeserverMetricsListener, homeserverMetricsPort, preflight } from '../Preflight.js';
+import { listenerUrl } from '../processUrls.js';
 import { serveUntilSignal } from '../serveUntilSignal.js';
 
 export const command: Command = {
@@ -37,7 +38,7 @@ export const command: Command = {
         notBesideStart: { dataDir: config.data_dir, what: 'its embedded homeserver on the same database' },
         writableDir: config.data_dir,
       }),
-      listeners: [homeserverListener(config), ...(config.homeserver.metrics.enabled ? [homeserverMetricsListener(config)] : [])],
+      listeners: [...homeserverListeners(config), ...(config.homeserver.metrics.enabled ? [homeserverMetricsListener(config)] : [])],
     });
     if (options.storage.kind === 'sqlite') {
       await mkdir(dirname(options.storage.path), { recursive: true });
@@ -64,7 +65,11 @@ export const command: Command = {
         throw err;
       }
     }
-    ctx.out(`patchbay homeserver: serving ${homeserver.url} (server name ${options.serverName})${metrics === null ? '' : `, metrics ${metrics.url}`}`);
+    const federation =
+      options.federationListener !== undefined && homeserver.federationPort !== null && homeserver.federationPort !== homeserver.port
+        ? `, federation ${listenerUrl(options.federationListener.bind, homeserver.federationPort)}`
+        : '';
+    ctx.out(`patchbay homeserver: serving ${homeserver.url} (server name ${options.serverName})${federation}${metrics === null ? '' : `, metrics ${metrics.url}`}`);
     const reload = async (): Promise<void> => {
       reopenLog();
       const configFile = ctx.option('config');

@@ -25,7 +25,7 @@ import { homeserverOptions } from '../homeserverOptions.js';
 import { createLogger } from '../logger.js';
 import { collectProcessMetrics } from '../processMetrics.js';
 import { PluginHostGate } from '../PluginHostGate.js';
-import { homeserverListener, hostListener, preflight } from '../Preflight.js';
+import { homeserverListeners, hostListener, preflight } from '../Preflight.js';
 import { actingHomeserverUrl, hostServerName, reachableUrl } from '../processUrls.js';
 import { describeRedisUrl, redisConnectionFor, type RedisTarget } from '../redisConnection.js';
 import { serveUntilSignal } from '../serveUntilSignal.js';
@@ -70,7 +70,7 @@ async function run(ctx: CommandContext): Promise<number> {
       notBesideStart: { dataDir: config.data_dir, what: 'its own Redis, homeserver and host' },
       writableDir: config.data_dir,
       redisServer: config.redis.url === null,
-      listeners: [hostListener(config), ...(config.homeserver.enabled ? [homeserverListener(config)] : [])],
+      listeners: [hostListener(config), ...(config.homeserver.enabled ? homeserverListeners(config) : [])],
     });
     running.lock = DataDirLock.acquire(config.data_dir);
     // Its own Redis serves no one else: what the killed start was handling waits for no lock to expire.

@@ -9,8 +9,7 @@ import { directoryRoutes } from './directoryRoutes.js';
 import { ephemeralRoutes } from './ephemeralRoutes.js';
 import { mediaRoutes } from './mediaRoutes.js';
 import { openidRoutes, openidUserinfoRoutes } from './openidRoutes.js';
-import { federationApiRoutes, keyServerRoutes } from './federationRoutes.js';
-import { federationRoomRoutesV1, federationRoomRoutesV2 } from './federationRoomRoutes.js';
+import { mountFederationApi } from './federationApp.js';
 import { keyBackupRoutes } from './keyBackupRoutes.js';
 import { keysRoutes } from './keysRoutes.js';
 import { relationRoutes } from './relationRoutes.js';
@@ -46,7 +45,11 @@ export const SUPPORTED_VERSIONS = [
   'v1.11',
 ];
 
-export function buildClientApp(hs: HomeserverContext): express.Express {
+/**
+ * `withFederation`: false when the federation API has a listener of its own (buildFederationApp); then
+ * /_matrix/federation and /_matrix/key answer 404 here, as on Synapse's client port.
+ */
+export function buildClientApp(hs: HomeserverContext, withFederation = true): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
@@ -69,18 +72,15 @@ export function buildClientApp(hs: HomeserverContext): express.Express {
 
   app.use(['/_matrix/media/v3', '/_matrix/media/r0', '/_matrix/media/v1'], mediaRoutes(hs, 'legacy').finish());
   app.use('/_matrix/client/v1/media', mediaRoutes(hs, 'authenticated').finish());
-  app.use('/_matrix/federation/v1', openidUserinfoRoutes(hs).finish());
+  if (withFederation) app.use('/_matrix/federation/v1', openidUserinfoRoutes(hs).finish());
   const fed = hs.federation;
   if (fed) {
+    // Delegation is read where the server name points, which is the client side's web server.
     app.get('/.well-known/matrix/server', (_req, res) => {
       res.json({ 'm.server': fed.options.wellKnownServer });
     });
     app.all('/.well-known/matrix/server', methodNotAllowed);
-    const federationJson = jsonBody(fed.options.maxBodyBytes);
-    app.use('/_matrix/key/v2', federationJson, keyServerRoutes(fed).finish());
-    // One body reader for both v1 tables: a second one would find the body already read and clear it.
-    app.use('/_matrix/federation/v1', federationJson, federationApiRoutes(hs, fed).finish(), federationRoomRoutesV1(hs, fed).finish());
-    app.use('/_matrix/federation/v2', federationJson, federationRoomRoutesV2(hs, fed).finish());
+    if (withFederation) mountFederationApi(app, hs, fed);
   }
 
   const client = new RouteTable();

@@ -266,6 +266,33 @@ describe('patchbay homeserver', () => {
   });
 });
 
+describe('patchbay homeserver with a federation listener', () => {
+  (homeserverBuilt ? test : test.skip)('serves federation on homeserver.federation.listener and only the Client-Server API on homeserver.port', async () => {
+    writeFileSync(
+      join(cwd, 'hs-fed.yaml'),
+      'data_dir: hsfeddata\nhomeserver:\n  server_name: fed.test\n  port: 0\n  storage: memory\n  metrics: { enabled: false }\n' +
+        '  federation:\n    enabled: true\n    listener: { port: 0, bind: 127.0.0.1 }\n',
+    );
+    const child = spawn(process.execPath, [cli, 'homeserver', '--config', 'hs-fed.yaml'], { cwd, env: { PATH: process.env.PATH } });
+    let stdout = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+    try {
+      const [, client, federation] = await waitFor(() => /serving (http:\/\/\S+) \(server name fed\.test\), federation (http:\/\/\S+)$/m.exec(stdout), 30_000, 'the URL line');
+      expect(new URL(federation!).port).not.toBe(new URL(client!).port);
+      const keys = await fetch(`${federation}/_matrix/key/v2/server`);
+      expect(keys.status).toBe(200);
+      expect(((await keys.json()) as { server_name: string }).server_name).toBe('fed.test');
+      expect((await fetch(`${client}/_matrix/key/v2/server`)).status).toBe(404);
+      expect((await fetch(`${client}/_matrix/client/versions`)).status).toBe(200);
+      expect((await fetch(`${federation}/_matrix/client/versions`)).status).toBe(404);
+    } finally {
+      child.kill('SIGTERM');
+    }
+    expect(await exited).toBe(0);
+  });
+});
+
 describe('patchbay federation-key', () => {
   test('makes the key on first use, owner-only, and --rotate keeps the old one', async () => {
     const file = join(cwd, 'data', 'federation_signing.key');

@@ -95,6 +95,22 @@ describe('problems found before anything starts', () => {
     expect(doctor.stdout).toMatch(/^✓ ports: homeserver\.port is 0: any free port is taken at start$/m);
   });
 
+  test('a federation listener port in use is named with its key; without federation the listener is not opened', async () => {
+    const file = write(
+      'fedbusy.yaml',
+      `data_dir: ./fedbusy-data\nhomeserver:\n  port: 0\n  storage: memory\n  metrics: { enabled: false }\n  federation:\n    enabled: true\n    listener: { port: ${blockedPort} }\n`,
+    );
+    const r = await run(['homeserver', '-c', file]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(
+      `homeserver.federation.listener.port: 127.0.0.1:${blockedPort} is in use by another program. Fix: stop that program, or set homeserver.federation.listener.port to a free port (0 picks any)`,
+    );
+    const doctor = await run(['doctor', '-c', file]);
+    expect(doctor.stdout).toContain(`✗ ports: homeserver.federation.listener.port: 127.0.0.1:${blockedPort} is in use by another program. Fix: `);
+    const off = write('fedoff.yaml', `data_dir: ./fedoff-data\nhomeserver:\n  port: 0\n  federation:\n    listener: { port: ${blockedPort} }\n`);
+    expect((await run(['doctor', '-c', off])).stdout).not.toContain('homeserver.federation.listener.port');
+  });
+
   test('a data_dir this user cannot write is named with the user and the fix', async () => {
     const dataDir = join(cwd, 'readonly-data');
     mkdirSync(dataDir);

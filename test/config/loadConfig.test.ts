@@ -241,6 +241,7 @@ describe('error messages name the key, the bad value and the fix', () => {
       remote_media_max_bytes: 10485760,
       query_timeout_ms: 10000,
       sending: { retry: { initial_ms: 2000, max_ms: 600000 }, max_queued_pdus: 10000, max_queued_edus: 1000 },
+      listener: { port: null, bind: null },
     });
     const config = load(
       'homeserver:\n  federation:\n    enabled: true\n    peers: { b.test: "http://127.0.0.1:8009", "c.test:8448": "[::1]:8448" }\n' +
@@ -268,6 +269,19 @@ describe('error messages name the key, the bad value and the fix', () => {
     ]);
     expect(problemsOf('homeserver:\n  federation:\n    sending: { retry: { initial_ms: 5000, max_ms: 1000 } }\n')).toEqual([
       'homeserver.federation.sending.retry.max_ms: 1000 is less than initial_ms (5000). Fix: set max_ms to at least 5000',
+    ]);
+  });
+
+  test('federation.listener: on the client port by default, a port of its own checked with the key and the fix', () => {
+    expect(load('homeserver:\n  federation:\n    listener: { port: 8448, bind: 0.0.0.0 }\n').homeserver.federation.listener).toEqual({ port: 8448, bind: '0.0.0.0' });
+    expect(load('homeserver:\n  port: 0\n  federation:\n    listener: { port: 0 }\n').homeserver.federation.listener).toEqual({ port: 0, bind: null });
+    expect(problemsOf('homeserver:\n  port: 8008\n  federation:\n    listener: { port: 8008 }\n')).toEqual([
+      'homeserver.federation.listener.port: 8008 is homeserver.port, where the Client-Server API listens. Fix: set it to a port of its own (e.g. 8448), or to null to serve federation on homeserver.port',
+    ]);
+    expect(problemsOf('homeserver:\n  federation:\n    listener: { port: 70000, bind: "", host: x }\n')).toEqual([
+      expect.stringMatching(/^homeserver\.federation\.listener\.host: unknown key\. /),
+      expect.stringMatching(/^homeserver\.federation\.listener\.port: 70000 is not a port number or null\. Fix: .*an integer 1-65535 \(or 0 for any free port\) for a listener of its own, or null to serve federation on homeserver\.port/),
+      expect.stringMatching(/^homeserver\.federation\.listener\.bind: "" is not an IP address or host name to listen on or null\. Fix: /),
     ]);
   });
 
