@@ -37,9 +37,12 @@ export function stateBeforeEvent(hs: HomeserverContext, origin: string, roomId: 
   readableEvent(hs, origin, eventId, roomId);
   const stored = hs.events.event(eventId);
   if (!stored) throw new MatrixError(404, 'M_NOT_FOUND', `The state at ${eventId} is not known here`);
+  // The state recorded for the event in the graph; for an event from before those records, in stream order.
+  const groups = hs.events.stateGroups.ofEvent(eventId);
+  const ids = groups ? [...hs.events.stateGroups.state(groups.before).values()] : [...hs.events.stateMapAt(roomId, stored.pos - 1).values()].map((e) => e.event_id);
   const state: RoomEvent[] = [];
-  for (const ev of hs.events.stateMapAt(roomId, stored.pos - 1).values()) {
-    const entry = hs.events.pduEntry(ev.event_id);
+  for (const id of ids) {
+    const entry = hs.events.pduEntry(id);
     if (entry) state.push(entry.event);
   }
   return { state, authChain: authChainOf(hs.events, state) };
