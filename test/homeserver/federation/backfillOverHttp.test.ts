@@ -1,0 +1,58 @@
+// Backfill as a client, between two real homeservers on loopback: bob on B joins a room of A that already
+// has messages. B stores the room's state and bob's join only; bob paging back with /messages reaches the
+// start of what B has, and B asks A with GET /backfill for the messages before it. They show in /messages
+// in order, never in /sync as new events.
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { enc, loopbackFederationOptions, registerUser, startTestHomeserver, type TestHomeserver, type TestUser } from '../../harness/index.js';
+
+let dir: string;
+let a: TestHomeserver;
+let b: TestHomeserver;
+let alice: TestUser;
+let bob: TestUser;
+let roomId: string;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'pb-fedbackfill-'));
+  const aPeers: Record<string, string> = {};
+  a = await startTestHomeserver({ serverName: 'a.test', signingKeyFile: join(dir, 'a.key'), federation: loopbackFederationOptions('a.test', aPeers, ['a.test', 'b.test']) });
+  b = await startTestHomeserver({ serverName: 'b.test', signingKeyFile: join(dir, 'b.key'), federation: loopbackFederationOptions('b.test', { 'a.test': `http://127.0.0.1:${a.port}` }, ['a.test', 'b.test']) });
+  aPeers['b.test'] = `http://127.0.0.1:${b.port}`;
+  alice = await registerUser(a.url, 'alice');
+  bob = await registerUser(b.url, 'bob');
+  roomId = (await alice.http.ok<{ room_id: string }>('POST', '/_matrix/client/v3/createRoom', { body: { preset: 'public_chat', name: 'Old room' } })).room_id;
+  for (let n = 1; n <= 12; n++) {
+    await alice.http.ok('PUT', `/_matrix/client/v3/rooms/${enc(roomId)}/send/m.room.message/early${n}`, { body: { msgtype: 'm.text', body: `early ${n}` } });
+  }
+});
+
+afterAll(async () => {
+  await Promise.all([a?.stop(), b?.stop()]);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+type ClientEvent = { event_id: string; type: string; content: Record<string, unknown> };
+type SyncAnswer = { next_batch: string; rooms?: { join?: Record<string, { timeline: { events: ClientEvent[] } }> } };
+
+describe('backfill through /messages', () => {
+  it('fetches the messages from before the join from A, page by page, and never shows them in /sync', async () => {
+    await bob.http.ok('POST', `/_matrix/client/v3/join/${enc(roomId)}`, { query: { server_name: 'a.test' } });
+    const first = await bob.http.ok<SyncAnswer>('GET', '/_matrix/client/v3/sync');
+    const bodies: string[] = [];
+    let from: string | undefined;
+    for (let page = 0; page < 20; page++) {
+      const answer = await bob.http.ok<{ chunk: ClientEvent[]; end?: string }>('GET', `/_matrix/client/v3/rooms/${enc(roomId)}/messages`, { query: { dir: 'b', limit: 5, ...(from && { from }) } });
+      for (const e of answer.chunk) if (typeof e.content['body'] === 'string') bodies.push(e.content['body']);
+      if (answer.end === undefined) break;
+      from = answer.end;
+    }
+    expect(bodies).toEqual(Array.from({ length: 12 }, (_, i) => `early ${12 - i}`));
+
+    const later = await bob.http.ok<SyncAnswer>('GET', '/_matrix/client/v3/sync', { query: { since: first.next_batch, timeout: 0 } });
+    const fresh = later.rooms?.join?.[roomId]?.timeline.events ?? [];
+    expect(fresh.filter((e) => typeof e.content['body'] === 'string')).toEqual([]);
+  });
+});
