@@ -1,12 +1,13 @@
 // Backfill as a client, between two real homeservers on loopback: bob on B joins a room of A that already
 // has messages. B stores the room's state and bob's join only; bob paging back with /messages reaches the
 // start of what B has, and B asks A with GET /backfill for the messages before it. They show in /messages
-// in order, never in /sync as new events.
+// in order, never in /sync as new events, and an appservice of B in the room never gets them (it gets the
+// room's new messages).
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { enc, loopbackFederationOptions, registerUser, startTestHomeserver, type TestHomeserver, type TestUser } from '../../harness/index.js';
+import { enc, loopbackFederationOptions, registerUser, startTestHomeserver, TestAppservice, waitFor, writeAppserviceRegistration, type TestHomeserver, type TestUser } from '../../harness/index.js';
 
 let dir: string;
 let a: TestHomeserver;
@@ -14,12 +15,15 @@ let b: TestHomeserver;
 let alice: TestUser;
 let bob: TestUser;
 let roomId: string;
+const appservice = new TestAppservice({ id: 'b-as', serverName: 'b.test', prefix: '_bas_', protocol: 'bproto' });
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'pb-fedbackfill-'));
   const aPeers: Record<string, string> = {};
   a = await startTestHomeserver({ serverName: 'a.test', signingKeyFile: join(dir, 'a.key'), federation: loopbackFederationOptions('a.test', aPeers, ['a.test', 'b.test']) });
-  b = await startTestHomeserver({ serverName: 'b.test', signingKeyFile: join(dir, 'b.key'), federation: loopbackFederationOptions('b.test', { 'a.test': `http://127.0.0.1:${a.port}` }, ['a.test', 'b.test']) });
+  await appservice.start();
+  b = await startTestHomeserver({ serverName: 'b.test', appserviceConfigFiles: [await writeAppserviceRegistration(appservice, dir)], signingKeyFile: join(dir, 'b.key'), federation: loopbackFederationOptions('b.test', { 'a.test': `http://127.0.0.1:${a.port}` }, ['a.test', 'b.test']) });
+  appservice.homeserverUrl = b.url;
   aPeers['b.test'] = `http://127.0.0.1:${b.port}`;
   alice = await registerUser(a.url, 'alice');
   bob = await registerUser(b.url, 'bob');
@@ -30,7 +34,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await Promise.all([a?.stop(), b?.stop()]);
+  await Promise.all([a?.stop(), b?.stop(), appservice.stop()]);
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -40,6 +44,7 @@ type SyncAnswer = { next_batch: string; rooms?: { join?: Record<string, { timeli
 describe('backfill through /messages', () => {
   it('fetches the messages from before the join from A, page by page, and never shows them in /sync', async () => {
     await bob.http.ok('POST', `/_matrix/client/v3/join/${enc(roomId)}`, { query: { server_name: 'a.test' } });
+    await appservice.http.ok('POST', `/_matrix/client/v3/join/${enc(roomId)}`, { query: { server_name: 'a.test' } });
     const first = await bob.http.ok<SyncAnswer>('GET', '/_matrix/client/v3/sync');
     const bodies: string[] = [];
     let from: string | undefined;
@@ -54,5 +59,10 @@ describe('backfill through /messages', () => {
     const later = await bob.http.ok<SyncAnswer>('GET', '/_matrix/client/v3/sync', { query: { since: first.next_batch, timeout: 0 } });
     const fresh = later.rooms?.join?.[roomId]?.timeline.events ?? [];
     expect(fresh.filter((e) => typeof e.content['body'] === 'string')).toEqual([]);
+
+    await alice.http.ok('PUT', `/_matrix/client/v3/rooms/${enc(roomId)}/send/m.room.message/live`, { body: { msgtype: 'm.text', body: 'live' } });
+    const delivered = () => appservice.events.filter((e) => e.room_id === roomId).map((e) => e.content['body']).filter((x) => typeof x === 'string');
+    await waitFor(() => delivered().includes('live'), 20_000, 'the new message at the appservice');
+    expect(delivered()).toEqual(['live']);
   });
 });
