@@ -1,12 +1,14 @@
 // The read endpoints a server in a room uses to fill gaps in its copy: one event, the state (or its ids)
 // before an event, an event's auth chain, backfill and get_missing_events. Only a server with a joined
-// member in the room may read it (history visibility per event is not applied beyond that).
+// member in the room may read it; an event it may not see by the room's history visibility then is
+// handed over redacted (ServerVisibility).
 import type { HomeserverContext } from '../../HomeserverContext.js';
 import { MatrixError } from '../../MatrixError.js';
 import type { RoomEvent } from '../eventauth/RoomState.js';
 import { domainOf } from '../eventauth/RoomState.js';
 import type { Pdu } from '../pdu/Pdu.js';
-import { authChainOf, pdusOf } from './RoomGraph.js';
+import { authChainOf } from './RoomGraph.js';
+import { pduForServer } from './ServerVisibility.js';
 
 /** The most events one backfill or get_missing_events answer carries. */
 export const MAX_EVENTS_PER_READ = 100;
@@ -48,17 +50,27 @@ export function stateBeforeEvent(hs: HomeserverContext, origin: string, roomId: 
   return { state, authChain: authChainOf(hs.events, state) };
 }
 
+/** The events as the server may have them (history visibility: ServerVisibility). */
+export function pdusForServer(hs: HomeserverContext, origin: string, list: Iterable<RoomEvent>): Pdu[] {
+  const out: Pdu[] = [];
+  for (const e of list) {
+    const pdu = pduForServer(hs.events, origin, e);
+    if (pdu) out.push(pdu);
+  }
+  return out;
+}
+
 /** Events before `from` (included) through prev_events, newest first, at most `limit`. */
 export function backfill(hs: HomeserverContext, origin: string, roomId: string, from: string[], limit: number): Pdu[] {
   const start = from.map((id) => readableEvent(hs, origin, id, roomId));
-  return pdusOf(hs.events, walkPrevEvents(hs, start, new Set(), Math.min(limit, MAX_EVENTS_PER_READ), true));
+  return pdusForServer(hs, origin, walkPrevEvents(hs, start, new Set(), Math.min(limit, MAX_EVENTS_PER_READ), true));
 }
 
 /** get_missing_events: the events between `earliest` and `latest` (both excluded), oldest first. */
 export function missingEvents(hs: HomeserverContext, origin: string, roomId: string, earliest: string[], latest: string[], limit: number, minDepth: number): Pdu[] {
   const start = latest.map((id) => readableEvent(hs, origin, id, roomId));
   const found = walkPrevEvents(hs, start, new Set([...earliest, ...latest]), Math.min(limit, MAX_EVENTS_PER_READ), false).filter((e) => e.depth >= minDepth);
-  return pdusOf(hs.events, found.reverse());
+  return pdusForServer(hs, origin, found.reverse());
 }
 
 function walkPrevEvents(hs: HomeserverContext, start: RoomEvent[], stop: Set<string>, limit: number, includeStart: boolean): RoomEvent[] {

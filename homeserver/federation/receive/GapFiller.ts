@@ -43,10 +43,10 @@ export class GapFiller {
   /**
    * Fills the gap before `event` (its prev_events unknown here) from `origin`. Returns the state before
    * `event` when it had to be fetched (the gap stayed open), null when its prev_events are now known.
-   * Throws GapError when neither worked.
+   * Throws GapError when neither worked. `until`: a deadline of the caller's (its transaction's).
    */
-  async fill(origin: string, roomId: string, version: RoomVersion, event: RoomEvent): Promise<StateIds | null> {
-    const deadline = Date.now() + GAP_LIMITS.deadlineMs;
+  async fill(origin: string, roomId: string, version: RoomVersion, event: RoomEvent, until = Infinity): Promise<StateIds | null> {
+    const deadline = Math.min(Date.now() + GAP_LIMITS.deadlineMs, until);
     let stateFetches = 0;
     const fetched = await this.missingEvents(origin, roomId, version, event, deadline);
     for (const { raw, ev } of fetched) {

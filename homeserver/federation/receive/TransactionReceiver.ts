@@ -21,6 +21,8 @@ export const MAX_TXN_PDUS = 50;
 export const MAX_TXN_EDUS = 100;
 /** Gaps filled (GapFiller) for one transaction; a PDU past them is answered with an error. */
 export const MAX_GAPS_PER_TXN = 3;
+/** All gaps of one transaction end by then. */
+const TXN_GAP_DEADLINE_MS = 25_000;
 
 export type PduResult = Record<string, never> | { error: string };
 export interface SendResponse {
@@ -33,6 +35,7 @@ export class TransactionReceiver {
   private readonly s;
   private readonly ingest: PduIngest;
   private readonly gaps: GapFiller;
+  private readonly inFlight = new Map<string, Promise<SendResponse>>();
 
   constructor(
     private readonly hs: HomeserverContext,
@@ -49,9 +52,25 @@ export class TransactionReceiver {
   async receive(origin: string, txnId: string, body: unknown): Promise<SendResponse> {
     const seen = this.s.get.get(origin, txnId) as { response: string } | undefined;
     if (seen) return JSON.parse(seen.response) as SendResponse;
+    // A sender that gave up waiting (gaps take requests of their own) sends the same transaction again:
+    // it gets the answer of the one still running.
+    const key = JSON.stringify([origin, txnId]);
+    const running = this.inFlight.get(key);
+    if (running) return running;
+    const processing = this.process(origin, txnId, body);
+    this.inFlight.set(key, processing);
+    try {
+      return await processing;
+    } finally {
+      this.inFlight.delete(key);
+    }
+  }
+
+  private async process(origin: string, txnId: string, body: unknown): Promise<SendResponse> {
     const { pdus, edus } = validateBody(origin, body);
     const response: SendResponse = { pdus: {} };
-    const budget = { gaps: MAX_GAPS_PER_TXN };
+    // Within the sender's usual request timeout (30 s), whatever the gaps cost.
+    const budget = { gaps: MAX_GAPS_PER_TXN, deadline: Date.now() + TXN_GAP_DEADLINE_MS };
     for (const raw of pdus) {
       const { id, result } = await this.receivePdu(origin, raw, budget);
       response.pdus[id] = result;
@@ -61,7 +80,7 @@ export class TransactionReceiver {
     return response;
   }
 
-  private async receivePdu(origin: string, raw: unknown, budget: { gaps: number }): Promise<{ id: string; result: PduResult }> {
+  private async receivePdu(origin: string, raw: unknown, budget: { gaps: number; deadline: number }): Promise<{ id: string; result: PduResult }> {
     const { events } = this.hs;
     const fail = (id: string, error: string): { id: string; result: PduResult } => {
       this.hs.logger.info({ origin, eventId: id, reason: error }, 'federation: received PDU not taken');
@@ -93,7 +112,7 @@ export class TransactionReceiver {
       if (budget.gaps <= 0) return fail(eventId, `prev_event ${unknownPrev} is not known here (no more gaps filled in this transaction)`);
       budget.gaps -= 1;
       try {
-        stateBefore = await this.gaps.fill(origin, roomId, version, parsed.event);
+        stateBefore = await this.gaps.fill(origin, roomId, version, parsed.event, budget.deadline);
       } catch (err) {
         return fail(eventId, `prev_event ${unknownPrev} is not known here and the gap could not be filled: ${(err as Error).message}`);
       }

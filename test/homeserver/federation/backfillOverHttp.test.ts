@@ -2,12 +2,15 @@
 // has messages. B stores the room's state and bob's join only; bob paging back with /messages reaches the
 // start of what B has, and B asks A with GET /backfill for the messages before it. They show in /messages
 // in order, never in /sync as new events, and an appservice of B in the room never gets them (it gets the
-// room's new messages).
+// room's new messages). A hands B the messages of a room with history_visibility "joined" from before
+// B's first member joined only redacted.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { enc, loopbackFederationOptions, registerUser, startTestHomeserver, TestAppservice, waitFor, writeAppserviceRegistration, type TestHomeserver, type TestUser } from '../../harness/index.js';
+import { loadOrCreateSigningKeys } from '../../../homeserver/federation/keys/SigningKeyFile.js';
+import type { Pdu } from '../../../homeserver/federation/pdu/Pdu.js';
+import { enc, federationClientAs, loopbackFederationOptions, registerUser, startTestHomeserver, TestAppservice, waitFor, writeAppserviceRegistration, type TestHomeserver, type TestUser } from '../../harness/index.js';
 
 let dir: string;
 let a: TestHomeserver;
@@ -64,5 +67,20 @@ describe('backfill through /messages', () => {
     const delivered = () => appservice.events.filter((e) => e.room_id === roomId).map((e) => e.content['body']).filter((x) => typeof x === 'string');
     await waitFor(() => delivered().includes('live'), 20_000, 'the new message at the appservice');
     expect(delivered()).toEqual(['live']);
+  });
+
+  it('hands another server the events from before its users joined redacted, where the history is for joined members only', async () => {
+    const hidden = (await alice.http.ok<{ room_id: string }>('POST', '/_matrix/client/v3/createRoom', {
+      body: { preset: 'public_chat', initial_state: [{ type: 'm.room.history_visibility', state_key: '', content: { history_visibility: 'joined' } }] },
+    })).room_id;
+    const secret = (await alice.http.ok<{ event_id: string }>('PUT', `/_matrix/client/v3/rooms/${enc(hidden)}/send/m.room.message/secret`, { body: { msgtype: 'm.text', body: 'before B' } })).event_id;
+    await bob.http.ok('POST', `/_matrix/client/v3/join/${enc(hidden)}`, { query: { server_name: 'a.test' } });
+    const open = (await alice.http.ok<{ event_id: string }>('PUT', `/_matrix/client/v3/rooms/${enc(hidden)}/send/m.room.message/open`, { body: { msgtype: 'm.text', body: 'after B' } })).event_id;
+    const asB = federationClientAs('b.test', loadOrCreateSigningKeys(join(dir, 'b.key')).current, { 'a.test': `http://127.0.0.1:${a.port}` });
+    const answer = (await asB.request('a.test', 'GET', `/_matrix/federation/v1/backfill/${enc(hidden)}?v=${enc(open)}&limit=20`)) as { pdus: Pdu[] };
+    // Newest first: the message after bob's join whole, the one before it without content.
+    expect(answer.pdus.filter((p) => p.type === 'm.room.message').map((p) => p.content)).toEqual([{ msgtype: 'm.text', body: 'after B' }, {}]);
+    const one = (await asB.request('a.test', 'GET', `/_matrix/federation/v1/event/${enc(secret)}`)) as { pdus: Pdu[] };
+    expect(one.pdus[0]!.content).toEqual({});
   });
 });
