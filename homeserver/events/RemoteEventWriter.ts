@@ -165,7 +165,8 @@ export class RemoteEventWriter {
 
   private promoteOutlier(version: string, eventId: string): StoredEvent {
     const entry = this.pdus.entry(eventId);
-    if (!entry || entry.status !== 'outlier') throw new Error(`State event ${eventId} is neither in the timeline nor an outlier`);
+    // A soft-failed event held back here may still be part of the state the room resolves to.
+    if (!entry || (entry.status !== 'outlier' && entry.status !== 'soft_failed')) throw new Error(`State event ${eventId} of the room's state is not stored here`);
     const { event_id: _id, ...pdu } = entry.event;
     return this.insertRow(version, { eventId, pdu: pdu as Pdu }, this.rows.historicPos(), false);
   }

@@ -21,10 +21,14 @@ export class PduIngest {
     private readonly fed: Federation,
   ) {}
 
-  /** Whether the event is in the room's timeline here (so the state after it is known). */
+  /**
+   * Whether the event is in the room's timeline here with the state after it known: history fetched by
+   * backfill (below position 0, no state recorded) does not count, so an event built on it fetches its state.
+   */
   inTimeline(roomId: string, eventId: string): boolean {
     const entry = this.hs.events.pduEntry(eventId);
-    return entry?.status === 'timeline' && entry.event.room_id === roomId && this.hs.events.event(eventId) !== null;
+    const stored = entry?.status === 'timeline' && entry.event.room_id === roomId ? this.hs.events.event(eventId) : null;
+    return stored !== null && (stored.pos > 0 || this.hs.events.stateGroups.ofEvent(eventId) !== null);
   }
 
   /** The state before an event with these prev_events, all in the timeline here (see inTimeline). */
