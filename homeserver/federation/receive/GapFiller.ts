@@ -72,13 +72,13 @@ export class GapFiller {
   /** get_missing_events from the origin: the events between our extremities and `event`, oldest first. */
   private async missingEvents(origin: string, roomId: string, version: RoomVersion, event: RoomEvent, deadline: number): Promise<Array<{ raw: unknown; ev: RoomEvent }>> {
     const extremities = this.hs.events.forwardExtremities(roomId);
-    const depths = extremities.map((id) => this.hs.events.pduEntry(id)?.event.depth ?? 0);
     const body = {
       earliest_events: extremities,
       latest_events: [event.event_id],
       limit: GAP_LIMITS.missingEvents,
-      // Nothing older than the oldest of our extremities can fill this gap (and a hostile answer stays short).
-      min_depth: depths.length === 0 ? 0 : Math.max(0, Math.min(...depths) - GAP_LIMITS.missingEvents),
+      // The other side's branch may be far shallower than ours (it sent less during a split): no depth
+      // bound; `limit` keeps the answer short, and earliest_events stops the walk at what we have.
+      min_depth: 0,
     };
     let answer: unknown;
     try {
