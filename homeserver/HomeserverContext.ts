@@ -40,6 +40,7 @@ import type { Relations } from './relations/Relations.js';
 import type { Federation } from './federation/Federation.js';
 import type { FederationSender } from './federation/send/FederationSender.js';
 import type { RemoteMembership } from './federation/membership/RemoteMembership.js';
+import type { RoomBackfill } from './federation/receive/RoomBackfill.js';
 import type { OutboundEdus } from './federation/send/OutboundEdus.js';
 import type { RoomSearch } from './search/RoomSearch.js';
 import type { UserDirectory } from './search/UserDirectory.js';
@@ -98,6 +99,8 @@ export interface HomeserverContext {
   federationSender: FederationSender | null;
   /** Joining and leaving rooms through other servers; set when homeserver.federation.enabled. */
   remoteMembership: RemoteMembership | null;
+  /** Earlier history of rooms other servers are in, for /messages; set when homeserver.federation.enabled. */
+  roomBackfill: RoomBackfill | null;
   /** Typing, receipts, presence and to-device for remote servers; set when homeserver.federation.enabled. */
   federationEdus: OutboundEdus | null;
 }

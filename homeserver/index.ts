@@ -60,6 +60,7 @@ import { Federation } from './federation/Federation.js';
 import { DEFAULT_SEND_OPTIONS, FederationSender, transactionTransport } from './federation/send/FederationSender.js';
 import { LocalEventFeed } from './federation/send/LocalEventFeed.js';
 import { RemoteMembership } from './federation/membership/RemoteMembership.js';
+import { RoomBackfill } from './federation/receive/RoomBackfill.js';
 import { OutboundEdus } from './federation/send/OutboundEdus.js';
 import { DeviceListUpdates } from './federation/send/DeviceListUpdates.js';
 import { StreamCounter } from './storage/StreamCounter.js';
@@ -293,6 +294,7 @@ export async function startHomeserver(options: HomeserverOptions): Promise<Runni
       federation,
       federationSender,
       remoteMembership: federation && new RemoteMembership(serverName, federation, events, logger),
+      roomBackfill: federation && new RoomBackfill(serverName, federation, events, logger),
       federationEdus,
     };
 

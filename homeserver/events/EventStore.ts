@@ -5,14 +5,13 @@ import type { SqlDatabase } from '../storage/SqlDatabase.js';
 import { authStateKeys } from '../federation/eventauth/AuthEventSelection.js';
 import type { LocalEventSigner } from '../federation/pdu/LocalEventSigner.js';
 import type { Pdu } from '../federation/pdu/Pdu.js';
-import type { RoomEvent } from '../federation/eventauth/RoomState.js';
-import { currentStateAfter } from '../federation/receive/RemoteEventState.js';
 import type { StateIds } from '../federation/stateres/StateResolutionV2.js';
-import { isSupportedRoomVersion } from '../rooms/RoomVersions.js';
 import { ForwardExtremities } from './ForwardExtremities.js';
 import { checkedPduJson, unsignedLocalPdu, type GraphFields } from './LocalPdu.js';
 import { PduTable, type PduEntry } from './PduTable.js';
-import { storedEventOf } from './RemoteStoredEvent.js';
+import { RemoteEventWriter, type EventRows, type RemotePdu, type RoomRef, type SignedRemote } from './RemoteEventWriter.js';
+import { StateGroups } from './StateGroups.js';
+import { eventStatements } from './EventStatements.js';
 import type { StreamCounter } from '../storage/StreamCounter.js';
 import type { RoomStateView, StateEntry } from '../rooms/RoomStateView.js';
 import type { TxnRef } from '../rooms/TxnKey.js';
@@ -45,19 +44,7 @@ export interface MembershipRow {
   forgotten: number;
 }
 
-/** A signed PDU under its event id. */
-export interface SignedRemote {
-  eventId: string;
-  pdu: Pdu;
-}
-
-/** A PDU from another server, checked on receipt (PduChecker), and how to keep it. */
-export type RemotePdu = { eventId: string; pdu: Pdu } & (
-  /** Part of the room: in the timeline and, for a state event, its state (`stateBefore`: the state before it). */
-  | { status: 'timeline'; stateBefore: StateIds }
-  | { status: 'outlier' | 'soft_failed' }
-  | { status: 'rejected'; reason: string }
-);
+export type { RemotePdu, RoomRef, SignedRemote } from './RemoteEventWriter.js';
 
 export type AppendListener = (events: StoredEvent[]) => void;
 
@@ -81,6 +68,9 @@ export class EventStore {
 
   private readonly extremities: ForwardExtremities;
   private readonly pdus: PduTable;
+  /** The state at each timeline event. */
+  readonly stateGroups: StateGroups;
+  private readonly remote: RemoteEventWriter;
 
   constructor(
     private readonly db: SqlDatabase,
@@ -90,63 +80,9 @@ export class EventStore {
   ) {
     this.extremities = new ForwardExtremities(db);
     this.pdus = new PduTable(db);
-    this.s = {
-      stateIds: db.prepare('SELECT type, state_key, event_id FROM room_state WHERE room_id = ?'),
-      room: db.prepare('SELECT room_id, room_version, creator, created_ts FROM rooms WHERE room_id = ?'),
-      insertRoom: db.prepare('INSERT INTO rooms (room_id, room_version, creator, created_ts) VALUES (?, ?, ?, ?)'),
-      insertEvent: db.prepare(
-        `INSERT INTO events (pos, event_id, room_id, sender, type, state_key, content, origin_server_ts, redacts, replaces_state, txn_key, txn_id)
-         VALUES (@pos, @event_id, @room_id, @sender, @type, @state_key, @content, @origin_server_ts, @redacts, @replaces_state, @txn_key, @txn_id)`,
-      ),
-      upsertState: db.prepare(
-        `INSERT INTO room_state (room_id, type, state_key, event_id, pos) VALUES (?, ?, ?, ?, ?)
-         ON CONFLICT(room_id, type, state_key) DO UPDATE SET event_id = excluded.event_id, pos = excluded.pos`,
-      ),
-      upsertMembership: db.prepare(
-        `INSERT INTO memberships (room_id, user_id, membership, event_id, pos, forgotten) VALUES (?, ?, ?, ?, ?, 0)
-         ON CONFLICT(room_id, user_id) DO UPDATE SET membership = excluded.membership, event_id = excluded.event_id,
-           pos = excluded.pos, forgotten = 0`,
-      ),
-      insertTxn: db.prepare('INSERT INTO client_txns (txn_key, scope, txn_id, event_id, created_ts) VALUES (?, ?, ?, ?, ?)'),
-      txn: db.prepare('SELECT event_id FROM client_txns WHERE txn_key = ? AND scope = ? AND txn_id = ?'),
-      event: db.prepare('SELECT * FROM events WHERE event_id = ?'),
-      eventAt: db.prepare('SELECT * FROM events WHERE pos = ?'),
-      stateEvent: db.prepare(
-        `SELECT e.* FROM room_state s JOIN events e ON e.event_id = s.event_id
-         WHERE s.room_id = ? AND s.type = ? AND s.state_key = ?`,
-      ),
-      stateSize: db.prepare('SELECT COUNT(*) AS n FROM room_state WHERE room_id = ?'),
-      currentState: db.prepare(
-        'SELECT e.* FROM room_state s JOIN events e ON e.event_id = s.event_id WHERE s.room_id = ? ORDER BY e.pos',
-      ),
-      stateAt: db.prepare(
-        `SELECT e.* FROM events e JOIN (
-           SELECT MAX(pos) AS p FROM events WHERE room_id = ? AND state_key IS NOT NULL AND pos <= ? GROUP BY type, state_key
-         ) s ON e.pos = s.p ORDER BY e.pos`,
-      ),
-      stateHistory: db.prepare(
-        'SELECT pos, content FROM events WHERE room_id = ? AND type = ? AND state_key = ? ORDER BY pos',
-      ),
-      stateEventAt: db.prepare(
-        `SELECT * FROM events WHERE room_id = ? AND type = ? AND state_key = ? AND pos <= ? ORDER BY pos DESC LIMIT 1`,
-      ),
-      roomEventsDesc: db.prepare(
-        'SELECT * FROM events WHERE room_id = ? AND pos > ? AND pos <= ? ORDER BY pos DESC LIMIT ?',
-      ),
-      roomEventsAsc: db.prepare('SELECT * FROM events WHERE room_id = ? AND pos > ? AND pos <= ? ORDER BY pos ASC LIMIT ?'),
-      eventsAfter: db.prepare('SELECT * FROM events WHERE pos > ? ORDER BY pos ASC LIMIT ?'),
-      head: db.prepare('SELECT MAX(pos) AS p FROM events'),
-      roomsChangedAfter: db.prepare('SELECT DISTINCT room_id FROM events WHERE pos > ?'),
-      membershipsOfUser: db.prepare('SELECT * FROM memberships WHERE user_id = ?'),
-      membership: db.prepare('SELECT * FROM memberships WHERE room_id = ? AND user_id = ?'),
-      members: db.prepare('SELECT * FROM memberships WHERE room_id = ? ORDER BY user_id'),
-      membersWith: db.prepare('SELECT * FROM memberships WHERE room_id = ? AND membership = ? ORDER BY user_id'),
-      joinedCount: db.prepare("SELECT COUNT(*) AS n FROM memberships WHERE room_id = ? AND membership = 'join'"),
-      forget: db.prepare('UPDATE memberships SET forgotten = 1 WHERE room_id = ? AND user_id = ?'),
-      redact: db.prepare('UPDATE events SET content = ?, redacted_by = ? WHERE event_id = ?'),
-      allRooms: db.prepare('SELECT room_id FROM rooms ORDER BY room_id'),
-      lastOwn: db.prepare('SELECT MAX(pos) AS p FROM events WHERE room_id = ? AND sender = ?'),
-    };
+    this.stateGroups = new StateGroups(db);
+    this.remote = new RemoteEventWriter(this.rows(), this.pdus, this.extremities, this.stateGroups);
+    this.s = eventStatements(db);
   }
 
   /** Runs `fn` as one transaction; events appended inside are announced after the commit. */
@@ -158,6 +94,9 @@ export class EventStore {
     try {
       result = this.db.transaction(fn)();
       appended = this.pending;
+    } catch (err) {
+      this.stateGroups.rolledBack();
+      throw err;
     } finally {
       this.pending = null;
     }
@@ -227,11 +166,44 @@ export class EventStore {
     };
     this.s.insertEvent.run({ ...stored, content: JSON.stringify(stored.content) });
     this.extremities.advance(ev.room_id, eventId, pdu.prev_events);
+    this.recordLocalState(stored);
     if (stored.state_key !== null) this.setState(stored);
     if (ev.txn) this.s.insertTxn.run(ev.txn.key, ev.txn.scope, ev.txn.id, stored.event_id, Date.now());
     for (const indexer of this.indexers) indexer.appended(stored);
     this.pending.push(stored);
     return stored;
+  }
+
+  /** A local event's state before is the current state; after it, the current state with it (StateGroups). */
+  private recordLocalState(ev: StoredEvent): void {
+    const groups = this.stateGroups;
+    const before = groups.current(ev.room_id) ?? groups.create(ev.room_id, this.stateIds(ev.room_id), null);
+    const after = ev.state_key === null ? before : groups.withChanges(ev.room_id, before, new Map([[stateKeyOf(ev.type, ev.state_key), ev.event_id]]));
+    groups.recordEvent(ev.event_id, before, after);
+    if (after !== groups.current(ev.room_id)) groups.setCurrent(ev.room_id, after);
+  }
+
+  /** The store's rows as RemoteEventWriter writes them, in the running write(). */
+  private rows(): EventRows {
+    return {
+      requireWrite: (what) => {
+        if (!this.pending) throw new Error(`EventStore.${what} outside write()`);
+      },
+      nextPos: () => this.counter.next(),
+      historicPos: () => Math.min((this.s.lowest.get() as { p: number | null }).p ?? 0, 0) - 1,
+      insert: (stored) => void this.s.insertEvent.run({ ...stored, content: JSON.stringify(stored.content) }),
+      announce: (stored) => {
+        for (const indexer of this.indexers) indexer.appended(stored);
+        this.pending!.push(stored);
+      },
+      setState: (ev) => this.setState(ev),
+      event: (id) => this.event(id),
+      roomVersion: (roomId) => this.room(roomId)?.room_version,
+      ensureRoom: (room) => {
+        if (!this.room(room.roomId)) this.insertRoom(room.roomId, room.version, room.creator);
+      },
+      stateIds: (roomId) => this.stateIds(roomId),
+    };
   }
 
   /** Where a new event of the room would go: prev_events, depth and auth_events (make_join's template too). */
@@ -244,97 +216,29 @@ export class EventStore {
     };
   }
 
-  /**
-   * Stores a room this server joins through another server (send_join's answer, already checked): the
-   * room, its auth chain as outliers, its state as events before the join (kept in the events table, which
-   * is what the room's state is read from; an event already there stays), then the join in the timeline
-   * with that state before it. Must run inside write().
-   */
-  storeJoinedRoom(room: { roomId: string; version: string; creator: string }, join: SignedRemote, state: SignedRemote[], authChain: SignedRemote[]): StoredEvent {
-    if (!this.pending) throw new Error('EventStore.storeJoinedRoom outside write()');
-    if (!this.room(room.roomId)) this.insertRoom(room.roomId, room.version, room.creator);
-    const stateIds = new Set(state.map((s) => s.eventId));
-    for (const a of authChain) if (!stateIds.has(a.eventId) && !this.pdus.entry(a.eventId)) this.pdus.put(a.eventId, a.pdu, 'outlier', null);
-    const stateBefore: StateIds = new Map();
-    for (const s of [...state].sort((x, y) => x.pdu.depth - y.pdu.depth)) {
-      const key = stateKeyOf(s.pdu.type, s.pdu.state_key ?? '');
-      stateBefore.set(key, s.eventId);
-      this.setState(this.event(s.eventId) ?? this.insertRemoteRow(room.version, s));
-    }
-    // The room's graph continues from the join: the state's events are not extremities of this server.
-    const stored = this.storeRemote({ eventId: join.eventId, pdu: join.pdu, status: 'timeline', stateBefore });
-    if (!stored) throw new Error(`Join ${join.eventId} was stored before`);
-    return stored;
+  /** A room joined through another server (send_join's answer, checked): see RemoteEventWriter. */
+  storeJoinedRoom(room: RoomRef, join: SignedRemote, state: SignedRemote[], authChain: SignedRemote[]): StoredEvent {
+    return this.remote.storeJoinedRoom(room, join, state, authChain);
   }
 
-  /**
-   * Stores an invite of a local user to a room this server is not in (invite v2 from the inviting server),
-   * or a local user's knock on such a room (send_knock through a resident server):
-   * the room when unknown, the invite as the invitee's membership (an outlier of the room's graph: not an
-   * extremity). `pdu.unsigned.invite_room_state` is what sync shows of the room. Must run inside write().
-   */
-  storeInvite(room: { roomId: string; version: string; creator: string }, invite: SignedRemote): StoredEvent {
-    if (!this.pending) throw new Error('EventStore.storeInvite outside write()');
-    if (!this.room(room.roomId)) this.insertRoom(room.roomId, room.version, room.creator);
-    const known = this.event(invite.eventId);
-    if (known) return known;
-    const stored = this.insertRemoteRow(room.version, invite);
-    this.setState(stored);
-    return stored;
+  /** An invite of a local user to a room this server is not in, or a local user's knock on one: see RemoteEventWriter. */
+  storeInvite(room: RoomRef, invite: SignedRemote): StoredEvent {
+    return this.remote.storeInvite(room, invite);
   }
 
-  /** A remote event as a row of the events table, outside the graph's extremities (state fetched on a join, invites). */
-  private insertRemoteRow(version: string, r: SignedRemote): StoredEvent {
-    this.pdus.put(r.eventId, r.pdu, 'timeline', null);
-    const stored = storedEventOf(version, { ...r.pdu, event_id: r.eventId }, this.counter.next(), null);
-    this.s.insertEvent.run({ ...stored, content: JSON.stringify(stored.content) });
-    for (const indexer of this.indexers) indexer.appended(stored);
-    this.pending!.push(stored);
-    return stored;
+  /** A PDU from another server, checked on receipt: see RemoteEventWriter. */
+  storeRemote(r: RemotePdu): StoredEvent | null {
+    return this.remote.storeRemote(r);
+  }
+
+  /** History fetched from a peer (backfill), below the room's earliest event here: see RemoteEventWriter. */
+  storeBackfilled(events: SignedRemote[]): StoredEvent[] {
+    return this.remote.storeBackfilled(events);
   }
 
   private setState(ev: StoredEvent): void {
     this.s.upsertState.run(ev.room_id, ev.type, ev.state_key, ev.event_id, ev.pos);
     if (ev.type === 'm.room.member') this.s.upsertMembership.run(ev.room_id, ev.state_key, String(ev.content['membership']), ev.event_id, ev.pos);
-  }
-
-  /**
-   * Stores a PDU from another server, already checked on receipt, under its event id; must run inside
-   * write(). An outlier, soft-failed or rejected event is kept with its status only (returns null; an
-   * event stored before is left as it is, except an outlier that now joins the timeline). A timeline
-   * event gets a stream position, replaces its prev_events among the forward extremities, and the room's
-   * current state becomes the state before it plus itself, resolved (v2) with the current state when
-   * other extremities remain. State it names must be of timeline events.
-   */
-  storeRemote(r: RemotePdu): StoredEvent | null {
-    if (!this.pending) throw new Error('EventStore.storeRemote outside write()');
-    const roomId = r.pdu.room_id;
-    const version = this.room(roomId)?.room_version;
-    if (version === undefined || !isSupportedRoomVersion(version)) throw new Error(`EventStore.storeRemote to unknown room ${roomId}`);
-    const known = this.pdus.entry(r.eventId);
-    if (known && !(known.status === 'outlier' && r.status === 'timeline')) return null;
-    this.pdus.put(r.eventId, r.pdu, r.status, r.status === 'rejected' ? r.reason : null);
-    if (r.status !== 'timeline') return null;
-
-    const event: RoomEvent = { ...r.pdu, event_id: r.eventId };
-    const current = this.stateIds(roomId);
-    const replaces = event.state_key === undefined ? null : (current.get(stateKeyOf(event.type, event.state_key)) ?? null);
-    const stored = storedEventOf(version, event, this.counter.next(), replaces);
-    this.s.insertEvent.run({ ...stored, content: JSON.stringify(stored.content) });
-    const forked = this.extremities.of(roomId, Number.MAX_SAFE_INTEGER).some((x) => !event.prev_events.includes(x.event_id));
-    this.extremities.advance(roomId, r.eventId, event.prev_events);
-    // Signatures (restricted joins' included) were checked on receipt.
-    const ctx = { roomVersion: version, signedBy: () => true };
-    const source = { get: (id: string) => this.pdus.entry(id)?.event, isRejected: (id: string) => this.pdus.entry(id)?.status === 'rejected' };
-    for (const [key, id] of currentStateAfter(ctx, event, r.stateBefore, current, forked, source)) {
-      if (current.get(key) === id) continue;
-      const winner = id === r.eventId ? stored : this.event(id);
-      if (!winner) throw new Error(`State event ${id} of ${roomId} is not in the timeline`);
-      this.setState(winner);
-    }
-    for (const indexer of this.indexers) indexer.appended(stored);
-    this.pending.push(stored);
-    return stored;
   }
 
   /** The room's current state as state key (type NUL state_key) -> event id. */

@@ -1,6 +1,9 @@
 // A set of stream positions kept as sorted, disjoint intervals (after, upTo]: the part of a room one
 // reader may see. Timelines walk these intervals instead of testing event by event, so a long stretch the
 // reader may not see costs nothing to skip.
+/** Below every position: history fetched from other servers (backfill) is stored at negative positions. */
+export const HISTORY_START = Number.MIN_SAFE_INTEGER;
+
 export interface StreamRange {
   /** Exclusive. */
   after: number;

@@ -11,7 +11,7 @@ import { MatrixError } from '../MatrixError.js';
 import type { Requester } from '../contracts.js';
 import type { EventStore, MembershipRow } from '../events/EventStore.js';
 import type { StoredEvent } from '../events/StoredEvent.js';
-import { StreamRanges, type StreamRange } from '../events/StreamRanges.js';
+import { HISTORY_START, StreamRanges, type StreamRange } from '../events/StreamRanges.js';
 
 export type HistoryVisibilityValue = 'world_readable' | 'shared' | 'invited' | 'joined';
 
@@ -54,7 +54,7 @@ export function readableRanges(visibility: StateChange[], membership: StateChang
   const out: StreamRange[] = [];
   let hv = 'shared';
   let member = 'leave';
-  let after = 0;
+  let after = HISTORY_START;
   for (const c of changes) {
     // (after, c.pos] is judged by the state after the previous change. Joins are changes, so "joined at
     // some point after the event" holds for the whole stretch when any join lies beyond its start.

@@ -6,7 +6,7 @@ import type { Request } from 'express';
 import type { Federation } from '../federation/Federation.js';
 import { acceptMembership, membershipTemplate, sendJoinResponse, sendKnockResponse } from '../federation/membership/ResidentMembership.js';
 import { receiveInvite } from '../federation/membership/InviteReceiver.js';
-import { backfill, missingEvents, readableEvent, requireServerInRoom, stateBeforeEvent, transactionOf } from '../federation/membership/RoomReads.js';
+import { backfill, missingEvents, pdusForServer, readableEvent, requireServerInRoom, stateBeforeEvent, transactionOf } from '../federation/membership/RoomReads.js';
 import { authChainOf, pdusOf } from '../federation/membership/RoomGraph.js';
 import { TransactionReceiver } from '../federation/receive/TransactionReceiver.js';
 import type { HomeserverContext } from '../HomeserverContext.js';
@@ -56,7 +56,7 @@ export function federationRoomRoutesV1(hs: HomeserverContext, fed: Federation): 
   });
   r.get('/event/:eventId', signed, (req, res) => {
     const event = readableEvent(hs, origin(res), param(req, 'eventId'));
-    res.json(transactionOf(hs, pdusOf(hs.events, [event])));
+    res.json(transactionOf(hs, pdusForServer(hs, origin(res), [event])));
   });
   r.get('/state/:roomId', signed, (req, res) => {
     const { state, authChain } = stateBeforeEvent(hs, origin(res), param(req, 'roomId'), requiredQuery(req, 'event_id'));

@@ -4,6 +4,7 @@ import { MatrixError } from '../MatrixError.js';
 import type { Requester } from '../contracts.js';
 import type { HomeserverContext } from '../HomeserverContext.js';
 import { ByteBudget, RESPONSE_BUDGET } from '../events/ResponseBudget.js';
+import { HISTORY_START } from '../events/StreamRanges.js';
 import type { StoredEvent } from '../events/StoredEvent.js';
 import { body, content, isJsonObject, param, query, queryInt, requesterOf, roomIdParam } from '../http/RequestReader.js';
 import type { RouteTable } from '../http/RouteTable.js';
@@ -87,7 +88,7 @@ export function roomEventRoutes(r: RouteTable, hs: HomeserverContext): void {
     res.json(formatter.formatAll(events.stateAt(roomId, upTo)));
   });
 
-  r.get('/rooms/:roomId/messages', auth, (req, res) => {
+  r.get('/rooms/:roomId/messages', auth, async (req, res) => {
     const me = requesterOf(res);
     const roomId = roomIdParam(req);
     const dir = query(req, 'dir');
@@ -113,7 +114,12 @@ export function roomEventRoutes(r: RouteTable, hs: HomeserverContext): void {
     let start: number;
     if (dir === 'b') {
       start = Math.min(from ?? now, now);
-      const slice = newestEvents(events, roomId, reader.visible(to ?? 0, start), limit, opts);
+      let slice = newestEvents(events, roomId, reader.visible(to ?? HISTORY_START, start), limit, opts);
+      // At the start of what this server has: earlier history from the room's other servers, if any.
+      if (!slice.more && to === null && hs.roomBackfill && (await hs.roomBackfill.backfill(roomId, limit)) > 0) {
+        opts.budget = new ByteBudget(RESPONSE_BUDGET.messagesBytes, (e) => formatter.serializedSize(e, format));
+        slice = newestEvents(events, roomId, reader.visible(HISTORY_START, start), limit, opts);
+      }
       chunk = slice.events.reverse();
       if (slice.more && chunk.length > 0) end = paginationToken(chunk[chunk.length - 1]!.pos - 1);
     } else {
@@ -191,7 +197,7 @@ export function roomEventRoutes(r: RouteTable, hs: HomeserverContext): void {
     const onBatch = (batch: readonly StoredEvent[]): void => void format.relations.prepare(batch);
     // Half the budget for each side; the start and end tokens follow what was returned.
     const half = (): ByteBudget => new ByteBudget(RESPONSE_BUDGET.messagesBytes / 2, sizeOf);
-    const before = newestEvents(events, roomId, reader.visible(0, ev.pos - 1), Math.floor(limit / 2), { keep, budget: half(), onBatch }).events.reverse();
+    const before = newestEvents(events, roomId, reader.visible(HISTORY_START, ev.pos - 1), Math.floor(limit / 2), { keep, budget: half(), onBatch }).events.reverse();
     const after = oldestEvents(events, roomId, reader.visible(ev.pos, hs.counter.current()), Math.ceil(limit / 2), { keep, budget: half(), onBatch }).events;
     const endPos = after.length > 0 ? after[after.length - 1]!.pos : ev.pos;
     res.json({

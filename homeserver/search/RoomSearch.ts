@@ -4,6 +4,7 @@
 import type { ClientEventFormatter, FormatOptions } from '../events/ClientEventFormatter.js';
 import type { EventStore } from '../events/EventStore.js';
 import type { StoredEvent } from '../events/StoredEvent.js';
+import { HISTORY_START } from '../events/StreamRanges.js';
 import { MatrixError } from '../MatrixError.js';
 import type { Relations } from '../relations/Relations.js';
 import type { HistoryVisibility, RoomReader } from '../rooms/HistoryVisibility.js';
@@ -127,7 +128,7 @@ export class RoomSearch {
     limits: { before: number; after: number; profile: boolean },
     format: FormatOptions,
   ): Record<string, unknown> {
-    const before = newestEvents(this.events, ev.room_id, reader.visible(0, ev.pos - 1), limits.before).events.reverse();
+    const before = newestEvents(this.events, ev.room_id, reader.visible(HISTORY_START, ev.pos - 1), limits.before).events.reverse();
     const after = oldestEvents(this.events, ev.room_id, reader.visible(ev.pos, Infinity), limits.after).events;
     const out: Record<string, unknown> = {
       start: paginationToken((before.length > 0 ? before[before.length - 1]!.pos : ev.pos) - 1),

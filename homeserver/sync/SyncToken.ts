@@ -20,8 +20,9 @@ export function paginationToken(pos: number): string {
 }
 
 export function parseToken(token: string, param: string): StreamToken {
-  const m = /^[st](\d{1,15})(?:_(\d{1,16})(?:_(\d{1,15}))?)?$/.exec(token);
-  if (!m) throw new MatrixError(400, 'M_INVALID_PARAM', `Invalid ${param} token`);
+  // Pagination tokens may be negative: backfilled history lies below position 0.
+  const m = /^[st](-?\d{1,15})(?:_(\d{1,16})(?:_(\d{1,15}))?)?$/.exec(token);
+  if (!m || (token.startsWith('s') && m[1]!.startsWith('-'))) throw new MatrixError(400, 'M_INVALID_PARAM', `Invalid ${param} token`);
   const out: StreamToken = { pos: Number(m[1]), eph: m[2] === undefined ? 0 : Number(m[2]) };
   if (m[3] !== undefined) out.toDevice = Math.min(Number(m[3]), out.pos);
   return out;

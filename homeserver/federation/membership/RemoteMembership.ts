@@ -7,11 +7,11 @@ import type { Logger } from 'pino';
 import type { EventStore, SignedRemote } from '../../events/EventStore.js';
 import { MatrixError } from '../../MatrixError.js';
 import { isSupportedRoomVersion, SUPPORTED_ROOM_VERSIONS, type RoomVersion, creatorOf } from '../../rooms/RoomVersions.js';
-import { authorizeAgainstState, checkAuthEvents, type AuthContext } from '../eventauth/EventAuthRules.js';
-import { domainOf, lookup, stateKeyOf, type RoomEvent, type StateEvents } from '../eventauth/RoomState.js';
+import { authorizeAgainstState, type AuthContext } from '../eventauth/EventAuthRules.js';
+import { domainOf, lookup, stateKeyOf, type StateEvents } from '../eventauth/RoomState.js';
 import type { Federation } from '../Federation.js';
-import { checkEventSignatures } from '../pdu/EventSigning.js';
 import type { Pdu, UnsignedPdu } from '../pdu/Pdu.js';
+import { checkFetchedEvents } from '../receive/FetchedEvents.js';
 import { parsePdu } from '../receive/PduFormat.js';
 import { redactEvent } from '../pdu/EventRedaction.js';
 import { signatureKeyIds, verifyJsonSignature } from '../signing/SignedJson.js';
@@ -89,7 +89,11 @@ export class RemoteMembership {
     // A restricted join comes back signed by the resident server too; it must still be our event.
     const returned = isObject(answer['event']) ? parsePdu(version, answer['event']) : null;
     const signedJoin = returned?.ok && returned.event.event_id === eventId ? (answer['event'] as Pdu) : pdu;
-    const checked = await this.checkJoinState(version, roomId, [...answer['auth_chain'], ...answer['state']]);
+    // Each event's auth events must be among the answer's: this server has nothing of the room yet.
+    const checked = await checkFetchedEvents(version, roomId, [...answer['auth_chain'], ...answer['state']], (s, k, ts) => this.fed.remoteKeys.verifyKey(s, k, ts), {
+      get: () => undefined,
+      isRejected: () => false,
+    });
     const stateIds = new Set<string>();
     for (const raw of answer['state']) {
       const parsed = parsePdu(version, raw);
@@ -246,31 +250,5 @@ export class RemoteMembership {
       }
     }
     throw new MatrixError(404, 'M_NOT_FOUND', `Could not ${membership} room ${roomId} through ${failures.join('; ')}`);
-  }
-
-  /**
-   * The send_join answer's events that hold up: of the room and version, signed by their senders' servers
-   * (a wrong content hash: the redacted copy) and allowed by their own auth events, which must be among them.
-   */
-  private async checkJoinState(version: RoomVersion, roomId: string, raws: unknown[]): Promise<Map<string, { event: RoomEvent; pdu: Pdu }>> {
-    const parsed = new Map<string, { event: RoomEvent; pdu: Pdu }>();
-    for (const raw of raws) {
-      const p = parsePdu(version, raw);
-      if (!p.ok || p.event.room_id !== roomId || parsed.has(p.event.event_id)) continue;
-      const sig = await checkEventSignatures(version, raw as Record<string, unknown>, (s, k, ts) => this.fed.remoteKeys.verifyKey(s, k, ts));
-      if (sig.outcome === 'bad_signature') continue;
-      const pdu = (sig.outcome === 'redacted' ? sig.event : raw) as Pdu;
-      parsed.set(p.event.event_id, { event: { ...pdu, event_id: p.event.event_id }, pdu });
-    }
-    const ok = new Map<string, { event: RoomEvent; pdu: Pdu }>();
-    const ctx: AuthContext = { roomVersion: version, signedBy: () => true };
-    // By depth, so an event's auth events were judged before it.
-    for (const { event, pdu } of [...parsed.values()].sort((a, b) => a.event.depth - b.event.depth)) {
-      const auth = event.auth_events.map((id) => ok.get(id)?.event);
-      if (auth.some((a) => a === undefined)) continue;
-      if (!checkAuthEvents(ctx, event, auth as RoomEvent[]).allowed) continue;
-      ok.set(event.event_id, { event, pdu });
-    }
-    return ok;
   }
 }

@@ -1,13 +1,15 @@
 // The read endpoints a server in a room uses to fill gaps in its copy: one event, the state (or its ids)
 // before an event, an event's auth chain, backfill and get_missing_events. Only a server with a joined
-// member in the room may read it (history visibility per event is not applied beyond that).
+// member in the room may read it; an event it may not see by the room's history visibility then is
+// handed over redacted (ServerVisibility).
 import type { HomeserverContext } from '../../HomeserverContext.js';
 import { MatrixError } from '../../MatrixError.js';
 import type { RoomEvent } from '../eventauth/RoomState.js';
 import { requireRoomAllows } from '../acl/RoomServerAcl.js';
 import { domainOf } from '../eventauth/RoomState.js';
 import type { Pdu } from '../pdu/Pdu.js';
-import { authChainOf, pdusOf } from './RoomGraph.js';
+import { authChainOf } from './RoomGraph.js';
+import { pduForServer } from './ServerVisibility.js';
 
 /** The most events one backfill or get_missing_events answer carries. */
 export const MAX_EVENTS_PER_READ = 100;
@@ -39,25 +41,38 @@ export function stateBeforeEvent(hs: HomeserverContext, origin: string, roomId: 
   readableEvent(hs, origin, eventId, roomId);
   const stored = hs.events.event(eventId);
   if (!stored) throw new MatrixError(404, 'M_NOT_FOUND', `The state at ${eventId} is not known here`);
+  // The state recorded for the event in the graph; for an event from before those records, in stream order.
+  const groups = hs.events.stateGroups.ofEvent(eventId);
+  const ids = groups ? [...hs.events.stateGroups.state(groups.before).values()] : [...hs.events.stateMapAt(roomId, stored.pos - 1).values()].map((e) => e.event_id);
   const state: RoomEvent[] = [];
-  for (const ev of hs.events.stateMapAt(roomId, stored.pos - 1).values()) {
-    const entry = hs.events.pduEntry(ev.event_id);
+  for (const id of ids) {
+    const entry = hs.events.pduEntry(id);
     if (entry) state.push(entry.event);
   }
   return { state, authChain: authChainOf(hs.events, state) };
 }
 
+/** The events as the server may have them (history visibility: ServerVisibility). */
+export function pdusForServer(hs: HomeserverContext, origin: string, list: Iterable<RoomEvent>): Pdu[] {
+  const out: Pdu[] = [];
+  for (const e of list) {
+    const pdu = pduForServer(hs.events, origin, e);
+    if (pdu) out.push(pdu);
+  }
+  return out;
+}
+
 /** Events before `from` (included) through prev_events, newest first, at most `limit`. */
 export function backfill(hs: HomeserverContext, origin: string, roomId: string, from: string[], limit: number): Pdu[] {
   const start = from.map((id) => readableEvent(hs, origin, id, roomId));
-  return pdusOf(hs.events, walkPrevEvents(hs, start, new Set(), Math.min(limit, MAX_EVENTS_PER_READ), true));
+  return pdusForServer(hs, origin, walkPrevEvents(hs, start, new Set(), Math.min(limit, MAX_EVENTS_PER_READ), true));
 }
 
 /** get_missing_events: the events between `earliest` and `latest` (both excluded), oldest first. */
 export function missingEvents(hs: HomeserverContext, origin: string, roomId: string, earliest: string[], latest: string[], limit: number, minDepth: number): Pdu[] {
   const start = latest.map((id) => readableEvent(hs, origin, id, roomId));
   const found = walkPrevEvents(hs, start, new Set([...earliest, ...latest]), Math.min(limit, MAX_EVENTS_PER_READ), false).filter((e) => e.depth >= minDepth);
-  return pdusOf(hs.events, found.reverse());
+  return pdusForServer(hs, origin, found.reverse());
 }
 
 function walkPrevEvents(hs: HomeserverContext, start: RoomEvent[], stop: Set<string>, limit: number, includeStart: boolean): RoomEvent[] {

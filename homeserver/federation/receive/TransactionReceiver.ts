@@ -1,28 +1,30 @@
 // PUT /_matrix/federation/v1/send/{txnId}: the PDUs and EDUs another server pushes (docs/federation.md#receiving).
-// Each PDU, in order: its room must be one this server is in and its prev_events known timeline events;
-// then the checks on receipt (PduChecker) against its auth events, the state after its prev_events
-// (resolved by state resolution v2 when there are several) and the current state; then it is stored
-// as the verdict says. One PDU's failure is its own error entry; the others go on. The answer is kept
+// Each PDU, in order: its room must be one this server is in; prev_events unknown here are fetched
+// (GapFiller); then PduIngest checks it on receipt against its auth events, the state at its prev_events
+// (resolved by state resolution v2 when there are several) and the current state, and stores it as the
+// verdict says. One PDU's failure is its own error entry; the others go on. The answer is kept
 // per (origin, txnId) so a retried transaction is answered the same without being processed again.
 import type { HomeserverContext } from '../../HomeserverContext.js';
 import { MatrixError } from '../../MatrixError.js';
-import { PowerLevels } from '../../rooms/PowerLevels.js';
-import { redactContent } from '../../rooms/Redaction.js';
 import { isSupportedRoomVersion } from '../../rooms/RoomVersions.js';
 import { roomAllows } from '../acl/RoomServerAcl.js';
-import { domainOf, type RoomEvent } from '../eventauth/RoomState.js';
+import { domainOf } from '../eventauth/RoomState.js';
 import type { Federation } from '../Federation.js';
 import { receiveOutOfBandMembership } from '../membership/OutOfBandMembership.js';
-import { stateEventsOf } from '../membership/RoomGraph.js';
-import type { Pdu } from '../pdu/Pdu.js';
-import { resolveStateV2, type StateIds } from '../stateres/StateResolutionV2.js';
+import { checkEventSignatures } from '../pdu/EventSigning.js';
+import type { StateIds } from '../stateres/StateResolutionV2.js';
+import { GapFiller } from './GapFiller.js';
 import { InboundEdus } from './InboundEdus.js';
-import { checkReceivedPdu } from './PduChecker.js';
+import { PduIngest } from './PduIngest.js';
 import { parsePdu } from './PduFormat.js';
 
 /** The spec's caps on one transaction. */
 export const MAX_TXN_PDUS = 50;
 export const MAX_TXN_EDUS = 100;
+/** Gaps filled (GapFiller) for one transaction; a PDU past them is answered with an error. */
+export const MAX_GAPS_PER_TXN = 3;
+/** All gaps of one transaction end by then. */
+const TXN_GAP_DEADLINE_MS = 25_000;
 
 export type PduResult = Record<string, never> | { error: string };
 export interface SendResponse {
@@ -34,12 +36,17 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 export class TransactionReceiver {
   private readonly s;
   private readonly edus: InboundEdus;
+  private readonly ingest: PduIngest;
+  private readonly gaps: GapFiller;
+  private readonly inFlight = new Map<string, Promise<SendResponse>>();
 
   constructor(
     private readonly hs: HomeserverContext,
     private readonly fed: Federation,
   ) {
     this.edus = new InboundEdus(hs);
+    this.ingest = new PduIngest(hs, fed);
+    this.gaps = new GapFiller(hs, fed, this.ingest);
     this.s = {
       get: hs.db.prepare('SELECT response FROM federation_received_txns WHERE origin = ? AND txn_id = ?'),
       put: hs.db.prepare('INSERT OR IGNORE INTO federation_received_txns (origin, txn_id, response, received_ts) VALUES (?, ?, ?, ?)'),
@@ -49,10 +56,27 @@ export class TransactionReceiver {
   async receive(origin: string, txnId: string, body: unknown): Promise<SendResponse> {
     const seen = this.s.get.get(origin, txnId) as { response: string } | undefined;
     if (seen) return JSON.parse(seen.response) as SendResponse;
+    // A sender that gave up waiting (gaps take requests of their own) sends the same transaction again:
+    // it gets the answer of the one still running.
+    const key = JSON.stringify([origin, txnId]);
+    const running = this.inFlight.get(key);
+    if (running) return running;
+    const processing = this.process(origin, txnId, body);
+    this.inFlight.set(key, processing);
+    try {
+      return await processing;
+    } finally {
+      this.inFlight.delete(key);
+    }
+  }
+
+  private async process(origin: string, txnId: string, body: unknown): Promise<SendResponse> {
     const { pdus, edus } = validateBody(origin, body);
     const response: SendResponse = { pdus: {} };
+    // Within the sender's usual request timeout (30 s), whatever the gaps cost.
+    const budget = { gaps: MAX_GAPS_PER_TXN, deadline: Date.now() + TXN_GAP_DEADLINE_MS };
     for (const raw of pdus) {
-      const { id, result } = await this.receivePdu(origin, raw);
+      const { id, result } = await this.receivePdu(origin, raw, budget);
       response.pdus[id] = result;
     }
     for (const edu of edus) this.edus.receive(origin, edu);
@@ -60,7 +84,7 @@ export class TransactionReceiver {
     return response;
   }
 
-  private async receivePdu(origin: string, raw: unknown): Promise<{ id: string; result: PduResult }> {
+  private async receivePdu(origin: string, raw: unknown, budget: { gaps: number; deadline: number }): Promise<{ id: string; result: PduResult }> {
     const { events } = this.hs;
     const fail = (id: string, error: string): { id: string; result: PduResult } => {
       this.hs.logger.info({ origin, eventId: id, reason: error }, 'federation: received PDU not taken');
@@ -88,59 +112,26 @@ export class TransactionReceiver {
     const known = events.pduEntry(eventId);
     if (known && known.status !== 'outlier') return { id: eventId, result: {} };
 
-    const prevs: StateIds[] = [];
-    for (const prev of parsed.event.prev_events) {
-      const stored = events.pduEntry(prev)?.status === 'timeline' ? events.event(prev) : null;
-      if (!stored || stored.room_id !== roomId) return fail(eventId, `prev_event ${prev} is not known here`);
-      const after: StateIds = new Map();
-      for (const [key, ev] of events.stateMapAt(roomId, stored.pos)) after.set(key, ev.event_id);
-      prevs.push(after);
+    let stateBefore: StateIds | null = null;
+    const unknownPrev = parsed.event.prev_events.find((p) => !this.ingest.inTimeline(roomId, p));
+    if (unknownPrev !== undefined) {
+      // A gap: filled from the origin, a few per transaction (each may take several requests), and only
+      // for a PDU whose signature holds: a forged one must not make this server send any request.
+      const signatures = await checkEventSignatures(version, raw as Record<string, unknown>, (s, k, ts) => this.fed.remoteKeys.verifyKey(s, k, ts));
+      if (signatures.outcome === 'bad_signature') return fail(eventId, signatures.reason);
+      if (budget.gaps <= 0) return fail(eventId, `prev_event ${unknownPrev} is not known here (no more gaps filled in this transaction)`);
+      budget.gaps -= 1;
+      try {
+        stateBefore = await this.gaps.fill(origin, roomId, version, parsed.event, budget.deadline);
+      } catch (err) {
+        return fail(eventId, `prev_event ${unknownPrev} is not known here and the gap could not be filled: ${(err as Error).message}`);
+      }
+      // Another transaction may have stored it meanwhile.
+      const now = events.pduEntry(eventId);
+      if (now && now.status !== 'outlier') return { id: eventId, result: {} };
     }
-    const ctx = { roomVersion: version, signedBy: () => true };
-    const source = { get: (id: string) => events.pduEntry(id)?.event, isRejected: (id: string) => events.pduEntry(id)?.status === 'rejected' };
-    const stateBefore = resolveStateV2(ctx, prevs, source);
-    const verdict = await checkReceivedPdu(raw, {
-      roomVersion: version,
-      verifyKey: (server, keyId, ts) => this.fed.remoteKeys.verifyKey(server, keyId, ts),
-      authEvent: (id) => events.pduEntry(id)?.event,
-      isRejected: (id) => events.pduEntry(id)?.status === 'rejected',
-      stateBefore: () => stateEventsOf(events, stateBefore),
-      currentState: () => stateEventsOf(events, events.stateIds(roomId)),
-    });
-    if (verdict.outcome === 'dropped') return fail(eventId, verdict.reason);
-    // A PDU whose content hash failed is kept as its redacted copy, as the spec says.
-    const pdu = (verdict.redacted ? { ...verdict.event } : raw) as Pdu;
-    if ('event_id' in pdu) delete (pdu as Record<string, unknown>)['event_id'];
-    try {
-      events.write(() => {
-        if (verdict.outcome === 'rejected') events.storeRemote({ eventId, pdu, status: 'rejected', reason: verdict.reason });
-        else if (verdict.outcome === 'soft_failed') events.storeRemote({ eventId, pdu, status: 'soft_failed' });
-        else {
-          events.storeRemote({ eventId, pdu, status: 'timeline', stateBefore });
-          this.applyRedaction(verdict.event, version);
-        }
-      });
-    } catch (err) {
-      // Rolled back; one PDU this server cannot store must not make the sender retry the whole transaction.
-      this.hs.logger.error({ err, origin, roomId, eventId }, 'federation: received PDU could not be stored');
-      return { id: eventId, result: { error: `Could not be stored: ${(err as Error).message}` } };
-    }
-    // A soft-failed event is answered as accepted: its sender is not told that this server holds it back.
-    if (verdict.outcome === 'rejected') return fail(eventId, verdict.reason);
-    if (verdict.outcome === 'soft_failed') this.hs.logger.info({ origin, roomId, eventId, reason: verdict.reason }, 'federation: received PDU soft-failed');
-    this.hs.logger.debug({ origin, roomId, eventId }, 'federation: received PDU stored');
-    return { id: eventId, result: {} };
-  }
-
-  /** A received redaction redacts its target as a local one does: when the sender may (own server or power level). */
-  private applyRedaction(ev: RoomEvent, version: string): void {
-    if (ev.type !== 'm.room.redaction') return;
-    const targetId = typeof ev['redacts'] === 'string' ? ev['redacts'] : ev.content['redacts'];
-    const target = typeof targetId === 'string' ? this.hs.events.event(targetId) : null;
-    if (!target || target.room_id !== ev.room_id || target.redacted_by) return;
-    const pl = PowerLevels.of(this.hs.events.liveState(ev.room_id), version);
-    if (domainOf(target.sender) !== domainOf(ev.sender) && pl.userLevel(ev.sender) < pl.redact) return;
-    this.hs.events.markRedacted(target, redactContent(version, target.type, target.content), ev.event_id);
+    const result = await this.ingest.checkAndStore(origin, roomId, version, raw, eventId, stateBefore ?? this.ingest.stateFromPrevs(roomId, version, parsed.event.prev_events));
+    return result.stored ? { id: eventId, result: {} } : fail(eventId, result.error);
   }
 }
 

@@ -99,4 +99,44 @@ describe('storing PDUs from another server', () => {
     expect(pdu.depth).toBe(Math.max(a.depth, bTopic.depth) + 1);
     expect(events.forwardExtremities(ROOM)).toEqual([joined.event_id]);
   });
+
+  it('records the state before and after each event of the graph, per branch of a fork', () => {
+    const { events, create, power, join, rules } = setup();
+    const groups = events.stateGroups;
+    const stateAtRules = events.stateIds(ROOM);
+    const a = make({ type: 'm.room.topic', state_key: '', content: { topic: 'side A' }, auth: [create, power, join], prev: [rules] });
+    const bTopic = make({ type: 'm.room.topic', state_key: '', content: { topic: 'side B' }, auth: [create, power, join], prev: [rules] });
+    const bMessage = make({ type: 'm.room.message', content: { body: 'on B' }, auth: [create, power, join], prev: [bTopic] });
+    events.write(() => events.storeRemote({ eventId: a.event_id, pdu: a, status: 'timeline', stateBefore: stateAtRules }));
+    events.write(() => events.storeRemote({ eventId: bTopic.event_id, pdu: bTopic, status: 'timeline', stateBefore: stateAtRules }));
+    const afterB = new Map([...stateAtRules, [stateKeyOf('m.room.topic', ''), bTopic.event_id]]);
+    events.write(() => events.storeRemote({ eventId: bMessage.event_id, pdu: bMessage, status: 'timeline', stateBefore: afterB }));
+    const topicOf = (group: number) => groups.state(group).get(stateKeyOf('m.room.topic', ''));
+    // In stream order A's topic came before B's message; the message's own branch has B's topic.
+    expect(topicOf(groups.ofEvent(bMessage.event_id)!.before)).toBe(bTopic.event_id);
+    expect(topicOf(groups.ofEvent(a.event_id)!.after)).toBe(a.event_id);
+    expect(topicOf(groups.ofEvent(a.event_id)!.before)).toBeUndefined();
+    // A message changes no state: one group before and after, shared with the event it follows.
+    expect(groups.ofEvent(bMessage.event_id)!.before).toBe(groups.ofEvent(bMessage.event_id)!.after);
+    expect(groups.ofEvent(bMessage.event_id)!.before).toBe(groups.ofEvent(bTopic.event_id)!.after);
+    // The current state's group follows the resolved state, which a local event then builds on.
+    const local = events.write(() => events.append({ room_id: ROOM, sender: BOB, type: 'm.room.member', state_key: BOB, content: { membership: 'join' } }));
+    expect(groups.state(groups.ofEvent(local.event_id)!.before)).toEqual(new Map([...events.stateIds(ROOM)].filter(([k]) => k !== stateKeyOf('m.room.member', BOB))));
+  });
+
+  it('stores backfilled history below the stream, unannounced, and an outlier the state names likewise', () => {
+    const { events, create, power, join, rules } = setup();
+    const heard: string[] = [];
+    events.onAppend((evs) => heard.push(...evs.map((e) => e.event_id)));
+    const old = make({ type: 'm.room.message', content: { body: 'old' }, auth: [create, power, join], prev: [join] });
+    const topic = make({ type: 'm.room.topic', state_key: '', content: { topic: 'from a gap' }, auth: [create, power, join], prev: [rules] });
+    const next = make({ type: 'm.room.message', content: { body: 'after the gap' }, auth: [create, power, join], prev: [topic] });
+    events.write(() => events.storeBackfilled([{ eventId: old.event_id, pdu: old }]));
+    events.write(() => events.storeRemote({ eventId: topic.event_id, pdu: topic, status: 'outlier' }));
+    events.write(() => events.storeRemote({ eventId: next.event_id, pdu: next, status: 'timeline', stateBefore: new Map([...events.stateIds(ROOM), [stateKeyOf('m.room.topic', ''), topic.event_id]]) }));
+    expect(events.event(old.event_id)!.pos).toBeLessThan(0);
+    expect(events.event(topic.event_id)!.pos).toBeLessThan(events.event(old.event_id)!.pos);
+    expect(events.stateEvent(ROOM, 'm.room.topic', '')?.event_id).toBe(topic.event_id);
+    expect(heard).toEqual([next.event_id]);
+  });
 });
