@@ -3,6 +3,7 @@ export { SpecValidator, specDirectory, type HttpMethod } from './SpecValidator.j
 export { MatrixHttpClient, enc, type MatrixResponse, type MatrixRequestOptions, type JsonObject } from '../../testkit/MatrixHttpClient.js';
 export { startTestHomeserver, testHomeserverOptions, type TestHomeserver } from '../../testkit/testHomeserver.js';
 export { federationClientAs, loopbackFederationOptions, testFederationOptions } from '../../testkit/testFederation.js';
+export { startServerPair, type ServerPair } from '../../testkit/testServerPair.js';
 export { TestAppservice, type TestAppserviceOptions, type TransactionAttempt, type AcceptedTransaction, type RecordedRequest } from './TestAppservice.js';
 export { writeAppserviceRegistration } from './appserviceRegistration.js';
 export { registerUser, loginUser, uniqueLocalpart, type TestUser } from '../../testkit/testUsers.js';

@@ -5,29 +5,24 @@
 // room's new messages). A hands B the messages of a room with history_visibility "joined" from before
 // B's first member joined only redacted.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadOrCreateSigningKeys } from '../../../homeserver/federation/keys/SigningKeyFile.js';
 import type { Pdu } from '../../../homeserver/federation/pdu/Pdu.js';
-import { enc, federationClientAs, loopbackFederationOptions, registerUser, startTestHomeserver, TestAppservice, waitFor, writeAppserviceRegistration, type TestHomeserver, type TestUser } from '../../harness/index.js';
+import { enc, federationClientAs, registerUser, startServerPair, TestAppservice, type TestHomeserver, type TestUser, waitFor, writeAppserviceRegistration } from '../../harness/index.js';
 
 let dir: string;
 let a: TestHomeserver;
 let b: TestHomeserver;
+let stopServers: (() => Promise<void>) | undefined;
 let alice: TestUser;
 let bob: TestUser;
 let roomId: string;
 const appservice = new TestAppservice({ id: 'b-as', serverName: 'b.test', prefix: '_bas_', protocol: 'bproto' });
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'pb-fedbackfill-'));
-  const aPeers: Record<string, string> = {};
-  a = await startTestHomeserver({ serverName: 'a.test', signingKeyFile: join(dir, 'a.key'), federation: loopbackFederationOptions('a.test', aPeers, ['a.test', 'b.test']) });
   await appservice.start();
-  b = await startTestHomeserver({ serverName: 'b.test', appserviceConfigFiles: [await writeAppserviceRegistration(appservice, dir)], signingKeyFile: join(dir, 'b.key'), federation: loopbackFederationOptions('b.test', { 'a.test': `http://127.0.0.1:${a.port}` }, ['a.test', 'b.test']) });
+  ({ a, b, dir, stop: stopServers } = await startServerPair({ name: 'fedbackfill', b: async (d) => ({ appserviceConfigFiles: [await writeAppserviceRegistration(appservice, d)] }) }));
   appservice.homeserverUrl = b.url;
-  aPeers['b.test'] = `http://127.0.0.1:${b.port}`;
   alice = await registerUser(a.url, 'alice');
   bob = await registerUser(b.url, 'bob');
   roomId = (await alice.http.ok<{ room_id: string }>('POST', '/_matrix/client/v3/createRoom', { body: { preset: 'public_chat', name: 'Old room' } })).room_id;
@@ -37,8 +32,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await Promise.all([a?.stop(), b?.stop(), appservice.stop()]);
-  rmSync(dir, { recursive: true, force: true });
+  await Promise.all([stopServers?.(), appservice.stop()]);
 });
 
 type ClientEvent = { event_id: string; type: string; content: Record<string, unknown> };

@@ -5,12 +5,10 @@
 // nothing. Hostile EDUs are sent to A as b.test, signed with B's own key.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadOrCreateSigningKeys } from '../../../homeserver/federation/keys/SigningKeyFile.js';
 import type { FederationClient } from '../../../homeserver/federation/transport/FederationClient.js';
-import { enc, federationClientAs, loginUser, loopbackFederationOptions, registerUser, startTestHomeserver, waitFor, type TestHomeserver, type TestUser } from '../../harness/index.js';
+import { enc, federationClientAs, loginUser, registerUser, startServerPair, type TestHomeserver, type TestUser, waitFor } from '../../harness/index.js';
 import { crossSigningKeys, deviceKeys, sync, type SyncBody } from '../e2ee/e2eeFixtures.js';
 
 type Presence = { sender: string; content: Record<string, unknown> };
@@ -19,6 +17,7 @@ type FullSync = SyncBody & { presence?: { events: Presence[] } };
 let dir: string;
 let a: TestHomeserver;
 let b: TestHomeserver;
+let stopServers: (() => Promise<void>) | undefined;
 let alice: TestUser;
 let aliceLaptop: TestUser;
 let bob: TestUser;
@@ -26,14 +25,8 @@ let asB: FederationClient;
 let txn = 0;
 let roomId: string;
 
-const federation = (name: string, peers: Record<string, string>) => loopbackFederationOptions(name, peers, ['a.test', 'b.test']);
-
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'pb-fededus-'));
-  const aPeers: Record<string, string> = {};
-  a = await startTestHomeserver({ serverName: 'a.test', signingKeyFile: join(dir, 'a.key'), federation: federation('a.test', aPeers) });
-  b = await startTestHomeserver({ serverName: 'b.test', signingKeyFile: join(dir, 'b.key'), federation: federation('b.test', { 'a.test': `http://127.0.0.1:${a.port}` }) });
-  aPeers['b.test'] = `http://127.0.0.1:${b.port}`;
+  ({ a, b, dir, stop: stopServers } = await startServerPair({ name: 'fededus' }));
   asB = federationClientAs('b.test', loadOrCreateSigningKeys(join(dir, 'b.key')).current, { 'a.test': `http://127.0.0.1:${a.port}` });
   alice = await registerUser(a.url, 'alice');
   aliceLaptop = await loginUser(a.url, 'alice');
@@ -43,8 +36,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await Promise.all([a?.stop(), b?.stop()]);
-  rmSync(dir, { recursive: true, force: true });
+  await Promise.all([stopServers?.()]);
 });
 
 /** A transaction of EDUs from b.test to a.test, signed with B's key. */

@@ -5,12 +5,9 @@
 // megolm messages. Then bob logs in on a new device: B announces it to A (m.device_list_update), alice's
 // client sees bob in device_lists.changed, fetches the new keys and encrypts for that device too.
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { LoggerLevel, Tracing } from '@matrix-org/matrix-sdk-crypto-wasm';
 import * as sdk from 'matrix-js-sdk';
-import { enc, loginUser, loopbackFederationOptions, registerUser, startSdkClient, startTestHomeserver, waitFor, type TestHomeserver, type TestUser } from '../../harness/index.js';
+import { enc, loginUser, registerUser, startSdkClient, startServerPair, type TestHomeserver, type TestUser, waitFor } from '../../harness/index.js';
 
 /** Bodies of the room's messages as the client can read them, in timeline order. */
 function readable(client: sdk.MatrixClient, roomId: string): string[] {
@@ -22,12 +19,10 @@ function readable(client: sdk.MatrixClient, roomId: string): string[] {
   });
 }
 
-const federation = (name: string, peers: Record<string, string>) => loopbackFederationOptions(name, peers, ['a.test', 'b.test']);
-
 describe('an encrypted conversation between users on a.test and b.test', () => {
-  let dir: string;
   let a: TestHomeserver;
   let b: TestHomeserver;
+  let stopServers: (() => Promise<void>) | undefined;
   let aliceAccount: TestUser;
   let alice: sdk.MatrixClient;
   let bob: sdk.MatrixClient;
@@ -54,11 +49,7 @@ describe('an encrypted conversation between users on a.test and b.test', () => {
     jest.spyOn(console, 'warn').mockImplementation((...args: unknown[]) => {
       if (!/^WARN matrix_sdk_crypto/.test(String(args[0]))) warn(...args);
     });
-    dir = mkdtempSync(join(tmpdir(), 'pb-fede2ee-'));
-    const aPeers: Record<string, string> = {};
-    a = await startTestHomeserver({ serverName: 'a.test', signingKeyFile: join(dir, 'a.key'), federation: federation('a.test', aPeers) });
-    b = await startTestHomeserver({ serverName: 'b.test', signingKeyFile: join(dir, 'b.key'), federation: federation('b.test', { 'a.test': `http://127.0.0.1:${a.port}` }) });
-    aPeers['b.test'] = `http://127.0.0.1:${b.port}`;
+    ({ a, b, stop: stopServers } = await startServerPair({ name: 'fede2ee' }));
     aliceAccount = await registerUser(a.url, 'alice');
     alice = await start(a.url, aliceAccount);
     bob = await start(b.url, await registerUser(b.url, 'bob'));
@@ -67,8 +58,7 @@ describe('an encrypted conversation between users on a.test and b.test', () => {
   afterAll(async () => {
     new Tracing(LoggerLevel.Error).turnOff();
     for (const client of clients) client.stopClient();
-    await Promise.all([a?.stop(), b?.stop()]);
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await Promise.all([stopServers?.()]);
   });
 
   it('lets each read what the other wrote in an encrypted room shared across the two servers', async () => {

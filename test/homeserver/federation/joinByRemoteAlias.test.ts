@@ -2,34 +2,24 @@
 // (query/directory) and joins through the servers A names (make_join/send_join). An alias A does not have
 // is 404 M_NOT_FOUND and joins nothing.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { enc, loopbackFederationOptions, registerUser, startTestHomeserver, waitFor, type TestHomeserver, type TestUser } from '../../harness/index.js';
+import { enc, registerUser, startServerPair, type TestHomeserver, type TestUser, waitFor } from '../../harness/index.js';
 
-let dir: string;
 let a: TestHomeserver;
 let b: TestHomeserver;
+let stopServers: (() => Promise<void>) | undefined;
 let alice: TestUser;
 let bob: TestUser;
 let roomId: string;
 
-const federation = (name: string, peers: Record<string, string>) => loopbackFederationOptions(name, peers, ['a.test', 'b.test']);
-
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'pb-fedalias-'));
-  const aPeers: Record<string, string> = {};
-  a = await startTestHomeserver({ serverName: 'a.test', signingKeyFile: join(dir, 'a.key'), federation: federation('a.test', aPeers) });
-  b = await startTestHomeserver({ serverName: 'b.test', signingKeyFile: join(dir, 'b.key'), federation: federation('b.test', { 'a.test': a.url }) });
-  aPeers['b.test'] = b.url;
+  ({ a, b, stop: stopServers } = await startServerPair({ name: 'fedalias' }));
   alice = await registerUser(a.url, 'alice');
   bob = await registerUser(b.url, 'bob');
   roomId = (await alice.http.ok<{ room_id: string }>('POST', '/_matrix/client/v3/createRoom', { body: { preset: 'public_chat', room_alias_name: 'lobby', name: 'Lobby' } })).room_id;
 });
 
 afterAll(async () => {
-  await Promise.all([a?.stop(), b?.stop()]);
-  rmSync(dir, { recursive: true, force: true });
+  await Promise.all([stopServers?.()]);
 });
 
 const members = async (user: TestUser): Promise<Record<string, string>> => {

@@ -4,21 +4,20 @@
 // make_leave/send_leave. Hostile send_joins (not a join, a bad signature, another room) are refused and
 // leave nothing behind.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadOrCreateSigningKeys } from '../../../homeserver/federation/keys/SigningKeyFile.js';
 import { eventIdOf } from '../../../homeserver/federation/pdu/EventHashes.js';
 import { hashAndSignEvent } from '../../../homeserver/federation/pdu/EventSigning.js';
 import type { Pdu } from '../../../homeserver/federation/pdu/Pdu.js';
 import { type FederationClient, FederationRequestError } from '../../../homeserver/federation/transport/FederationClient.js';
-import { enc, federationClientAs, loopbackFederationOptions, registerUser, SpecValidator, startTestHomeserver, type TestHomeserver, type TestUser } from '../../harness/index.js';
+import { enc, federationClientAs, registerUser, SpecValidator, startServerPair, type TestHomeserver, type TestUser } from '../../harness/index.js';
 
 const spec = SpecValidator.load();
 
 let dir: string;
 let a: TestHomeserver;
 let b: TestHomeserver;
+let stopServers: (() => Promise<void>) | undefined;
 let alice: TestUser;
 let bob: TestUser;
 let dave: TestUser;
@@ -27,14 +26,8 @@ let roomId: string;
 let asB: FederationClient;
 let bKey: ReturnType<typeof loadOrCreateSigningKeys>['current'];
 
-const federation = (name: string, peers: Record<string, string>) => loopbackFederationOptions(name, peers, ['a.test', 'b.test']);
-
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'pb-fedjoin-'));
-  const aPeers: Record<string, string> = {};
-  a = await startTestHomeserver({ serverName: 'a.test', signingKeyFile: join(dir, 'a.key'), federation: federation('a.test', aPeers) });
-  b = await startTestHomeserver({ serverName: 'b.test', signingKeyFile: join(dir, 'b.key'), federation: federation('b.test', { 'a.test': `http://127.0.0.1:${a.port}` }) });
-  aPeers['b.test'] = `http://127.0.0.1:${b.port}`;
+  ({ a, b, dir, stop: stopServers } = await startServerPair({ name: 'fedjoin' }));
   alice = await registerUser(a.url, 'alice');
   bob = await registerUser(b.url, 'bob');
   bKey = loadOrCreateSigningKeys(join(dir, 'b.key')).current;
@@ -47,8 +40,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await Promise.all([a?.stop(), b?.stop()]);
-  rmSync(dir, { recursive: true, force: true });
+  await Promise.all([stopServers?.()]);
 });
 
 const members = async (user: TestUser, room: string): Promise<Record<string, string>> => {

@@ -2,32 +2,25 @@
 // sees the room under rooms.knock in /sync, and a member who may invite lets them in with an invite or
 // turns them away with a kick. Locally on a.test, and from b.test through make_knock/send_knock.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadOrCreateSigningKeys } from '../../../homeserver/federation/keys/SigningKeyFile.js';
 import { eventIdOf } from '../../../homeserver/federation/pdu/EventHashes.js';
 import { hashAndSignEvent } from '../../../homeserver/federation/pdu/EventSigning.js';
 import type { Pdu } from '../../../homeserver/federation/pdu/Pdu.js';
 import { FederationRequestError } from '../../../homeserver/federation/transport/FederationClient.js';
-import { enc, federationClientAs, loopbackFederationOptions, registerUser, SpecValidator, startSdkClient, startTestHomeserver, waitFor, type TestHomeserver, type TestUser } from '../../harness/index.js';
+import { enc, federationClientAs, registerUser, SpecValidator, startSdkClient, startServerPair, type TestHomeserver, type TestUser, waitFor } from '../../harness/index.js';
 
 const spec = SpecValidator.load();
 
 let dir: string;
 let a: TestHomeserver;
 let b: TestHomeserver;
+let stopServers: (() => Promise<void>) | undefined;
 let alice: TestUser;
 let roomId: string;
 
-const federation = (name: string, peers: Record<string, string>) => loopbackFederationOptions(name, peers, ['a.test', 'b.test']);
-
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'pb-fedknock-'));
-  const aPeers: Record<string, string> = {};
-  a = await startTestHomeserver({ serverName: 'a.test', signingKeyFile: join(dir, 'a.key'), federation: federation('a.test', aPeers) });
-  b = await startTestHomeserver({ serverName: 'b.test', signingKeyFile: join(dir, 'b.key'), federation: federation('b.test', { 'a.test': a.url }) });
-  aPeers['b.test'] = b.url;
+  ({ a, b, dir, stop: stopServers } = await startServerPair({ name: 'fedknock' }));
   alice = await registerUser(a.url, 'alice');
   roomId = (await alice.http.ok<{ room_id: string }>('POST', '/_matrix/client/v3/createRoom', {
     body: { name: 'Knock first', room_alias_name: 'door', initial_state: [{ type: 'm.room.join_rules', state_key: '', content: { join_rule: 'knock' } }] },
@@ -35,8 +28,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await Promise.all([a?.stop(), b?.stop()]);
-  rmSync(dir, { recursive: true, force: true });
+  await Promise.all([stopServers?.()]);
 });
 
 type Stripped = { type: string; state_key: string; sender: string; content: Record<string, unknown> };
