@@ -7,7 +7,7 @@ export { startServerPair, type ServerPair } from '../../testkit/testServerPair.j
 export { TestAppservice, type TestAppserviceOptions, type TransactionAttempt, type AcceptedTransaction, type RecordedRequest } from './TestAppservice.js';
 export { writeAppserviceRegistration } from './appserviceRegistration.js';
 export { registerUser, loginUser, uniqueLocalpart, type TestUser } from '../../testkit/testUsers.js';
-export { startSdkClient, timelineOf, type SdkClientOptions } from './sdkClient.js';
+export { cryptoOf, quietRustCryptoConsole, silenceRustCrypto, startSdkClient, timelineOf, type SdkClientOptions } from './sdkClient.js';
 export { waitFor } from '../../testkit/waitFor.js';
 export { startBridgeStack, type BridgeStack, type BridgeStackOptions } from '../../testkit/bridgeStack.js';
 export { shippedHomeserverLimits, rateLimitsWith, type ShippedLimits } from '../../testkit/shippedDefaults.js';

@@ -1,5 +1,8 @@
 // Real matrix-js-sdk clients for black-box tests: started, synced to PREPARED, quiet.
+import { jest } from '@jest/globals';
+import { LoggerLevel, Tracing } from '@matrix-org/matrix-sdk-crypto-wasm';
 import * as sdk from 'matrix-js-sdk';
+import type { CryptoApi } from 'matrix-js-sdk/lib/crypto-api/index.js';
 // The SDK's sync loop and client log through this module-level logger, not the per-client one.
 import { logger as sdkModuleLogger } from 'matrix-js-sdk/lib/logger.js';
 import type { TestUser } from '../../testkit/testUsers.js';
@@ -94,4 +97,33 @@ export async function startSdkClient(baseUrl: string, user: TestUser, options: S
 /** Timeline events of `roomId` as the client currently holds them (live timeline). */
 export function timelineOf(client: sdk.MatrixClient, roomId: string): sdk.MatrixEvent[] {
   return client.getRoom(roomId)?.getLiveTimeline().getEvents() ?? [];
+}
+
+/** The crypto API of a client started with `crypto: true`. */
+export function cryptoOf(client: sdk.MatrixClient): CryptoApi {
+  const api = client.getCrypto();
+  if (!api) throw new Error(`${client.getUserId()} was started without crypto`);
+  return api;
+}
+
+/**
+ * For a suite's beforeAll: the Rust crypto library logs every step through console.debug and
+ * console.info, and warns of each event it cannot decrypt yet; those go, every other warning stays (the
+ * console is the suite's own: jest gives each test file a fresh one).
+ */
+export function quietRustCryptoConsole(): void {
+  const warn = console.warn.bind(console);
+  jest.spyOn(console, 'debug').mockImplementation(() => {});
+  jest.spyOn(console, 'info').mockImplementation(() => {});
+  jest.spyOn(console, 'warn').mockImplementation((...args: unknown[]) => {
+    if (!/^WARN matrix_sdk_crypto/.test(String(args[0]))) warn(...args);
+  });
+}
+
+/**
+ * For a suite's afterAll, before its clients stop: work the Rust library has in flight still logs after
+ * the clients stop, when the suite's console is gone (jest then complains), so its logging goes off first.
+ */
+export function silenceRustCrypto(): void {
+  new Tracing(LoggerLevel.Error).turnOff();
 }

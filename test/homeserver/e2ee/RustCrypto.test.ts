@@ -4,11 +4,10 @@
 // messages); a third device of one of them is verified by cross-signing, and trusted by the other user once
 // they verified each other with emoji (SAS, over to-device messages); a fourth device restores the room
 // keys from the server-side backup and reads the history.
-import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
-import { LoggerLevel, Tracing } from '@matrix-org/matrix-sdk-crypto-wasm';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as sdk from 'matrix-js-sdk';
 import { CryptoEvent, VerificationPhase, type VerificationRequest, type Verifier } from 'matrix-js-sdk/lib/crypto-api/index.js';
-import { enc, loginUser, registerUser, startSdkClient, startTestHomeserver, waitFor, type TestHomeserver, type TestUser } from '../../harness/index.js';
+import { enc, loginUser, registerUser, cryptoOf, quietRustCryptoConsole, silenceRustCrypto, startSdkClient, startTestHomeserver, waitFor, type TestHomeserver, type TestUser } from '../../harness/index.js';
 
 /** The clear body of an event once the client has decrypted it (undefined while it cannot). */
 function clearBody(event: sdk.MatrixEvent): string | undefined {
@@ -41,32 +40,16 @@ describe('matrix-js-sdk with Rust crypto in an encrypted room', () => {
     clients.push(client);
     return client;
   };
-  const crypto = (client: sdk.MatrixClient): NonNullable<ReturnType<sdk.MatrixClient['getCrypto']>> => {
-    const api = client.getCrypto();
-    if (!api) throw new Error('no crypto');
-    return api;
-  };
 
   beforeAll(async () => {
-    // The Rust library logs every step through console.debug and console.info, and warns of each event it
-    // cannot decrypt yet (the new device below, before it restores the backup) and, once a client is
-    // stopped, of callbacks that reach its closed store. Its warnings go; everything else stays. (The
-    // console is this suite's own: jest gives each test file a fresh one.)
-    const warn = console.warn.bind(console);
-    jest.spyOn(console, 'debug').mockImplementation(() => {});
-    jest.spyOn(console, 'info').mockImplementation(() => {});
-    jest.spyOn(console, 'warn').mockImplementation((...args: unknown[]) => {
-      if (!/^WARN matrix_sdk_crypto/.test(String(args[0]))) warn(...args);
-    });
+    quietRustCryptoConsole();
     hs = await startTestHomeserver();
     aliceAccount = await registerUser(hs.url, 'alice');
     alice = await start(aliceAccount);
     bob = await start(await registerUser(hs.url, 'bob'));
   });
   afterAll(async () => {
-    // Work the Rust library had in flight still logs after the clients stop, when this suite's console
-    // is gone (jest then complains): its logging goes off first.
-    new Tracing(LoggerLevel.Error).turnOff();
+    silenceRustCrypto();
     for (const client of clients) client.stopClient();
     await hs?.stop();
   });
@@ -79,7 +62,7 @@ describe('matrix-js-sdk with Rust crypto in an encrypted room', () => {
       return Object.keys(res.device_keys['@alice:localhost'] ?? {}).length > 0 && Object.keys(res.device_keys['@bob:localhost'] ?? {}).length > 0 && res;
     }, 20_000, 'both devices\' keys on the server');
     expect(Object.keys(keys.device_keys['@alice:localhost']!)).toEqual([alice.getDeviceId()]);
-    const { ed25519 } = await crypto(alice).getOwnDeviceKeys();
+    const { ed25519 } = await cryptoOf(alice).getOwnDeviceKeys();
     expect((keys.device_keys['@alice:localhost']![alice.getDeviceId()!] as { keys: Record<string, string> }).keys[`ed25519:${alice.getDeviceId()}`]).toBe(ed25519);
   });
 
@@ -92,7 +75,7 @@ describe('matrix-js-sdk with Rust crypto in an encrypted room', () => {
     await waitFor(() => bob.getRoom(roomId), 20_000, 'the invite at bob');
     await bob.joinRoom(roomId);
     await waitFor(() => alice.getRoom(roomId)?.getMember('@bob:localhost')?.membership === 'join', 20_000, 'bob\'s join at alice');
-    expect(await crypto(alice).isEncryptionEnabledInRoom(roomId)).toBe(true);
+    expect(await cryptoOf(alice).isEncryptionEnabledInRoom(roomId)).toBe(true);
 
     await alice.sendTextMessage(roomId, 'hello bob, this is secret');
     await waitFor(() => readable(bob, roomId).includes('hello bob, this is secret'), 30_000, 'bob decrypting alice\'s message');
@@ -109,35 +92,35 @@ describe('matrix-js-sdk with Rust crypto in an encrypted room', () => {
   });
 
   it('verifies a third device of alice by cross-signing, as everyone sees', async () => {
-    await crypto(alice).bootstrapCrossSigning({
+    await cryptoOf(alice).bootstrapCrossSigning({
       // The first upload of cross-signing keys needs no password (MSC3967): the request goes as it is.
       authUploadDeviceSigningKeys: async (makeRequest) => {
         await makeRequest(null);
       },
     });
-    expect(await crypto(alice).isCrossSigningReady()).toBe(true);
+    expect(await cryptoOf(alice).isCrossSigningReady()).toBe(true);
     const phoneAccount = await loginUser(hs.url, 'alice');
     phoneId = phoneAccount.deviceId;
     const phone = await start(phoneAccount);
-    await waitFor(async () => (await crypto(alice).getUserDeviceInfo(['@alice:localhost'], true)).get('@alice:localhost')?.has(phoneAccount.deviceId), 20_000, 'the phone in alice\'s device list');
-    expect((await crypto(alice).getDeviceVerificationStatus('@alice:localhost', phoneAccount.deviceId))?.crossSigningVerified).toBe(false);
+    await waitFor(async () => (await cryptoOf(alice).getUserDeviceInfo(['@alice:localhost'], true)).get('@alice:localhost')?.has(phoneAccount.deviceId), 20_000, 'the phone in alice\'s device list');
+    expect((await cryptoOf(alice).getDeviceVerificationStatus('@alice:localhost', phoneAccount.deviceId))?.crossSigningVerified).toBe(false);
 
-    await crypto(alice).crossSignDevice(phoneAccount.deviceId);
-    await waitFor(async () => (await crypto(alice).getDeviceVerificationStatus('@alice:localhost', phoneAccount.deviceId))?.crossSigningVerified, 20_000, 'the phone cross-signed at alice');
+    await cryptoOf(alice).crossSignDevice(phoneAccount.deviceId);
+    await waitFor(async () => (await cryptoOf(alice).getDeviceVerificationStatus('@alice:localhost', phoneAccount.deviceId))?.crossSigningVerified, 20_000, 'the phone cross-signed at alice');
     // Bob learns of the new signature through his device list and sees the phone signed by its owner.
-    await waitFor(async () => (await crypto(bob).getDeviceVerificationStatus('@alice:localhost', phoneAccount.deviceId))?.signedByOwner, 30_000, 'the phone signed by alice, at bob');
-    await waitFor(async () => (await crypto(phone).getDeviceVerificationStatus('@alice:localhost', phoneAccount.deviceId))?.signedByOwner, 30_000, 'the phone signed by alice, at the phone');
+    await waitFor(async () => (await cryptoOf(bob).getDeviceVerificationStatus('@alice:localhost', phoneAccount.deviceId))?.signedByOwner, 30_000, 'the phone signed by alice, at bob');
+    await waitFor(async () => (await cryptoOf(phone).getDeviceVerificationStatus('@alice:localhost', phoneAccount.deviceId))?.signedByOwner, 30_000, 'the phone signed by alice, at the phone');
   });
 
   it('lets bob verify alice with emoji (SAS over to-device messages), after which he trusts her cross-signed phone', async () => {
-    await crypto(bob).bootstrapCrossSigning({
+    await cryptoOf(bob).bootstrapCrossSigning({
       authUploadDeviceSigningKeys: async (makeRequest) => {
         await makeRequest(null);
       },
     });
-    expect((await crypto(bob).getDeviceVerificationStatus('@alice:localhost', phoneId))?.crossSigningVerified).toBe(false);
+    expect((await cryptoOf(bob).getDeviceVerificationStatus('@alice:localhost', phoneId))?.crossSigningVerified).toBe(false);
     const incoming = new Promise<VerificationRequest>((resolve) => alice.once(CryptoEvent.VerificationRequestReceived, resolve));
-    const request = await crypto(bob).requestDeviceVerification('@alice:localhost', alice.getDeviceId()!);
+    const request = await cryptoOf(bob).requestDeviceVerification('@alice:localhost', alice.getDeviceId()!);
     const received = await incoming;
     await received.accept();
     await waitFor(() => request.phase === VerificationPhase.Ready, 20_000, 'the request accepted, at bob');
@@ -153,25 +136,25 @@ describe('matrix-js-sdk with Rust crypto in an encrypted room', () => {
     expect(bobSaw).toHaveLength(7);
     expect(aliceSaw).toEqual(bobSaw);
     // Bob signed alice's master key with his user-signing key; her phone is signed by that master key.
-    await waitFor(async () => (await crypto(bob).getUserVerificationStatus('@alice:localhost')).isCrossSigningVerified(), 30_000, 'alice verified, at bob');
-    await waitFor(async () => (await crypto(bob).getDeviceVerificationStatus('@alice:localhost', phoneId))?.crossSigningVerified, 30_000, 'alice\'s phone trusted, at bob');
+    await waitFor(async () => (await cryptoOf(bob).getUserVerificationStatus('@alice:localhost')).isCrossSigningVerified(), 30_000, 'alice verified, at bob');
+    await waitFor(async () => (await cryptoOf(bob).getDeviceVerificationStatus('@alice:localhost', phoneId))?.crossSigningVerified, 30_000, 'alice\'s phone trusted, at bob');
   });
 
   it('restores the room keys from the server-side backup on a new device', async () => {
-    await crypto(alice).resetKeyBackup();
-    const version = await waitFor(() => crypto(alice).getActiveSessionBackupVersion(), 20_000, 'an active backup');
+    await cryptoOf(alice).resetKeyBackup();
+    const version = await waitFor(() => cryptoOf(alice).getActiveSessionBackupVersion(), 20_000, 'an active backup');
     await waitFor(async () => {
       const info = await aliceAccount.http.ok<{ count: number; version: string }>('GET', '/room_keys/version');
       return info.version === version && info.count > 0;
     }, 30_000, 'the room key in the backup');
-    const backupKey = await crypto(alice).getSessionBackupPrivateKey();
+    const backupKey = await cryptoOf(alice).getSessionBackupPrivateKey();
     expect(backupKey).not.toBeNull();
 
     const laptop = await start(await loginUser(hs.url, 'alice'));
     await waitFor(() => laptop.getRoom(roomId), 20_000, 'the room at the new device');
     expect(readable(laptop, roomId)).toEqual([]);
-    await crypto(laptop).storeSessionBackupPrivateKey(backupKey!, version);
-    const restored = await crypto(laptop).restoreKeyBackup();
+    await cryptoOf(laptop).storeSessionBackupPrivateKey(backupKey!, version);
+    const restored = await cryptoOf(laptop).restoreKeyBackup();
     expect(restored.imported).toBeGreaterThan(0);
     await waitFor(() => readable(laptop, roomId).length === 2 && readable(laptop, roomId), 30_000, 'the history decrypted at the new device');
     expect(readable(laptop, roomId)).toEqual(['hello bob, this is secret', 'hello alice, so is this']);

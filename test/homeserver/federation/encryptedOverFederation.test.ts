@@ -4,10 +4,9 @@
 // the room key as olm-encrypted to-device messages (m.direct_to_device EDUs) and read each other's
 // megolm messages. Then bob logs in on a new device: B announces it to A (m.device_list_update), alice's
 // client sees bob in device_lists.changed, fetches the new keys and encrypts for that device too.
-import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
-import { LoggerLevel, Tracing } from '@matrix-org/matrix-sdk-crypto-wasm';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as sdk from 'matrix-js-sdk';
-import { enc, loginUser, registerUser, startSdkClient, startServerPair, type TestHomeserver, type TestUser, waitFor } from '../../harness/index.js';
+import { enc, loginUser, registerUser, cryptoOf, quietRustCryptoConsole, silenceRustCrypto, startSdkClient, startServerPair, type TestHomeserver, type TestUser, waitFor } from '../../harness/index.js';
 
 /** Bodies of the room's messages as the client can read them, in timeline order. */
 function readable(client: sdk.MatrixClient, roomId: string): string[] {
@@ -34,21 +33,9 @@ describe('an encrypted conversation between users on a.test and b.test', () => {
     clients.push(client);
     return client;
   };
-  const crypto = (client: sdk.MatrixClient): NonNullable<ReturnType<sdk.MatrixClient['getCrypto']>> => {
-    const api = client.getCrypto();
-    if (!api) throw new Error('no crypto');
-    return api;
-  };
 
   beforeAll(async () => {
-    // The Rust library logs each step through console.debug/info and warns of events it cannot decrypt
-    // yet; those go (this suite's console is its own), everything else stays.
-    const warn = console.warn.bind(console);
-    jest.spyOn(console, 'debug').mockImplementation(() => {});
-    jest.spyOn(console, 'info').mockImplementation(() => {});
-    jest.spyOn(console, 'warn').mockImplementation((...args: unknown[]) => {
-      if (!/^WARN matrix_sdk_crypto/.test(String(args[0]))) warn(...args);
-    });
+    quietRustCryptoConsole();
     ({ a, b, stop: stopServers } = await startServerPair({ name: 'fede2ee' }));
     aliceAccount = await registerUser(a.url, 'alice');
     alice = await start(a.url, aliceAccount);
@@ -56,7 +43,7 @@ describe('an encrypted conversation between users on a.test and b.test', () => {
   });
 
   afterAll(async () => {
-    new Tracing(LoggerLevel.Error).turnOff();
+    silenceRustCrypto();
     for (const client of clients) client.stopClient();
     await Promise.all([stopServers?.()]);
   });
@@ -70,7 +57,7 @@ describe('an encrypted conversation between users on a.test and b.test', () => {
     await waitFor(() => bob.getRoom(roomId), 20_000, 'the invite at bob');
     await bob.joinRoom(roomId);
     await waitFor(() => alice.getRoom(roomId)?.getMember('@bob:b.test')?.membership === 'join', 20_000, "bob's join at alice");
-    expect(await crypto(bob).isEncryptionEnabledInRoom(roomId)).toBe(true);
+    expect(await cryptoOf(bob).isEncryptionEnabledInRoom(roomId)).toBe(true);
 
     await alice.sendTextMessage(roomId, 'hello bob, from a.test');
     await waitFor(() => readable(bob, roomId).includes('hello bob, from a.test'), 30_000, "bob decrypting alice's message");
@@ -90,7 +77,7 @@ describe('an encrypted conversation between users on a.test and b.test', () => {
     const laptopAccount = await loginUser(b.url, 'bob');
     const laptop = await start(b.url, laptopAccount);
     await waitFor(
-      async () => (await crypto(alice).getUserDeviceInfo(['@bob:b.test'])).get('@bob:b.test')?.has(laptopAccount.deviceId),
+      async () => (await cryptoOf(alice).getUserDeviceInfo(['@bob:b.test'])).get('@bob:b.test')?.has(laptopAccount.deviceId),
       30_000,
       "bob's new device in alice's view of his devices",
     );
