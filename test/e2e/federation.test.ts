@@ -1,0 +1,306 @@
+// Two Patchbay homeservers as an operator runs them (docs/federation.md, "Turning it on" and "Two servers
+// on one machine"): a YAML file each, `patchbay homeserver --config …` as real processes, a.test and b.test
+// naming each other in federation.peers. matrix-js-sdk users on each side, with /sync running, share rooms
+// both ways: invites, joins by room id, messages, typing, read receipts, leaves. Only the client API is
+// used, and the homeserver's /metrics to see what A sends to B after B's last member left a room.
+// Not here: messages from before a join (the joining server fetches no history yet: backfill), remote aliases.
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import * as sdk from 'matrix-js-sdk';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loginUser, registerUser, startSdkClient, waitFor } from '../harness/index.js';
+import { freePort, PatchbayProcess } from './PatchbayProcess.js';
+
+const READY = /^patchbay homeserver: serving (http:\/\/\S+)/;
+const WAIT = 30_000;
+
+interface Server {
+  name: string;
+  dir: string;
+  port: number;
+  metricsPort: number;
+  url: string;
+}
+
+/** Every process a suite started, for the cleanup. */
+const processes: PatchbayProcess[] = [];
+
+async function startServer(server: Server): Promise<PatchbayProcess> {
+  const p = PatchbayProcess.start(['homeserver', '--config', 'homeserver.yaml'], { cwd: server.dir });
+  processes.push(p);
+  expect((await p.waitForLine(READY))[1]).toBe(server.url);
+  return p;
+}
+
+/** The config file an operator writes for one of two servers on this machine. */
+function configFor(self: Server, peer: Server): string {
+  return [
+    'data_dir: ./data',
+    'logging: { level: info, format: json }',
+    'homeserver:',
+    `  server_name: ${self.name}`,
+    `  port: ${self.port}`,
+    `  public_base_url: http://127.0.0.1:${self.port}`,
+    `  metrics: { port: ${self.metricsPort} }`,
+    '  federation:',
+    '    enabled: true',
+    `    peers: { ${peer.name}: "http://127.0.0.1:${peer.port}" }`,
+    '',
+  ].join('\n');
+}
+
+/** Message bodies in a room's live timeline as the client holds it. */
+function bodies(client: sdk.MatrixClient, roomId: string): string[] {
+  return (client.getRoom(roomId)?.getLiveTimeline().getEvents() ?? [])
+    .filter((e) => e.getType() === 'm.room.message')
+    .map((e) => String(e.getContent().body));
+}
+
+function membershipOf(client: sdk.MatrixClient, roomId: string, userId: string): string | undefined {
+  return client.getRoom(roomId)?.getMember(userId)?.membership;
+}
+
+/** A counter of the homeserver's /metrics, summed over the series whose labels include all of `labels`. */
+async function metric(server: Server, name: string, labels: Record<string, string>): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${server.metricsPort}/metrics`)).text();
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    const m = /^(\w+)\{([^}]*)\} (\S+)$/.exec(line);
+    if (!m || m[1] !== name) continue;
+    const series = Object.fromEntries([...(m[2] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((l) => [l[1], l[2]]));
+    if (Object.entries(labels).every(([k, v]) => series[k] === v)) sum += Number(m[3]);
+  }
+  return sum;
+}
+
+describe('two patchbay homeserver processes federating, used through matrix-js-sdk', () => {
+  const root = mkdtempSync(join(tmpdir(), 'patchbay-federation-'));
+  const a: Server = { name: 'a.test', dir: join(root, 'a'), port: 0, metricsPort: 0, url: '' };
+  const b: Server = { name: 'b.test', dir: join(root, 'b'), port: 0, metricsPort: 0, url: '' };
+  const clients: sdk.MatrixClient[] = [];
+  let alice: sdk.MatrixClient;
+  let bob: sdk.MatrixClient;
+  let aliceId = '';
+  let bobId = '';
+  let roomOnA = '';
+  let roomOnB = '';
+  let bProcess: PatchbayProcess;
+
+  beforeAll(async () => {
+    for (const server of [a, b]) {
+      server.port = await freePort();
+      server.metricsPort = await freePort();
+      server.url = `http://127.0.0.1:${server.port}`;
+      mkdirSync(server.dir);
+    }
+    writeFileSync(join(a.dir, 'homeserver.yaml'), configFor(a, b));
+    writeFileSync(join(b.dir, 'homeserver.yaml'), configFor(b, a));
+    bProcess = (await Promise.all([startServer(a), startServer(b)]))[1];
+    const aliceAccount = await registerUser(a.url, 'alice');
+    const bobAccount = await registerUser(b.url, 'bob');
+    [aliceId, bobId] = [aliceAccount.userId, bobAccount.userId];
+    alice = await startSdkClient(a.url, aliceAccount);
+    clients.push(alice);
+    bob = await startSdkClient(b.url, bobAccount);
+    clients.push(bob);
+  }, 90_000);
+
+  afterAll(async () => {
+    for (const client of clients) client.stopClient();
+    const running = processes.filter((p) => p.running);
+    for (const p of running) p.signal('SIGTERM');
+    const stopped = Promise.all(running.map((p) => p.exited));
+    const late = await Promise.race([stopped.then(() => false), new Promise<boolean>((r) => setTimeout(() => r(true), 10_000).unref())]);
+    // Whatever happened above: nothing of either server outlives the suite.
+    for (const p of processes) p.killGroup();
+    if (late) await stopped;
+    rmSync(root, { recursive: true, force: true });
+  }, 30_000);
+
+  it('each server names itself and its users by its server_name', () => {
+    expect(aliceId).toBe('@alice:a.test');
+    expect(bobId).toBe('@bob:b.test');
+  });
+
+  it('alice on A makes a room and invites bob on B; bob sees the invite and joins', async () => {
+    roomOnA = (await alice.createRoom({ name: 'Made on A', topic: 'across servers', preset: sdk.Preset.PrivateChat })).room_id;
+    await alice.sendTextMessage(roomOnA, 'before the invite');
+    await alice.invite(roomOnA, bobId);
+    const invited = await waitFor(() => {
+      const room = bob.getRoom(roomOnA);
+      return room?.getMyMembership() === sdk.KnownMembership.Invite ? room : null;
+    }, WAIT, 'the invite in bob\'s sync');
+    expect(invited.getMember(bobId)?.events.member?.getSender()).toBe(aliceId);
+    expect(invited.name).toBe('Made on A');
+    await bob.joinRoom(roomOnA);
+    await waitFor(() => membershipOf(alice, roomOnA, bobId) === sdk.KnownMembership.Join, WAIT, 'bob joined, at alice');
+    await waitFor(() => bob.getRoom(roomOnA)?.getMyMembership() === sdk.KnownMembership.Join, WAIT, 'bob joined, at bob');
+    const room = bob.getRoom(roomOnA)!;
+    expect(room.name).toBe('Made on A');
+    expect(room.currentState.getStateEvents('m.room.topic', '')?.getContent().topic).toBe('across servers');
+    expect(membershipOf(bob, roomOnA, aliceId)).toBe(sdk.KnownMembership.Join);
+  });
+
+  it('messages cross both ways, in the order sent', async () => {
+    await alice.sendTextMessage(roomOnA, 'hello bob');
+    await waitFor(() => bodies(bob, roomOnA).includes('hello bob'), WAIT, 'alice\'s message at bob');
+    await bob.sendTextMessage(roomOnA, 'hello alice');
+    await waitFor(() => bodies(alice, roomOnA).includes('hello alice'), WAIT, 'bob\'s message at alice');
+    const atBob = bob.getRoom(roomOnA)!.getLiveTimeline().getEvents().find((e) => e.getContent().body === 'hello bob');
+    expect(atBob?.getSender()).toBe(aliceId);
+    expect(atBob?.getId()).toMatch(/^\$[A-Za-z0-9_-]{43}$/);
+
+    const sent = Array.from({ length: 10 }, (_, i) => `ordered ${i}`);
+    for (const body of sent) await alice.sendTextMessage(roomOnA, body);
+    await waitFor(() => bodies(bob, roomOnA).filter((x) => x.startsWith('ordered ')).length === sent.length, WAIT, 'ten messages at bob');
+    expect(bodies(bob, roomOnA).filter((x) => x.startsWith('ordered '))).toEqual(sent);
+    expect(bodies(alice, roomOnA)).toEqual(['before the invite', 'hello bob', 'hello alice', ...sent]);
+  });
+
+  it('a new client of bob scrolls back through the room\'s history on B as far as his join', async () => {
+    const late = await startSdkClient(b.url, await loginUser(b.url, 'bob'), { initialSyncLimit: 3 });
+    clients.push(late);
+    const room = await waitFor(() => late.getRoom(roomOnA), WAIT, 'the room in bob\'s new client');
+    expect(bodies(late, roomOnA).length).toBeLessThan(12);
+    for (let page = 0; page < 20 && room.oldState.paginationToken !== null; page += 1) await late.scrollback(room, 5);
+    expect(room.oldState.paginationToken).toBeNull();
+    expect(bodies(late, roomOnA)).toEqual(['hello bob', 'hello alice', ...Array.from({ length: 10 }, (_, i) => `ordered ${i}`)]);
+    late.stopClient();
+  });
+
+  it('typing notifications cross both ways', async () => {
+    await alice.sendTyping(roomOnA, true, 20_000);
+    await waitFor(() => bob.getRoom(roomOnA)?.getMember(aliceId)?.typing === true, WAIT, 'alice typing, at bob');
+    await alice.sendTyping(roomOnA, false, 0);
+    await waitFor(() => bob.getRoom(roomOnA)?.getMember(aliceId)?.typing === false, WAIT, 'alice stopped, at bob');
+    await bob.sendTyping(roomOnA, true, 20_000);
+    await waitFor(() => alice.getRoom(roomOnA)?.getMember(bobId)?.typing === true, WAIT, 'bob typing, at alice');
+    await bob.sendTyping(roomOnA, false, 0);
+    await waitFor(() => alice.getRoom(roomOnA)?.getMember(bobId)?.typing === false, WAIT, 'bob stopped, at alice');
+  });
+
+  it('read receipts cross both ways', async () => {
+    await alice.sendTextMessage(roomOnA, 'read me, bob');
+    await waitFor(() => bodies(bob, roomOnA).includes('read me, bob'), WAIT, 'the message at bob');
+    const atBob = bob.getRoom(roomOnA)!.getLiveTimeline().getEvents().find((e) => e.getContent().body === 'read me, bob')!;
+    await bob.sendReadReceipt(atBob);
+    await waitFor(() => alice.getRoom(roomOnA)?.getEventReadUpTo(bobId) === atBob.getId(), WAIT, 'bob\'s receipt, at alice');
+
+    await bob.sendTextMessage(roomOnA, 'read me, alice');
+    await waitFor(() => bodies(alice, roomOnA).includes('read me, alice'), WAIT, 'the message at alice');
+    const atAlice = alice.getRoom(roomOnA)!.getLiveTimeline().getEvents().find((e) => e.getContent().body === 'read me, alice')!;
+    await alice.sendReadReceipt(atAlice);
+    await waitFor(() => bob.getRoom(roomOnA)?.getEventReadUpTo(aliceId) === atAlice.getId(), WAIT, 'alice\'s receipt, at bob');
+  });
+
+  it('B stops while alice writes; after its restart bob gets every message, in order, and answers', async () => {
+    expect(await bProcess.stop()).toBe(0);
+    const sent = Array.from({ length: 5 }, (_, i) => `while B was down ${i}`);
+    for (const body of sent) await alice.sendTextMessage(roomOnA, body);
+    bProcess = await startServer(b);
+    await waitFor(() => bodies(bob, roomOnA).filter((x) => x.startsWith('while B was down')).length === sent.length, 60_000, 'the messages from the outage at bob');
+    expect(bodies(bob, roomOnA).filter((x) => x.startsWith('while B was down'))).toEqual(sent);
+    await bob.sendTextMessage(roomOnA, 'B is back');
+    await waitFor(() => bodies(alice, roomOnA).includes('B is back'), WAIT, 'bob\'s answer at alice');
+  });
+
+  it('bob on B makes a public room; alice on A joins it by room id through b.test', async () => {
+    roomOnB = (await bob.createRoom({ name: 'Made on B', preset: sdk.Preset.PublicChat })).room_id;
+    expect(roomOnB).toMatch(/:b\.test$/);
+    await bob.sendTextMessage(roomOnB, 'welcome to B');
+    await alice.joinRoom(roomOnB, { viaServers: ['b.test'] });
+    await waitFor(() => alice.getRoom(roomOnB)?.getMyMembership() === sdk.KnownMembership.Join, WAIT, 'alice joined, at alice');
+    await waitFor(() => membershipOf(bob, roomOnB, aliceId) === sdk.KnownMembership.Join, WAIT, 'alice joined, at bob');
+    expect(alice.getRoom(roomOnB)?.name).toBe('Made on B');
+
+    await alice.sendTextMessage(roomOnB, 'hi from A');
+    await waitFor(() => bodies(bob, roomOnB).includes('hi from A'), WAIT, 'alice\'s message at bob');
+    await bob.sendTextMessage(roomOnB, 'hi from B');
+    await waitFor(() => bodies(alice, roomOnB).includes('hi from B'), WAIT, 'bob\'s message at alice');
+    await alice.sendTyping(roomOnB, true, 20_000);
+    await waitFor(() => bob.getRoom(roomOnB)?.getMember(aliceId)?.typing === true, WAIT, 'alice typing in B\'s room, at bob');
+    await alice.sendTyping(roomOnB, false, 0);
+  });
+
+  it('bob on B opens a direct chat with alice on A, as Element does: invite in createRoom, is_direct', async () => {
+    const { room_id: dm } = await bob.createRoom({ preset: sdk.Preset.TrustedPrivateChat, is_direct: true, invite: [aliceId] });
+    const invited = await waitFor(() => {
+      const room = alice.getRoom(dm);
+      return room?.getMyMembership() === sdk.KnownMembership.Invite ? room : null;
+    }, WAIT, 'the DM invite at alice');
+    expect(invited.getMember(aliceId)?.events.member?.getContent().is_direct).toBe(true);
+    await alice.joinRoom(dm);
+    await waitFor(() => membershipOf(bob, dm, aliceId) === sdk.KnownMembership.Join, WAIT, 'alice in the DM, at bob');
+    await alice.sendTextMessage(dm, 'hi bob, directly');
+    await waitFor(() => bodies(bob, dm).includes('hi bob, directly'), WAIT, 'the DM message at bob');
+    await bob.sendTextMessage(dm, 'hi alice, directly');
+    await waitFor(() => bodies(alice, dm).includes('hi alice, directly'), WAIT, 'the DM answer at alice');
+  });
+
+  it('a display name set on B shows at A, in the room\'s member list and as a profile', async () => {
+    await bob.setDisplayName('Bob of B');
+    await waitFor(() => alice.getRoom(roomOnA)?.getMember(bobId)?.name === 'Bob of B', WAIT, 'bob\'s new name in the room at alice');
+    expect((await alice.getProfileInfo(bobId)).displayname).toBe('Bob of B');
+  });
+
+  it('bob leaves the room made on A: alice sees the leave, and A sends B nothing more of that room', async () => {
+    await bob.leave(roomOnA);
+    await waitFor(() => membershipOf(alice, roomOnA, bobId) === sdk.KnownMembership.Leave, WAIT, 'bob\'s leave, at alice');
+    await waitFor(() => bob.getRoom(roomOnA)?.getMyMembership() === sdk.KnownMembership.Leave, WAIT, 'bob\'s leave, at bob');
+    const toB = { destination: 'b.test', kind: 'pdu' };
+    await waitFor(async () => (await metric(a, 'patchbay_hs_federation_queued', toB)) === 0, WAIT, 'A\'s queue to B empty');
+    const before = await metric(a, 'patchbay_hs_federation_sent_total', toB);
+
+    // The queue to a server is in order: once B has the marker from the room they still share, it would
+    // have had anything of the room bob left that A sent before.
+    await alice.sendTextMessage(roomOnA, 'after bob left');
+    await alice.sendTextMessage(roomOnB, 'marker');
+    await waitFor(() => bodies(bob, roomOnB).includes('marker'), WAIT, 'the marker at bob');
+    await waitFor(async () => (await metric(a, 'patchbay_hs_federation_queued', toB)) === 0, WAIT, 'A\'s queue to B empty');
+    expect(await metric(a, 'patchbay_hs_federation_sent_total', toB)).toBe(before + 1);
+    expect(bodies(bob, roomOnA)).not.toContain('after bob left');
+    expect((await bob.getJoinedRooms()).joined_rooms).not.toContain(roomOnA);
+  });
+
+  it('bob rejoins the room made on A after it moved on without B: he gets its new state and messages', async () => {
+    await alice.setRoomName(roomOnA, 'Renamed while B was out');
+    await alice.sendStateEvent(roomOnA, sdk.EventType.RoomJoinRules, { join_rule: sdk.JoinRule.Public }, '');
+    await bob.joinRoom(roomOnA, { viaServers: ['a.test'] });
+    await waitFor(() => membershipOf(alice, roomOnA, bobId) === sdk.KnownMembership.Join, WAIT, 'bob joined again, at alice');
+    await waitFor(() => bob.getRoom(roomOnA)?.getMyMembership() === sdk.KnownMembership.Join, WAIT, 'bob joined again, at bob');
+    await waitFor(() => bob.getRoom(roomOnA)?.name === 'Renamed while B was out', WAIT, 'the new name at bob');
+    await alice.sendTextMessage(roomOnA, 'welcome back');
+    await waitFor(() => bodies(bob, roomOnA).includes('welcome back'), WAIT, 'alice\'s message after the rejoin, at bob');
+    await bob.sendTextMessage(roomOnA, 'back again');
+    await waitFor(() => bodies(alice, roomOnA).includes('back again'), WAIT, 'bob\'s message after the rejoin, at alice');
+  });
+
+  it('alice kicks bob: both see it, and an invite after that is accepted again', async () => {
+    await alice.kick(roomOnA, bobId, 'testing kicks');
+    await waitFor(() => bob.getRoom(roomOnA)?.getMyMembership() === sdk.KnownMembership.Leave, WAIT, 'the kick, at bob');
+    expect(bob.getRoom(roomOnA)?.getMember(bobId)?.events.member?.getSender()).toBe(aliceId);
+    await alice.sendStateEvent(roomOnA, sdk.EventType.RoomJoinRules, { join_rule: sdk.JoinRule.Invite }, '');
+    await alice.invite(roomOnA, bobId);
+    await waitFor(() => bob.getRoom(roomOnA)?.getMyMembership() === sdk.KnownMembership.Invite, WAIT, 'the new invite at bob');
+    await bob.joinRoom(roomOnA);
+    await waitFor(() => membershipOf(alice, roomOnA, bobId) === sdk.KnownMembership.Join, WAIT, 'bob joined after the kick, at alice');
+    await alice.sendTextMessage(roomOnA, 'after the kick');
+    await waitFor(() => bodies(bob, roomOnA).includes('after the kick'), WAIT, 'a message after the re-invite, at bob');
+  });
+
+  it('bob rejects an invite from A: alice sees the rejection', async () => {
+    const { room_id: declined } = await alice.createRoom({ name: 'Declined', preset: sdk.Preset.PrivateChat });
+    await alice.invite(declined, bobId);
+    await waitFor(() => bob.getRoom(declined)?.getMyMembership() === sdk.KnownMembership.Invite, WAIT, 'the invite at bob');
+    await bob.leave(declined);
+    await waitFor(() => membershipOf(alice, declined, bobId) === sdk.KnownMembership.Leave, WAIT, 'the rejection, at alice');
+    await waitFor(() => bob.getRoom(declined)?.getMyMembership() === sdk.KnownMembership.Leave, WAIT, 'the rejection, at bob');
+  });
+
+  it('alice leaves the room made on B: bob sees it', async () => {
+    await alice.leave(roomOnB);
+    await waitFor(() => membershipOf(bob, roomOnB, aliceId) === sdk.KnownMembership.Leave, WAIT, 'alice\'s leave, at bob');
+    await waitFor(() => alice.getRoom(roomOnB)?.getMyMembership() === sdk.KnownMembership.Leave, WAIT, 'alice\'s leave, at alice');
+  });
+});
