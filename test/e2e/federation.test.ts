@@ -223,6 +223,73 @@ describe('two patchbay homeserver processes federating, used through matrix-js-s
     await alice.sendTyping(roomOnB, false, 0);
   });
 
+  it('edits, reactions and redactions of one server\'s user show at the other', async () => {
+    const { event_id: original } = await alice.sendTextMessage(roomOnB, 'I like cake');
+    await waitFor(() => bob.getRoom(roomOnB)?.findEventById(original), WAIT, 'the original at bob');
+    await alice.sendMessage(roomOnB, {
+      msgtype: sdk.MsgType.Text,
+      body: '* I like chocolate cake',
+      'm.new_content': { msgtype: sdk.MsgType.Text, body: 'I like chocolate cake' },
+      'm.relates_to': { rel_type: sdk.RelationType.Replace, event_id: original },
+    });
+    await waitFor(() => bob.getRoom(roomOnB)?.findEventById(original)?.getContent().body === 'I like chocolate cake', WAIT, 'the edit at bob');
+
+    const { event_id: reaction } = await bob.sendEvent(roomOnB, sdk.EventType.Reaction, {
+      'm.relates_to': { rel_type: sdk.RelationType.Annotation, event_id: original, key: '🍰' },
+    });
+    const reactionAtAlice = await waitFor(() => alice.getRoom(roomOnB)?.findEventById(reaction), WAIT, 'the reaction at alice');
+    expect(reactionAtAlice.getRelation()).toMatchObject({ rel_type: 'm.annotation', event_id: original, key: '🍰' });
+
+    await alice.redactEvent(roomOnB, original);
+    await waitFor(() => bob.getRoom(roomOnB)?.findEventById(original)?.isRedacted(), WAIT, 'the redaction at bob');
+    const { event_id: fresh } = await bob.sendTextMessage(roomOnB, 'Bob on second thoughts');
+    await bob.redactEvent(roomOnB, fresh);
+    await waitFor(() => alice.getRoom(roomOnB)?.findEventById(fresh)?.isRedacted(), WAIT, 'bob\'s redaction at alice');
+    const fetched = await fetch(`${a.url}/_matrix/client/v3/rooms/${encodeURIComponent(roomOnB)}/event/${encodeURIComponent(fresh)}`, {
+      headers: { authorization: `Bearer ${alice.getAccessToken()}` },
+    });
+    expect(((await fetched.json()) as { content: unknown }).content).toEqual({});
+  });
+
+  it('a power level given on B lets alice change the room\'s topic from A', async () => {
+    await bob.setPowerLevel(roomOnB, aliceId, 50);
+    await waitFor(() => alice.getRoom(roomOnB)?.getMember(aliceId)?.powerLevel === 50, WAIT, 'alice\'s power level, at alice');
+    await alice.setRoomTopic(roomOnB, 'set from A');
+    await waitFor(() => bob.getRoom(roomOnB)?.currentState.getStateEvents('m.room.topic', '')?.getContent().topic === 'set from A', WAIT, 'the topic at bob');
+  });
+
+  it('a message from the other server counts as unread, and a mention highlights', async () => {
+    const room = bob.getRoom(roomOnB)!;
+    await bob.sendReadReceipt(room.getLiveTimeline().getEvents().at(-1)!);
+    await waitFor(() => room.getUnreadNotificationCount(sdk.NotificationCountType.Total) === 0, WAIT, 'nothing unread at bob');
+    await alice.sendTextMessage(roomOnB, 'just saying');
+    await alice.sendMessage(roomOnB, {
+      msgtype: sdk.MsgType.Text,
+      body: 'bob: look',
+      'm.mentions': { user_ids: [bobId] },
+    });
+    await waitFor(() => room.getUnreadNotificationCount(sdk.NotificationCountType.Total) === 2, WAIT, 'two unread at bob');
+    expect(room.getUnreadNotificationCount(sdk.NotificationCountType.Highlight)).toBe(1);
+  });
+
+  it('a picture uploaded on B is downloaded by alice through A', async () => {
+    const bytes = Buffer.from('\x89PNG\r\n\x1a\n not really a picture, but bytes');
+    const { content_uri: mxc } = await bob.uploadContent(bytes, { name: 'cake.png', type: 'image/png' });
+    expect(mxc).toMatch(/^mxc:\/\/b\.test\//);
+    await bob.sendMessage(roomOnB, { msgtype: sdk.MsgType.Image, body: 'cake.png', url: mxc, info: { mimetype: 'image/png', size: bytes.length } });
+    const image = await waitFor(
+      () => alice.getRoom(roomOnB)?.getLiveTimeline().getEvents().find((e) => e.getContent().msgtype === 'm.image'),
+      WAIT,
+      'the picture message at alice',
+    );
+    const url = alice.mxcUrlToHttp(String(image.getContent().url), undefined, undefined, undefined, false, true, true)!;
+    expect(url.startsWith(`${a.url}/_matrix/client/v1/media/download/b.test/`)).toBe(true);
+    const res = await fetch(url, { headers: { authorization: `Bearer ${alice.getAccessToken()}` } });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('image/png');
+    expect(Buffer.from(await res.arrayBuffer())).toEqual(bytes);
+  });
+
   it('bob on B opens a direct chat with alice on A, as Element does: invite in createRoom, is_direct', async () => {
     const { room_id: dm } = await bob.createRoom({ preset: sdk.Preset.TrustedPrivateChat, is_direct: true, invite: [aliceId] });
     const invited = await waitFor(() => {
