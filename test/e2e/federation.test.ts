@@ -206,7 +206,7 @@ describe('two patchbay homeserver processes federating, used through matrix-js-s
   });
 
   it('bob on B makes a public room; alice on A joins it by room id through b.test', async () => {
-    roomOnB = (await bob.createRoom({ name: 'Made on B', preset: sdk.Preset.PublicChat })).room_id;
+    roomOnB = (await bob.createRoom({ name: 'Made on B', preset: sdk.Preset.PublicChat, visibility: sdk.Visibility.Public })).room_id;
     expect(roomOnB).toMatch(/:b\.test$/);
     await bob.sendTextMessage(roomOnB, 'welcome to B');
     await alice.joinRoom(roomOnB, { viaServers: ['b.test'] });
@@ -270,6 +270,45 @@ describe('two patchbay homeserver processes federating, used through matrix-js-s
     });
     await waitFor(() => room.getUnreadNotificationCount(sdk.NotificationCountType.Total) === 2, WAIT, 'two unread at bob');
     expect(room.getUnreadNotificationCount(sdk.NotificationCountType.Highlight)).toBe(1);
+  });
+
+  it('both write at once: each server merges the other\'s branch, both see every message and agree on the state', async () => {
+    const fromA = Array.from({ length: 10 }, (_, i) => `concurrent A ${i}`);
+    const fromB = Array.from({ length: 10 }, (_, i) => `concurrent B ${i}`);
+    await Promise.all([
+      (async () => {
+        for (const body of fromA) await alice.sendTextMessage(roomOnB, body);
+        await alice.setRoomTopic(roomOnB, 'topic from A');
+      })(),
+      (async () => {
+        for (const body of fromB) await bob.sendTextMessage(roomOnB, body);
+        await bob.setRoomName(roomOnB, 'Named from B');
+      })(),
+    ]);
+    const concurrent = (client: sdk.MatrixClient): string[] => bodies(client, roomOnB).filter((x) => x.startsWith('concurrent '));
+    for (const client of [alice, bob]) {
+      await waitFor(() => concurrent(client).length === 20, WAIT, `all twenty messages at ${client.getUserId()}`);
+      expect(concurrent(client).filter((x) => x.startsWith('concurrent A'))).toEqual(fromA);
+      expect(concurrent(client).filter((x) => x.startsWith('concurrent B'))).toEqual(fromB);
+      await waitFor(() => client.getRoom(roomOnB)?.name === 'Named from B', WAIT, `the name at ${client.getUserId()}`);
+      await waitFor(
+        () => client.getRoom(roomOnB)?.currentState.getStateEvents('m.room.topic', '')?.getContent().topic === 'topic from A',
+        WAIT,
+        `the topic at ${client.getUserId()}`,
+      );
+    }
+    // Built on both branches: the next messages still cross.
+    await alice.sendTextMessage(roomOnB, 'after the merge, from A');
+    await bob.sendTextMessage(roomOnB, 'after the merge, from B');
+    await waitFor(() => bodies(bob, roomOnB).includes('after the merge, from A'), WAIT, 'A\'s message after the merge, at bob');
+    await waitFor(() => bodies(alice, roomOnB).includes('after the merge, from B'), WAIT, 'B\'s message after the merge, at alice');
+  });
+
+  it('alice finds B\'s public room in B\'s directory, and bob in her user directory', async () => {
+    const rooms = await alice.publicRooms({ server: 'b.test' });
+    expect(rooms.chunk.map((r) => r.room_id)).toContain(roomOnB);
+    const found = await alice.searchUserDirectory({ term: 'bob' });
+    expect(found.results.map((u) => u.user_id)).toContain(bobId);
   });
 
   it('a picture uploaded on B is downloaded by alice through A', async () => {
