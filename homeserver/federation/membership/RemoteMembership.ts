@@ -10,6 +10,7 @@ import { isSupportedRoomVersion, SUPPORTED_ROOM_VERSIONS, type RoomVersion, crea
 import { authorizeAgainstState, checkAuthEvents, type AuthContext } from '../eventauth/EventAuthRules.js';
 import { domainOf, lookup, stateKeyOf, type RoomEvent, type StateEvents } from '../eventauth/RoomState.js';
 import type { Federation } from '../Federation.js';
+import { FederationRequestError } from '../transport/FederationClient.js';
 import { checkEventSignatures } from '../pdu/EventSigning.js';
 import type { Pdu, UnsignedPdu } from '../pdu/Pdu.js';
 import { parsePdu } from '../receive/PduFormat.js';
@@ -194,6 +195,8 @@ export class RemoteMembership {
         return { server, version, template: template as UnsignedPdu };
       } catch (err) {
         this.logger.warn({ roomId, userId, server, err: (err as Error).message }, `federation: make_${membership} failed`);
+        // A server in the room that forbids it (a ban, the join rules) speaks for the room: no other is asked.
+        if (err instanceof FederationRequestError && err.status === 403) throw new MatrixError(403, 'M_FORBIDDEN', err.message);
         failures.push(`${server}: ${(err as Error).message}`);
       }
     }
