@@ -311,6 +311,48 @@ describe('two patchbay homeserver processes federating, used through matrix-js-s
     expect(found.results.map((u) => u.user_id)).toContain(bobId);
   });
 
+  it('a thread opened on A gets replies from B, seen as a thread by both (server-side threads, as Element runs)', async () => {
+    const aliceThreads = await startSdkClient(a.url, await loginUser(a.url, 'alice'), { threadSupport: true });
+    const bobThreads = await startSdkClient(b.url, await loginUser(b.url, 'bob'), { threadSupport: true });
+    clients.push(aliceThreads, bobThreads);
+    const { event_id: root } = await aliceThreads.sendTextMessage(roomOnB, 'Shall we talk about bridges?');
+    await waitFor(() => bobThreads.getRoom(roomOnB)?.findEventById(root), WAIT, 'the root at bob');
+    await bobThreads.sendMessage(roomOnB, root, { msgtype: sdk.MsgType.Text, body: 'Yes, IRC first' });
+    await bobThreads.sendMessage(roomOnB, root, { msgtype: sdk.MsgType.Text, body: 'then SIP' });
+    const thread = await waitFor(() => {
+      const t = aliceThreads.getRoom(roomOnB)?.getThread(root);
+      return t && t.length === 2 ? t : null;
+    }, WAIT, 'a thread of two replies at alice');
+    expect(thread.replyToEvent?.getContent().body).toBe('then SIP');
+    const bundle = await fetch(`${a.url}/_matrix/client/v3/rooms/${encodeURIComponent(roomOnB)}/event/${encodeURIComponent(root)}`, {
+      headers: { authorization: `Bearer ${alice.getAccessToken()}` },
+    });
+    expect(((await bundle.json()) as { unsigned: { 'm.relations': { 'm.thread': { count: number } } } }).unsigned['m.relations']['m.thread'].count).toBe(2);
+    aliceThreads.stopClient();
+    bobThreads.stopClient();
+  });
+
+  it('alice upgrades a room bob shares; bob follows the tombstone into the new room; a ban keeps him out', async () => {
+    const { room_id: oldRoom } = await alice.createRoom({ preset: sdk.Preset.PrivateChat, name: 'Ops', invite: [bobId] });
+    await waitFor(() => bob.getRoom(oldRoom)?.getMyMembership() === sdk.KnownMembership.Invite, WAIT, 'the invite at bob');
+    await bob.joinRoom(oldRoom);
+    await waitFor(() => membershipOf(alice, oldRoom, bobId) === sdk.KnownMembership.Join, WAIT, 'bob in the old room, at alice');
+    const { replacement_room: newRoom } = await alice.upgradeRoom(oldRoom, '11');
+    const tombstone = await waitFor(() => bob.getRoom(oldRoom)?.currentState.getStateEvents(sdk.EventType.RoomTombstone, ''), WAIT, 'the tombstone at bob');
+    expect(tombstone.getContent()['replacement_room']).toBe(newRoom);
+    await waitFor(() => bob.getRoom(newRoom)?.getMyMembership() === sdk.KnownMembership.Invite, WAIT, 'the invite to the replacement');
+    await bob.joinRoom(newRoom);
+    await waitFor(() => bob.getRoom(newRoom)?.getMyMembership() === sdk.KnownMembership.Join, WAIT, 'bob in the replacement');
+    expect(bob.getRoomUpgradeHistory(oldRoom, true).map((r) => r.roomId)).toEqual([oldRoom, newRoom]);
+    expect(bob.getRoom(newRoom)!.name).toBe('Ops');
+    await bob.sendTextMessage(newRoom, 'made it across');
+    await waitFor(() => bodies(alice, newRoom).includes('made it across'), WAIT, 'bob\'s message in the replacement, at alice');
+
+    await alice.ban(newRoom, bobId, 'testing bans');
+    await waitFor(() => bob.getRoom(newRoom)?.getMyMembership() === sdk.KnownMembership.Ban, WAIT, 'the ban at bob');
+    await expect(bob.joinRoom(newRoom, { viaServers: ['a.test'] })).rejects.toMatchObject({ httpStatus: 403, errcode: 'M_FORBIDDEN' });
+  });
+
   it('a picture uploaded on B is downloaded by alice through A', async () => {
     const bytes = Buffer.from('\x89PNG\r\n\x1a\n not really a picture, but bytes');
     const { content_uri: mxc } = await bob.uploadContent(bytes, { name: 'cake.png', type: 'image/png' });
