@@ -50,6 +50,16 @@ describe('a join through another server that the room forbids', () => {
     expect(res.body).toMatchObject({ errcode: 'M_FORBIDDEN' });
   });
 
+  it('is 403 M_FORBIDDEN for a room made with m.federate: false, and so is inviting a user of another server there', async () => {
+    const roomId = (await alice.http.ok<{ room_id: string }>('POST', '/createRoom', { body: { preset: 'public_chat', creation_content: { 'm.federate': false } } })).room_id;
+    const res = await joinThroughA(roomId);
+    expect(res.status).toBe(403);
+    expect(res.body).toMatchObject({ errcode: 'M_FORBIDDEN' });
+    const invite = await alice.http.request('POST', `/rooms/${enc(roomId)}/invite`, { body: { user_id: bob.userId } });
+    expect(invite.status).toBe(403);
+    expect(invite.body).toMatchObject({ errcode: 'M_FORBIDDEN' });
+  });
+
   it('is still 404 M_NOT_FOUND for a room the server does not have', async () => {
     const res = await joinThroughA('!nosuchroom:a.test');
     expect(res.status).toBe(404);
