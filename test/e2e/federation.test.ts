@@ -1,9 +1,10 @@
 // Two Patchbay homeservers as an operator runs them (docs/federation.md, "Turning it on" and "Two servers
 // on one machine"): a YAML file each, `patchbay homeserver --config …` as real processes, a.test and b.test
 // naming each other in federation.peers. matrix-js-sdk users on each side, with /sync running, share rooms
-// both ways: invites, joins by room id, messages, typing, read receipts, leaves. Only the client API is
-// used, and the homeserver's /metrics to see what A sends to B after B's last member left a room.
-// Not here: messages from before a join (the joining server fetches no history yet: backfill), remote aliases.
+// both ways: invites, joins by room id, messages, typing, read receipts, edits, reactions, redactions,
+// threads, media, upgrades, leaves, kicks and bans, and each server stopped and restarted mid-conversation.
+// Only the client API is used, and A's /metrics to see what A sends B after B's last member left a room.
+// Not here: messages from before a join (backfill), remote aliases, knocks, encryption (other suites).
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as sdk from 'matrix-js-sdk';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -85,6 +86,7 @@ describe('two patchbay homeserver processes federating, used through matrix-js-s
   let bobId = '';
   let roomOnA = '';
   let roomOnB = '';
+  let aProcess: PatchbayProcess;
   let bProcess: PatchbayProcess;
 
   beforeAll(async () => {
@@ -96,7 +98,7 @@ describe('two patchbay homeserver processes federating, used through matrix-js-s
     }
     writeFileSync(join(a.dir, 'homeserver.yaml'), configFor(a, b));
     writeFileSync(join(b.dir, 'homeserver.yaml'), configFor(b, a));
-    bProcess = (await Promise.all([startServer(a), startServer(b)]))[1];
+    [aProcess, bProcess] = await Promise.all([startServer(a), startServer(b)]);
     const aliceAccount = await registerUser(a.url, 'alice');
     const bobAccount = await registerUser(b.url, 'bob');
     [aliceId, bobId] = [aliceAccount.userId, bobAccount.userId];
@@ -206,6 +208,17 @@ describe('two patchbay homeserver processes federating, used through matrix-js-s
     expect(bodies(bob, roomOnA).filter((x) => x.startsWith('while B was down'))).toEqual(sent);
     await bob.sendTextMessage(roomOnA, 'B is back');
     await waitFor(() => bodies(alice, roomOnA).includes('B is back'), WAIT, 'bob\'s answer at alice');
+  });
+
+  it('A, the room\'s own server, stops while bob writes; after its restart alice gets every message, in order', async () => {
+    expect(await aProcess.stop()).toBe(0);
+    const sent = Array.from({ length: 5 }, (_, i) => `while A was down ${i}`);
+    for (const body of sent) await bob.sendTextMessage(roomOnA, body);
+    aProcess = await startServer(a);
+    await waitFor(() => bodies(alice, roomOnA).filter((x) => x.startsWith('while A was down')).length === sent.length, 60_000, 'the messages from the outage at alice');
+    expect(bodies(alice, roomOnA).filter((x) => x.startsWith('while A was down'))).toEqual(sent);
+    await alice.sendTextMessage(roomOnA, 'A is back');
+    await waitFor(() => bodies(bob, roomOnA).includes('A is back'), WAIT, 'alice\'s answer at bob');
   });
 
   it('bob on B makes a public room; alice on A joins it by room id through b.test', async () => {
