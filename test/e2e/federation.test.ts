@@ -400,6 +400,9 @@ describe('two patchbay homeserver processes federating, used through matrix-js-s
     await waitFor(() => bodies(bob, dm).includes('hi bob, directly'), WAIT, 'the DM message at bob');
     await bob.sendTextMessage(dm, 'hi alice, directly');
     await waitFor(() => bodies(alice, dm).includes('hi alice, directly'), WAIT, 'the DM answer at alice');
+    // A room without a name is named after the other member, from the server's room summary (heroes).
+    expect(alice.getRoom(dm)?.name).toBe('bob');
+    expect(bob.getRoom(dm)?.name).toBe('alice');
   });
 
   it('a display name set on B shows at A, in the room\'s member list and as a profile', async () => {
