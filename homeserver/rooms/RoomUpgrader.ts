@@ -2,7 +2,8 @@
 // the old room's settings and bans copied over (power levels with everyone's levels kept), local aliases,
 // the canonical alias and directory listings moved, a tombstone in the old room pointing at the new one,
 // and the old room's power levels raised so that ordinary members can no longer talk or invite there.
-// All of it is one transaction: the upgrade happens completely or not at all.
+// All of it is one transaction: the upgrade happens completely or not at all. Members of other servers
+// are not invited here: their servers must co-sign each invite, so the caller invites them afterwards.
 import { MatrixError } from '../MatrixError.js';
 import type { Requester } from '../contracts.js';
 import type { EventStore, RoomRow } from '../events/EventStore.js';
@@ -27,6 +28,12 @@ const COPIED_STATE = [
 /** Create-event keys that describe the room rather than its version (federation, space or not). */
 const COPIED_CREATE_KEYS = ['m.federate', 'type'];
 
+export interface RoomUpgrade {
+  replacementRoom: string;
+  /** Joined members of the old room on other servers, to invite to the replacement through their servers. */
+  remoteInvitees: string[];
+}
+
 export class RoomUpgrader {
   constructor(
     private readonly serverName: string,
@@ -36,11 +43,12 @@ export class RoomUpgrader {
     private readonly directory: RoomDirectory,
   ) {}
 
-  upgrade(r: Requester, oldRoomId: string, newVersion: string): string {
+  upgrade(r: Requester, oldRoomId: string, newVersion: string): RoomUpgrade {
     if (!isSupportedRoomVersion(newVersion)) {
       throw new MatrixError(400, 'M_UNSUPPORTED_ROOM_VERSION', `Room version ${JSON.stringify(newVersion)} is not supported`);
     }
     const newRoomIdValue = newRoomId(this.serverName);
+    let remoteInvitees: string[] = [];
     this.events.write(() => {
       // Not being in the room comes first, so an unknown room is 403 too (the spec names no 404 here).
       if (this.events.membership(oldRoomId, r.userId)?.membership !== 'join') {
@@ -62,15 +70,16 @@ export class RoomUpgrader {
         state_key: '',
         content: { body: 'This room has been replaced', replacement_room: newRoomIdValue },
       });
-      this.createReplacement(r.userId, old, newRoomIdValue, newVersion, tombstone.event_id);
+      remoteInvitees = this.createReplacement(r.userId, old, newRoomIdValue, newVersion, tombstone.event_id);
       this.moveAliases(r.userId, old, newRoomIdValue);
       this.directory.moveListings(oldRoomId, newRoomIdValue);
       this.restrictOldRoom(r.userId, old);
     });
-    return newRoomIdValue;
+    return { replacementRoom: newRoomIdValue, remoteInvitees };
   }
 
-  private createReplacement(upgrader: string, old: RoomRow, roomId: string, version: string, tombstoneId: string): void {
+  /** Makes the replacement room; returns the members of other servers it has yet to invite. */
+  private createReplacement(upgrader: string, old: RoomRow, roomId: string, version: string, tombstoneId: string): string[] {
     this.events.insertRoom(roomId, version, upgrader);
     const room = this.appender.requireRoom(roomId);
     const add = (type: string, stateKey: string, content: Record<string, unknown>): void => {
@@ -96,14 +105,17 @@ export class RoomUpgrader {
       const reason = this.events.event(m.event_id)?.content['reason'];
       this.tryAppend(room, upgrader, 'm.room.member', { membership: 'ban', ...(typeof reason === 'string' && { reason }) }, m.user_id);
     }
-    // Without federation there is nothing to gain from making members of a closed room knock: everyone
-    // joined to the old room is invited, so people and bridges can follow the tombstone.
+    // There is nothing to gain from making members of a closed room knock: everyone joined to the old
+    // room is invited, so people and bridges can follow the tombstone.
+    const remote: string[] = [];
     if (this.events.stateEvent(roomId, 'm.room.join_rules', '')?.content['join_rule'] !== 'public') {
       for (const m of members.filter((row) => row.membership === 'join' && row.user_id !== upgrader)) {
-        this.memberships.appendMember(room, upgrader, m.user_id, this.memberships.memberContent(m.user_id, 'invite'));
+        if (m.user_id.slice(m.user_id.indexOf(':') + 1) !== this.serverName) remote.push(m.user_id);
+        else this.memberships.appendMember(room, upgrader, m.user_id, this.memberships.memberContent(m.user_id, 'invite'));
       }
     }
     add('m.room.power_levels', '', oldLevels ?? { users: { [upgrader]: 100 } });
+    return remote;
   }
 
   /** Local aliases now lead to the new room, which takes over the canonical alias; the old room keeps none. */

@@ -1,8 +1,10 @@
 // POST /user_directory/search: the people a user may start a chat with. That is whoever shares a room
 // with the searcher, whoever is joined to a public room, and every registered bridge ghost (an appservice
-// user: "new chat" must find `@irc_libera_alice` before any room holds both). Matched on the user ID and
-// the global display name, case-insensitively. It is read from the live tables on every search, so a
-// profile or membership change shows at once, with no index to keep in step.
+// user: "new chat" must find `@irc_libera_alice` before any room holds both). Users of other servers
+// count too, as members of those rooms; their name and avatar are those of their latest join event (the
+// profile their server gave the room), as this server has no account for them. Matched on the user ID and
+// the display name, case-insensitively. It is read from the live tables on every search, so a profile or
+// membership change shows at once, with no index to keep in step.
 import type { SqlDatabase } from '../storage/SqlDatabase.js';
 
 export interface DirectoryUser {
@@ -17,6 +19,12 @@ interface Row {
   avatar_url: string | null;
 }
 
+/** A string field of a remote member's latest join event (NULL when absent or not a string). */
+const fromJoin = (field: string): string => `(
+  SELECT CASE WHEN json_type(e.content, '$.${field}') = 'text' THEN json_extract(e.content, '$.${field}') END
+  FROM memberships m JOIN events e ON e.event_id = m.event_id
+  WHERE m.user_id = c.user_id AND m.membership = 'join' ORDER BY m.pos DESC LIMIT 1)`;
+
 const CANDIDATES = `
 WITH searcher_rooms AS (
   SELECT room_id FROM memberships WHERE user_id = @me AND membership = 'join'
@@ -27,8 +35,13 @@ WITH searcher_rooms AS (
   SELECT user_id FROM memberships WHERE membership = 'join' AND room_id IN (SELECT room_id FROM searcher_rooms)
   UNION
   SELECT user_id FROM users WHERE appservice_id IS NOT NULL
+), profiles AS (
+  SELECT c.user_id,
+    CASE WHEN u.user_id IS NULL THEN ${fromJoin('displayname')} ELSE u.displayname END AS displayname,
+    CASE WHEN u.user_id IS NULL THEN ${fromJoin('avatar_url')} ELSE u.avatar_url END AS avatar_url
+  FROM candidates c LEFT JOIN users u ON u.user_id = c.user_id
 )
-SELECT u.user_id, u.displayname, u.avatar_url FROM candidates c JOIN users u ON u.user_id = c.user_id`;
+SELECT user_id, displayname, avatar_url FROM profiles`;
 
 /** SQLite's lower() folds ASCII only: a term with other letters is matched here instead. */
 const ASCII = /^[\x20-\x7e]*$/;
@@ -39,10 +52,10 @@ export class UserDirectory {
   constructor(db: SqlDatabase) {
     this.s = {
       ascii: db.prepare(
-        `${CANDIDATES} WHERE instr(lower(u.user_id), @term) > 0 OR instr(lower(COALESCE(u.displayname, '')), @term) > 0
-         ORDER BY u.user_id LIMIT @cap`,
+        `${CANDIDATES} WHERE instr(lower(user_id), @term) > 0 OR instr(lower(COALESCE(displayname, '')), @term) > 0
+         ORDER BY user_id LIMIT @cap`,
       ),
-      all: db.prepare(`${CANDIDATES} ORDER BY u.user_id`),
+      all: db.prepare(`${CANDIDATES} ORDER BY user_id`),
     };
   }
 

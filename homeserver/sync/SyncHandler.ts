@@ -150,7 +150,7 @@ export class SyncHandler {
       if (m.membership === 'join') {
         const quiet = changed !== null && !changedSince && !req.fullState && !changed.has(m.room_id);
         if (quiet && !this.d.typing.changedSince(m.room_id, snap.E)) continue;
-        const room = this.joinedRoom(m, snap, req, txnKey, roomAccountData.get(m.room_id) ?? [], changedSince);
+        const room = this.joinedRoom(m, snap, req, txnKey, roomAccountData.get(m.room_id) ?? [], changedSince && this.joinedAfter(m, snap.P));
         if (room) join[m.room_id] = room;
       } else if (m.membership === 'invite') {
         if (changedSince) invite[m.room_id] = this.invitedRoom(m);
@@ -202,6 +202,17 @@ export class SyncHandler {
       deviceLists.changed.length === 0 &&
       deviceLists.left.length === 0;
     return { response, empty, joinedRooms };
+  }
+
+  /**
+   * Whether a member whose membership event is newer than `since` joined after it: not joined then, or
+   * left and came back since. A display name or avatar change is a join after a join: still the same stay.
+   */
+  private joinedAfter(m: MembershipRow, since: number): boolean {
+    const history = this.d.events.stateHistory(m.room_id, 'm.room.member', m.user_id);
+    const before = history.filter((h) => h.pos <= since).at(-1);
+    if (before?.content['membership'] !== 'join') return true;
+    return history.some((h) => h.pos > since && h.content['membership'] !== 'join');
   }
 
   private joinedRoom(

@@ -10,6 +10,7 @@ import { isSupportedRoomVersion, SUPPORTED_ROOM_VERSIONS, type RoomVersion, crea
 import { authorizeAgainstState, type AuthContext } from '../eventauth/EventAuthRules.js';
 import { domainOf, lookup, stateKeyOf, type StateEvents } from '../eventauth/RoomState.js';
 import type { Federation } from '../Federation.js';
+import { FederationRequestError } from '../transport/FederationClient.js';
 import type { Pdu, UnsignedPdu } from '../pdu/Pdu.js';
 import { checkFetchedEvents } from '../receive/FetchedEvents.js';
 import { parsePdu } from '../receive/PduFormat.js';
@@ -17,7 +18,7 @@ import { redactEvent } from '../pdu/EventRedaction.js';
 import { signatureKeyIds, verifyJsonSignature } from '../signing/SignedJson.js';
 import { authorizeEvent } from '../../rooms/AuthRules.js';
 import { strippedState } from '../../events/StrippedState.js';
-import type { Membership } from './ResidentMembership.js';
+import { federates, type Membership } from './ResidentMembership.js';
 
 const enc = encodeURIComponent;
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -193,6 +194,9 @@ export class RemoteMembership {
     const room = this.events.room(roomId);
     if (!room || !isSupportedRoomVersion(room.room_version)) throw new MatrixError(404, 'M_NOT_FOUND', `Unknown room ${roomId}`);
     const version = room.room_version;
+    if (!federates(this.events, roomId)) {
+      throw new MatrixError(403, 'M_FORBIDDEN', `Room ${roomId} does not federate (m.federate is false): ${target} cannot be invited`);
+    }
     const ev = { room_id: roomId, sender: inviter, type: 'm.room.member', state_key: target, content };
     authorizeEvent(ev, this.events.liveState(roomId), version);
     const { eventId, pdu } = this.events.signer.sign(version, { ...ev, origin: this.serverName, origin_server_ts: Date.now(), ...this.events.graphFields(ev) });
@@ -246,6 +250,8 @@ export class RemoteMembership {
         return { server, version, template: template as UnsignedPdu };
       } catch (err) {
         this.logger.warn({ roomId, userId, server, err: (err as Error).message }, `federation: make_${membership} failed`);
+        // A server in the room that forbids it (a ban, the join rules) speaks for the room: no other is asked.
+        if (err instanceof FederationRequestError && err.status === 403) throw new MatrixError(403, 'M_FORBIDDEN', err.message);
         failures.push(`${server}: ${(err as Error).message}`);
       }
     }

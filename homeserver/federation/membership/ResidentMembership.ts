@@ -6,6 +6,7 @@
 // with the events that describe the room). A server the room's server ACL denies gets 403.
 import type { HomeserverContext } from '../../HomeserverContext.js';
 import { MatrixError } from '../../MatrixError.js';
+import type { EventStore } from '../../events/EventStore.js';
 import { isValidRoomId, isValidUserId } from '../../ids/MatrixIds.js';
 import { authorizeEvent } from '../../rooms/AuthRules.js';
 import { isSupportedRoomVersion, type RoomVersion } from '../../rooms/RoomVersions.js';
@@ -51,10 +52,16 @@ function requireRoom(hs: HomeserverContext, origin: string, roomId: string): Roo
   return version;
 }
 
+/** Whether the room takes part in federation: its create event does not say `m.federate: false`. */
+export function federates(events: EventStore, roomId: string): boolean {
+  return events.stateEvent(roomId, 'm.room.create', '')?.content['m.federate'] !== false;
+}
+
 /** make_join / make_leave: the event template, authorised against the current state (403 when it would fail). */
 export function membershipTemplate(hs: HomeserverContext, origin: string, roomId: string, userId: string, membership: Membership, versions: string[]): MembershipTemplate {
   if (!isValidUserId(userId) || domainOf(userId) !== origin) throw new MatrixError(403, 'M_FORBIDDEN', `${userId} is not a user of ${origin}`);
   const version = requireRoom(hs, origin, roomId);
+  if (!federates(hs.events, roomId)) throw new MatrixError(403, 'M_FORBIDDEN', `Room ${roomId} does not federate (m.federate is false)`);
   if (membership !== 'leave' && !versions.includes(version)) {
     throw new MatrixError(400, 'M_INCOMPATIBLE_ROOM_VERSION', `Room ${roomId} is of version ${version}, which ${origin} does not support`, { room_version: version });
   }

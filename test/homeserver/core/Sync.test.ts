@@ -108,6 +108,29 @@ describe('sync', () => {
     expect(withLeave.rooms.leave[roomId]).toBeDefined();
   });
 
+
+  it('treats a member who changes their display name as still joined, not newly joined', async () => {
+    const roomId = await c.createRoom(alice, { name: 'Names' });
+    await c.send(alice, roomId, 'old news');
+    const base = await c.sync(alice);
+    await c.ok('PUT', `/profile/${enc(alice.userId)}/displayname`, { token: alice.token, body: { displayname: 'Alice Renamed' } });
+    const s = await c.sync(alice, { since: base.next_batch });
+    const room = s.rooms.join[roomId]!;
+    // Only the new member event: no earlier timeline again, no full state, not limited.
+    expect(room.timeline.events.map((e) => [e.type, e.content['displayname']])).toEqual([['m.room.member', 'Alice Renamed']]);
+    expect(room.timeline.limited).toBe(false);
+    expect(room.state.events).toEqual([]);
+    // Left and joined again since the token: that is a new join, with the room's state.
+    const before = await c.sync(bob);
+    await c.ok('POST', `/rooms/${enc(roomId)}/invite`, { token: alice.token, body: { user_id: bob.userId } });
+    await c.ok('POST', `/rooms/${enc(roomId)}/join`, { token: bob.token, body: {} });
+    const joined = await c.sync(bob, { since: before.next_batch });
+    await c.ok('POST', `/rooms/${enc(roomId)}/leave`, { token: bob.token, body: {} });
+    await c.ok('POST', `/rooms/${enc(roomId)}/invite`, { token: alice.token, body: { user_id: bob.userId } });
+    await c.ok('POST', `/rooms/${enc(roomId)}/join`, { token: bob.token, body: {} });
+    const again = (await c.sync(bob, { since: joined.next_batch })).rooms.join[roomId]!;
+    expect([...again.state.events, ...again.timeline.events].some((e) => e.type === 'm.room.create')).toBe(true);
+  });
   it('wakes a long-polling sync when a message arrives', async () => {
     const roomId = await c.createRoom(alice, { preset: 'public_chat' });
     await c.ok('POST', `/join/${enc(roomId)}`, { token: bob.token, body: {} });
