@@ -1,7 +1,10 @@
 // The joining side against a hostile resident server: evil.test (an HTTP server in this test with its own
 // signing key) hosts a room and answers make_join and send_join as the test scripts it. A send_join answer
 // whose state has a forged signature, that lacks the create event, or whose join rules forbid the join
-// makes the client's join fail and leaves nothing of the room on b.test; an honest answer joins.
+// makes the client's join fail and leaves nothing of the room on b.test; an honest answer joins, and the
+// join is not sent to evil.test again by /send. The room state evil.test sends with an invite
+// (invite_room_state) or a knock's answer (knock_room_state) reaches bob's /sync without its badly signed
+// entries and those of another room.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
@@ -13,9 +16,10 @@ import { loadOrCreateSigningKeys } from '../../../homeserver/federation/keys/Sig
 import { eventIdOf } from '../../../homeserver/federation/pdu/EventHashes.js';
 import { hashAndSignEvent } from '../../../homeserver/federation/pdu/EventSigning.js';
 import type { Pdu } from '../../../homeserver/federation/pdu/Pdu.js';
-import { enc, registerUser, startTestHomeserver, testFederationOptions, type TestHomeserver, type TestUser } from '../../harness/index.js';
+import { enc, federationClientAs, registerUser, startTestHomeserver, testFederationOptions, waitFor, type TestHomeserver, type TestUser } from '../../harness/index.js';
 
 const ROOM = '!hostile:evil.test';
+const OTHER_ROOM = '!other:evil.test';
 const BOSS = '@boss:evil.test';
 
 let dir: string;
@@ -25,11 +29,15 @@ let evil: Server;
 let evilKeys: ReturnType<typeof loadOrCreateSigningKeys>;
 /** What evil.test answers send_join with, given bob's signed join. */
 let sendJoinAnswer: (join: Pdu) => unknown;
+/** What evil.test answers send_knock with. */
+let sendKnockAnswer: () => unknown = () => ({ knock_room_state: [] });
+/** The PDUs evil.test got through /send. */
+const sent: Pdu[] = [];
 
 const sign = (e: Record<string, unknown>): Pdu => hashAndSignEvent('10', e, 'evil.test', evilKeys.current) as unknown as Pdu;
 const id = (p: Pdu): string => eventIdOf('10', p);
-const ev = (type: string, stateKey: string, content: Record<string, unknown>, depth: number, prev: Pdu[], auth: Pdu[]): Pdu =>
-  sign({ room_id: ROOM, sender: BOSS, type, state_key: stateKey, content, depth, prev_events: prev.map(id), auth_events: auth.map(id), origin_server_ts: 1_700_000_000_000 + depth });
+const ev = (type: string, stateKey: string, content: Record<string, unknown>, depth: number, prev: Pdu[], auth: Pdu[], room = ROOM): Pdu =>
+  sign({ room_id: room, sender: BOSS, type, state_key: stateKey, content, depth, prev_events: prev.map(id), auth_events: auth.map(id), origin_server_ts: 1_700_000_000_000 + depth });
 
 let create: Pdu;
 let bossJoin: Pdu;
@@ -55,7 +63,16 @@ beforeAll(async () => {
       else if (url.startsWith('/_matrix/federation/v1/make_join/')) {
         const user = decodeURIComponent(url.split('/')[6]!.split('?')[0]!);
         body = { room_version: '10', event: { room_id: ROOM, sender: user, state_key: user, type: 'm.room.member', content: { membership: 'join' }, origin: 'evil.test', origin_server_ts: Date.now(), depth: 5, prev_events: [id(rules)], auth_events: [id(create), id(power), id(rules)] } };
+      } else if (url.startsWith('/_matrix/federation/v1/make_knock/')) {
+        const room = decodeURIComponent(url.split('/')[5]!);
+        const user = decodeURIComponent(url.split('/')[6]!.split('?')[0]!);
+        body = { room_version: '10', event: { room_id: room, sender: user, state_key: user, type: 'm.room.member', content: { membership: 'knock' }, origin: 'evil.test', origin_server_ts: Date.now(), depth: 5, prev_events: [id(rules)], auth_events: [id(create), id(power), id(rules)] } };
       } else if (url.startsWith('/_matrix/federation/v2/send_join/')) body = sendJoinAnswer(JSON.parse(Buffer.concat(chunks).toString()) as Pdu);
+      else if (url.startsWith('/_matrix/federation/v1/send_knock/')) body = sendKnockAnswer();
+      else if (url.startsWith('/_matrix/federation/v1/send/')) {
+        sent.push(...((JSON.parse(Buffer.concat(chunks).toString()) as { pdus?: Pdu[] }).pdus ?? []));
+        body = { pdus: {} };
+      }
       else status = 404;
       res.writeHead(status, { 'Content-Type': 'application/json' }).end(JSON.stringify(body));
     });
@@ -99,9 +116,53 @@ describe('a send_join answer that does not hold up', () => {
   });
 
   it('an honest answer joins (the same server, the same room)', async () => {
-    sendJoinAnswer = (j) => answer([create, bossJoin, power, rules], j);
+    let joinId = '';
+    sendJoinAnswer = (j) => {
+      joinId = id(j);
+      return answer([create, bossJoin, power, rules], j);
+    };
     const res = await tryJoin();
     expect(res.status).toBe(200);
     expect((await bob.http.ok<{ joined_rooms: string[] }>('GET', '/_matrix/client/v3/joined_rooms')).joined_rooms).toEqual([ROOM]);
+
+    // evil.test has the join from send_join: /send brings bob's next message, not the join again.
+    const msg = (await bob.http.ok<{ event_id: string }>('PUT', `/_matrix/client/v3/rooms/${enc(ROOM)}/send/m.room.message/m1`, { body: { msgtype: 'm.text', body: 'after the join' } })).event_id;
+    await waitFor(() => sent.some((p) => id(p) === msg), 20_000, 'bob’s message at evil.test');
+    expect(joinId).not.toBe('');
+    expect(sent.map(id)).not.toContain(joinId);
+  });
+});
+
+describe('the room state sent with an invite or a knock', () => {
+  /** The entries: good create event, a forged name, a topic of another room, stripped join rules, an avatar whose content was changed after signing. */
+  function roomState(room: string): unknown[] {
+    const roomCreate = ev('m.room.create', '', { creator: BOSS, room_version: '10' }, 1, [], [], room);
+    const name = ev('m.room.name', '', { name: 'Forged' }, 5, [roomCreate], [roomCreate], room);
+    const forgedName = { ...name, signatures: { 'evil.test': { [evilKeys.current.keyId]: 'A'.repeat(86) } } };
+    const otherTopic = ev('m.room.topic', '', { topic: 'another room' }, 5, [create], [create], OTHER_ROOM);
+    const strippedRules = { type: 'm.room.join_rules', state_key: '', sender: BOSS, content: { join_rule: 'knock' } };
+    const avatar = ev('m.room.avatar', '', { url: 'mxc://evil.test/a' }, 6, [roomCreate], [roomCreate], room);
+    const changedAvatar = { ...avatar, content: { url: 'mxc://evil.test/changed' } };
+    return [roomCreate, forgedName, otherTopic, strippedRules, changedAvatar];
+  }
+  const summary = (events: Array<{ type: string; content: Record<string, unknown> }>) =>
+    Object.fromEntries(events.filter((e) => e.type !== 'm.room.member').map((e) => [e.type, e.content]));
+  const expected = { 'm.room.create': { creator: BOSS, room_version: '10' }, 'm.room.join_rules': { join_rule: 'knock' }, 'm.room.avatar': {} };
+
+  it('an invite from evil.test: bob sees the create event, the stripped join rules and the avatar redacted, nothing else', async () => {
+    const room = '!invited:evil.test';
+    const asEvil = federationClientAs('evil.test', evilKeys.current, { 'b.test': b.url });
+    const invite = sign({ room_id: room, sender: BOSS, type: 'm.room.member', state_key: bob.userId, content: { membership: 'invite' }, origin_server_ts: Date.now(), depth: 7, prev_events: [], auth_events: [] });
+    await asEvil.request('b.test', 'PUT', `/_matrix/federation/v2/invite/${enc(room)}/${enc(id(invite))}`, { room_version: '10', event: invite, invite_room_state: roomState(room) });
+    const sync = await bob.http.ok<{ rooms: { invite?: Record<string, { invite_state: { events: Array<{ type: string; content: Record<string, unknown> }> } }> } }>('GET', '/_matrix/client/v3/sync');
+    expect(summary(sync.rooms.invite![room]!.invite_state.events)).toEqual(expected);
+  });
+
+  it('a knock answered by evil.test: bob sees the same in knock_state', async () => {
+    const room = '!knocked:evil.test';
+    sendKnockAnswer = () => ({ knock_room_state: roomState(room) });
+    await bob.http.ok('POST', `/_matrix/client/v3/knock/${enc(room)}`, { query: { server_name: 'evil.test' }, body: {} });
+    const sync = await bob.http.ok<{ rooms: { knock?: Record<string, { knock_state: { events: Array<{ type: string; content: Record<string, unknown> }> } }> } }>('GET', '/_matrix/client/v3/sync');
+    expect(summary(sync.rooms.knock![room]!.knock_state.events)).toEqual(expected);
   });
 });
