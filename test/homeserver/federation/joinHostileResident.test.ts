@@ -4,7 +4,8 @@
 // makes the client's join fail and leaves nothing of the room on b.test; an honest answer joins, and the
 // join is not sent to evil.test again by /send. The room state evil.test sends with an invite
 // (invite_room_state) or a knock's answer (knock_room_state) reaches bob's /sync without its badly signed
-// entries and those of another room.
+// entries and those of another room. History backfilled from evil.test leaves out a message the state
+// before it forbids.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
@@ -20,6 +21,8 @@ import { enc, federationClientAs, registerUser, startTestHomeserver, testFederat
 
 const ROOM = '!hostile:evil.test';
 const OTHER_ROOM = '!other:evil.test';
+const HISTORY = '!history:evil.test';
+const MALLORY = '@mallory:evil.test';
 const BOSS = '@boss:evil.test';
 
 let dir: string;
@@ -43,6 +46,8 @@ let create: Pdu;
 let bossJoin: Pdu;
 let power: Pdu;
 let rules: Pdu;
+/** Room HISTORY's events, oldest first: create, boss's join, power levels, join rules, then mallory's join, message, leave, a message after her leave, boss's message. */
+let history: Pdu[] = [];
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'pb-fedhostile-'));
@@ -51,6 +56,22 @@ beforeAll(async () => {
   bossJoin = ev('m.room.member', BOSS, { membership: 'join' }, 2, [create], [create]);
   power = ev('m.room.power_levels', '', { users: { [BOSS]: 100 } }, 3, [bossJoin], [create, bossJoin]);
   rules = ev('m.room.join_rules', '', { join_rule: 'public' }, 4, [power], [create, bossJoin, power]);
+  const inHistory = (sender: string, type: string, content: Record<string, unknown>, stateKey: string | undefined, auth: number[]): Pdu => {
+    const prev = history.at(-1);
+    const e = sign({ room_id: HISTORY, sender, type, content, ...(stateKey !== undefined && { state_key: stateKey }), depth: history.length + 1, prev_events: prev ? [id(prev)] : [], auth_events: auth.map((n) => id(history[n]!)), origin_server_ts: 1_700_000_000_000 + history.length });
+    history.push(e);
+    return e;
+  };
+  inHistory(BOSS, 'm.room.create', { creator: BOSS, room_version: '10' }, '', []);
+  inHistory(BOSS, 'm.room.member', { membership: 'join' }, BOSS, [0]);
+  inHistory(BOSS, 'm.room.power_levels', { users: { [BOSS]: 100 } }, '', [0, 1]);
+  inHistory(BOSS, 'm.room.join_rules', { join_rule: 'public' }, '', [0, 1, 2]);
+  inHistory(MALLORY, 'm.room.member', { membership: 'join' }, MALLORY, [0, 2, 3]);
+  inHistory(MALLORY, 'm.room.message', { msgtype: 'm.text', body: 'while joined' }, undefined, [0, 2, 4]);
+  inHistory(MALLORY, 'm.room.member', { membership: 'leave' }, MALLORY, [0, 2, 4]);
+  // Her old join as its auth event: allowed by its own auth events, not by the state before it.
+  inHistory(MALLORY, 'm.room.message', { msgtype: 'm.text', body: 'after leaving' }, undefined, [0, 2, 4]);
+  inHistory(BOSS, 'm.room.message', { msgtype: 'm.text', body: 'last' }, undefined, [0, 1, 2]);
   const keys = new LocalServerKeys('evil.test', evilKeys, 3600_000);
   evil = createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -61,14 +82,17 @@ beforeAll(async () => {
       let status = 200;
       if (url === '/_matrix/key/v2/server') body = keys.serverKeys();
       else if (url.startsWith('/_matrix/federation/v1/make_join/')) {
+        const room = decodeURIComponent(url.split('/')[5]!);
         const user = decodeURIComponent(url.split('/')[6]!.split('?')[0]!);
-        body = { room_version: '10', event: { room_id: ROOM, sender: user, state_key: user, type: 'm.room.member', content: { membership: 'join' }, origin: 'evil.test', origin_server_ts: Date.now(), depth: 5, prev_events: [id(rules)], auth_events: [id(create), id(power), id(rules)] } };
+        const { prev, auth } = room === HISTORY ? { prev: history.at(-1)!, auth: [history[0]!, history[2]!, history[3]!] } : { prev: rules, auth: [create, power, rules] };
+        body = { room_version: '10', event: { room_id: room, sender: user, state_key: user, type: 'm.room.member', content: { membership: 'join' }, origin: 'evil.test', origin_server_ts: Date.now(), depth: prev.depth + 1, prev_events: [id(prev)], auth_events: auth.map(id) } };
       } else if (url.startsWith('/_matrix/federation/v1/make_knock/')) {
         const room = decodeURIComponent(url.split('/')[5]!);
         const user = decodeURIComponent(url.split('/')[6]!.split('?')[0]!);
         body = { room_version: '10', event: { room_id: room, sender: user, state_key: user, type: 'm.room.member', content: { membership: 'knock' }, origin: 'evil.test', origin_server_ts: Date.now(), depth: 5, prev_events: [id(rules)], auth_events: [id(create), id(power), id(rules)] } };
       } else if (url.startsWith('/_matrix/federation/v2/send_join/')) body = sendJoinAnswer(JSON.parse(Buffer.concat(chunks).toString()) as Pdu);
       else if (url.startsWith('/_matrix/federation/v1/send_knock/')) body = sendKnockAnswer();
+      else if (url.startsWith('/_matrix/federation/v1/backfill/')) body = { origin: 'evil.test', origin_server_ts: Date.now(), pdus: history.slice(4).reverse() };
       else if (url.startsWith('/_matrix/federation/v1/send/')) {
         sent.push(...((JSON.parse(Buffer.concat(chunks).toString()) as { pdus?: Pdu[] }).pdus ?? []));
         body = { pdus: {} };
@@ -164,5 +188,21 @@ describe('the room state sent with an invite or a knock', () => {
     await bob.http.ok('POST', `/_matrix/client/v3/knock/${enc(room)}`, { query: { server_name: 'evil.test' }, body: {} });
     const sync = await bob.http.ok<{ rooms: { knock?: Record<string, { knock_state: { events: Array<{ type: string; content: Record<string, unknown> }> } }> } }>('GET', '/_matrix/client/v3/sync');
     expect(summary(sync.rooms.knock![room]!.knock_state.events)).toEqual(expected);
+  });
+});
+
+describe('history backfilled from evil.test', () => {
+  it('leaves out a message the state before it forbids (its sender had left), though its own auth events allow it', async () => {
+    sendJoinAnswer = (j) => ({ origin: 'evil.test', members_omitted: false, state: [0, 1, 2, 3, 6].map((n) => history[n]!), auth_chain: [0, 1, 2, 4].map((n) => history[n]!), event: j });
+    expect((await bob.http.request('POST', `/_matrix/client/v3/join/${enc(HISTORY)}`, { query: { server_name: 'evil.test' } })).status).toBe(200);
+    const bodies: string[] = [];
+    let from: string | undefined;
+    for (let page = 0; page < 10; page++) {
+      const got = await bob.http.ok<{ chunk: Array<{ content: Record<string, unknown> }>; end?: string }>('GET', `/_matrix/client/v3/rooms/${enc(HISTORY)}/messages`, { query: { dir: 'b', limit: 10, ...(from && { from }) } });
+      for (const e of got.chunk) if (typeof e.content['body'] === 'string') bodies.push(e.content['body']);
+      if (got.end === undefined) break;
+      from = got.end;
+    }
+    expect(bodies).toEqual(['last', 'while joined']);
   });
 });
