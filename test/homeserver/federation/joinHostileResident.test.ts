@@ -5,7 +5,7 @@
 // join is not sent to evil.test again by /send. The room state evil.test sends with an invite
 // (invite_room_state) or a knock's answer (knock_room_state) reaches bob's /sync without its badly signed
 // entries and those of another room. History backfilled from evil.test leaves out a message the state
-// before it forbids.
+// before it forbids; a leave sent through evil.test (send_leave) is not sent to it again either.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
@@ -36,6 +36,8 @@ let sendJoinAnswer: (join: Pdu) => unknown;
 let sendKnockAnswer: () => unknown = () => ({ knock_room_state: [] });
 /** The PDUs evil.test got through /send. */
 const sent: Pdu[] = [];
+/** The ids of the leaves evil.test got through send_leave. */
+const leftWith: string[] = [];
 
 const sign = (e: Record<string, unknown>): Pdu => hashAndSignEvent('10', e, 'evil.test', evilKeys.current) as unknown as Pdu;
 const id = (p: Pdu): string => eventIdOf('10', p);
@@ -91,7 +93,14 @@ beforeAll(async () => {
         const user = decodeURIComponent(url.split('/')[6]!.split('?')[0]!);
         body = { room_version: '10', event: { room_id: room, sender: user, state_key: user, type: 'm.room.member', content: { membership: 'knock' }, origin: 'evil.test', origin_server_ts: Date.now(), depth: 5, prev_events: [id(rules)], auth_events: [id(create), id(power), id(rules)] } };
       } else if (url.startsWith('/_matrix/federation/v2/send_join/')) body = sendJoinAnswer(JSON.parse(Buffer.concat(chunks).toString()) as Pdu);
-      else if (url.startsWith('/_matrix/federation/v1/send_knock/')) body = sendKnockAnswer();
+      else if (url.startsWith('/_matrix/federation/v1/make_leave/')) {
+        const user = decodeURIComponent(url.split('/')[6]!);
+        const prev = history.at(-1)!;
+        body = { room_version: '10', event: { room_id: HISTORY, sender: user, state_key: user, type: 'm.room.member', content: { membership: 'leave' }, origin: 'evil.test', origin_server_ts: Date.now(), depth: prev.depth + 2, prev_events: [id(prev)], auth_events: [0, 2].map((n) => id(history[n]!)) } };
+      } else if (url.startsWith('/_matrix/federation/v2/send_leave/')) {
+        leftWith.push(id(JSON.parse(Buffer.concat(chunks).toString()) as Pdu));
+        body = {};
+      } else if (url.startsWith('/_matrix/federation/v1/send_knock/')) body = sendKnockAnswer();
       else if (url.startsWith('/_matrix/federation/v1/backfill/')) body = { origin: 'evil.test', origin_server_ts: Date.now(), pdus: history.slice(4).reverse() };
       else if (url.startsWith('/_matrix/federation/v1/send/')) {
         sent.push(...((JSON.parse(Buffer.concat(chunks).toString()) as { pdus?: Pdu[] }).pdus ?? []));
@@ -204,5 +213,13 @@ describe('history backfilled from evil.test', () => {
       from = got.end;
     }
     expect(bodies).toEqual(['last', 'while joined']);
+  });
+
+  it('bob leaves it through evil.test (send_leave), which does not get the leave again by /send', async () => {
+    await bob.http.ok('POST', `/_matrix/client/v3/rooms/${enc(HISTORY)}/leave`, { body: {} });
+    expect(leftWith.length).toBe(1);
+    const msg = (await bob.http.ok<{ event_id: string }>('PUT', `/_matrix/client/v3/rooms/${enc(ROOM)}/send/m.room.message/m2`, { body: { msgtype: 'm.text', body: 'after the leave' } })).event_id;
+    await waitFor(() => sent.some((p) => id(p) === msg), 20_000, 'bob’s message at evil.test');
+    expect(sent.map(id)).not.toContain(leftWith[0]);
   });
 });
