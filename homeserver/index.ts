@@ -189,7 +189,8 @@ export async function startHomeserver(options: HomeserverOptions): Promise<Runni
         metrics: metrics.federationSend,
         logger,
       });
-    if (federationSender) events.addIndexer(new LocalEventFeed(serverName, events, federationSender));
+    const localEventFeed = federationSender && new LocalEventFeed(serverName, events, federationSender);
+    if (localEventFeed) events.addIndexer(localEventFeed);
     const federationEdus = federationSender && new OutboundEdus(federationSender, serverName);
 
     /** Listeners run from timers and after commits: a failure is logged, never thrown into the caller. */
@@ -293,7 +294,8 @@ export async function startHomeserver(options: HomeserverOptions): Promise<Runni
       limits,
       federation,
       federationSender,
-      remoteMembership: federation && new RemoteMembership(serverName, federation, events, logger),
+      remoteMembership:
+        federation && new RemoteMembership(serverName, federation, events, logger, localEventFeed ? (id, store) => localEventFeed.storeSentElsewhere(id, store) : undefined),
       roomBackfill: federation && new RoomBackfill(serverName, federation, events, logger),
       federationEdus,
     };

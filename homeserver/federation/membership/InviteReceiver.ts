@@ -1,6 +1,7 @@
 // invite v2 from another server: one of its users invites a user of this server. The event is checked
 // (format, the inviting server's signature and content hash, a local invitee), signed by this server too
-// and stored, so the invite shows in the invitee's /sync with the room state the inviting server sent.
+// and stored, so the invite shows in the invitee's /sync with the room state the inviting server sent
+// (its entries checked: ReceivedStrippedState).
 import type { HomeserverContext } from '../../HomeserverContext.js';
 import { MatrixError } from '../../MatrixError.js';
 import { isSupportedRoomVersion } from '../../rooms/RoomVersions.js';
@@ -11,6 +12,7 @@ import { checkEventSignatures } from '../pdu/EventSigning.js';
 import type { Pdu } from '../pdu/Pdu.js';
 import { checkReceivedPdu } from '../receive/PduChecker.js';
 import { parsePdu } from '../receive/PduFormat.js';
+import { checkStrippedState } from './ReceivedStrippedState.js';
 import { currentStateEvents } from './RoomGraph.js';
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -43,9 +45,10 @@ export async function receiveInvite(hs: HomeserverContext, fed: Federation, orig
 
   const { unsigned: _unsigned, ...event } = raw as Pdu;
   const { pdu: signed } = hs.events.signer.sign(version, event);
-  const stripped = Array.isArray(body['invite_room_state']) ? body['invite_room_state'].slice(0, 50) : [];
-  const create = stripped.find((e) => isObject(e) && e['type'] === 'm.room.create');
-  const creator = isObject(create) && typeof create['sender'] === 'string' ? create['sender'] : ev.sender;
+  const roomState = await checkStrippedState(version, roomId, body['invite_room_state'], (s, k, ts) => fed.remoteKeys.verifyKey(s, k, ts));
+  if (roomState.dropped.length > 0) hs.logger.warn({ roomId, eventId, origin, dropped: roomState.dropped }, 'federation: invite_room_state entries dropped');
+  const stripped = roomState.kept;
+  const creator = stripped.find((e) => e.type === 'm.room.create')?.sender ?? ev.sender;
   const inRoom = hs.events.room(roomId) !== null && hs.events.members(roomId, 'join').some((m) => domainOf(m.user_id) === hs.serverName);
   if (inRoom) {
     // This server has the room's state: the invite must pass the auth rules as any event of the room.

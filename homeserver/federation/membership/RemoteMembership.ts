@@ -17,11 +17,18 @@ import { parsePdu } from '../receive/PduFormat.js';
 import { redactEvent } from '../pdu/EventRedaction.js';
 import { signatureKeyIds, verifyJsonSignature } from '../signing/SignedJson.js';
 import { authorizeEvent } from '../../rooms/AuthRules.js';
-import { strippedState } from '../../events/StrippedState.js';
+import { checkStrippedState } from './ReceivedStrippedState.js';
+import { strippedStatePdus } from './RoomGraph.js';
 import { federates, type Membership } from './ResidentMembership.js';
 
 const enc = encodeURIComponent;
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * Stores an event of this server that went out through another server (send_join, send_leave), which
+ * passes it on to the room's other servers, so it is not queued for sending here (LocalEventFeed).
+ */
+export type StoreSentElsewhere = <T>(eventId: string, store: () => T) => T;
 
 export class RemoteMembership {
   private readonly joining = new Map<string, Promise<void>>();
@@ -31,6 +38,7 @@ export class RemoteMembership {
     private readonly fed: Federation,
     private readonly events: EventStore,
     private readonly logger: Logger,
+    private readonly storeSentElsewhere: StoreSentElsewhere = (_id, store) => store(),
   ) {}
 
   /** Whether joining `roomId` needs another server: unknown here, or another server's room no local user is in. */
@@ -114,14 +122,16 @@ export class RemoteMembership {
 
     const signed = (id: string): SignedRemote => ({ eventId: id, pdu: checked.get(id)!.pdu });
     const authChain = [...checked.keys()].filter((id) => !stateIds.has(id)).map(signed);
-    this.events.write(() => {
-      this.events.storeJoinedRoom(
-        { roomId, version, creator: creatorOf(version, create) },
-        { eventId, pdu: signedJoin },
-        [...stateIds].map(signed),
-        authChain,
-      );
-    });
+    this.storeSentElsewhere(eventId, () =>
+      this.events.write(() => {
+        this.events.storeJoinedRoom(
+          { roomId, version, creator: creatorOf(version, create) },
+          { eventId, pdu: signedJoin },
+          [...stateIds].map(signed),
+          authChain,
+        );
+      }),
+    );
     this.logger.info({ roomId, userId, server, eventId, state: stateIds.size }, 'federation: joined a remote room');
   }
 
@@ -144,9 +154,11 @@ export class RemoteMembership {
     const { server, version, template } = made;
     const { eventId, pdu } = this.events.signer.sign(version, this.filled(template, content));
     await this.fed.client.request(server, 'PUT', `/_matrix/federation/v2/send_leave/${enc(roomId)}/${enc(eventId)}`, pdu);
-    this.events.write(() => {
-      this.events.storeRemote({ eventId, pdu, status: 'timeline', stateBefore: this.events.stateIds(roomId) });
-    });
+    this.storeSentElsewhere(eventId, () =>
+      this.events.write(() => {
+        this.events.storeRemote({ eventId, pdu, status: 'timeline', stateBefore: this.events.stateIds(roomId) });
+      }),
+    );
     this.logger.info({ roomId, userId, server, eventId }, 'federation: left a remote room');
   }
 
@@ -166,19 +178,16 @@ export class RemoteMembership {
 
   /**
    * Knocks on a room of another server (make_knock, send_knock). The knock is kept as the user's membership
-   * of a room this server is not in, with the room's state the resident server answered (stripped of all
-   * but type, state_key, sender and content) for /sync's rooms.knock.
+   * of a room this server is not in, with the room's state the resident server answered (checked and
+   * stripped: ReceivedStrippedState) for /sync's rooms.knock.
    */
   async knock(userId: string, roomId: string, servers: string[], content: Record<string, unknown>): Promise<void> {
     const { server, version, template } = await this.makeMembership(userId, roomId, servers, 'knock');
     const { eventId, pdu } = this.events.signer.sign(version, this.filled(template, content));
     const answer = await this.fed.client.request(server, 'PUT', `/_matrix/federation/v1/send_knock/${enc(roomId)}/${enc(eventId)}`, pdu);
-    const listed = isObject(answer) && Array.isArray(answer['knock_room_state']) ? answer['knock_room_state'].slice(0, 50) : [];
-    const state = listed.filter(isObject).filter((e) => e['room_id'] === undefined || e['room_id'] === roomId).flatMap((e) =>
-      typeof e['type'] === 'string' && typeof e['state_key'] === 'string' && typeof e['sender'] === 'string' && isObject(e['content'])
-        ? [{ type: e['type'], state_key: e['state_key'], sender: e['sender'], content: e['content'] }]
-        : [],
-    );
+    const roomState = await checkStrippedState(version, roomId, isObject(answer) ? answer['knock_room_state'] : undefined, (s, k, ts) => this.fed.remoteKeys.verifyKey(s, k, ts));
+    if (roomState.dropped.length > 0) this.logger.warn({ roomId, eventId, server, dropped: roomState.dropped }, 'federation: knock_room_state entries dropped');
+    const state = roomState.kept;
     const create = state.find((e) => e.type === 'm.room.create');
     this.events.write(() => {
       this.events.storeInvite({ roomId, version, creator: create?.sender ?? userId }, { eventId, pdu: { ...pdu, unsigned: { knock_room_state: state } } });
@@ -204,7 +213,7 @@ export class RemoteMembership {
     const answer = await this.fed.client.request(server, 'PUT', `/_matrix/federation/v2/invite/${enc(roomId)}/${enc(eventId)}`, {
       room_version: version,
       event: pdu,
-      invite_room_state: strippedState(this.events, roomId),
+      invite_room_state: strippedStatePdus(this.events, roomId),
     });
     const returned = isObject(answer) ? answer['event'] : undefined;
     const parsed = parsePdu(version, returned);

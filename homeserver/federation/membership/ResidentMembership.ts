@@ -10,14 +10,13 @@ import type { EventStore } from '../../events/EventStore.js';
 import { isValidRoomId, isValidUserId } from '../../ids/MatrixIds.js';
 import { authorizeEvent } from '../../rooms/AuthRules.js';
 import { isSupportedRoomVersion, type RoomVersion } from '../../rooms/RoomVersions.js';
-import { STRIPPED_STATE_TYPES } from '../../events/StrippedState.js';
 import { requireRoomAllows } from '../acl/RoomServerAcl.js';
 import type { RoomEvent } from '../eventauth/RoomState.js';
 import { domainOf, stateKeyOf } from '../eventauth/RoomState.js';
 import type { Federation } from '../Federation.js';
 import type { Pdu, UnsignedPdu } from '../pdu/Pdu.js';
 import { checkReceivedPdu } from '../receive/PduChecker.js';
-import { authChainOf, currentStateEvents, pdusOf, stateEventsOf } from './RoomGraph.js';
+import { authChainOf, currentStateEvents, pdusOf, stateEventsOf, strippedStatePdus } from './RoomGraph.js';
 import type { StateIds } from '../stateres/StateResolutionV2.js';
 
 export type Membership = 'join' | 'leave' | 'knock';
@@ -132,11 +131,7 @@ export async function acceptMembership(
 
 /** send_knock's answer: the room's create event and the state that describes it, as signed PDUs. */
 export function sendKnockResponse(hs: HomeserverContext, roomId: string): { knock_room_state: Pdu[] } {
-  const pdus = STRIPPED_STATE_TYPES.map((type) => {
-    const ev = hs.events.stateEvent(roomId, type, '');
-    return ev ? hs.events.pdu(ev.event_id) : null;
-  });
-  return { knock_room_state: pdus.filter((p): p is Pdu => p !== null) };
+  return { knock_room_state: strippedStatePdus(hs.events, roomId) };
 }
 
 /** send_join's answer: the state before the join and the auth chain of that state and the join. */

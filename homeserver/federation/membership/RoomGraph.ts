@@ -1,6 +1,7 @@
 // Reading a room's graph as other servers need it: the current state as events, and the auth chain of a
 // set of events (every event reachable through auth_events), for send_join's answer, /state and /event_auth.
 import type { EventStore } from '../../events/EventStore.js';
+import { STRIPPED_STATE_TYPES } from '../../events/StrippedState.js';
 import type { RoomEvent, StateEvents } from '../eventauth/RoomState.js';
 import type { Pdu } from '../pdu/Pdu.js';
 
@@ -38,6 +39,20 @@ export function pdusOf(events: EventStore, list: Iterable<RoomEvent>): Pdu[] {
   const out: Pdu[] = [];
   for (const e of list) {
     const pdu = events.pdu(e.event_id);
+    if (pdu) out.push(pdu);
+  }
+  return out;
+}
+
+/**
+ * The room's create event and the state that describes it, as signed PDUs: what invite v2's
+ * `invite_room_state` and send_knock's `knock_room_state` carry (Matrix 1.16: PDUs, the create event included).
+ */
+export function strippedStatePdus(events: EventStore, roomId: string): Pdu[] {
+  const out: Pdu[] = [];
+  for (const type of STRIPPED_STATE_TYPES) {
+    const ev = events.stateEvent(roomId, type, '');
+    const pdu = ev && events.pdu(ev.event_id);
     if (pdu) out.push(pdu);
   }
   return out;

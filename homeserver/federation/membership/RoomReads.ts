@@ -1,7 +1,7 @@
 // The read endpoints a server in a room uses to fill gaps in its copy: one event, the state (or its ids)
 // before an event, an event's auth chain, backfill and get_missing_events. Only a server with a joined
 // member in the room may read it; an event it may not see by the room's history visibility then is
-// handed over redacted (ServerVisibility).
+// handed over redacted, and the state at such an event is refused (ServerVisibility).
 import type { HomeserverContext } from '../../HomeserverContext.js';
 import { MatrixError } from '../../MatrixError.js';
 import type { RoomEvent } from '../eventauth/RoomState.js';
@@ -9,7 +9,7 @@ import { requireRoomAllows } from '../acl/RoomServerAcl.js';
 import { domainOf } from '../eventauth/RoomState.js';
 import type { Pdu } from '../pdu/Pdu.js';
 import { authChainOf } from './RoomGraph.js';
-import { pduForServer } from './ServerVisibility.js';
+import { pduForServer, serverMaySee } from './ServerVisibility.js';
 
 /** The most events one backfill or get_missing_events answer carries. */
 export const MAX_EVENTS_PER_READ = 100;
@@ -36,9 +36,16 @@ export function transactionOf(hs: HomeserverContext, pdus: Pdu[]): { origin: str
   return { origin: hs.serverName, origin_server_ts: Date.now(), pdus };
 }
 
-/** The room's state before a timeline event (its own entry, for a state event, is what it replaced). */
+/**
+ * The room's state before a timeline event (its own entry, for a state event, is what it replaced), for a
+ * server that may see that event by the room's history visibility (403 otherwise: the state at an event
+ * tells who was in the room and what it was called then).
+ */
 export function stateBeforeEvent(hs: HomeserverContext, origin: string, roomId: string, eventId: string): { state: RoomEvent[]; authChain: RoomEvent[] } {
-  readableEvent(hs, origin, eventId, roomId);
+  const event = readableEvent(hs, origin, eventId, roomId);
+  if (!serverMaySee(hs.events, origin, event)) {
+    throw new MatrixError(403, 'M_FORBIDDEN', `${origin} may not see the room at ${eventId} (history visibility)`);
+  }
   const stored = hs.events.event(eventId);
   if (!stored) throw new MatrixError(404, 'M_NOT_FOUND', `The state at ${eventId} is not known here`);
   // The state recorded for the event in the graph; for an event from before those records, in stream order.

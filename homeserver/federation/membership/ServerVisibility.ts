@@ -1,5 +1,5 @@
 // What another server may see of a room's history (the events it reads with /event, /backfill and
-// get_missing_events): judged by the m.room.history_visibility in the state before each event, as for a
+// get_missing_events, and the state it reads with /state and /state_ids): judged by the m.room.history_visibility in the state before each event, as for a
 // user, with the server's users counting together: `world_readable` and `shared` show every event,
 // `invited` those at which one of its users was invited or joined, `joined` those at which one was
 // joined. An event the server may not see is handed over redacted, so the room's graph stays whole.
@@ -14,11 +14,12 @@ export function pduForServer(events: EventStore, server: string, event: RoomEven
   const pdu = events.pdu(event.event_id);
   if (!pdu) return null;
   const version = events.room(event.room_id)?.room_version;
-  if (version === undefined || !isSupportedRoomVersion(version) || maySee(events, server, event)) return pdu;
+  if (version === undefined || !isSupportedRoomVersion(version) || serverMaySee(events, server, event)) return pdu;
   return redactEvent(version, pdu) as Pdu;
 }
 
-function maySee(events: EventStore, server: string, event: RoomEvent): boolean {
+/** Whether `server` may see the event by the room's history visibility in the state before it. */
+export function serverMaySee(events: EventStore, server: string, event: RoomEvent): boolean {
   const state = stateBefore(events, event);
   // An outlier (known from an auth chain) has no state recorded here: it is what auth chains carry anyway.
   if (!state) return true;

@@ -2,12 +2,15 @@
 // reached the start of what this server holds of a room other servers are in. The events its earliest
 // events name in prev_events, but which are not here, are asked of a resident server with GET /backfill;
 // what comes back is checked (room, signatures, content hash, its own auth events, fetched with
-// /event_auth when missing) and stored below the room's history: /messages shows it, /sync and the
+// /event_auth when missing, and the state before it as far as known here: BackfillState) and stored
+// below the room's history: /messages shows it, /sync and the
 // appservices never see it as new. Bounded: at most BACKFILL_LIMITS.events a call, a few servers, a deadline.
 import type { Logger } from 'pino';
 import type { EventStore, SignedRemote } from '../../events/EventStore.js';
 import { isSupportedRoomVersion, type RoomVersion } from '../../rooms/RoomVersions.js';
-import { domainOf } from '../eventauth/RoomState.js';
+import { domainOf, type RoomEvent } from '../eventauth/RoomState.js';
+import type { StateIds } from '../stateres/StateResolutionV2.js';
+import { rejectedByStateBefore } from './BackfillState.js';
 import type { Federation } from '../Federation.js';
 import { checkFetchedEvents, missingAuthEvents } from './FetchedEvents.js';
 import { parsePdu } from './PduFormat.js';
@@ -78,12 +81,35 @@ export class RoomBackfill {
       isRejected: (id) => this.events.pduEntry(id)?.status === 'rejected',
     });
     const asked = new Set(pdus.map((raw) => parsePdu(version, raw)).flatMap((p) => (p.ok ? [p.event.event_id] : [])));
+    const rejected = this.rejectedByStateBefore(roomId, version, [...checked.values()].filter((c) => asked.has(c.event.event_id)).map((c) => c.event));
     const history: SignedRemote[] = [];
-    for (const [eventId, { pdu }] of checked) if (asked.has(eventId)) history.push({ eventId, pdu });
+    for (const [eventId, { pdu }] of checked) if (asked.has(eventId) && !rejected.has(eventId)) history.push({ eventId, pdu });
     history.sort((x, y) => y.pdu.depth - x.pdu.depth);
+    if (rejected.size > 0) this.logger.warn({ roomId, server, rejected: Object.fromEntries(rejected) }, 'federation: backfilled events rejected by the state before them');
     return this.events.write(() => {
-      for (const [eventId, { pdu }] of checked) if (!asked.has(eventId)) this.events.storeRemote({ eventId, pdu, status: 'outlier' });
+      for (const [eventId, { pdu }] of checked) {
+        const reason = rejected.get(eventId);
+        if (reason !== undefined) this.events.storeRemote({ eventId, pdu, status: 'rejected', reason });
+        else if (!asked.has(eventId)) this.events.storeRemote({ eventId, pdu, status: 'outlier' });
+      }
       return this.events.storeBackfilled(history).length;
+    });
+  }
+
+  /** The backfilled events the state before them rejects (BackfillState), from the room's earliest events here down. */
+  private rejectedByStateBefore(roomId: string, version: RoomVersion, batch: RoomEvent[]): Map<string, string> {
+    const children: Array<{ event: RoomEvent; stateBefore: StateIds }> = [];
+    for (const ev of this.events.earliestEvents(roomId, Number.MIN_SAFE_INTEGER, Infinity, BACKFILL_LIMITS.scan)) {
+      const event = this.events.pduEntry(ev.event_id)?.event;
+      const groups = this.events.stateGroups.ofEvent(ev.event_id);
+      if (event && groups) children.push({ event, stateBefore: this.events.stateGroups.state(groups.before) });
+    }
+    return rejectedByStateBefore({ roomVersion: version, signedBy: () => true }, batch, {
+      children,
+      get: (id) => {
+        const entry = this.events.pduEntry(id);
+        return entry && entry.status !== 'rejected' ? entry.event : undefined;
+      },
     });
   }
 

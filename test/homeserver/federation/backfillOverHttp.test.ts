@@ -3,11 +3,12 @@
 // start of what B has, and B asks A with GET /backfill for the messages before it. They show in /messages
 // in order, never in /sync as new events, and an appservice of B in the room never gets them (it gets the
 // room's new messages). A hands B the messages of a room with history_visibility "joined" from before
-// B's first member joined only redacted.
+// B's first member joined only redacted, and refuses B the room's state at them (/state, /state_ids).
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { join } from 'node:path';
 import { loadOrCreateSigningKeys } from '../../../homeserver/federation/keys/SigningKeyFile.js';
 import type { Pdu } from '../../../homeserver/federation/pdu/Pdu.js';
+import type { FederationRequestError } from '../../../homeserver/federation/transport/FederationClient.js';
 import { enc, federationClientAs, registerUser, startServerPair, TestAppservice, type TestHomeserver, type TestUser, waitFor, writeAppserviceRegistration } from '../../harness/index.js';
 
 let dir: string;
@@ -63,7 +64,7 @@ describe('backfill through /messages', () => {
     expect(delivered()).toEqual(['live']);
   });
 
-  it('hands another server the events from before its users joined redacted, where the history is for joined members only', async () => {
+  it('hands another server the events from before its users joined redacted, and refuses the state at them, where the history is for joined members only', async () => {
     const hidden = (await alice.http.ok<{ room_id: string }>('POST', '/_matrix/client/v3/createRoom', {
       body: { preset: 'public_chat', initial_state: [{ type: 'm.room.history_visibility', state_key: '', content: { history_visibility: 'joined' } }] },
     })).room_id;
@@ -76,5 +77,12 @@ describe('backfill through /messages', () => {
     expect(answer.pdus.filter((p) => p.type === 'm.room.message').map((p) => p.content)).toEqual([{ msgtype: 'm.text', body: 'after B' }, {}]);
     const one = (await asB.request('a.test', 'GET', `/_matrix/federation/v1/event/${enc(secret)}`)) as { pdus: Pdu[] };
     expect(one.pdus[0]!.content).toEqual({});
+    // The state at the hidden message is refused; at the one after bob's join it is given.
+    for (const path of ['state', 'state_ids']) {
+      const refused = await asB.request('a.test', 'GET', `/_matrix/federation/v1/${path}/${enc(hidden)}?event_id=${enc(secret)}`).then(() => null, (err: FederationRequestError) => [err.status, err.errcode]);
+      expect(refused).toEqual([403, 'M_FORBIDDEN']);
+    }
+    const state = (await asB.request('a.test', 'GET', `/_matrix/federation/v1/state_ids/${enc(hidden)}?event_id=${enc(open)}`)) as { pdu_ids: string[] };
+    expect(state.pdu_ids.length).toBeGreaterThan(3);
   });
 });
