@@ -127,12 +127,16 @@ export class TransactionReceiver {
     const end = events.write(() => {
       for (let i = from; i < prepared.length; i++) {
         const p = prepared[i]!;
+        if ('answer' in p) {
+          answers.push(p.answer);
+          continue;
+        }
         let answer: { id: string; result: PduResult } | null;
         try {
-          answer = 'answer' in p ? p.answer : events.write(() => this.storeNow(origin, p));
+          answer = events.write(() => this.storeNow(origin, p));
         } catch (err) {
-          this.hs.logger.error({ err, origin, eventId: (p as Pending).event.event_id }, 'federation: received PDU could not be stored');
-          answer = this.fail(origin, (p as Pending).event.event_id, `Could not be stored: ${(err as Error).message}`);
+          this.hs.logger.error({ err, origin, eventId: p.event.event_id }, 'federation: received PDU could not be stored');
+          answer = this.fail(origin, p.event.event_id, `Could not be stored: ${(err as Error).message}`);
         }
         if (answer === null) return i;
         answers.push(answer);
