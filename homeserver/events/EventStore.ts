@@ -85,9 +85,21 @@ export class EventStore {
     this.s = eventStatements(db);
   }
 
-  /** Runs `fn` as one transaction; events appended inside are announced after the commit. */
+  /**
+   * Runs `fn` as one transaction; events appended inside are announced after the commit. Nested, it is a
+   * savepoint of the outer transaction: when `fn` throws, only its own rows and events are undone.
+   */
   write<T>(fn: () => T): T {
-    if (this.pending) return fn(); // nested: part of the outer transaction
+    if (this.pending) {
+      const mark = this.pending.length;
+      try {
+        return this.db.transaction(fn)();
+      } catch (err) {
+        this.pending.length = mark;
+        this.stateGroups.rolledBack();
+        throw err;
+      }
+    }
     this.pending = [];
     let appended: StoredEvent[];
     let result: T;

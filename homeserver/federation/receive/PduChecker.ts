@@ -5,7 +5,8 @@
 //   4. authorised by its own auth_events, else rejected;
 //   5. authorised by the state before it, else rejected;
 //   6. authorised by the room's current state, else soft-failed (stored, not shown, not built on).
-// Pure apart from the key lookups: the caller hands in the auth events, the state before the event
+// Checks 1-3 (checkPduSignatures) only wait for keys; 4-6 (authorizeSignedPdu) are synchronous. Pure apart
+// from the key lookups: the caller hands in the auth events, the state before the event
 // (state resolution v2 over its prev_events) and the current state, and stores what the verdict says.
 import type { RoomVersion } from '../../rooms/RoomVersions.js';
 import { checkAuthEvents, authorizeAgainstState, type AuthContext } from '../eventauth/EventAuthRules.js';
@@ -37,24 +38,40 @@ export type PduVerdict =
   | { outcome: 'soft_failed'; event: RoomEvent; redacted: boolean; reason: string }
   | { outcome: 'accepted'; event: RoomEvent; redacted: boolean };
 
+/** A PDU past checks 1-3: its event (the redacted copy when the hash failed) and the servers whose signature holds. */
+export type SignedPdu = { outcome: 'dropped'; reason: string } | { outcome: 'signed'; event: RoomEvent; redacted: boolean; signers: Set<string> };
+
 /** Runs the six checks on one PDU (`raw` as received, without an event_id in v4 rooms). */
 export async function checkReceivedPdu(raw: unknown, sources: PduCheckSources): Promise<PduVerdict> {
-  const { roomVersion } = sources;
+  const signed = await checkPduSignatures(sources.roomVersion, raw, sources.verifyKey);
+  return signed.outcome === 'dropped' ? signed : authorizeSignedPdu(signed, sources);
+}
+
+/**
+ * Checks 1-3, which need nothing of the room but keys: the only part that may wait (for a key fetch), so
+ * a transaction's PDUs can all have them done before any is stored.
+ */
+export async function checkPduSignatures(roomVersion: RoomVersion, raw: unknown, verifyKey: VerifyKeyLookup): Promise<SignedPdu> {
   const parsed = parsePdu(roomVersion, raw);
   if (!parsed.ok) return { outcome: 'dropped', reason: parsed.reason };
   const pdu = raw as Record<string, unknown>;
 
-  const signatures = await checkEventSignatures(roomVersion, pdu, sources.verifyKey);
+  const signatures = await checkEventSignatures(roomVersion, pdu, verifyKey);
   if (signatures.outcome === 'bad_signature') return { outcome: 'dropped', reason: signatures.reason };
-  const signers = await verifiedSigners(roomVersion, parsed.event, pdu, sources.verifyKey);
+  const signers = await verifiedSigners(roomVersion, parsed.event, pdu, verifyKey);
   const via = parsed.event.content['join_authorised_via_users_server'];
   if (parsed.event.type === 'm.room.member' && typeof via === 'string' && !signers.has(domainOf(via))) {
     return { outcome: 'dropped', reason: `A restricted join needs a signature of ${domainOf(via)}` };
   }
-
   const redacted = signatures.outcome === 'redacted';
   const event: RoomEvent = redacted ? { ...(signatures.event as RoomEvent), event_id: parsed.event.event_id } : parsed.event;
-  const ctx: AuthContext = { roomVersion, signedBy: (e, server) => e.event_id === event.event_id && signers.has(server) };
+  return { outcome: 'signed', event, redacted, signers };
+}
+
+/** Checks 4-6 on a PDU whose signatures hold: synchronous, so they can run inside the write that stores it. */
+export function authorizeSignedPdu(signed: SignedPdu & { outcome: 'signed' }, sources: Omit<PduCheckSources, 'verifyKey'>): PduVerdict {
+  const { event, redacted, signers } = signed;
+  const ctx: AuthContext = { roomVersion: sources.roomVersion, signedBy: (e, server) => e.event_id === event.event_id && signers.has(server) };
 
   const authEvents: RoomEvent[] = [];
   for (const id of event.auth_events) {

@@ -11,7 +11,7 @@ import type { Federation } from '../Federation.js';
 import { stateEventsOf } from '../membership/RoomGraph.js';
 import type { Pdu } from '../pdu/Pdu.js';
 import { resolveStateV2, type StateIds } from '../stateres/StateResolutionV2.js';
-import { checkReceivedPdu } from './PduChecker.js';
+import { authorizeSignedPdu, checkPduSignatures, type SignedPdu } from './PduChecker.js';
 
 export type IngestResult = { stored: true } | { stored: false; error: string };
 
@@ -40,15 +40,31 @@ export class PduIngest {
 
   /** Checks a PDU against its auth events, `stateBefore` and the current state, and stores it as the verdict says. */
   async checkAndStore(origin: string, roomId: string, version: RoomVersion, raw: unknown, eventId: string, stateBefore: StateIds): Promise<IngestResult> {
+    const signed = await this.checkSignatures(version, raw);
+    return this.storeSigned(origin, roomId, version, raw, eventId, signed, stateBefore);
+  }
+
+  /** The checks on receipt that may wait for a key fetch (PduChecker's 1-3). */
+  checkSignatures(version: RoomVersion, raw: unknown): Promise<SignedPdu> {
+    return checkPduSignatures(version, raw, (server, keyId, ts) => this.fed.remoteKeys.verifyKey(server, keyId, ts));
+  }
+
+  /**
+   * The rest of the checks (4-6) and the store, synchronously in one write(): inside a caller's write()
+   * that is a savepoint of it, so a PDU that cannot be stored undoes only its own rows.
+   */
+  storeSigned(origin: string, roomId: string, version: RoomVersion, raw: unknown, eventId: string, signed: SignedPdu, stateBefore: StateIds): IngestResult {
     const { events } = this.hs;
-    const verdict = await checkReceivedPdu(raw, {
-      roomVersion: version,
-      verifyKey: (server, keyId, ts) => this.fed.remoteKeys.verifyKey(server, keyId, ts),
-      authEvent: (id) => events.pduEntry(id)?.event,
-      isRejected: (id) => events.pduEntry(id)?.status === 'rejected',
-      stateBefore: () => stateEventsOf(events, stateBefore),
-      currentState: () => stateEventsOf(events, events.stateIds(roomId)),
-    });
+    const verdict =
+      signed.outcome === 'dropped'
+        ? signed
+        : authorizeSignedPdu(signed, {
+            roomVersion: version,
+            authEvent: (id) => events.pduEntry(id)?.event,
+            isRejected: (id) => events.pduEntry(id)?.status === 'rejected',
+            stateBefore: () => stateEventsOf(events, stateBefore),
+            currentState: () => stateEventsOf(events, events.stateIds(roomId)),
+          });
     if (verdict.outcome === 'dropped') return { stored: false, error: verdict.reason };
     // A PDU whose content hash failed is kept as its redacted copy, as the spec says.
     const pdu = (verdict.redacted ? { ...verdict.event } : raw) as Pdu;

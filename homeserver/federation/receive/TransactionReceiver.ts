@@ -1,20 +1,24 @@
 // PUT /_matrix/federation/v1/send/{txnId}: the PDUs and EDUs another server pushes (docs/federation.md#receiving).
-// Each PDU, in order: its room must be one this server is in; prev_events unknown here are fetched
-// (GapFiller); then PduIngest checks it on receipt against its auth events, the state at its prev_events
-// (resolved by state resolution v2 when there are several) and the current state, and stores it as the
-// verdict says. One PDU's failure is its own error entry; the others go on. The answer is kept
-// per (origin, txnId) so a retried transaction is answered the same without being processed again.
+// First, for every PDU, what may wait and needs nothing of the room's state: the room being joined, its
+// parsing and its signatures (key fetches). Then, in order: PDUs whose room has a local member and whose
+// prev_events are all here are checked (PduIngest: against their auth events, the state at their
+// prev_events, resolved by state resolution v2 when there are several, and the current state) and stored
+// together, in one SQLite transaction with a savepoint per PDU, so a transaction of 50 costs one commit
+// (fsync) and not 50. A PDU that needs requests (a gap to fill with GapFiller, a room this server is not
+// in) ends that run and goes alone, after it. One PDU's failure is its own error entry; the others go on.
+// The answer is given after the last commit and kept per (origin, txnId), so a retried transaction is
+// answered the same without being processed again.
 import type { HomeserverContext } from '../../HomeserverContext.js';
 import { MatrixError } from '../../MatrixError.js';
-import { isSupportedRoomVersion } from '../../rooms/RoomVersions.js';
+import { isSupportedRoomVersion, type RoomVersion } from '../../rooms/RoomVersions.js';
 import { roomAllows } from '../acl/RoomServerAcl.js';
-import { domainOf } from '../eventauth/RoomState.js';
+import { domainOf, type RoomEvent } from '../eventauth/RoomState.js';
 import type { Federation } from '../Federation.js';
 import { receiveOutOfBandMembership } from '../membership/OutOfBandMembership.js';
-import { checkEventSignatures } from '../pdu/EventSigning.js';
 import type { StateIds } from '../stateres/StateResolutionV2.js';
 import { GapFiller } from './GapFiller.js';
 import { InboundEdus } from './InboundEdus.js';
+import type { SignedPdu } from './PduChecker.js';
 import { PduIngest } from './PduIngest.js';
 import { parsePdu } from './PduFormat.js';
 
@@ -73,23 +77,27 @@ export class TransactionReceiver {
   private async process(origin: string, txnId: string, body: unknown): Promise<SendResponse> {
     const { pdus, edus } = validateBody(origin, body);
     const response: SendResponse = { pdus: {} };
+    // What may wait (a room being joined, key fetches, signature checks) is done for every PDU first.
+    const prepared: PreparedPdu[] = [];
+    for (const raw of pdus) prepared.push(await this.prepare(origin, raw));
     // Within the sender's usual request timeout (30 s), whatever the gaps cost.
     const budget = { gaps: MAX_GAPS_PER_TXN, deadline: Date.now() + TXN_GAP_DEADLINE_MS };
-    for (const raw of pdus) {
-      const { id, result } = await this.receivePdu(origin, raw, budget);
+    let next = 0;
+    while (next < prepared.length) {
+      next = this.storeRun(origin, prepared, next, response);
+      if (next === prepared.length) break;
+      const { id, result } = await this.receiveOne(origin, prepared[next]!, budget);
       response.pdus[id] = result;
+      next += 1;
     }
     for (const edu of edus) this.edus.receive(origin, edu);
     this.s.put.run(origin, txnId, JSON.stringify(response), Date.now());
     return response;
   }
 
-  private async receivePdu(origin: string, raw: unknown, budget: { gaps: number; deadline: number }): Promise<{ id: string; result: PduResult }> {
+  /** A PDU's checks that need nothing of the room's state, awaited before any PDU of the transaction is stored. */
+  private async prepare(origin: string, raw: unknown): Promise<PreparedPdu> {
     const { events } = this.hs;
-    const fail = (id: string, error: string): { id: string; result: PduResult } => {
-      this.hs.logger.info({ origin, eventId: id, reason: error }, 'federation: received PDU not taken');
-      return { id, result: { error } };
-    };
     const roomId = isObject(raw) && typeof raw['room_id'] === 'string' ? raw['room_id'] : '';
     // A resident server sends a room's events as soon as it has our join, maybe before we stored the room.
     if (!events.room(roomId)) await this.hs.remoteMembership?.joinSettled(roomId);
@@ -98,42 +106,121 @@ export class TransactionReceiver {
     // every supported version, so any of them names the PDU in the error entry.
     const idVersion = version !== undefined && isSupportedRoomVersion(version) ? version : '10';
     const parsed = parsePdu(idVersion, raw);
-    if (!parsed.ok) return fail(isObject(raw) && typeof raw['event_id'] === 'string' ? raw['event_id'] : '', parsed.reason);
+    if (!parsed.ok) return { answer: this.fail(origin, isObject(raw) && typeof raw['event_id'] === 'string' ? raw['event_id'] : '', parsed.reason) };
     const eventId = parsed.event.event_id;
-    if (version === undefined || !isSupportedRoomVersion(version)) return fail(eventId, `Unknown room ${roomId}`);
-    if (!events.members(roomId, 'join').some((m) => domainOf(m.user_id) === this.hs.serverName)) {
+    if (version === undefined || !isSupportedRoomVersion(version)) return { answer: this.fail(origin, eventId, `Unknown room ${roomId}`) };
+    const stored = events.pduEntry(eventId);
+    // Only what will be checked: not an event stored before, nor one of a room with no local member
+    // (OutOfBandMembership checks those), nor one the server ACL turns away.
+    const checked = this.joinedHere(roomId) && roomAllows(events, roomId, origin) && (!stored || stored.status === 'outlier');
+    return { raw, roomId, version, event: parsed.event, signed: checked ? await this.ingest.checkSignatures(version, raw) : null };
+  }
+
+  /**
+   * Stores PDUs from `from` on, in order, in one write() (one commit), each in a savepoint of it so a
+   * PDU that fails undoes only itself; stops before the first that needs a request (a gap, a room this
+   * server is not in). Returns that PDU's index. Listeners hear of the events after the commit.
+   */
+  private storeRun(origin: string, prepared: PreparedPdu[], from: number, response: SendResponse): number {
+    const { events } = this.hs;
+    const answers: Array<{ id: string; result: PduResult }> = [];
+    const end = events.write(() => {
+      for (let i = from; i < prepared.length; i++) {
+        const p = prepared[i]!;
+        if ('answer' in p) {
+          answers.push(p.answer);
+          continue;
+        }
+        let answer: { id: string; result: PduResult } | null;
+        try {
+          answer = events.write(() => this.storeNow(origin, p));
+        } catch (err) {
+          this.hs.logger.error({ err, origin, eventId: p.event.event_id }, 'federation: received PDU could not be stored');
+          answer = this.fail(origin, p.event.event_id, `Could not be stored: ${(err as Error).message}`);
+        }
+        if (answer === null) return i;
+        answers.push(answer);
+      }
+      return prepared.length;
+    });
+    for (const { id, result } of answers) response.pdus[id] = result;
+    return end;
+  }
+
+  /** A PDU checked and stored now, in the running write(); null when it needs the way that may wait (receiveOne). */
+  private storeNow(origin: string, p: Pending): { id: string; result: PduResult } | null {
+    const { events } = this.hs;
+    const { roomId, version, event } = p;
+    if (!this.joinedHere(roomId)) return null;
+    if (!roomAllows(events, roomId, origin)) return this.fail(origin, event.event_id, `${origin} is denied by the server ACL of room ${roomId}`);
+    const known = events.pduEntry(event.event_id);
+    if (known && known.status !== 'outlier') return { id: event.event_id, result: {} };
+    if (p.signed === null) return null;
+    if (p.signed.outcome === 'dropped') return this.fail(origin, event.event_id, p.signed.reason);
+    if (!event.prev_events.every((prev) => this.ingest.inTimeline(roomId, prev))) return null;
+    const stateBefore = this.ingest.stateFromPrevs(roomId, version, event.prev_events);
+    const result = this.ingest.storeSigned(origin, roomId, version, p.raw, event.event_id, p.signed, stateBefore);
+    return result.stored ? { id: event.event_id, result: {} } : this.fail(origin, event.event_id, result.error);
+  }
+
+  /** A PDU that needs requests of its own: a room this server is not in, or prev_events unknown here (a gap). */
+  private async receiveOne(origin: string, p: PreparedPdu, budget: { gaps: number; deadline: number }): Promise<{ id: string; result: PduResult }> {
+    if ('answer' in p) return p.answer;
+    const { events } = this.hs;
+    const { roomId, version, event, raw } = p;
+    const eventId = event.event_id;
+    if (!this.joinedHere(roomId)) {
       // A local user's knock turned away or invite withdrawn is the one event of such a room taken.
-      const ended = await receiveOutOfBandMembership(this.hs, this.fed, origin, version, parsed.event, raw);
-      if (ended === null) return fail(eventId, `${this.hs.serverName} is not in room ${roomId}`);
-      return ended.error === undefined ? { id: eventId, result: {} } : fail(eventId, ended.error);
+      const ended = await receiveOutOfBandMembership(this.hs, this.fed, origin, version, event, raw);
+      if (ended === null) return this.fail(origin, eventId, `${this.hs.serverName} is not in room ${roomId}`);
+      return ended.error === undefined ? { id: eventId, result: {} } : this.fail(origin, eventId, ended.error);
     }
-    if (!roomAllows(events, roomId, origin)) return fail(eventId, `${origin} is denied by the server ACL of room ${roomId}`);
+    if (!roomAllows(events, roomId, origin)) return this.fail(origin, eventId, `${origin} is denied by the server ACL of room ${roomId}`);
     // An outlier (known from an auth chain) may still join the timeline; anything else stored is done with.
     const known = events.pduEntry(eventId);
     if (known && known.status !== 'outlier') return { id: eventId, result: {} };
+    // A gap is filled only for a PDU whose signature holds: a forged one must not make this server send any request.
+    const signed = p.signed ?? (await this.ingest.checkSignatures(version, raw));
+    if (signed.outcome === 'dropped') return this.fail(origin, eventId, signed.reason);
 
     let stateBefore: StateIds | null = null;
-    const unknownPrev = parsed.event.prev_events.find((p) => !this.ingest.inTimeline(roomId, p));
+    const unknownPrev = event.prev_events.find((prev) => !this.ingest.inTimeline(roomId, prev));
     if (unknownPrev !== undefined) {
-      // A gap: filled from the origin, a few per transaction (each may take several requests), and only
-      // for a PDU whose signature holds: a forged one must not make this server send any request.
-      const signatures = await checkEventSignatures(version, raw as Record<string, unknown>, (s, k, ts) => this.fed.remoteKeys.verifyKey(s, k, ts));
-      if (signatures.outcome === 'bad_signature') return fail(eventId, signatures.reason);
-      if (budget.gaps <= 0) return fail(eventId, `prev_event ${unknownPrev} is not known here (no more gaps filled in this transaction)`);
+      // A gap: filled from the origin, a few per transaction (each may take several requests).
+      if (budget.gaps <= 0) return this.fail(origin, eventId, `prev_event ${unknownPrev} is not known here (no more gaps filled in this transaction)`);
       budget.gaps -= 1;
       try {
-        stateBefore = await this.gaps.fill(origin, roomId, version, parsed.event, budget.deadline);
+        stateBefore = await this.gaps.fill(origin, roomId, version, event, budget.deadline);
       } catch (err) {
-        return fail(eventId, `prev_event ${unknownPrev} is not known here and the gap could not be filled: ${(err as Error).message}`);
+        return this.fail(origin, eventId, `prev_event ${unknownPrev} is not known here and the gap could not be filled: ${(err as Error).message}`);
       }
       // Another transaction may have stored it meanwhile.
       const now = events.pduEntry(eventId);
       if (now && now.status !== 'outlier') return { id: eventId, result: {} };
     }
-    const result = await this.ingest.checkAndStore(origin, roomId, version, raw, eventId, stateBefore ?? this.ingest.stateFromPrevs(roomId, version, parsed.event.prev_events));
-    return result.stored ? { id: eventId, result: {} } : fail(eventId, result.error);
+    const result = this.ingest.storeSigned(origin, roomId, version, raw, eventId, signed, stateBefore ?? this.ingest.stateFromPrevs(roomId, version, event.prev_events));
+    return result.stored ? { id: eventId, result: {} } : this.fail(origin, eventId, result.error);
+  }
+
+  private joinedHere(roomId: string): boolean {
+    return this.hs.events.members(roomId, 'join').some((m) => domainOf(m.user_id) === this.hs.serverName);
+  }
+
+  private fail(origin: string, id: string, error: string): { id: string; result: PduResult } {
+    this.hs.logger.info({ origin, eventId: id, reason: error }, 'federation: received PDU not taken');
+    return { id, result: { error } };
   }
 }
+
+/** A PDU of the transaction after prepare(): answered already, or its room, event and signature check (null: not done). */
+interface Pending {
+  raw: unknown;
+  roomId: string;
+  version: RoomVersion;
+  event: RoomEvent;
+  signed: SignedPdu | null;
+}
+type PreparedPdu = { answer: { id: string; result: PduResult } } | Pending;
 
 function validateBody(origin: string, body: unknown): { pdus: unknown[]; edus: unknown[] } {
   if (!isObject(body)) throw new MatrixError(400, 'M_BAD_JSON', 'The transaction must be a JSON object');

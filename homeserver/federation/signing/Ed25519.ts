@@ -1,12 +1,15 @@
 // ed25519 keys from Node's crypto, no dependency: a 32-byte seed (what Synapse's key files and the
 // spec's test vectors hold) wrapped in the fixed PKCS#8 / SPKI prefixes RFC 8410 gives for Ed25519.
 import { createPrivateKey, createPublicKey, randomBytes, sign, verify, type KeyObject } from 'node:crypto';
+import { PublicKeyCache, SPKI_PREFIX } from './PublicKeyCache.js';
 
 const PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
-const SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
 
 export const ED25519_SEED_BYTES = 32;
 export const ED25519_PUBLIC_BYTES = 32;
+/** Far more servers' keys than a busy room has signers; each entry is a few hundred bytes. */
+const PUBLIC_KEYS_KEPT = 1024;
+const publicKeys = new PublicKeyCache(PUBLIC_KEYS_KEPT);
 
 /** A private signing key: its seed, and the public half others verify with. */
 export class Ed25519SigningKey {
@@ -41,8 +44,7 @@ export class Ed25519SigningKey {
 export function verifyEd25519(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
   if (publicKey.length !== ED25519_PUBLIC_BYTES || signature.length !== 64) return false;
   try {
-    const key = createPublicKey({ key: Buffer.concat([SPKI_PREFIX, publicKey]), format: 'der', type: 'spki' });
-    return verify(null, message, key, signature);
+    return verify(null, message, publicKeys.get(publicKey), signature);
   } catch {
     return false;
   }
