@@ -135,8 +135,13 @@ export class SpaceHierarchy {
     if (!this.remote) return null;
     const space = await this.remote.space(pending.roomId, pending.via, session.suggestedOnly);
     if (!space) return null;
-    for (const child of space.children) if (!session.known.has(child['room_id'] as string)) session.known.set(child['room_id'] as string, child);
-    for (const id of space.inaccessible) session.inaccessible.add(id);
+    // What a server says of rooms counts only for the children of the space it answered for.
+    const ownChildren = new Set(space.room.children_state.map((c) => c.state_key));
+    for (const child of space.children) {
+      const id = child['room_id'] as string;
+      if (ownChildren.has(id) && !session.known.has(id)) session.known.set(id, child);
+    }
+    for (const id of space.inaccessible) if (ownChildren.has(id)) session.inaccessible.add(id);
     return space.room;
   }
 }
