@@ -1,9 +1,10 @@
-// Client GET /_matrix/client/v1/rooms/{roomId}/timestamp_to_event (docs/homeserver.md#jump-to-date): the
-// event closest to `ts` in direction `dir` that the user may see. Other servers of the room are asked
-// (federation/queries/RemoteTimestamp) when this server has no such event, or when `ts` is before this
-// server's first member joined a room made elsewhere (the history before that is the other servers').
-// Their answer is taken when it is closer; the event is then fetched with backfill if it is not here
-// yet (a few rounds), and given only once it is here and the user may see it, so /context works on it.
+// Client GET /_matrix/client/v1/rooms/{roomId}/timestamp_to_event
+// (docs/homeserver.md#spaces-and-jump-to-date): the event closest to `ts` in direction `dir` that the user
+// may see. Other servers of the room are asked (federation/queries/RemoteTimestamp) when this server has
+// no such event, or when `ts` is before this server's first member joined a room made elsewhere (the
+// history before that is the other servers'). Their answer is taken when it is closer; the event is then
+// fetched with backfill if it is not here yet (a few rounds), and given only once it is here and the user
+// may see it, so /context works on it.
 import type { EventStore } from '../events/EventStore.js';
 import { domainOf } from '../federation/eventauth/RoomState.js';
 import type { RemoteTimestamp } from '../federation/queries/RemoteTimestamp.js';

@@ -1,7 +1,7 @@
-// Federation GET /_matrix/federation/v1/hierarchy/{roomId} (docs/federation.md#spaces): a space this
-// server is in, for another server. No pagination: the room (with its children_state) and those of its
-// children this server is in and the asking server may see; children this server is in that it may not
-// are named in inaccessible_children, children this server is not in are left out. A room whose server
+// Federation GET /_matrix/federation/v1/hierarchy/{roomId} (docs/federation.md#spaces-and-jump-to-date): a
+// space this server is in, for another server. No pagination: the room (with its children_state) and those
+// of its children this server is in and the asking server may see; children this server is in that it may
+// not are named in inaccessible_children, children this server is not in are left out. A room whose server
 // ACL denies the asking server: 403; a room it may not see, or that this server is not in: 404.
 import type { EventStore } from '../events/EventStore.js';
 import type { JsonObject } from '../http/RequestReader.js';

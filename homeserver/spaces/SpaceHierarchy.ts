@@ -1,9 +1,10 @@
-// Client GET /_matrix/client/v1/rooms/{roomId}/hierarchy (docs/homeserver.md#spaces): the space's tree,
-// depth first in the spec's child order, each room once, as far as the user may see it. Rooms this server
-// is in are read from their state; others are asked of the servers their m.space.child names (one
-// federation request answers for a space and its children). A page ends at `limit` rooms or after
-// MAX_REMOTE_PER_PAGE requests to other servers; what is left waits in a pagination session, kept in
-// memory for SESSION_MS, named by next_batch.
+// Client GET /_matrix/client/v1/rooms/{roomId}/hierarchy (docs/homeserver.md#spaces-and-jump-to-date):
+// the space's tree, depth first in the spec's child order, each room once, as far as the user may see
+// it. Rooms this server is in are read from their state; others are asked of the servers their
+// m.space.child names (one federation request answers for a space and its children). A page ends at
+// `limit` rooms, after `remotePerPage` requests to other servers, or after `lookedAtPerPage` rooms
+// looked at (most of them hidden); what is left waits in a pagination session, kept in memory for
+// SESSION_MS, named by next_batch.
 import { randomBytes } from 'node:crypto';
 import type { EventStore } from '../events/EventStore.js';
 import type { JsonObject } from '../http/RequestReader.js';
@@ -11,7 +12,7 @@ import { MatrixError } from '../MatrixError.js';
 import type { RemoteSpace } from '../federation/queries/RemoteHierarchy.js';
 import { childrenStateOf, roomSummaryOf, serverInRoom, userMaySee, viaOf, type ChildState } from './RoomSummary.js';
 
-export const HIERARCHY_LIMITS = { defaultLimit: 50, maxLimit: 100, maxDepth: 50, remotePerPage: 10 };
+export const HIERARCHY_LIMITS = { defaultLimit: 50, maxLimit: 100, maxDepth: 50, remotePerPage: 10, lookedAtPerPage: 1000 };
 const SESSION_MS = 5 * 60_000;
 const MAX_SESSIONS = 1000;
 
@@ -64,10 +65,14 @@ export class SpaceHierarchy {
     if (!Number.isInteger(limit) || limit < 1) throw new MatrixError(400, 'M_INVALID_PARAM', '"limit" must be an integer greater than zero');
     const maxDepth = req.maxDepth ?? HIERARCHY_LIMITS.maxDepth;
     if (!Number.isInteger(maxDepth) || maxDepth < 0) throw new MatrixError(400, 'M_INVALID_PARAM', '"max_depth" must be a non-negative integer');
-    const session = req.from !== undefined ? this.resume(req.from, userId, roomId, req.suggestedOnly, maxDepth, req.maxDepth !== undefined) : this.start(userId, roomId, req.suggestedOnly, maxDepth);
+    const session =
+      req.from !== undefined
+        ? this.resume(req.from, userId, roomId, req.suggestedOnly, maxDepth, req.maxDepth !== undefined)
+        : this.start(userId, roomId, req.suggestedOnly, maxDepth);
     const rooms: HierarchyRoom[] = [];
     let asked = 0;
-    while (session.queue.length > 0 && rooms.length < Math.min(limit, HIERARCHY_LIMITS.maxLimit)) {
+    let lookedAt = 0;
+    while (session.queue.length > 0 && rooms.length < Math.min(limit, HIERARCHY_LIMITS.maxLimit) && lookedAt++ < HIERARCHY_LIMITS.lookedAtPerPage) {
       const next = session.queue.pop()!;
       if (session.seen.has(next.roomId) || session.inaccessible.has(next.roomId)) continue;
       const local = serverInRoom(this.events, this.serverName, next.roomId);
@@ -94,8 +99,8 @@ export class SpaceHierarchy {
     const root = roomSummaryOf(this.events, roomId);
     if (!root || !userMaySee(this.events, userId, root)) throw new MatrixError(403, 'M_FORBIDDEN', `You may not see room ${roomId}`);
     const depth = Math.min(maxDepth, HIERARCHY_LIMITS.maxDepth);
-    const session: Session = { userId, roomId, suggestedOnly, maxDepth: depth, queue: [{ roomId, via: [], depth: 0 }], seen: new Set(), known: new Map(), inaccessible: new Set(), until: 0 };
-    return session;
+    const queue = [{ roomId, via: [], depth: 0 }];
+    return { userId, roomId, suggestedOnly, maxDepth: depth, queue, seen: new Set(), known: new Map(), inaccessible: new Set(), until: 0 };
   }
 
   private resume(token: string, userId: string, roomId: string, suggestedOnly: boolean, maxDepth: number, depthGiven: boolean): Session {
