@@ -11,6 +11,7 @@ import { RouteTable } from '../http/RouteTable.js';
 import { MatrixError } from '../MatrixError.js';
 import { PublicRooms, publicRoomsQueryOf, publicRoomsQueryOfBody } from '../rooms/PublicRooms.js';
 import { federationMediaRoutes } from './federationMediaRoutes.js';
+import { federationSpaceRoutes } from './federationSpaceRoutes.js';
 import { federationUserRoutes } from './federationUserRoutes.js';
 
 /** Puts the signing server's name in res.locals.origin, or answers 401, 403 or 429. */
@@ -95,5 +96,6 @@ export function federationApiRoutes(hs: HomeserverContext, fed: Federation): Rou
 
   federationUserRoutes(r, hs, signed, localUser);
   federationMediaRoutes(r, hs, signed);
+  federationSpaceRoutes(r, hs, signed);
   return r;
 }

@@ -18,6 +18,7 @@ import { roomUpgradeRoutes } from './roomUpgradeRoutes.js';
 import { roomMembershipRoutes } from './roomMembershipRoutes.js';
 import { searchRoutes } from './searchRoutes.js';
 import { sessionRoutes } from './sessionRoutes.js';
+import { spaceRoutes } from './spaceRoutes.js';
 import { syncRoutes } from './syncRoutes.js';
 import { userDataRoutes } from './userDataRoutes.js';
 import { cors } from '../http/Cors.js';
@@ -103,6 +104,7 @@ export function buildClientApp(hs: HomeserverContext, withFederation = true): ex
   // Endpoints the spec defines under /_matrix/client/v1 only.
   const v1 = new RouteTable();
   relationRoutes(v1, hs);
+  spaceRoutes(v1, hs);
   const v1Router = v1.finish();
 
   // The appservice side's routes (third-party lookups, ping) need a requester; nothing else of theirs
