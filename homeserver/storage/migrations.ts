@@ -16,10 +16,11 @@ import { v14 } from './migrations/v14-remote-keys-and-media.js';
 import { v15 } from './migrations/v15-federation-received-txns.js';
 import { v16 } from './migrations/v16-event-state.js';
 import { v17 } from './migrations/v17-federated-device-lists.js';
+import { v18 } from './migrations/v18-events-by-time.js';
 import type { Migration } from './Migration.js';
 
 export type { Migration };
 
 export const CORE_MIGRATIONS: Migration[] = [
-  v01, v02, v03, v04, v05, v06, v07, v08, v09, v10, v11, v12, v13, v14, v15, v16, v17,
+  v01, v02, v03, v04, v05, v06, v07, v08, v09, v10, v11, v12, v13, v14, v15, v16, v17, v18,
 ];
