@@ -1,6 +1,8 @@
 // The SQL EventStore runs: the events table, room state, memberships and client transaction ids.
 import type { SqlDatabase } from '../storage/SqlDatabase.js';
 
+const IN_TIMELINE = '(pos > 0 OR NOT EXISTS (SELECT 1 FROM event_pdus p WHERE p.event_id = events.event_id AND p.outlier = 1))';
+
 /** Prepared once per store; their types come from the statements themselves. */
 export function eventStatements(db: SqlDatabase) {
   return {
@@ -43,10 +45,12 @@ export function eventStatements(db: SqlDatabase) {
     stateEventAt: db.prepare(
       `SELECT * FROM events WHERE room_id = ? AND type = ? AND state_key = ? AND pos <= ? ORDER BY pos DESC LIMIT 1`,
     ),
-    roomEventsDesc: db.prepare(
-      'SELECT * FROM events WHERE room_id = ? AND pos > ? AND pos <= ? ORDER BY pos DESC LIMIT ?',
-    ),
-    roomEventsAsc: db.prepare('SELECT * FROM events WHERE room_id = ? AND pos > ? AND pos <= ? ORDER BY pos ASC LIMIT ?'),
+    // Timelines: a joined room's state-only rows (outliers below position 0, RemoteEventWriter) are not in them.
+    roomEventsDesc: db.prepare(`SELECT * FROM events WHERE room_id = ? AND pos > ? AND pos <= ? AND ${IN_TIMELINE} ORDER BY pos DESC LIMIT ?`),
+    roomEventsAsc: db.prepare(`SELECT * FROM events WHERE room_id = ? AND pos > ? AND pos <= ? AND ${IN_TIMELINE} ORDER BY pos ASC LIMIT ?`),
+    moveEvent: db.prepare('UPDATE events SET pos = ? WHERE event_id = ?'),
+    moveState: db.prepare('UPDATE room_state SET pos = ? WHERE event_id = ?'),
+    moveMembership: db.prepare('UPDATE memberships SET pos = ? WHERE event_id = ?'),
     eventsAfter: db.prepare('SELECT * FROM events WHERE pos > ? ORDER BY pos ASC LIMIT ?'),
     head: db.prepare('SELECT MAX(pos) AS p FROM events'),
     roomsChangedAfter: db.prepare('SELECT DISTINCT room_id FROM events WHERE pos > ?'),

@@ -204,6 +204,10 @@ export class EventStore {
       nextPos: () => this.counter.next(),
       historicPos: () => Math.min((this.s.lowest.get() as { p: number | null }).p ?? 0, 0) - 1,
       insert: (stored) => void this.s.insertEvent.run({ ...stored, content: JSON.stringify(stored.content) }),
+      hasStateRow: (roomId, type, stateKey) => this.stateEventAt(roomId, type, stateKey, Number.MAX_SAFE_INTEGER) !== null,
+      move: (eventId, pos) => {
+        for (const st of [this.s.moveEvent, this.s.moveState, this.s.moveMembership]) st.run(pos, eventId);
+      },
       announce: (stored) => {
         for (const indexer of this.indexers) indexer.appended(stored);
         this.pending!.push(stored);

@@ -40,6 +40,10 @@ export interface EventRows {
   /** A position below every stored event: history fetched from elsewhere, never announced as new. */
   historicPos(): number;
   insert(ev: StoredEvent): void;
+  /** Moves a row (and the state and membership rows naming it) to another position. */
+  move(eventId: string, pos: number): void;
+  /** Whether the room has a row of this state key, at any position. */
+  hasStateRow(roomId: string, type: string, stateKey: string): boolean;
   /** Runs the indexers on a new event and tells the listeners after the commit. */
   announce(ev: StoredEvent): void;
   setState(ev: StoredEvent): void;
@@ -59,9 +63,11 @@ export class RemoteEventWriter {
 
   /**
    * A room this server joins through another server (send_join's answer, already checked): the room, its
-   * auth chain as outliers, its state as events before the join (kept in the events table, which is what
-   * the room's state is read from; an event already there stays), then the join in the timeline with
-   * that state before it.
+   * auth chain as outliers, its state as state only (outliers with a row in the events table below
+   * position 0, which is what the room's state is read from, but outside every timeline: the history
+   * before the join comes from backfill; an event already there stays), then the join in the timeline
+   * with that state before it. A state key the room already has a row of (a room left and joined again)
+   * gets its new value after the room's events, in the timeline, so the state read by position stays right.
    */
   storeJoinedRoom(room: RoomRef, join: SignedRemote, state: SignedRemote[], authChain: SignedRemote[]): StoredEvent {
     this.rows.requireWrite('storeJoinedRoom');
@@ -72,7 +78,10 @@ export class RemoteEventWriter {
     for (const s of [...state].sort((x, y) => x.pdu.depth - y.pdu.depth)) {
       const key = stateKeyOf(s.pdu.type, s.pdu.state_key ?? '');
       stateBefore.set(key, s.eventId);
-      this.rows.setState(this.rows.event(s.eventId) ?? this.insertRow(room.version, s, this.rows.nextPos(), true));
+      const known = this.rows.event(s.eventId);
+      if (known) this.rows.setState(known);
+      else if (this.rows.hasStateRow(room.roomId, s.pdu.type, s.pdu.state_key ?? '')) this.rows.setState(this.insertRow(room.version, s, this.rows.nextPos(), true));
+      else this.rows.setState(this.insertStateOnly(room.version, s));
     }
     // The room's graph continues from the join: the state's events are not extremities of this server.
     const stored = this.storeRemote({ eventId: join.eventId, pdu: join.pdu, status: 'timeline', stateBefore });
@@ -111,7 +120,8 @@ export class RemoteEventWriter {
     const version = this.rows.roomVersion(roomId);
     if (version === undefined || !isSupportedRoomVersion(version)) throw new Error(`EventStore.storeRemote to unknown room ${roomId}`);
     const known = this.pdus.entry(r.eventId);
-    if (known && !(known.status === 'outlier' && r.status === 'timeline')) return null;
+    // A joined room's state-only event stays where it is: its place in the history is backfill's to find.
+    if (known && !(known.status === 'outlier' && r.status === 'timeline' && !this.rows.event(r.eventId))) return null;
     this.pdus.put(r.eventId, r.pdu, r.status, r.status === 'rejected' ? r.reason : null);
     if (r.status !== 'timeline') return null;
 
@@ -138,17 +148,23 @@ export class RemoteEventWriter {
   /**
    * Events fetched from a peer's history (backfill, already checked): each stored in the timeline below
    * everything the room has here, newest first as given, with no stream position clients or appservices
-   * would see as new, and outside the forward extremities and the current state. Returns those stored.
+   * would see as new, and outside the forward extremities and the current state. A state-only event of
+   * a joined room found there moves to its place in the history. Returns those stored.
    */
   storeBackfilled(events: SignedRemote[]): StoredEvent[] {
     this.rows.requireWrite('storeBackfilled');
     const out: StoredEvent[] = [];
     for (const e of events) {
       const version = this.rows.roomVersion(e.pdu.room_id);
-      if (version === undefined || this.rows.event(e.eventId)) continue;
+      if (version === undefined) continue;
       const entry = this.pdus.entry(e.eventId);
       if (entry && entry.status !== 'outlier') continue;
-      out.push(this.insertRow(version, e, this.rows.historicPos(), false));
+      const stateOnly = this.rows.event(e.eventId);
+      if (stateOnly) {
+        this.rows.move(e.eventId, this.rows.historicPos());
+        this.pdus.put(e.eventId, e.pdu, 'timeline', null);
+        out.push(this.rows.event(e.eventId)!);
+      } else out.push(this.insertRow(version, e, this.rows.historicPos(), false));
     }
     return out;
   }
@@ -171,7 +187,15 @@ export class RemoteEventWriter {
     return this.insertRow(version, { eventId, pdu: pdu as Pdu }, this.rows.historicPos(), false);
   }
 
-  /** A remote event as a row of the events table, outside the graph's extremities (join state, invites, history). */
+  /** A joined room's state event: an outlier with a row below position 0, which timelines skip (EventStore). */
+  private insertStateOnly(version: string, r: SignedRemote): StoredEvent {
+    this.pdus.put(r.eventId, r.pdu, 'outlier', null);
+    const stored = storedEventOf(version, { ...r.pdu, event_id: r.eventId }, this.rows.historicPos(), null);
+    this.rows.insert(stored);
+    return stored;
+  }
+
+  /** A remote event as a row of the events table, outside the graph's extremities (invites, history). */
   private insertRow(version: string, r: SignedRemote, pos: number, announce: boolean): StoredEvent {
     this.pdus.put(r.eventId, r.pdu, 'timeline', null);
     const stored = storedEventOf(version, { ...r.pdu, event_id: r.eventId }, pos, null);

@@ -116,12 +116,15 @@ export function roomEventRoutes(r: RouteTable, hs: HomeserverContext): void {
       start = Math.min(from ?? now, now);
       let slice = newestEvents(events, roomId, reader.visible(to ?? HISTORY_START, start), limit, opts);
       // At the start of what this server has: earlier history from the room's other servers, if any.
+      let backfilled = false;
       if (!slice.more && to === null && hs.roomBackfill && (await hs.roomBackfill.backfill(roomId, limit)) > 0) {
+        backfilled = true;
         opts.budget = new ByteBudget(RESPONSE_BUDGET.messagesBytes, (e) => formatter.serializedSize(e, format));
         slice = newestEvents(events, roomId, reader.visible(HISTORY_START, start), limit, opts);
       }
       chunk = slice.events.reverse();
-      if (slice.more && chunk.length > 0) end = paginationToken(chunk[chunk.length - 1]!.pos - 1);
+      // After a backfill the other servers may have more still: the next page asks them again.
+      if ((slice.more || backfilled) && chunk.length > 0) end = paginationToken(chunk[chunk.length - 1]!.pos - 1);
     } else {
       start = from ?? 0;
       const slice = oldestEvents(events, roomId, reader.visible(start, Math.min(to ?? now, now)), limit, opts);

@@ -113,12 +113,14 @@ export class RoomBackfill {
     });
   }
 
-  /** prev_events of the room's earliest events here that are not in its timeline. */
+  /** prev_events of the room's earliest timeline events here that are not in its timeline. */
   private backwardExtremities(roomId: string): string[] {
     const out: string[] = [];
     for (const ev of this.events.earliestEvents(roomId, Number.MIN_SAFE_INTEGER, Infinity, BACKFILL_LIMITS.scan)) {
       for (const prev of this.events.pduEntry(ev.event_id)?.event.prev_events ?? []) {
-        if (!out.includes(prev) && this.events.event(prev) === null && this.events.pduEntry(prev)?.status !== 'rejected') out.push(prev);
+        // A joined room's state-only event (an outlier) is not yet in the history either.
+        const status = this.events.pduEntry(prev)?.status;
+        if (!out.includes(prev) && (this.events.event(prev) === null || status === 'outlier') && status !== 'rejected') out.push(prev);
       }
     }
     return out.slice(0, BACKFILL_LIMITS.from);
