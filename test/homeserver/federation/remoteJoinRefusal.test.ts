@@ -2,33 +2,23 @@
 // client as the spec's /join does: 403 M_FORBIDDEN with the resident server's reason, not 404 as for a
 // room no server could be reached for. Nothing of the room is stored on the joining server.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { enc, loopbackFederationOptions, registerUser, startTestHomeserver, type TestHomeserver, type TestUser } from '../../harness/index.js';
-
-const federation = (name: string, peers: Record<string, string>) => loopbackFederationOptions(name, peers, ['a.test', 'b.test']);
+import { enc, registerUser, startServerPair, type TestHomeserver, type TestUser } from '../../harness/index.js';
 
 describe('a join through another server that the room forbids', () => {
-  let dir: string;
+  let stopServers: (() => Promise<void>) | undefined;
   let a: TestHomeserver;
   let b: TestHomeserver;
   let alice: TestUser;
   let bob: TestUser;
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'pb-fedrefuse-'));
-    const aPeers: Record<string, string> = {};
-    a = await startTestHomeserver({ serverName: 'a.test', signingKeyFile: join(dir, 'a.key'), federation: federation('a.test', aPeers) });
-    b = await startTestHomeserver({ serverName: 'b.test', signingKeyFile: join(dir, 'b.key'), federation: federation('b.test', { 'a.test': `http://127.0.0.1:${a.port}` }) });
-    aPeers['b.test'] = `http://127.0.0.1:${b.port}`;
+    ({ a, b, stop: stopServers } = await startServerPair({ name: 'fedrefuse' }));
     alice = await registerUser(a.url, 'alice');
     bob = await registerUser(b.url, 'bob');
   });
 
   afterAll(async () => {
-    await Promise.all([a?.stop(), b?.stop()]);
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await stopServers?.();
   });
 
   const joinThroughA = (roomId: string) => bob.http.request('POST', `/join/${enc(roomId)}`, { query: { server_name: 'a.test' }, body: {} });

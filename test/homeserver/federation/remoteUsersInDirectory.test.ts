@@ -2,17 +2,12 @@
 // found by a.test's users who share that room (or, it being public, by anyone there), by user ID and by
 // the display name of their join, as local members are. Element's invite dialog searches nothing else.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { enc, loopbackFederationOptions, registerUser, startTestHomeserver, waitFor, type TestHomeserver, type TestUser } from '../../harness/index.js';
-
-const federation = (name: string, peers: Record<string, string>) => loopbackFederationOptions(name, peers, ['a.test', 'b.test']);
+import { enc, registerUser, startServerPair, type TestHomeserver, type TestUser, waitFor } from '../../harness/index.js';
 
 type Search = { results: Array<{ user_id: string; display_name?: string; avatar_url?: string }>; limited: boolean };
 
 describe('the user directory with users of another server', () => {
-  let dir: string;
+  let stopServers: (() => Promise<void>) | undefined;
   let a: TestHomeserver;
   let b: TestHomeserver;
   let alice: TestUser;
@@ -22,11 +17,7 @@ describe('the user directory with users of another server', () => {
   let roomId = '';
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'pb-feddir-'));
-    const aPeers: Record<string, string> = {};
-    a = await startTestHomeserver({ serverName: 'a.test', signingKeyFile: join(dir, 'a.key'), federation: federation('a.test', aPeers) });
-    b = await startTestHomeserver({ serverName: 'b.test', signingKeyFile: join(dir, 'b.key'), federation: federation('b.test', { 'a.test': `http://127.0.0.1:${a.port}` }) });
-    aPeers['b.test'] = `http://127.0.0.1:${b.port}`;
+    ({ a, b, stop: stopServers } = await startServerPair({ name: 'feddir' }));
     alice = await registerUser(a.url, 'alice');
     carol = await registerUser(a.url, 'carol');
     bob = await registerUser(b.url, 'bob');
@@ -42,8 +33,7 @@ describe('the user directory with users of another server', () => {
   });
 
   afterAll(async () => {
-    await Promise.all([a?.stop(), b?.stop()]);
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await stopServers?.();
   });
 
   const search = (user: TestUser, term: string): Promise<Search> => user.http.ok<Search>('POST', '/user_directory/search', { body: { search_term: term } });

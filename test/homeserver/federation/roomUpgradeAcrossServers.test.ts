@@ -2,18 +2,13 @@
 // of other servers are invited through their servers (invite v2, as any invite of a remote user), so they
 // can follow the tombstone; local members are invited as before.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { enc, loopbackFederationOptions, registerUser, startTestHomeserver, type TestHomeserver, type TestUser } from '../../harness/index.js';
-
-const federation = (name: string, peers: Record<string, string>) => loopbackFederationOptions(name, peers, ['a.test', 'b.test']);
+import { enc, registerUser, startServerPair, type TestHomeserver, type TestUser } from '../../harness/index.js';
 
 type Members = { chunk: Array<{ state_key: string; content: { membership: string } }> };
 type Sync = { rooms: { invite?: Record<string, unknown>; join?: Record<string, unknown> } };
 
 describe('a room upgrade with members on another server', () => {
-  let dir: string;
+  let stopServers: (() => Promise<void>) | undefined;
   let a: TestHomeserver;
   let b: TestHomeserver;
   let alice: TestUser;
@@ -21,19 +16,14 @@ describe('a room upgrade with members on another server', () => {
   let bob: TestUser;
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'pb-fedupgrade-'));
-    const aPeers: Record<string, string> = {};
-    a = await startTestHomeserver({ serverName: 'a.test', signingKeyFile: join(dir, 'a.key'), federation: federation('a.test', aPeers) });
-    b = await startTestHomeserver({ serverName: 'b.test', signingKeyFile: join(dir, 'b.key'), federation: federation('b.test', { 'a.test': `http://127.0.0.1:${a.port}` }) });
-    aPeers['b.test'] = `http://127.0.0.1:${b.port}`;
+    ({ a, b, stop: stopServers } = await startServerPair({ name: 'fedupgrade' }));
     alice = await registerUser(a.url, 'alice');
     carol = await registerUser(a.url, 'carol');
     bob = await registerUser(b.url, 'bob');
   });
 
   afterAll(async () => {
-    await Promise.all([a?.stop(), b?.stop()]);
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await stopServers?.();
   });
 
   const membership = async (user: TestUser, roomId: string, of: string): Promise<string | undefined> =>
