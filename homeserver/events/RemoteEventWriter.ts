@@ -184,6 +184,13 @@ export class RemoteEventWriter {
     // A soft-failed event held back here may still be part of the state the room resolves to.
     if (!entry || (entry.status !== 'outlier' && entry.status !== 'soft_failed')) throw new Error(`State event ${eventId} of the room's state is not stored here`);
     const { event_id: _id, ...pdu } = entry.event;
+    // An outlier (fetched to cross a gap) becomes state only, as a joined room's state: the room's state
+    // names it, but it happened somewhere in the hole, so no timeline has a place for it.
+    if (entry.status === 'outlier') {
+      const stored = storedEventOf(version, { ...(pdu as Pdu), event_id: eventId }, this.rows.historicPos(), null);
+      this.rows.insert(stored);
+      return stored;
+    }
     return this.insertRow(version, { eventId, pdu: pdu as Pdu }, this.rows.historicPos(), false);
   }
 

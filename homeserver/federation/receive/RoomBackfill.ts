@@ -42,7 +42,7 @@ export class RoomBackfill {
   /** Fetches up to `limit` events before the room's earliest here; the number stored (0: nothing more to get). */
   async backfill(roomId: string, limit: number): Promise<number> {
     const version = this.events.room(roomId)?.room_version;
-    if (version === undefined || !isSupportedRoomVersion(version)) return 0;
+    if (version === undefined || !isSupportedRoomVersion(version) || this.startIsHere(roomId)) return 0;
     const from = this.backwardExtremities(roomId);
     if (from.length === 0) return 0;
     const servers = this.residentServers(roomId);
@@ -111,6 +111,16 @@ export class RoomBackfill {
         return entry && entry.status !== 'rejected' ? entry.event : undefined;
       },
     });
+  }
+
+  /**
+   * The room's create event is in its timeline here: the room's history starts here, so there is nothing
+   * before it to fetch. A hole inside the history (events a gap was crossed over) has no place below the
+   * start, so it stays a hole rather than being filled out of order.
+   */
+  private startIsHere(roomId: string): boolean {
+    const create = this.events.stateEvent(roomId, 'm.room.create', '');
+    return create !== null && this.events.pduEntry(create.event_id)?.status === 'timeline';
   }
 
   /** prev_events of the room's earliest timeline events here that are not in its timeline. */

@@ -119,6 +119,9 @@ describe('a gap in what A received from B', () => {
     expect(seen).toEqual(Array.from({ length: 11 }, (_, i) => `long gap ${11 - i}`));
     const topic = await alice.http.ok<{ topic: string }>('GET', `/_matrix/client/v3/rooms/${enc(roomId)}/state/m.room.topic`);
     expect(topic.topic).toBe('set inside the hole');
+    // ...and not a timeline event: it happened inside the hole, so /messages has no place for it.
+    const page = await alice.http.ok<{ chunk: Array<{ type: string; content: Record<string, unknown> }> }>('GET', `/_matrix/client/v3/rooms/${enc(roomId)}/messages`, { query: { dir: 'b', limit: 100 } });
+    expect(page.chunk.filter((e) => e.type === 'm.room.topic' && e.content['topic'] === 'set inside the hole')).toEqual([]);
     await say(alice, 'after the long gap');
     await waitFor(async () => (await bodies(bob)).includes('after the long gap'), 20_000, 'A’s message on B');
   });
