@@ -3,10 +3,9 @@
 // (federation GET /hierarchy). The spec's rules: members and invitees, public and knockable rooms,
 // world-readable history, and restricted rooms to those joined to a room their allow list names.
 import type { EventStore } from '../events/EventStore.js';
-import type { JsonObject } from '../http/RequestReader.js';
+import { isJsonObject, type JsonObject } from '../http/RequestReader.js';
 import { domainOf } from '../federation/eventauth/RoomState.js';
 
-const isObject = (v: unknown): v is JsonObject => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** An m.space.child event as children_state carries it: stripped, with origin_server_ts. */
 export interface ChildState {
@@ -90,7 +89,7 @@ export function allowedRoomIds(joinRules: JsonObject | undefined): string[] {
   const rule = joinRules?.['join_rule'];
   if ((rule !== 'restricted' && rule !== 'knock_restricted') || !Array.isArray(joinRules?.['allow'])) return [];
   return (joinRules['allow'] as unknown[])
-    .filter((a): a is JsonObject => isObject(a) && a['type'] === 'm.room_membership' && typeof a['room_id'] === 'string')
+    .filter((a): a is JsonObject => isJsonObject(a) && a['type'] === 'm.room_membership' && typeof a['room_id'] === 'string')
     .map((a) => a['room_id'] as string);
 }
 

@@ -14,14 +14,14 @@ import { checkReceivedPdu } from '../receive/PduChecker.js';
 import { parsePdu } from '../receive/PduFormat.js';
 import { checkStrippedState } from './ReceivedStrippedState.js';
 import { currentStateEvents } from './RoomGraph.js';
+import { isJsonObject } from '../../http/RequestReader.js';
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Checks, co-signs and stores the invite; answers `{ event }` with this server's signature added. */
 export async function receiveInvite(hs: HomeserverContext, fed: Federation, origin: string, roomId: string, eventId: string, body: unknown): Promise<{ event: Pdu }> {
   // A room this server knows: its server ACL decides first (a room it only has an invite to has no state here).
   if (hs.events.room(roomId)) requireRoomAllows(hs.events, roomId, origin);
-  if (!isObject(body) || !isObject(body['event'])) throw new MatrixError(400, 'M_BAD_JSON', 'The body must hold room_version and the event');
+  if (!isJsonObject(body) || !isJsonObject(body['event'])) throw new MatrixError(400, 'M_BAD_JSON', 'The body must hold room_version and the event');
   const version = body['room_version'];
   if (!isSupportedRoomVersion(version)) {
     throw new MatrixError(400, 'M_INCOMPATIBLE_ROOM_VERSION', `Room version ${JSON.stringify(version)} is not supported here`, { room_version: version });

@@ -9,10 +9,10 @@ import type { StrippedStateEvent } from '../../contracts.js';
 import type { RoomVersion } from '../../rooms/RoomVersions.js';
 import { checkEventSignatures, type VerifyKeyLookup } from '../pdu/EventSigning.js';
 import { parsePdu } from '../receive/PduFormat.js';
+import { isJsonObject } from '../../http/RequestReader.js';
 
 export const MAX_STRIPPED_STATE = 50;
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 export interface CheckedStrippedState {
   kept: StrippedStateEvent[];
@@ -32,7 +32,7 @@ export async function checkStrippedState(version: RoomVersion, roomId: string, l
 }
 
 async function checkEntry(version: RoomVersion, roomId: string, entry: unknown, verifyKey: VerifyKeyLookup): Promise<StrippedStateEvent | string> {
-  if (!isObject(entry)) return 'an entry is not an object';
+  if (!isJsonObject(entry)) return 'an entry is not an object';
   if (entry['room_id'] !== undefined && entry['room_id'] !== roomId) return `an entry is of room ${String(entry['room_id'])}`;
   let event: Record<string, unknown> = entry;
   if ('signatures' in entry || 'hashes' in entry) {
@@ -44,7 +44,7 @@ async function checkEntry(version: RoomVersion, roomId: string, entry: unknown, 
     if (sig.outcome === 'redacted') event = sig.event;
   }
   const { type, state_key: stateKey, sender, content } = event;
-  if (typeof type !== 'string' || typeof stateKey !== 'string' || typeof sender !== 'string' || !isObject(content)) {
+  if (typeof type !== 'string' || typeof stateKey !== 'string' || typeof sender !== 'string' || !isJsonObject(content)) {
     return 'an entry is not a state event';
   }
   return { type, state_key: stateKey, sender, content };

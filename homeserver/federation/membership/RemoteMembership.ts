@@ -20,9 +20,9 @@ import { authorizeEvent } from '../../rooms/AuthRules.js';
 import { checkStrippedState } from './ReceivedStrippedState.js';
 import { strippedStatePdus } from './RoomGraph.js';
 import { federates, type Membership } from './ResidentMembership.js';
+import { isJsonObject } from '../../http/RequestReader.js';
 
 const enc = encodeURIComponent;
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /**
  * Stores an event of this server that went out through another server (send_join, send_leave), which
@@ -92,11 +92,11 @@ export class RemoteMembership {
     const { server, version, template } = await this.makeMembership(userId, roomId, invite ? [...servers, domainOf(invite.sender)] : servers, 'join');
     const { eventId, pdu } = this.events.signer.sign(version, this.filled(template, content));
     const answer = await this.fed.client.request(server, 'PUT', `/_matrix/federation/v2/send_join/${enc(roomId)}/${enc(eventId)}`, pdu);
-    if (!isObject(answer) || !Array.isArray(answer['state']) || !Array.isArray(answer['auth_chain'])) {
+    if (!isJsonObject(answer) || !Array.isArray(answer['state']) || !Array.isArray(answer['auth_chain'])) {
       throw new MatrixError(502, 'M_UNKNOWN', `${server} gave no state and auth chain for the join`);
     }
     // A restricted join comes back signed by the resident server too; it must still be our event.
-    const returned = isObject(answer['event']) ? parsePdu(version, answer['event']) : null;
+    const returned = isJsonObject(answer['event']) ? parsePdu(version, answer['event']) : null;
     const signedJoin = returned?.ok && returned.event.event_id === eventId ? (answer['event'] as Pdu) : pdu;
     // Each event's auth events must be among the answer's: this server has nothing of the room yet.
     const checked = await checkFetchedEvents(version, roomId, [...answer['auth_chain'], ...answer['state']], (s, k, ts) => this.fed.remoteKeys.verifyKey(s, k, ts), {
@@ -185,7 +185,7 @@ export class RemoteMembership {
     const { server, version, template } = await this.makeMembership(userId, roomId, servers, 'knock');
     const { eventId, pdu } = this.events.signer.sign(version, this.filled(template, content));
     const answer = await this.fed.client.request(server, 'PUT', `/_matrix/federation/v1/send_knock/${enc(roomId)}/${enc(eventId)}`, pdu);
-    const roomState = await checkStrippedState(version, roomId, isObject(answer) ? answer['knock_room_state'] : undefined, (s, k, ts) => this.fed.remoteKeys.verifyKey(s, k, ts));
+    const roomState = await checkStrippedState(version, roomId, isJsonObject(answer) ? answer['knock_room_state'] : undefined, (s, k, ts) => this.fed.remoteKeys.verifyKey(s, k, ts));
     if (roomState.dropped.length > 0) this.logger.warn({ roomId, eventId, server, dropped: roomState.dropped }, 'federation: knock_room_state entries dropped');
     const state = roomState.kept;
     const create = state.find((e) => e.type === 'm.room.create');
@@ -215,7 +215,7 @@ export class RemoteMembership {
       event: pdu,
       invite_room_state: strippedStatePdus(this.events, roomId),
     });
-    const returned = isObject(answer) ? answer['event'] : undefined;
+    const returned = isJsonObject(answer) ? answer['event'] : undefined;
     const parsed = parsePdu(version, returned);
     if (!parsed.ok || parsed.event.event_id !== eventId) throw new MatrixError(502, 'M_UNKNOWN', `${server} answered the invite with another event`);
     const signedPdu = returned as Pdu;
@@ -246,12 +246,12 @@ export class RemoteMembership {
     for (const server of candidates) {
       try {
         const answer = await this.fed.client.request(server, 'GET', `/_matrix/federation/v1/make_${membership}/${enc(roomId)}/${enc(userId)}${ver}`);
-        const template = isObject(answer) ? answer['event'] : undefined;
-        const version = isObject(answer) ? answer['room_version'] : undefined;
+        const template = isJsonObject(answer) ? answer['event'] : undefined;
+        const version = isJsonObject(answer) ? answer['room_version'] : undefined;
         if (!isSupportedRoomVersion(version)) throw new Error(`room version ${JSON.stringify(version)} is not supported here`);
         if (
-          !isObject(template) || template['room_id'] !== roomId || template['sender'] !== userId || template['state_key'] !== userId ||
-          template['type'] !== 'm.room.member' || !isObject(template['content']) || template['content']['membership'] !== membership ||
+          !isJsonObject(template) || template['room_id'] !== roomId || template['sender'] !== userId || template['state_key'] !== userId ||
+          template['type'] !== 'm.room.member' || !isJsonObject(template['content']) || template['content']['membership'] !== membership ||
           !Array.isArray(template['prev_events']) || !Array.isArray(template['auth_events']) || typeof template['depth'] !== 'number'
         ) {
           throw new Error(`the make_${membership} template is not a ${membership} of ${userId} in ${roomId}`);

@@ -13,6 +13,7 @@ import type { StateIds } from '../stateres/StateResolutionV2.js';
 import { checkFetchedEvents, missingAuthEvents } from './FetchedEvents.js';
 import { parsePdu } from './PduFormat.js';
 import type { PduIngest } from './PduIngest.js';
+import { isJsonObject } from '../../http/RequestReader.js';
 
 export const GAP_LIMITS = {
   /** Events asked of get_missing_events (the spec's default). */
@@ -28,7 +29,6 @@ export const GAP_LIMITS = {
 };
 
 const enc = encodeURIComponent;
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const stringList = (v: unknown, max: number): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string').slice(0, max) : []);
 
 export class GapError extends Error {}
@@ -87,7 +87,7 @@ export class GapFiller {
       this.hs.logger.info({ origin, roomId, eventId: event.event_id, reason: (err as Error).message }, 'federation: get_missing_events failed');
       return [];
     }
-    const list = isObject(answer) && Array.isArray(answer['events']) ? answer['events'].slice(0, GAP_LIMITS.missingEvents) : [];
+    const list = isJsonObject(answer) && Array.isArray(answer['events']) ? answer['events'].slice(0, GAP_LIMITS.missingEvents) : [];
     const out: Array<{ raw: unknown; ev: RoomEvent }> = [];
     for (const raw of list) {
       const parsed = parsePdu(version, raw);
@@ -100,7 +100,7 @@ export class GapFiller {
   private async stateAt(origin: string, roomId: string, version: RoomVersion, eventId: string, deadline: number): Promise<StateIds> {
     const { events } = this.hs;
     const ids = await this.fed.client.request(origin, 'GET', `/_matrix/federation/v1/state_ids/${enc(roomId)}?event_id=${enc(eventId)}`, undefined, this.limits(deadline));
-    if (!isObject(ids)) throw new GapError(`${origin} gave no state ids at ${eventId}`);
+    if (!isJsonObject(ids)) throw new GapError(`${origin} gave no state ids at ${eventId}`);
     const stateIds = stringList(ids['pdu_ids'], GAP_LIMITS.stateIds);
     const authIds = stringList(ids['auth_chain_ids'], GAP_LIMITS.stateIds);
     const known = (id: string): boolean => events.pduEntry(id) !== null;
@@ -108,16 +108,16 @@ export class GapFiller {
     let raws: unknown[] = [];
     if (missing.length > GAP_LIMITS.singleFetches) {
       const state = await this.fed.client.request(origin, 'GET', `/_matrix/federation/v1/state/${enc(roomId)}?event_id=${enc(eventId)}`, undefined, this.limits(deadline));
-      if (isObject(state)) raws = [...(Array.isArray(state['pdus']) ? state['pdus'] : []), ...(Array.isArray(state['auth_chain']) ? state['auth_chain'] : [])];
+      if (isJsonObject(state)) raws = [...(Array.isArray(state['pdus']) ? state['pdus'] : []), ...(Array.isArray(state['auth_chain']) ? state['auth_chain'] : [])];
     } else {
       for (const id of missing) {
         const one = await this.fed.client.request(origin, 'GET', `/_matrix/federation/v1/event/${enc(id)}`, undefined, this.limits(deadline));
-        if (isObject(one) && Array.isArray(one['pdus']) && one['pdus'].length > 0) raws.push(one['pdus'][0]);
+        if (isJsonObject(one) && Array.isArray(one['pdus']) && one['pdus'].length > 0) raws.push(one['pdus'][0]);
       }
     }
     if (missingAuthEvents(raws, version, known).length > 0) {
       const chain = await this.fed.client.request(origin, 'GET', `/_matrix/federation/v1/event_auth/${enc(roomId)}/${enc(eventId)}`, undefined, this.limits(deadline));
-      if (isObject(chain) && Array.isArray(chain['auth_chain'])) raws.push(...chain['auth_chain'].slice(0, GAP_LIMITS.stateIds));
+      if (isJsonObject(chain) && Array.isArray(chain['auth_chain'])) raws.push(...chain['auth_chain'].slice(0, GAP_LIMITS.stateIds));
     }
     const checked = await checkFetchedEvents(version, roomId, raws, (s, k, ts) => this.fed.remoteKeys.verifyKey(s, k, ts), {
       get: (id) => {

@@ -13,8 +13,8 @@ import type { PresenceState } from '../../ephemeral/PresenceTracker.js';
 import { roomAllows } from '../acl/RoomServerAcl.js';
 import { domainOf } from '../eventauth/RoomState.js';
 import { InboundToDevice } from './InboundToDevice.js';
+import { isJsonObject } from '../../http/RequestReader.js';
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const PRESENCE_STATES = new Set<unknown>(['online', 'offline', 'unavailable']);
 const MAX_STATUS_MSG_LENGTH = 1024;
 const MAX_DEVICE_ID_LENGTH = 255;
@@ -27,7 +27,7 @@ export class InboundEdus {
   }
 
   receive(origin: string, edu: unknown): void {
-    if (!isObject(edu) || !isObject(edu['content'])) return;
+    if (!isJsonObject(edu) || !isJsonObject(edu['content'])) return;
     const c = edu['content'];
     switch (edu['edu_type']) {
       case 'm.typing':
@@ -66,11 +66,11 @@ export class InboundEdus {
   private receipts(origin: string, content: Record<string, unknown>): void {
     const { hs } = this;
     for (const [roomId, byType] of Object.entries(content)) {
-      if (!isObject(byType) || !isObject(byType['m.read'])) continue;
+      if (!isJsonObject(byType) || !isJsonObject(byType['m.read'])) continue;
       let moved = false;
       for (const [userId, receipt] of Object.entries(byType['m.read'])) {
-        if (!this.isJoinedRemote(origin, roomId, userId) || !isObject(receipt) || !Array.isArray(receipt['event_ids'])) continue;
-        const data = isObject(receipt['data']) ? receipt['data'] : {};
+        if (!this.isJoinedRemote(origin, roomId, userId) || !isJsonObject(receipt) || !Array.isArray(receipt['event_ids'])) continue;
+        const data = isJsonObject(receipt['data']) ? receipt['data'] : {};
         const threadId = typeof data['thread_id'] === 'string' ? data['thread_id'] : '';
         for (const eventId of receipt['event_ids']) {
           const ev = typeof eventId === 'string' ? hs.events.event(eventId) : null;
@@ -85,7 +85,7 @@ export class InboundEdus {
   private presence(origin: string, c: Record<string, unknown>): void {
     if (!Array.isArray(c['push'])) return;
     for (const p of c['push']) {
-      if (!isObject(p) || !PRESENCE_STATES.has(p['presence']) || !this.sharesRoom(origin, p['user_id'])) continue;
+      if (!isJsonObject(p) || !PRESENCE_STATES.has(p['presence']) || !this.sharesRoom(origin, p['user_id'])) continue;
       const ago = p['last_active_ago'];
       const msg = p['status_msg'];
       const active = p['currently_active'];

@@ -5,8 +5,8 @@
 // ignored, as is a device that does not exist (nothing would ever fetch its messages).
 import type { HomeserverContext } from '../../HomeserverContext.js';
 import { domainOf } from '../eventauth/RoomState.js';
+import { isJsonObject } from '../../http/RequestReader.js';
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Message ids are remembered this long: a server retries for minutes, not for a week. */
 const REMEMBER_MS = 7 * 86_400_000;
@@ -33,7 +33,7 @@ export class InboundToDevice {
     const { sender, type, message_id: messageId, messages } = c;
     if (typeof sender !== 'string' || domainOf(sender) !== origin || !sender.startsWith('@')) return;
     if (typeof type !== 'string' || type.length === 0 || type.length > MAX_TYPE_LENGTH) return;
-    if (typeof messageId !== 'string' || messageId.length === 0 || messageId.length > MAX_MESSAGE_ID_LENGTH || !isObject(messages)) return;
+    if (typeof messageId !== 'string' || messageId.length === 0 || messageId.length > MAX_MESSAGE_ID_LENGTH || !isJsonObject(messages)) return;
     const targets = this.targets(messages);
     const now = this.now();
     const taken = this.hs.db.transaction(() => {
@@ -53,9 +53,9 @@ export class InboundToDevice {
     const { accounts, serverName } = this.hs;
     const out: Array<{ userId: string; deviceId: string; content: Record<string, unknown> }> = [];
     for (const [userId, byDevice] of Object.entries(messages)) {
-      if (domainOf(userId) !== serverName || !isObject(byDevice)) continue;
+      if (domainOf(userId) !== serverName || !isJsonObject(byDevice)) continue;
       for (const [deviceId, content] of Object.entries(byDevice)) {
-        if (!isObject(content)) continue;
+        if (!isJsonObject(content)) continue;
         const devices = deviceId === '*' ? accounts.devices(userId).map((d) => d.device_id) : accounts.hasDevice(userId, deviceId) ? [deviceId] : [];
         for (const d of devices) out.push({ userId, deviceId: d, content });
       }

@@ -14,6 +14,7 @@ import { rejectedByStateBefore } from './BackfillState.js';
 import type { Federation } from '../Federation.js';
 import { checkFetchedEvents, missingAuthEvents } from './FetchedEvents.js';
 import { parsePdu } from './PduFormat.js';
+import { isJsonObject } from '../../http/RequestReader.js';
 
 export const BACKFILL_LIMITS = {
   /** Events asked for in one backfill. */
@@ -29,7 +30,6 @@ export const BACKFILL_LIMITS = {
 };
 
 const enc = encodeURIComponent;
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 export class RoomBackfill {
   constructor(
@@ -52,7 +52,7 @@ export class RoomBackfill {
     for (const server of servers) {
       try {
         const answer = await this.fed.client.request(server, 'GET', `/_matrix/federation/v1/backfill/${enc(roomId)}?${query}`, undefined, limits(deadline));
-        const pdus = isObject(answer) && Array.isArray(answer['pdus']) ? answer['pdus'].slice(0, count) : [];
+        const pdus = isJsonObject(answer) && Array.isArray(answer['pdus']) ? answer['pdus'].slice(0, count) : [];
         const stored = await this.store(server, roomId, version, pdus, deadline);
         this.logger.info({ roomId, server, received: pdus.length, stored }, 'federation: backfilled a room');
         return stored;
@@ -71,7 +71,7 @@ export class RoomBackfill {
     const authOf = pdus.map((raw) => parsePdu(version, raw)).find((p) => p.ok && p.event.auth_events.some((id) => missing.includes(id)));
     if (authOf?.ok) {
       const chain = await this.fed.client.request(server, 'GET', `/_matrix/federation/v1/event_auth/${enc(roomId)}/${enc(authOf.event.event_id)}`, undefined, limits(deadline));
-      if (isObject(chain) && Array.isArray(chain['auth_chain'])) raws.push(...chain['auth_chain'].slice(0, 1000));
+      if (isJsonObject(chain) && Array.isArray(chain['auth_chain'])) raws.push(...chain['auth_chain'].slice(0, 1000));
     }
     const checked = await checkFetchedEvents(version, roomId, raws, (s, k, ts) => this.fed.remoteKeys.verifyKey(s, k, ts), {
       get: (id) => {

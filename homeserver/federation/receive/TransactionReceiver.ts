@@ -21,6 +21,7 @@ import { InboundEdus } from './InboundEdus.js';
 import type { SignedPdu } from './PduChecker.js';
 import { PduIngest } from './PduIngest.js';
 import { parsePdu } from './PduFormat.js';
+import { isJsonObject } from '../../http/RequestReader.js';
 
 /** The spec's caps on one transaction. */
 export const MAX_TXN_PDUS = 50;
@@ -35,7 +36,6 @@ export interface SendResponse {
   pdus: Record<string, PduResult>;
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 export class TransactionReceiver {
   private readonly s;
@@ -98,7 +98,7 @@ export class TransactionReceiver {
   /** A PDU's checks that need nothing of the room's state, awaited before any PDU of the transaction is stored. */
   private async prepare(origin: string, raw: unknown): Promise<PreparedPdu> {
     const { events } = this.hs;
-    const roomId = isObject(raw) && typeof raw['room_id'] === 'string' ? raw['room_id'] : '';
+    const roomId = isJsonObject(raw) && typeof raw['room_id'] === 'string' ? raw['room_id'] : '';
     // A resident server sends a room's events as soon as it has our join, maybe before we stored the room.
     if (!events.room(roomId)) await this.hs.remoteMembership?.joinSettled(roomId);
     const version = events.room(roomId)?.room_version;
@@ -106,7 +106,7 @@ export class TransactionReceiver {
     // every supported version, so any of them names the PDU in the error entry.
     const idVersion = version !== undefined && isSupportedRoomVersion(version) ? version : '10';
     const parsed = parsePdu(idVersion, raw);
-    if (!parsed.ok) return { answer: this.fail(origin, isObject(raw) && typeof raw['event_id'] === 'string' ? raw['event_id'] : '', parsed.reason) };
+    if (!parsed.ok) return { answer: this.fail(origin, isJsonObject(raw) && typeof raw['event_id'] === 'string' ? raw['event_id'] : '', parsed.reason) };
     const eventId = parsed.event.event_id;
     if (version === undefined || !isSupportedRoomVersion(version)) return { answer: this.fail(origin, eventId, `Unknown room ${roomId}`) };
     const stored = events.pduEntry(eventId);
@@ -223,7 +223,7 @@ interface Pending {
 type PreparedPdu = { answer: { id: string; result: PduResult } } | Pending;
 
 function validateBody(origin: string, body: unknown): { pdus: unknown[]; edus: unknown[] } {
-  if (!isObject(body)) throw new MatrixError(400, 'M_BAD_JSON', 'The transaction must be a JSON object');
+  if (!isJsonObject(body)) throw new MatrixError(400, 'M_BAD_JSON', 'The transaction must be a JSON object');
   if (body['origin'] !== origin) throw new MatrixError(403, 'M_FORBIDDEN', `The transaction's origin is not ${origin}, the server that signed the request`);
   if (typeof body['origin_server_ts'] !== 'number' || !Number.isSafeInteger(body['origin_server_ts'])) throw new MatrixError(400, 'M_BAD_JSON', 'origin_server_ts must be an integer');
   const pdus = body['pdus'];
