@@ -8,7 +8,7 @@ import { ServerResolver } from '../homeserver/federation/discovery/ServerResolve
 import { WellKnownServer } from '../homeserver/federation/discovery/WellKnownServer.js';
 import type { FederationOptions } from '../homeserver/federation/Federation.js';
 import type { ServerSigningKey } from '../homeserver/federation/signing/SignedJson.js';
-import { FederationClient } from '../homeserver/federation/transport/FederationClient.js';
+import { FederationClient, FederationRequestError } from '../homeserver/federation/transport/FederationClient.js';
 import { OutboundGuard } from '../homeserver/federation/transport/OutboundGuard.js';
 
 const noDns = { srvLookup: async () => [], fetchWellKnown: async () => ({ ok: false as const }) };
@@ -43,4 +43,15 @@ export function federationClientAs(serverName: string, signing: ServerSigningKey
   const resolver = new ServerResolver(peers, new WellKnownServer(noDns.fetchWellKnown, pino({ level: 'silent' })), noDns.srvLookup);
   const guard = new OutboundGuard(new ServerAcl({ allow: ['*'], deny: [], allowIpLiterals: true }), new Set(Object.keys(peers)));
   return new FederationClient({ serverName, signing, resolver, guard });
+}
+
+/** What a peer answered to a request expected to fail: its status and errcode (throws if it succeeded). */
+export async function federationRefusal(request: Promise<unknown>): Promise<{ status: number | null; errcode: string | null }> {
+  try {
+    await request;
+  } catch (err) {
+    if (err instanceof FederationRequestError) return { status: err.status, errcode: err.errcode };
+    throw err;
+  }
+  throw new Error('the request succeeded');
 }

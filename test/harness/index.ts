@@ -2,7 +2,7 @@
 export { SpecValidator, specDirectory, type HttpMethod } from './SpecValidator.js';
 export { MatrixHttpClient, enc, type MatrixResponse, type MatrixRequestOptions, type JsonObject } from '../../testkit/MatrixHttpClient.js';
 export { startTestHomeserver, testHomeserverOptions, type TestHomeserver } from '../../testkit/testHomeserver.js';
-export { federationClientAs, loopbackFederationOptions, testFederationOptions } from '../../testkit/testFederation.js';
+export { federationClientAs, federationRefusal, loopbackFederationOptions, testFederationOptions } from '../../testkit/testFederation.js';
 export { startServerPair, type ServerPair } from '../../testkit/testServerPair.js';
 export { TestAppservice, type TestAppserviceOptions, type TransactionAttempt, type AcceptedTransaction, type RecordedRequest } from './TestAppservice.js';
 export { writeAppserviceRegistration } from './appserviceRegistration.js';

@@ -9,8 +9,8 @@ import { loadOrCreateSigningKeys } from '../../../homeserver/federation/keys/Sig
 import { eventIdOf } from '../../../homeserver/federation/pdu/EventHashes.js';
 import { hashAndSignEvent } from '../../../homeserver/federation/pdu/EventSigning.js';
 import type { Pdu } from '../../../homeserver/federation/pdu/Pdu.js';
-import { type FederationClient, FederationRequestError } from '../../../homeserver/federation/transport/FederationClient.js';
-import { enc, federationClientAs, registerUser, SpecValidator, startServerPair, type TestHomeserver, type TestUser } from '../../harness/index.js';
+import type { FederationClient } from '../../../homeserver/federation/transport/FederationClient.js';
+import { enc, federationClientAs, federationRefusal, registerUser, SpecValidator, startServerPair, type TestHomeserver, type TestUser } from '../../harness/index.js';
 
 const spec = SpecValidator.load();
 
@@ -57,16 +57,6 @@ async function signedJoinFromTemplate(user: string, mutate: (e: Record<string, u
   return { eventId: eventIdOf(t.room_version, pdu), pdu };
 }
 
-async function refusal(p: Promise<unknown>): Promise<{ status: number | null; errcode: string | null }> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof FederationRequestError) return { status: err.status, errcode: err.errcode };
-    throw err;
-  }
-  throw new Error('the request succeeded');
-}
-
 describe('make_join', () => {
   it('hands out a join template placed after the room’s latest event, as the spec says', async () => {
     const t = (await asB.request('a.test', 'GET', `/_matrix/federation/v1/make_join/${enc(roomId)}/${enc('@probe:b.test')}?ver=10&ver=11`)) as Record<string, unknown>;
@@ -79,9 +69,9 @@ describe('make_join', () => {
   });
 
   it('refuses a server without the room version (400 M_INCOMPATIBLE_ROOM_VERSION), another server’s user and an unknown room', async () => {
-    expect(await refusal(asB.request('a.test', 'GET', `/_matrix/federation/v1/make_join/${enc(roomId)}/${enc('@x:b.test')}?ver=9`))).toEqual({ status: 400, errcode: 'M_INCOMPATIBLE_ROOM_VERSION' });
-    expect(await refusal(asB.request('a.test', 'GET', `/_matrix/federation/v1/make_join/${enc(roomId)}/${enc('@x:a.test')}?ver=10`))).toEqual({ status: 403, errcode: 'M_FORBIDDEN' });
-    expect(await refusal(asB.request('a.test', 'GET', `/_matrix/federation/v1/make_join/${enc('!nope:a.test')}/${enc('@x:b.test')}?ver=10`))).toEqual({ status: 404, errcode: 'M_NOT_FOUND' });
+    expect(await federationRefusal(asB.request('a.test', 'GET', `/_matrix/federation/v1/make_join/${enc(roomId)}/${enc('@x:b.test')}?ver=9`))).toEqual({ status: 400, errcode: 'M_INCOMPATIBLE_ROOM_VERSION' });
+    expect(await federationRefusal(asB.request('a.test', 'GET', `/_matrix/federation/v1/make_join/${enc(roomId)}/${enc('@x:a.test')}?ver=10`))).toEqual({ status: 403, errcode: 'M_FORBIDDEN' });
+    expect(await federationRefusal(asB.request('a.test', 'GET', `/_matrix/federation/v1/make_join/${enc('!nope:a.test')}/${enc('@x:b.test')}?ver=10`))).toEqual({ status: 404, errcode: 'M_NOT_FOUND' });
   });
 
   it('refuses an unsigned request', async () => {
@@ -95,20 +85,20 @@ describe('hostile send_join', () => {
 
   it('refuses an event that is not a join, a bad signature and an event for another room, and stores none of them', async () => {
     const notJoin = await signedJoinFromTemplate('@mallory:b.test', (e) => { e['content'] = { membership: 'leave' }; });
-    expect(await refusal(send(notJoin.eventId, notJoin.pdu))).toEqual({ status: 400, errcode: 'M_BAD_JSON' });
+    expect(await federationRefusal(send(notJoin.eventId, notJoin.pdu))).toEqual({ status: 400, errcode: 'M_BAD_JSON' });
 
     const forged = await signedJoinFromTemplate('@mallory:b.test');
     const sig = forged.pdu.signatures['b.test']!;
     const keyId = Object.keys(sig)[0]!;
     const badSig = { ...forged.pdu, signatures: { 'b.test': { [keyId]: sig[keyId]!.replace(/^./, (c) => (c === 'A' ? 'B' : 'A')) } } };
-    expect(await refusal(send(forged.eventId, badSig))).toEqual({ status: 400, errcode: 'M_BAD_JSON' });
+    expect(await federationRefusal(send(forged.eventId, badSig))).toEqual({ status: 400, errcode: 'M_BAD_JSON' });
 
     const other = (await alice.http.ok<{ room_id: string }>('POST', '/_matrix/client/v3/createRoom', { body: { preset: 'public_chat' } })).room_id;
     const elsewhere = await signedJoinFromTemplate('@mallory:b.test');
-    expect(await refusal(send(elsewhere.eventId, elsewhere.pdu, other))).toEqual({ status: 400, errcode: 'M_BAD_JSON' });
+    expect(await federationRefusal(send(elsewhere.eventId, elsewhere.pdu, other))).toEqual({ status: 400, errcode: 'M_BAD_JSON' });
 
     const wrongId = await signedJoinFromTemplate('@mallory:b.test');
-    expect(await refusal(send('$notitsid', wrongId.pdu))).toEqual({ status: 400, errcode: 'M_BAD_JSON' });
+    expect(await federationRefusal(send('$notitsid', wrongId.pdu))).toEqual({ status: 400, errcode: 'M_BAD_JSON' });
 
     expect((await members(alice, roomId))['@mallory:b.test']).toBeUndefined();
     expect((await members(alice, other))['@mallory:b.test']).toBeUndefined();
@@ -116,7 +106,7 @@ describe('hostile send_join', () => {
 
   it('refuses a join of a user A’s server does not own (403)', async () => {
     const t = await signedJoinFromTemplate('@probe2:b.test', (e) => { e['sender'] = '@eve:a.test'; e['state_key'] = '@eve:a.test'; });
-    expect(await refusal(send(t.eventId, t.pdu))).toEqual({ status: 403, errcode: 'M_FORBIDDEN' });
+    expect(await federationRefusal(send(t.eventId, t.pdu))).toEqual({ status: 403, errcode: 'M_FORBIDDEN' });
   });
 });
 
@@ -170,7 +160,7 @@ describe('a user on B joins a room made on A', () => {
     // A room B has no member in.
     const privateRoom = (await alice.http.ok<{ room_id: string }>('POST', '/_matrix/client/v3/createRoom', { body: {} })).room_id;
     const ev = await lastEvent(alice, privateRoom);
-    expect(await refusal(asB.request('a.test', 'GET', `/_matrix/federation/v1/event/${enc(ev.event_id)}`))).toEqual({ status: 403, errcode: 'M_FORBIDDEN' });
+    expect(await federationRefusal(asB.request('a.test', 'GET', `/_matrix/federation/v1/event/${enc(ev.event_id)}`))).toEqual({ status: 403, errcode: 'M_FORBIDDEN' });
   });
 
   it('leaves through make_leave/send_leave, and A sees the leave', async () => {
@@ -247,10 +237,10 @@ describe('invite v2 from another server', () => {
   });
 
   it('refuses an invite of a user B does not have (404), one sent for another server’s user (403), and one the auth rules of a room B is in do not allow (403)', async () => {
-    expect(await refusal(sendInvite('@ghost:b.test', '!elsewhere2:a.test'))).toEqual({ status: 404, errcode: 'M_NOT_FOUND' });
-    expect(await refusal(sendInvite('@frank:b.test', '!elsewhere2:a.test', (e) => { e['sender'] = '@eve:b.test'; }))).toEqual({ status: 403, errcode: 'M_FORBIDDEN' });
+    expect(await federationRefusal(sendInvite('@ghost:b.test', '!elsewhere2:a.test'))).toEqual({ status: 404, errcode: 'M_NOT_FOUND' });
+    expect(await federationRefusal(sendInvite('@frank:b.test', '!elsewhere2:a.test', (e) => { e['sender'] = '@eve:b.test'; }))).toEqual({ status: 403, errcode: 'M_FORBIDDEN' });
     const grace = await registerUser(b.url, 'grace');
-    expect(await refusal(sendInvite(grace.userId, roomId))).toEqual({ status: 403, errcode: 'M_FORBIDDEN' });
+    expect(await federationRefusal(sendInvite(grace.userId, roomId))).toEqual({ status: 403, errcode: 'M_FORBIDDEN' });
     expect((await members(dave, roomId))[grace.userId]).toBeUndefined();
   });
 });

@@ -9,8 +9,8 @@ import { loadOrCreateSigningKeys } from '../../../homeserver/federation/keys/Sig
 import { eventIdOf } from '../../../homeserver/federation/pdu/EventHashes.js';
 import { hashAndSignEvent } from '../../../homeserver/federation/pdu/EventSigning.js';
 import type { Pdu } from '../../../homeserver/federation/pdu/Pdu.js';
-import { type FederationClient, FederationRequestError } from '../../../homeserver/federation/transport/FederationClient.js';
-import { enc, federationClientAs, registerUser, SpecValidator, startServerPair, type TestHomeserver, type TestUser, waitFor } from '../../harness/index.js';
+import type { FederationClient } from '../../../homeserver/federation/transport/FederationClient.js';
+import { enc, federationClientAs, federationRefusal, registerUser, SpecValidator, startServerPair, type TestHomeserver, type TestUser, waitFor } from '../../harness/index.js';
 
 const spec = SpecValidator.load();
 
@@ -68,16 +68,6 @@ async function messageFromB(body: string, fields: Record<string, unknown> = {}, 
 
 const sendTxn = (body: unknown, txnId = `t${++txnCounter}.${Date.now()}`) => asB.request('a.test', 'PUT', `/_matrix/federation/v1/send/${enc(txnId)}`, body) as Promise<{ pdus: Record<string, unknown> }>;
 const txn = (pdus: unknown[], edus: unknown[] = []) => ({ origin: 'b.test', origin_server_ts: Date.now(), pdus, edus });
-
-async function refusal(p: Promise<unknown>): Promise<{ status: number | null; errcode: string | null }> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof FederationRequestError) return { status: err.status, errcode: err.errcode };
-    throw err;
-  }
-  throw new Error('the request succeeded');
-}
 
 describe('messages across servers', () => {
   it('a message sent on A arrives on B, and one sent on B arrives on A', async () => {
@@ -139,9 +129,9 @@ describe('PUT /send/{txnId} on the receiving side', () => {
 
   it('refuses more than 50 PDUs (400 M_BAD_JSON) and a transaction whose origin is not the signing server (403)', async () => {
     const m = await messageFromB('crowd');
-    expect(await refusal(sendTxn(txn(Array.from({ length: 51 }, () => m.pdu))))).toEqual({ status: 400, errcode: 'M_BAD_JSON' });
-    expect(await refusal(sendTxn({ ...txn([m.pdu]), origin: 'c.test' }))).toEqual({ status: 403, errcode: 'M_FORBIDDEN' });
-    expect(await refusal(sendTxn({ origin: 'b.test', pdus: 'no' }))).toEqual({ status: 400, errcode: 'M_BAD_JSON' });
+    expect(await federationRefusal(sendTxn(txn(Array.from({ length: 51 }, () => m.pdu))))).toEqual({ status: 400, errcode: 'M_BAD_JSON' });
+    expect(await federationRefusal(sendTxn({ ...txn([m.pdu]), origin: 'c.test' }))).toEqual({ status: 403, errcode: 'M_FORBIDDEN' });
+    expect(await federationRefusal(sendTxn({ origin: 'b.test', pdus: 'no' }))).toEqual({ status: 400, errcode: 'M_BAD_JSON' });
     expect((await messages(alice)).some((e) => e.content['body'] === 'crowd')).toBe(false);
   });
 
